@@ -1,0 +1,92 @@
+/**
+ * The shapes that cross a boundary: HTTP bodies, queue messages, Durable Object
+ * RPC arguments and results. One zod schema per contract, named like its type.
+ */
+import { z } from "zod";
+
+export const JobId = z
+	.string()
+	.regex(/^[0-9a-hjkmnp-tv-z]{26}$/, "not a job id")
+	.describe("A lowercase ULID: sorts by creation time");
+export type JobId = z.infer<typeof JobId>;
+
+export const Slug = z
+	.string()
+	.min(1)
+	.max(64)
+	.regex(
+		/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/,
+		"use 1-64 lowercase letters, digits and inner hyphens",
+	)
+	.describe("The thumbnail's public name: /thumbnails/<slug>.webp");
+export type Slug = z.infer<typeof Slug>;
+
+export const JobStatus = z.enum(["queued", "processing", "done", "failed"]);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["done", "failed"];
+
+export const ImageType = z
+	.enum(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff"])
+	.describe("Decided from the file's magic bytes, never from a header");
+export type ImageType = z.infer<typeof ImageType>;
+
+/** Why a job failed, or why its last attempt did not succeed. */
+export const JobErrorCode = z.enum([
+	"unprocessable_image",
+	"original_missing",
+	"thumbor_unavailable",
+	"unexpected_output",
+	"timed_out",
+	"internal_error",
+]);
+export type JobErrorCode = z.infer<typeof JobErrorCode>;
+
+export const JobError = z.object({
+	code: JobErrorCode,
+	message: z.string().describe("What happened, in words a user can act on"),
+});
+export type JobError = z.infer<typeof JobError>;
+
+export const ThumbnailInfo = z.object({
+	width: z.number().int().positive(),
+	height: z.number().int().positive(),
+	bytes: z.number().int().positive(),
+	etag: z.string().describe("R2's strong ETag of the stored thumbnail"),
+});
+export type ThumbnailInfo = z.infer<typeof ThumbnailInfo>;
+
+/** What the upload handler hands the job's Durable Object. */
+export const NewJob = z.object({
+	id: JobId,
+	slug: Slug,
+	original: z.object({ contentType: ImageType, bytes: z.number().int().positive() }),
+});
+export type NewJob = z.infer<typeof NewJob>;
+
+/** A job as its Durable Object stores it (timestamps in epoch milliseconds). */
+export const Job = NewJob.extend({
+	status: JobStatus,
+	attempts: z.number().int().nonnegative(),
+	thumbnail: ThumbnailInfo.nullable(),
+	error: JobError.nullable().describe("Set when failed; while queued, why the last attempt will be retried"),
+	createdAt: z.number().int(),
+	updatedAt: z.number().int(),
+});
+export type Job = z.infer<typeof Job>;
+
+/** The queue message: everything else is read from the job's Durable Object. */
+export const JobMessage = z.object({ jobId: JobId });
+export type JobMessage = z.infer<typeof JobMessage>;
+
+/** Upload options, from the query string or from multipart fields before `file`. */
+export const UploadOptions = z.object({ slug: Slug.optional() });
+export type UploadOptions = z.infer<typeof UploadOptions>;
+
+export const JobLookup = z.object({
+	wait: z.coerce.number().min(0).max(30).optional().describe("Seconds to hold the request until the status changes"),
+});
+
+export const THUMBNAIL = { width: 100, height: 100, quality: 80 } as const;
+export const originalKey = (id: JobId) => `originals/${id}`;
+export const thumbnailKey = (slug: Slug) => `thumbnails/${slug}.webp`;
+export const thumbnailPath = (slug: Slug) => `/thumbnails/${slug}.webp`;

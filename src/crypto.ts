@@ -1,0 +1,53 @@
+/** HMAC helpers shared by the Thumbor URL signer and the originals URL signer. */
+
+const encoder = new TextEncoder();
+
+async function hmacKey(secret: string, hash: "SHA-1" | "SHA-256"): Promise<CryptoKey> {
+	return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign", "verify"]);
+}
+
+export async function hmac(secret: string, hash: "SHA-1" | "SHA-256", message: string): Promise<Uint8Array> {
+	const key = await hmacKey(secret, hash);
+	return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+}
+
+/** Constant-time check of an HMAC given as bytes. */
+export async function hmacVerify(
+	secret: string,
+	hash: "SHA-1" | "SHA-256",
+	message: string,
+	signature: Uint8Array,
+): Promise<boolean> {
+	const key = await hmacKey(secret, hash);
+	return crypto.subtle.verify("HMAC", key, signature, encoder.encode(message));
+}
+
+/** URL-safe base64; `pad` keeps the `=` padding (Thumbor's signatures have it). */
+export function base64url(bytes: Uint8Array, pad = false): string {
+	let bin = "";
+	for (const b of bytes) bin += String.fromCharCode(b);
+	const s = btoa(bin).replaceAll("+", "-").replaceAll("/", "_");
+	return pad ? s : s.replace(/=+$/, "");
+}
+
+export function fromBase64url(s: string): Uint8Array | null {
+	if (!/^[A-Za-z0-9_-]*={0,2}$/.test(s)) return null;
+	try {
+		const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/").replace(/=+$/, ""));
+		return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+	} catch {
+		return null;
+	}
+}
+
+const CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** A lowercase ULID: 48 bits of milliseconds then 80 random bits, in Crockford base32. */
+export function ulid(now = Date.now()): string {
+	let time = "";
+	for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
+	const rand = crypto.getRandomValues(new Uint8Array(16));
+	let tail = "";
+	for (const b of rand) tail += CROCKFORD[b % 32];
+	return time + tail;
+}

@@ -1,0 +1,31 @@
+/** Wires the edge-thumbnails Worker: HTTP routes, the queue consumer and the Durable Objects. */
+import { Hono } from "hono";
+import { settings } from "./config";
+import { notFound, onError } from "./errors";
+import { handleQueue } from "./jobs/consumer";
+import { jobs } from "./jobs/routes";
+import { originals } from "./originals/routes";
+import { thumbnails } from "./thumbnails/routes";
+
+export { JobObject } from "./jobs/object";
+export { SlugObject } from "./jobs/slugs";
+
+const app = new Hono<{ Bindings: Env }>()
+	.get("/health", async (c) => {
+		// Reports whether Thumbor answers too, without failing the Worker's own health.
+		const thumbor = await fetch(new URL("/healthcheck", settings(c.env).THUMBOR_URL), { signal: AbortSignal.timeout(2000) })
+			.then((r) => (r.ok ? "ok" : `http ${r.status}`))
+			.catch(() => "unreachable");
+		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
+	})
+	.route("/jobs", jobs)
+	.route("/thumbnails", thumbnails)
+	.route("/originals", originals);
+
+app.onError(onError);
+app.notFound(notFound);
+
+export default {
+	fetch: app.fetch,
+	queue: handleQueue,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,90 @@
+/**
+ * The queue consumer: turns a job's original into its thumbnail through Thumbor.
+ * Each message is acked or retried on its own, so one slow or broken job never
+ * holds back or repeats the others in its batch.
+ */
+import { type Job, JobMessage, type ThumbnailInfo, originalKey, thumbnailKey } from "../contracts";
+import { type Settings, settings } from "../config";
+import { signedOriginalUrl } from "../originals/signing";
+import { AttemptError, renderThumbnail, thumborUrl } from "../thumbor/client";
+import { IMMUTABLE } from "../thumbnails/routes";
+import { jobStub } from "./stubs";
+
+/** Seconds before attempt `attempts + 1`: 4, 8, 16, 32 … capped at five minutes. */
+export const backoffSeconds = (attempts: number) => Math.min(300, 2 ** (attempts + 1));
+
+/** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
+const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
+
+export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+	const handle = isDeadLetterQueue(batch.queue) ? buryMessage : processMessage;
+	await Promise.all(batch.messages.map((message) => handle(message, env)));
+}
+
+async function processMessage(message: Message<unknown>, env: Env): Promise<void> {
+	const parsed = JobMessage.safeParse(message.body);
+	if (!parsed.success) {
+		console.error(`dropping malformed message ${message.id}:`, JSON.stringify(message.body));
+		return message.ack();
+	}
+	const cfg = settings(env);
+	const job = jobStub(env, parsed.data.jobId);
+	try {
+		const attempt = await job.begin(cfg.MAX_ATTEMPTS);
+		if (!attempt.proceed) return message.ack();
+		try {
+			await job.succeed(await makeThumbnail(env, cfg, attempt.job));
+			return message.ack();
+		} catch (err) {
+			const failure =
+				err instanceof AttemptError
+					? err
+					: new AttemptError({ code: "internal_error", message: "An internal error interrupted processing." }, false);
+			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
+			if (failure.permanent || attempt.job.attempts >= cfg.MAX_ATTEMPTS) {
+				const message_ = failure.permanent
+					? failure.error.message
+					: `${failure.error.message} Gave up after ${attempt.job.attempts} attempts.`;
+				await job.fail({ code: failure.error.code, message: message_ });
+				return message.ack();
+			}
+			const delay = backoffSeconds(attempt.job.attempts);
+			await job.retryLater(failure.error, delay * 1000);
+			return message.retry({ delaySeconds: delay });
+		}
+	} catch (err) {
+		// The job's own object could not be reached: let the queue deliver again.
+		// If the lease is still held then, the job's watchdog alarm takes over.
+		console.error(`job ${parsed.data.jobId}: could not record the attempt`, err);
+		return message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+	}
+}
+
+async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<ThumbnailInfo> {
+	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
+	let rendered;
+	try {
+		rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source));
+	} catch (err) {
+		if (err instanceof AttemptError && err.error.code === "original_missing" && !(await env.BUCKET.head(originalKey(job.id)))) {
+			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+		}
+		throw err;
+	}
+	const stored = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
+		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
+		customMetadata: { jobId: job.id },
+	});
+	return { width: rendered.info.width, height: rendered.info.height, bytes: rendered.bytes.length, etag: stored.httpEtag };
+}
+
+async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {
+	const parsed = JobMessage.safeParse(message.body);
+	if (parsed.success) {
+		await jobStub(env, parsed.data.jobId).fail({
+			code: "timed_out",
+			message: "Processing kept failing and was abandoned.",
+		});
+	}
+	message.ack();
+}

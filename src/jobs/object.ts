@@ -1,0 +1,210 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+	type Job,
+	type JobError,
+	type JobStatus,
+	type NewJob,
+	type ThumbnailInfo,
+	TERMINAL_STATUSES,
+} from "../contracts";
+import { migrate } from "../sql";
+
+/** How long one processing attempt may hold the job before the watchdog steps in. */
+export const LEASE_MS = 2 * 60_000;
+/** How long a queued job may wait for the queue before the watchdog sends it again. */
+export const QUEUED_TIMEOUT_MS = 5 * 60_000;
+
+type Row = {
+	id: string;
+	slug: string;
+	status: JobStatus;
+	original_content_type: string;
+	original_bytes: number;
+	attempts: number;
+	lease_until: number | null;
+	thumbnail_width: number | null;
+	thumbnail_height: number | null;
+	thumbnail_bytes: number | null;
+	thumbnail_etag: string | null;
+	error_code: string | null;
+	error_message: string | null;
+	created_at: number;
+	updated_at: number;
+};
+
+const MIGRATIONS = [
+	`CREATE TABLE job (
+		id TEXT PRIMARY KEY,
+		slug TEXT NOT NULL,
+		status TEXT NOT NULL,
+		original_content_type TEXT NOT NULL,
+		original_bytes INTEGER NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		lease_until INTEGER,
+		thumbnail_width INTEGER,
+		thumbnail_height INTEGER,
+		thumbnail_bytes INTEGER,
+		thumbnail_etag TEXT,
+		error_code TEXT,
+		error_message TEXT,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	)`,
+];
+
+/** What the queue consumer learns when it asks to work on a job. */
+export type Attempt = { proceed: true; job: Job } | { proceed: false; reason: "missing" | "finished" | "leased" | "exhausted" };
+
+/**
+ * One job's state, in its own SQLite-backed object named by the job id.
+ * Status moves queued → processing → done | failed; an alarm watches over
+ * every non-terminal state so that no job stays stuck.
+ */
+export class JobObject extends DurableObject<Env> {
+	readonly #sql: SqlStorage;
+	readonly #waiters = new Set<() => void>();
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.#sql = ctx.storage.sql;
+		void ctx.blockConcurrencyWhile(async () => migrate(this.#sql, MIGRATIONS));
+	}
+
+	/** Records a new job; calling it again with the same id returns the stored job. */
+	async create(input: NewJob): Promise<Job> {
+		const existing = this.#row();
+		if (existing) return toJob(existing);
+		const now = Date.now();
+		this.#sql.exec(
+			`INSERT INTO job (id, slug, status, original_content_type, original_bytes, created_at, updated_at)
+			 VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+			input.id,
+			input.slug,
+			input.original.contentType,
+			input.original.bytes,
+			now,
+			now,
+		);
+		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		return toJob(this.#row()!);
+	}
+
+	/** The job, or null if this object was never given one. */
+	async get(): Promise<Job | null> {
+		const row = this.#row();
+		return row ? toJob(row) : null;
+	}
+
+	/**
+	 * Resolves with the job once its status differs from `seen`, or after
+	 * `timeoutMs`, whichever comes first (long-polling).
+	 */
+	async waitForChange(seen: JobStatus, timeoutMs: number): Promise<Job | null> {
+		const current = this.#row();
+		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && toJob(current);
+		await new Promise<void>((resolve) => {
+			const timer = setTimeout(done, timeoutMs);
+			const waiters = this.#waiters;
+			function done() {
+				clearTimeout(timer);
+				waiters.delete(done);
+				resolve();
+			}
+			waiters.add(done);
+		});
+		return this.get();
+	}
+
+	/**
+	 * Claims the job for one processing attempt: counts it and takes a lease so
+	 * that a duplicate delivery does not process it twice at once.
+	 */
+	async begin(maxAttempts: number): Promise<Attempt> {
+		const row = this.#row();
+		if (!row) return { proceed: false, reason: "missing" };
+		if (TERMINAL_STATUSES.includes(row.status)) return { proceed: false, reason: "finished" };
+		const now = Date.now();
+		if (row.status === "processing" && (row.lease_until ?? 0) > now) return { proceed: false, reason: "leased" };
+		if (row.attempts >= maxAttempts) {
+			await this.fail({
+				code: "timed_out",
+				message: `Processing did not finish after ${row.attempts} attempts.`,
+			});
+			return { proceed: false, reason: "exhausted" };
+		}
+		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?", now + LEASE_MS);
+		await this.ctx.storage.setAlarm(now + LEASE_MS);
+		return { proceed: true, job: toJob(this.#row()!) };
+	}
+
+	/** The thumbnail is in R2: the job is done. */
+	async succeed(thumbnail: ThumbnailInfo): Promise<Job> {
+		this.#update(
+			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL,
+			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?`,
+			thumbnail.width,
+			thumbnail.height,
+			thumbnail.bytes,
+			thumbnail.etag,
+		);
+		await this.ctx.storage.deleteAlarm();
+		return toJob(this.#row()!);
+	}
+
+	/** The job cannot succeed: record why, for good. */
+	async fail(error: JobError): Promise<Job> {
+		const row = this.#row();
+		if (row && TERMINAL_STATUSES.includes(row.status)) return toJob(row);
+		this.#update("status = 'failed', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
+		await this.ctx.storage.deleteAlarm();
+		return toJob(this.#row()!);
+	}
+
+	/** This attempt hit a passing fault; the queue will deliver the job again after `delayMs`. */
+	async retryLater(error: JobError, delayMs: number): Promise<Job> {
+		this.#update("status = 'queued', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
+		await this.ctx.storage.setAlarm(Date.now() + delayMs + QUEUED_TIMEOUT_MS);
+		return toJob(this.#row()!);
+	}
+
+	/** Watchdog: a job still queued or processing here was lost on the way; send it again. */
+	override async alarm(): Promise<void> {
+		const row = this.#row();
+		if (!row || TERMINAL_STATUSES.includes(row.status)) return;
+		console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
+		if (row.status === "processing") this.#update("status = 'queued', lease_until = NULL");
+		await this.env.JOB_QUEUE.send({ jobId: row.id });
+		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
+	}
+
+	#row(): Row | null {
+		return this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null;
+	}
+
+	#update(assignments: string, ...values: SqlStorageValue[]): void {
+		this.#sql.exec(`UPDATE job SET ${assignments}, updated_at = ?`, ...values, Date.now());
+		for (const wake of [...this.#waiters]) wake();
+	}
+}
+
+function toJob(row: Row): Job {
+	return {
+		id: row.id,
+		slug: row.slug,
+		status: row.status,
+		original: { contentType: row.original_content_type as Job["original"]["contentType"], bytes: row.original_bytes },
+		attempts: row.attempts,
+		thumbnail:
+			row.thumbnail_width === null
+				? null
+				: {
+						width: row.thumbnail_width,
+						height: row.thumbnail_height!,
+						bytes: row.thumbnail_bytes!,
+						etag: row.thumbnail_etag!,
+					},
+		error: row.error_code ? { code: row.error_code as JobError["code"], message: row.error_message ?? "" } : null,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+	};
+}

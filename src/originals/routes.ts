@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import { JobId, originalKey } from "../contracts";
+import { settings } from "../config";
+import { ApiError } from "../errors";
+import { verifyOriginalSignature } from "./signing";
+
+/** Originals, for Thumbor's HTTP loader only: every URL is signed and expires within minutes. */
+export const originals = new Hono<{ Bindings: Env }>().get("/:id", async (c) => {
+	const id = JobId.safeParse(c.req.param("id"));
+	const exp = Number(c.req.query("exp"));
+	const sig = c.req.query("sig") ?? "";
+	if (!id.success || !(await verifyOriginalSignature(settings(c.env).ORIGINALS_SIGNING_KEY, id.data, exp, sig))) {
+		throw new ApiError(403, "forbidden", "This URL is not signed, or its signature has expired.");
+	}
+	const object = await c.env.BUCKET.get(originalKey(id.data));
+	if (!object) throw new ApiError(404, "not_found", "No such original.");
+	return new Response(object.body, {
+		headers: {
+			"Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",
+			"Content-Length": String(object.size),
+			"Cache-Control": "private, no-store",
+		},
+	});
+});

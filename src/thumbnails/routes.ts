@@ -1,0 +1,50 @@
+import { Hono } from "hono";
+import { Slug, thumbnailKey, thumbnailPath } from "../contracts";
+import { ApiError } from "../errors";
+
+/** A slug's bytes never change once served, so every cache may keep them for a year. */
+export const IMMUTABLE = "public, max-age=31536000, immutable";
+
+const notReady = (name: string) =>
+	new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
+
+/** True when an If-None-Match header names `etag` (weak comparison, as RFC 9110 asks for it). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+	if (!ifNoneMatch) return false;
+	const bare = (t: string) => t.trim().replace(/^W\//, "");
+	return ifNoneMatch.split(",").some((t) => t.trim() === "*" || bare(t) === bare(etag));
+}
+
+/** GET and HEAD (Hono answers HEAD with the GET route, minus the body). */
+export const thumbnails = new Hono<{ Bindings: Env }>().get("/:file", async (c) => {
+	const name = c.req.param("file");
+	const slug = Slug.safeParse(name.endsWith(".webp") ? name.slice(0, -5) : "");
+	if (!slug.success) throw notReady(name);
+
+	const cache = caches.default;
+	const cacheKey = new Request(new URL(thumbnailPath(slug.data), c.req.url).href);
+	let response = await cache.match(cacheKey);
+	if (!response) {
+		const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));
+		if (!object) throw notReady(name);
+		const body = "body" in object ? (object as R2ObjectBody).body : null;
+		response = new Response(body, {
+			headers: {
+				"Content-Type": "image/webp",
+				"Content-Length": String(object.size),
+				ETag: object.httpEtag,
+				"Cache-Control": IMMUTABLE,
+				"Last-Modified": object.uploaded.toUTCString(),
+			},
+		});
+		if (body) c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
+	}
+	const etag = response.headers.get("ETag") ?? "";
+	if (matches(c.req.header("If-None-Match"), etag)) {
+		await response.body?.cancel();
+		const headers = new Headers(response.headers);
+		headers.delete("Content-Length");
+		return new Response(null, { status: 304, headers });
+	}
+	return response;
+});

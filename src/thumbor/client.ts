@@ -1,0 +1,97 @@
+/**
+ * Thumbor's side of the contract: the one operation we ask for, how its URLs
+ * are signed, and what its answers mean for a job.
+ */
+import { type JobError, THUMBNAIL } from "../contracts";
+import { base64url, hmac } from "../crypto";
+import { readWebpInfo, type WebpInfo } from "../images/webp";
+
+/** Crop to a square around the most interesting part, then encode as WebP. */
+export const OPERATION = `${THUMBNAIL.width}x${THUMBNAIL.height}/smart/filters:format(webp):quality(${THUMBNAIL.quality})`;
+
+/** Thumbor's signature: URL-safe base64 (padded) of HMAC-SHA1 over the path after the signature. */
+export async function signThumborPath(securityKey: string, path: string): Promise<string> {
+	return base64url(await hmac(securityKey, "SHA-1", path), true);
+}
+
+/**
+ * The signed Thumbor URL for `sourceUrl`. The source is percent-encoded whole:
+ * a raw `?query` would be neither signed nor forwarded by Thumbor.
+ */
+export async function thumborUrl(thumborBase: string, securityKey: string, sourceUrl: string): Promise<string> {
+	const path = `${OPERATION}/${encodeURIComponent(sourceUrl)}`;
+	return `${thumborBase.replace(/\/+$/, "")}/${await signThumborPath(securityKey, path)}/${path}`;
+}
+
+/** Why an attempt did not produce a thumbnail; `permanent` failures are not retried. */
+export class AttemptError extends Error {
+	constructor(
+		readonly error: JobError,
+		readonly permanent: boolean,
+	) {
+		super(error.message);
+		this.name = "AttemptError";
+	}
+}
+
+export interface Rendered {
+	bytes: Uint8Array;
+	info: WebpInfo;
+}
+
+const THUMBOR_TIMEOUT_MS = 30_000;
+
+/** Asks Thumbor for the thumbnail; throws AttemptError with a reason a user can act on. */
+export async function renderThumbnail(url: string): Promise<Rendered> {
+	let res: Response;
+	try {
+		res = await fetch(url, { signal: AbortSignal.timeout(THUMBOR_TIMEOUT_MS) });
+	} catch (err) {
+		throw new AttemptError(
+			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },
+			false,
+		);
+	}
+	if (!res.ok) {
+		// Thumbor's error bodies are empty; log the status, keep internals off the wire.
+		await res.body?.cancel();
+		throw classifyThumborStatus(res.status);
+	}
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	const info = readWebpInfo(bytes);
+	if (!info || info.width !== THUMBNAIL.width || info.height !== THUMBNAIL.height) {
+		throw new AttemptError(
+			{
+				code: "unexpected_output",
+				message: `The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} WebP.`,
+			},
+			true,
+		);
+	}
+	return { bytes, info };
+}
+
+export function classifyThumborStatus(status: number): AttemptError {
+	if (status === 400) {
+		return new AttemptError(
+			{
+				code: "unprocessable_image",
+				message:
+					"The image could not be decoded: it may be corrupt or truncated, or larger than the image service's pixel limit. Upload a complete image.",
+			},
+			true,
+		);
+	}
+	if (status === 404) {
+		return new AttemptError(
+			{ code: "original_missing", message: "The image service could not load the original upload." },
+			false,
+		);
+	}
+	return new AttemptError(
+		{ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` },
+		false,
+	);
+}
+
+const errorName = (err: unknown) => (err instanceof Error ? (err.name === "TimeoutError" ? "timed out" : err.message) : String(err));
