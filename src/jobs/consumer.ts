@@ -64,7 +64,7 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<Thumbna
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
 	let rendered;
 	try {
-		rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source));
+		rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source), job.attempts);
 	} catch (err) {
 		if (err instanceof AttemptError && err.error.code === "original_missing" && !(await env.BUCKET.head(originalKey(job.id)))) {
 			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);

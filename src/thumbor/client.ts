@@ -42,7 +42,7 @@ export interface Rendered {
 const THUMBOR_TIMEOUT_MS = 30_000;
 
 /** Asks Thumbor for the thumbnail; throws AttemptError with a reason a user can act on. */
-export async function renderThumbnail(url: string): Promise<Rendered> {
+export async function renderThumbnail(url: string, attempt: number): Promise<Rendered> {
 	let res: Response;
 	try {
 		res = await fetch(url, { signal: AbortSignal.timeout(THUMBOR_TIMEOUT_MS) });
@@ -55,7 +55,7 @@ export async function renderThumbnail(url: string): Promise<Rendered> {
 	if (!res.ok) {
 		// Thumbor's error bodies are empty; log the status, keep internals off the wire.
 		await res.body?.cancel();
-		throw classifyThumborStatus(res.status);
+		throw classifyThumborStatus(res.status, attempt);
 	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	const info = readWebpInfo(bytes);
@@ -71,8 +71,14 @@ export async function renderThumbnail(url: string): Promise<Rendered> {
 	return { bytes, info };
 }
 
-export function classifyThumborStatus(status: number): AttemptError {
-	if (status === 400) {
+/**
+ * What a Thumbor error status means for the job. Its error bodies are empty, so
+ * the status is all there is: 400 is a refusal (not an image, corrupt, too many
+ * pixels); 500 has been seen on images its decoder chokes on, so it counts as a
+ * refusal once a retry has seen it again; the rest are passing faults.
+ */
+export function classifyThumborStatus(status: number, attempt: number): AttemptError {
+	if (status === 400 || (status === 500 && attempt >= 2)) {
 		return new AttemptError(
 			{
 				code: "unprocessable_image",
@@ -83,15 +89,9 @@ export function classifyThumborStatus(status: number): AttemptError {
 		);
 	}
 	if (status === 404) {
-		return new AttemptError(
-			{ code: "original_missing", message: "The image service could not load the original upload." },
-			false,
-		);
+		return new AttemptError({ code: "original_missing", message: "The image service could not load the original upload." }, false);
 	}
-	return new AttemptError(
-		{ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` },
-		false,
-	);
+	return new AttemptError({ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` }, false);
 }
 
 const errorName = (err: unknown) => (err instanceof Error ? (err.name === "TimeoutError" ? "timed out" : err.message) : String(err));

@@ -1,0 +1,183 @@
+// Starts and stops the pieces of the local stack: the Thumbor venv and server,
+// and `wrangler dev`. Shared by `npm run dev`, the end-to-end tests and the benchmark.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const VENV = process.env.THUMBOR_VENV ?? join(ROOT, ".venv");
+const REQUIREMENTS = join(ROOT, "thumbor", "requirements.txt");
+const STAMP = join(VENV, ".requirements.sha256");
+
+/** Environment for wrangler: offline, no telemetry. */
+export const WRANGLER_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+
+export const venvBin = (name) => join(VENV, "bin", name);
+
+function findPython() {
+	for (const candidate of [process.env.PYTHON, "python3", "python"].filter(Boolean)) {
+		const probe = spawnSync(candidate, ["-c", "import sys; print(sys.version_info >= (3, 10))"], { encoding: "utf8" });
+		if (probe.status === 0 && probe.stdout.trim() === "True") return candidate;
+	}
+	throw new Error("Python 3.10 or newer is needed for the local Thumbor (set PYTHON to its path)");
+}
+
+/** Makes `.venv` from thumbor/requirements.txt, once; again only when the requirements change. */
+export function ensureThumborVenv(log = console.log) {
+	const wanted = createHash("sha256").update(readFileSync(REQUIREMENTS)).digest("hex");
+	if (existsSync(STAMP) && readFileSync(STAMP, "utf8") === wanted && existsSync(venvBin("thumbor"))) return;
+	log(`setting up the Thumbor venv in ${VENV} (first run only)…`);
+	const run = (cmd, args) => {
+		const r = spawnSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"] });
+		if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed with status ${r.status}`);
+	};
+	if (!existsSync(venvBin("python"))) run(findPython(), ["-m", "venv", VENV]);
+	run(venvBin("python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS]);
+	writeFileSync(STAMP, wanted);
+}
+
+export const randomKey = () => randomBytes(32).toString("base64url");
+
+/** A port the OS reports free on 127.0.0.1 right now. */
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.unref();
+		server.on("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const { port } = server.address();
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+/** Spawns a process in its own process group, so that stop() reaches its children too. */
+function launch(name, command, args, { env = {}, logTo } = {}) {
+	const child = spawn(command, args, {
+		cwd: ROOT,
+		env: { ...process.env, ...env },
+		detached: true,
+		stdio: logTo === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
+	});
+	child.label = name;
+	child.output = "";
+	const keep = (chunk) => {
+		child.output = (child.output + chunk).slice(-20_000);
+		if (typeof logTo === "function") logTo(String(chunk));
+	};
+	child.stdout?.on("data", keep);
+	child.stderr?.on("data", keep);
+	return child;
+}
+
+/**
+ * Starts Thumbor from the venv on 127.0.0.1 with the project's thumbor.conf.
+ * `allowedSources` is the Worker's hostname: the only place Thumbor may load from.
+ */
+export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo }) {
+	return launch(
+		"thumbor",
+		venvBin("thumbor"),
+		["--ip=127.0.0.1", `--port=${port}`, `--conf=${join(ROOT, "thumbor", "thumbor.conf")}`, "--log-level=warning"],
+		{ env: { THUMBOR_SECURITY_KEY: securityKey, THUMBOR_ALLOWED_SOURCES: allowedSources }, logTo },
+	);
+}
+
+/** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir. */
+export function startWrangler({ port, vars = {}, envFile, persistTo, logTo }) {
+	const args = [
+		join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
+		"dev",
+		"--ip=127.0.0.1",
+		`--port=${port}`,
+		"--show-interactive-dev-session=false",
+		...(persistTo ? [`--persist-to=${persistTo}`] : []),
+		...(envFile ? [`--env-file=${envFile}`] : []),
+		...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+	];
+	return launch("wrangler", process.execPath, args, { env: WRANGLER_ENV, logTo });
+}
+
+/** Resolves once `url` answers 2xx (and `accept(body)` agrees); rejects if `child` exits first. */
+export async function waitForHttp(url, { child, timeoutMs = 120_000, accept = () => true } = {}) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (child && child.exitCode !== null) {
+			throw new Error(`${child.label} exited with ${child.exitCode} before ${url} answered:\n${child.output}`);
+		}
+		try {
+			const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+			if (res.ok && accept(await res.text())) return;
+		} catch {
+			// not up yet
+		}
+		await new Promise((r) => setTimeout(r, 250));
+	}
+	throw new Error(`${url} did not answer within ${timeoutMs} ms${child ? `:\n${child.output}` : ""}`);
+}
+
+/** Stops a launched process and everything in its process group (by PID, never by name). */
+export async function stop(child, timeoutMs = 5000) {
+	if (!child || child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise((resolve) => child.once("exit", resolve));
+	const signal = (sig) => {
+		try {
+			process.kill(-child.pid, sig);
+		} catch {
+			// already gone
+		}
+	};
+	signal("SIGTERM");
+	const timer = setTimeout(() => signal("SIGKILL"), timeoutMs);
+	await exited;
+	clearTimeout(timer);
+	signal("SIGKILL"); // stragglers left in the group
+}
+
+/** Parses a dotenv-style file (KEY="value" lines). */
+export function readEnvFile(path) {
+	const out = {};
+	for (const line of readFileSync(path, "utf8").split("\n")) {
+		const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"?(.*?)"?\s*$/.exec(line);
+		if (m) out[m[1]] = m[2];
+	}
+	return out;
+}
+
+/**
+ * Brings up Thumbor then the Worker, each on its own port, and resolves once the
+ * Worker reports Thumbor reachable. `envFile` holds the secrets (the Thumbor key
+ * is shared by both). `stopAll()` tears both down.
+ */
+export async function startStack({ workerPort, thumborPort, envFile, persistTo, logTo, vars = {} }) {
+	ensureThumborVenv();
+	const secrets = readEnvFile(envFile);
+	const thumbor = startThumbor({ port: thumborPort, securityKey: secrets.THUMBOR_SECURITY_KEY, logTo });
+	const stopAll = async () => Promise.all([stop(worker), stop(thumbor)]);
+	let worker;
+	try {
+		await waitForHttp(`http://127.0.0.1:${thumborPort}/healthcheck`, { child: thumbor });
+		worker = startWrangler({
+			port: workerPort,
+			envFile,
+			persistTo,
+			logTo,
+			vars: {
+				THUMBOR_URL: `http://127.0.0.1:${thumborPort}`,
+				ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`,
+				...vars,
+			},
+		});
+		await waitForHttp(`http://127.0.0.1:${workerPort}/health`, {
+			child: worker,
+			accept: (body) => JSON.parse(body).thumbor === "ok",
+		});
+	} catch (err) {
+		await stopAll();
+		throw err;
+	}
+	return { thumbor, worker, stopAll, baseUrl: `http://127.0.0.1:${workerPort}`, thumborUrl: `http://127.0.0.1:${thumborPort}` };
+}
