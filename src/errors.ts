@@ -70,6 +70,9 @@ export function problemResponse(err: ApiError, headers: HeadersInit = {}): Respo
 }
 
 export function onError(err: Error, c: Context): Response {
+	// A refused upload may be answered before its body is read: let the client stop sending.
+	const body = c.req.raw.body;
+	if (body && !body.locked) body.cancel().catch(() => {});
 	if (err instanceof ApiError) return problemResponse(err);
 	// Internal reasons stay in the logs.
 	console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, err);

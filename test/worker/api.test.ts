@@ -1,0 +1,185 @@
+import { describe, expect, it } from "vitest";
+import { originalKey } from "../../src/contracts";
+import { signedOriginalUrl } from "../../src/originals/signing";
+import { env, expectProblem, multipart, pngLike, request, uniqueSlug, upload } from "./helpers";
+
+type JobBody = {
+	id: string;
+	status: string;
+	slug: string;
+	thumbnailUrl: string;
+	attempts: number;
+	original: { contentType: string; bytes: number };
+	createdAt: string;
+};
+
+async function storedOriginal(id: string) {
+	const object = await env.BUCKET.get(originalKey(id));
+	return object && { type: object.httpMetadata?.contentType, bytes: new Uint8Array(await object.arrayBuffer()) };
+}
+
+describe("POST /jobs", () => {
+	it("streams a raw body into R2 and answers 202 with the job, typed by its bytes not its header", async () => {
+		const image = pngLike(4096);
+		const slug = uniqueSlug();
+		const res = await upload(image, { query: `?slug=${slug}`, headers: { "Content-Type": "image/jpeg" } });
+		expect(res.status).toBe(202);
+		const job = (await res.json()) as JobBody;
+		expect(res.headers.get("Location")).toBe(`/jobs/${job.id}`);
+		expect(job).toMatchObject({
+			status: "queued",
+			slug,
+			thumbnailUrl: `http://thumbs.test/thumbnails/${slug}.webp`,
+			attempts: 0,
+			original: { contentType: "image/png", bytes: 4096 },
+		});
+		expect(job.id).toMatch(/^[0-9a-z]{26}$/);
+		expect(Date.parse(job.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+		expect(await storedOriginal(job.id)).toEqual({ type: "image/png", bytes: image });
+	});
+
+	it("generates a slug when none is given", async () => {
+		const job = (await (await upload(pngLike())).json()) as JobBody;
+		expect(job.slug).toBe(job.id);
+	});
+
+	it("accepts multipart/form-data with fields before the file", async () => {
+		const image = pngLike(3000);
+		const slug = uniqueSlug("form");
+		const { body, contentType } = multipart([
+			{ name: "slug", value: slug },
+			{ name: "file", value: image, filename: "cat.jpg" },
+		]);
+		const res = await upload(body, { headers: { "Content-Type": contentType } });
+		expect(res.status).toBe(202);
+		const job = (await res.json()) as JobBody;
+		expect(job).toMatchObject({ slug, original: { contentType: "image/png", bytes: 3000 } });
+		expect(await storedOriginal(job.id)).toEqual({ type: "image/png", bytes: image });
+	});
+
+	it("refuses a multipart body whose file is not the last part, or that has no file", async () => {
+		const late = multipart([
+			{ name: "file", value: pngLike(), filename: "a.png" },
+			{ name: "slug", value: uniqueSlug() },
+		]);
+		await expectProblem(await upload(late.body, { headers: { "Content-Type": late.contentType } }), 400, "invalid_multipart");
+		const none = multipart([{ name: "slug", value: uniqueSlug() }]);
+		await expectProblem(await upload(none.body, { headers: { "Content-Type": none.contentType } }), 400, "empty_body");
+		await expectProblem(
+			await upload("--x\r\n", { headers: { "Content-Type": "multipart/form-data" } }),
+			400,
+			"invalid_multipart",
+		);
+	});
+
+	it("refuses what is not a supported raster image with 415", async () => {
+		for (const body of ["hello world", '<svg xmlns="http://www.w3.org/2000/svg"></svg>', "%PDF-1.7 ..."]) {
+			const problem = await expectProblem(await upload(body, { headers: { "Content-Type": "image/png" } }), 415, "unsupported_media_type");
+			expect(problem.supported).toContain("image/webp");
+		}
+		const form = multipart([{ name: "file", value: "plain text", filename: "a.png" }]);
+		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 415, "unsupported_media_type");
+	});
+
+	it("refuses an empty body with 400", async () => {
+		await expectProblem(await upload(new Uint8Array(0)), 400, "empty_body");
+		await expectProblem(await upload(null), 400, "empty_body");
+		const form = multipart([{ name: "file", value: "", filename: "a.png" }]);
+		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 400, "empty_body");
+	});
+
+	it("refuses a body over the limit with 413 before storing anything", async () => {
+		const problem = await expectProblem(await upload(pngLike(65_537)), 413, "payload_too_large");
+		expect(problem.limit).toBe(65_536);
+		const form = multipart([{ name: "file", value: pngLike(65_537), filename: "big.png" }]);
+		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 413, "payload_too_large");
+		expect((await upload(pngLike(65_536))).status).toBe(202);
+	});
+
+	it("asks for a length when the body is chunked (411)", async () => {
+		const stream = new ReadableStream({
+			start(controller) {
+				controller.enqueue(pngLike(100));
+				controller.close();
+			},
+		});
+		await expectProblem(await upload(stream), 411, "length_required");
+	});
+
+	it("never lets a second job take a slug (409), whichever way the slug is given", async () => {
+		const slug = uniqueSlug("taken");
+		expect((await upload(pngLike(), { query: `?slug=${slug}` })).status).toBe(202);
+		await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 409, "slug_taken");
+		const form = multipart([
+			{ name: "slug", value: slug },
+			{ name: "file", value: pngLike(), filename: "a.png" },
+		]);
+		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 409, "slug_taken");
+	});
+
+	it("gives one slug to exactly one of many concurrent uploads", async () => {
+		const slug = uniqueSlug("race");
+		const statuses = await Promise.all(
+			Array.from({ length: 8 }, () => upload(pngLike(), { query: `?slug=${slug}` }).then((r) => r.status)),
+		);
+		expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+		expect(statuses.filter((s) => s === 409)).toHaveLength(7);
+	});
+
+	it.each(["Upper", "has_underscore", "dots.are.out", "-leading", "trailing-", "a".repeat(65), "sl%2Fash"])(
+		"refuses the slug %s with 400",
+		async (slug) => {
+			await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 400, "invalid_parameter");
+		},
+	);
+});
+
+describe("GET /jobs/:id", () => {
+	it("returns the job, and 404 for ids that do not exist or are not ids", async () => {
+		const created = (await (await upload(pngLike(777))).json()) as JobBody;
+		const res = await request(`/jobs/${created.id}`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		const job = (await res.json()) as JobBody;
+		expect(job).toMatchObject({ id: created.id, slug: created.slug, original: { contentType: "image/png", bytes: 777 } });
+		await expectProblem(await request("/jobs/01m8fr21cf4tp221dyc5rnn9yd"), 404, "not_found");
+		await expectProblem(await request("/jobs/not-an-id"), 404, "not_found");
+	});
+
+	it("validates ?wait", async () => {
+		const created = (await (await upload(pngLike())).json()) as JobBody;
+		await expectProblem(await request(`/jobs/${created.id}?wait=600`), 400, "invalid_parameter");
+		await expectProblem(await request(`/jobs/${created.id}?wait=soon`), 400, "invalid_parameter");
+	});
+});
+
+describe("GET /originals/:id", () => {
+	it("serves the original only on a valid, unexpired signature", async () => {
+		const image = pngLike(1234);
+		const { id } = (await (await upload(image)).json()) as JobBody;
+		await expectProblem(await request(`/originals/${id}`), 403, "forbidden");
+		await expectProblem(await request(`/originals/${id}?exp=9999999999&sig=AAAA`), 403, "forbidden");
+		const expired = new URL(await signedOriginalUrl("http://x", env.ORIGINALS_SIGNING_KEY, id, Date.now() - 3_600_000));
+		await expectProblem(await request(`${expired.pathname}${expired.search}`), 403, "forbidden");
+
+		const signed = new URL(await signedOriginalUrl("http://x", env.ORIGINALS_SIGNING_KEY, id));
+		const res = await request(`${signed.pathname}${signed.search}`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Content-Type")).toBe("image/png");
+		expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+		expect(new Uint8Array(await res.arrayBuffer())).toEqual(image);
+	});
+});
+
+describe("the rest", () => {
+	it("answers /health", async () => {
+		const res = await request("/health");
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({ status: "ok", thumbor: "unreachable" });
+	});
+
+	it("answers unknown routes in the one error format", async () => {
+		await expectProblem(await request("/nope"), 404, "not_found");
+		await expectProblem(await request("/jobs", { method: "PUT" }), 404, "not_found");
+	});
+});

@@ -1,0 +1,158 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type JobStatus, originalKey } from "../../src/contracts";
+import { ulid } from "../../src/crypto";
+import worker from "../../src/index";
+import { backoffSeconds } from "../../src/jobs/consumer";
+import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
+import { jobStub } from "../../src/jobs/stubs";
+import { classifyThumborStatus } from "../../src/thumbor/client";
+import { env, pngLike } from "./helpers";
+
+/** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
+async function newJob() {
+	const id = ulid();
+	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
+	const stub = jobStub(env, id);
+	await stub.create({ id, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512 } });
+	return { id, stub };
+}
+
+async function deliver(body: unknown, { attempts = 1, queue = "thumbnail-jobs" } = {}) {
+	const batch = createMessageBatch(queue, [{ id: `m-${ulid()}`, timestamp: new Date(), attempts, body }]);
+	const ctx = createExecutionContext();
+	await worker.queue(batch, env);
+	return getQueueResult(batch, ctx);
+}
+
+const setState = (stub: ReturnType<typeof jobStub>, status: JobStatus, attempts: number, leaseUntil: number | null = null) =>
+	runInDurableObject(stub, (_obj, state) => {
+		state.storage.sql.exec("UPDATE job SET status = ?, attempts = ?, lease_until = ?", status, attempts, leaseUntil);
+	});
+
+describe("queue consumer", () => {
+	it("retries a job with backoff while Thumbor is unreachable, and says why", async () => {
+		const { id, stub } = await newJob();
+		const before = Date.now();
+		const result = await deliver({ jobId: id });
+		// (getQueueResult does not report the delay; the job's watchdog is set past it.)
+		expect(result.retryMessages).toEqual([{ msgId: expect.any(String) }]);
+		expect(result.explicitAcks).toEqual([]);
+		const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+		expect(alarm).toBeGreaterThanOrEqual(before + backoffSeconds(1) * 1000 + QUEUED_TIMEOUT_MS);
+		expect(await stub.get()).toMatchObject({
+			status: "queued",
+			attempts: 1,
+			error: { code: "thumbor_unavailable" },
+		});
+	});
+
+	it("fails the job with a reason once its attempts are used up, and acks the message", async () => {
+		const { id, stub } = await newJob();
+		await setState(stub, "queued", Number(env.MAX_ATTEMPTS) - 1);
+		const result = await deliver({ jobId: id }, { attempts: 5 });
+		expect(result.explicitAcks).toHaveLength(1);
+		expect(result.retryMessages).toEqual([]);
+		const job = await stub.get();
+		expect(job).toMatchObject({ status: "failed", attempts: Number(env.MAX_ATTEMPTS), error: { code: "thumbor_unavailable" } });
+		expect(job?.error?.message).toMatch(/Gave up after 5 attempts/);
+	});
+
+	it("acks without work a job that is finished, leased by another delivery, or unknown", async () => {
+		const done = await newJob();
+		await setState(done.stub, "done", 1);
+		const leased = await newJob();
+		await setState(leased.stub, "processing", 1, Date.now() + LEASE_MS);
+		for (const jobId of [done.id, leased.id, ulid()]) {
+			const result = await deliver({ jobId });
+			expect(result.explicitAcks).toHaveLength(1);
+		}
+		expect(await leased.stub.get()).toMatchObject({ status: "processing", attempts: 1 });
+		expect(await done.stub.get()).toMatchObject({ status: "done", attempts: 1 });
+	});
+
+	it("drops malformed messages instead of retrying them forever", async () => {
+		for (const body of [null, "x", { jobId: "../etc" }, { id: ulid() }]) {
+			const result = await deliver(body);
+			expect(result.explicitAcks).toHaveLength(1);
+			expect(result.retryMessages).toEqual([]);
+		}
+	});
+
+	it("fails jobs whose messages reach the dead-letter queue", async () => {
+		const { id, stub } = await newJob();
+		const result = await deliver({ jobId: id }, { queue: "thumbnail-jobs-dlq" });
+		expect(result.explicitAcks).toHaveLength(1);
+		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
+	});
+
+	it("keeps the messages of one batch independent", async () => {
+		const a = await newJob();
+		const b = await newJob();
+		await setState(b.stub, "done", 1);
+		const batch = createMessageBatch("thumbnail-jobs", [
+			{ id: "a", timestamp: new Date(), attempts: 1, body: { jobId: a.id } },
+			{ id: "b", timestamp: new Date(), attempts: 1, body: { jobId: b.id } },
+		]);
+		const ctx = createExecutionContext();
+		await worker.queue(batch, env);
+		const result = await getQueueResult(batch, ctx);
+		expect(result.explicitAcks).toEqual(["b"]);
+		expect(result.retryMessages.map((m) => m.msgId)).toEqual(["a"]);
+	});
+});
+
+describe("Thumbor answers", () => {
+	it("maps each status to what it means for the job", () => {
+		expect(classifyThumborStatus(400, 1)).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classifyThumborStatus(500, 1)).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+		expect(classifyThumborStatus(500, 2)).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classifyThumborStatus(404, 1)).toMatchObject({ permanent: false, error: { code: "original_missing" } });
+		for (const status of [502, 503, 504]) expect(classifyThumborStatus(status, 3).permanent).toBe(false);
+	});
+});
+
+describe("JobObject", () => {
+	it("moves queued → processing with a lease, and refuses a second claim while it holds", async () => {
+		const { stub } = await newJob();
+		const first = await stub.begin(5);
+		expect(first).toMatchObject({ proceed: true, job: { status: "processing", attempts: 1 } });
+		expect(await stub.begin(5)).toEqual({ proceed: false, reason: "leased" });
+	});
+
+	it("is created once: a second create returns the first job", async () => {
+		const { id, stub } = await newJob();
+		const again = await stub.create({ id, slug: "another", original: { contentType: "image/gif", bytes: 1 } });
+		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
+	});
+
+	it("wakes a long-poll when the status changes, and times out otherwise", async () => {
+		const { stub } = await newJob();
+		const waiting = stub.waitForChange("queued", 10_000);
+		await stub.begin(5);
+		expect(await waiting).toMatchObject({ status: "processing" });
+		const started = Date.now();
+		expect(await stub.waitForChange("processing", 200)).toMatchObject({ status: "processing" });
+		expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+	});
+
+	it("has a watchdog that sends a stuck job again, and fails it once attempts run out", async () => {
+		const { stub } = await newJob();
+		await setState(stub, "processing", 1, Date.now() - 1);
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(await stub.get()).toMatchObject({ status: "queued", attempts: 1 });
+		// The re-sent message finds no attempts left: the job fails instead of looping.
+		await setState(stub, "queued", 5);
+		expect(await stub.begin(5)).toEqual({ proceed: false, reason: "exhausted" });
+		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
+		expect(await runDurableObjectAlarm(stub)).toBe(false);
+	});
+
+	it("stops its watchdog once done", async () => {
+		const { stub } = await newJob();
+		await stub.begin(5);
+		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' });
+		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
+		expect(await runDurableObjectAlarm(stub)).toBe(false);
+	});
+});

@@ -1,0 +1,58 @@
+import { env, exports } from "cloudflare:workers";
+import { ulid } from "../../src/crypto";
+
+export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Bytes that start like a PNG, `size` long, distinct per call. */
+export function pngLike(size = 512): Uint8Array {
+	const out = new Uint8Array(size);
+	for (let at = 0; at < size; at += 65_536) crypto.getRandomValues(out.subarray(at, at + 65_536));
+	out.set(PNG_HEAD);
+	return out;
+}
+
+export const uniqueSlug = (prefix = "t") => `${prefix}-${ulid().slice(-12)}`;
+
+export function request(path: string, init?: RequestInit): Promise<Response> {
+	return exports.default.fetch(new Request(new URL(path, "http://thumbs.test"), init));
+}
+
+export function upload(body: BodyInit | null, { query = "", headers = {} }: { query?: string; headers?: Record<string, string> } = {}) {
+	return request(`/jobs${query}`, { method: "POST", body, headers });
+}
+
+/** A multipart body built by hand, so tests control part order and framing. */
+export function multipart(parts: { name: string; value: string | Uint8Array; filename?: string }[], boundary = "----test-boundary-7e3f") {
+	const enc = new TextEncoder();
+	const chunks: Uint8Array[] = [];
+	for (const p of parts) {
+		const disposition = `form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ""}`;
+		const type = p.filename ? "Content-Type: application/octet-stream\r\n" : "";
+		chunks.push(enc.encode(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${type}\r\n`));
+		chunks.push(typeof p.value === "string" ? enc.encode(p.value) : p.value);
+		chunks.push(enc.encode("\r\n"));
+	}
+	chunks.push(enc.encode(`--${boundary}--\r\n`));
+	const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+	let at = 0;
+	for (const c of chunks) {
+		body.set(c, at);
+		at += c.length;
+	}
+	return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+export async function expectProblem(res: Response, status: number, code: string) {
+	const body = (await res.json()) as Record<string, unknown>;
+	if (res.status !== status || body.code !== code) {
+		throw new Error(`expected ${status} ${code}, got ${res.status} ${JSON.stringify(body)}`);
+	}
+	if (res.headers.get("Content-Type") !== "application/problem+json") throw new Error("not problem+json");
+	if (res.headers.get("Cache-Control") !== "no-store") throw new Error("error response is cacheable");
+	if (body.status !== status || typeof body.title !== "string" || typeof body.detail !== "string") {
+		throw new Error(`malformed problem: ${JSON.stringify(body)}`);
+	}
+	return body;
+}
+
+export { env };

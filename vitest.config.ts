@@ -1,0 +1,45 @@
+import { randomBytes } from "node:crypto";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const key = () => randomBytes(24).toString("base64url");
+
+export default defineConfig({
+	test: {
+		projects: [
+			{
+				// Unit and integration tests inside workerd, on the production wrangler.toml.
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: {
+								// Nothing listens on port 1: any Thumbor call fails fast, as a fault test wants.
+								THUMBOR_URL: "http://127.0.0.1:1",
+								ORIGINALS_BASE_URL: "http://127.0.0.1:1",
+								THUMBOR_SECURITY_KEY: key(),
+								ORIGINALS_SIGNING_KEY: key(),
+								MAX_UPLOAD_BYTES: "65536",
+							},
+							// Tests hand batches to the consumer themselves (createMessageBatch), so
+							// nothing consumes the queue behind their back.
+							queueConsumers: {},
+						},
+					}),
+				],
+				test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+			},
+			{
+				// End to end: a real Thumbor and a real `wrangler dev`, started by the global setup.
+				test: {
+					name: "e2e",
+					include: ["test/e2e/**/*.test.ts"],
+					environment: "node",
+					globalSetup: ["test/e2e/global-setup.ts"],
+					testTimeout: 90_000,
+					hookTimeout: 300_000,
+				},
+			},
+		],
+	},
+});
