@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-const key = () => randomBytes(24).toString("base64url");
+const key = () => Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 export default defineConfig({
 	test: {
@@ -35,7 +34,7 @@ export default defineConfig({
 					name: "e2e",
 					include: ["test/e2e/**/*.test.ts"],
 					environment: "node",
-					globalSetup: ["test/e2e/global-setup.ts"],
+					globalSetup: ["test/e2e/global-setup.mjs"],
 					testTimeout: 90_000,
 					hookTimeout: 300_000,
 				},

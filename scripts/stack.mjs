@@ -87,12 +87,13 @@ export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", 
 }
 
 /** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir. */
-export function startWrangler({ port, vars = {}, envFile, persistTo, logTo }) {
+export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo }) {
 	const args = [
 		join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
 		"dev",
 		"--ip=127.0.0.1",
 		`--port=${port}`,
+		`--inspector-port=${inspectorPort}`,
 		"--show-interactive-dev-session=false",
 		...(persistTo ? [`--persist-to=${persistTo}`] : []),
 		...(envFile ? [`--env-file=${envFile}`] : []),
@@ -162,6 +163,7 @@ export async function startStack({ workerPort, thumborPort, envFile, persistTo, 
 		await waitForHttp(`http://127.0.0.1:${thumborPort}/healthcheck`, { child: thumbor });
 		worker = startWrangler({
 			port: workerPort,
+			inspectorPort: await freePort(),
 			envFile,
 			persistTo,
 			logTo,

@@ -1,0 +1,208 @@
+/**
+ * The whole pipeline with every part real: uploads go to a real `wrangler dev`,
+ * the queue consumer calls a real Thumbor, and the served bytes are decoded.
+ */
+import { describe, expect, inject, it } from "vitest";
+import { readWebpInfo } from "../../src/images/webp";
+import { OPERATION, signThumborPath } from "../../src/thumbor/client";
+import { inspectImage, readFixture } from "./support.mjs";
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		baseUrl: string;
+		thumborUrl: string;
+		thumborKey: string;
+		fixtures: string;
+		python: string;
+	}
+}
+
+const base = inject("baseUrl");
+const fixture = (name: string) => readFixture(inject("fixtures"), name);
+const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+
+type Job = {
+	id: string;
+	status: "queued" | "processing" | "done" | "failed";
+	slug: string;
+	thumbnailUrl: string;
+	attempts: number;
+	error?: { code: string; message: string };
+	original: { contentType: string; bytes: number };
+	thumbnail?: { width: number; height: number; bytes: number };
+};
+
+async function upload(body: BodyInit, { contentType = "application/octet-stream", slug }: { contentType?: string; slug?: string } = {}) {
+	const res = await fetch(`${base}/jobs${slug ? `?slug=${slug}` : ""}`, {
+		method: "POST",
+		body,
+		headers: { "Content-Type": contentType },
+	});
+	return res;
+}
+
+async function uploadOk(body: BodyInit, options?: Parameters<typeof upload>[1]): Promise<Job> {
+	const res = await upload(body, options);
+	expect(res.status, await res.clone().text()).toBe(202);
+	return (await res.json()) as Job;
+}
+
+/** Long-polls the job until it is done or failed. */
+async function settle(id: string): Promise<Job> {
+	const deadline = Date.now() + 80_000;
+	for (;;) {
+		const res = await fetch(`${base}/jobs/${id}?wait=20`);
+		expect(res.status).toBe(200);
+		const job = (await res.json()) as Job;
+		if (job.status === "done" || job.status === "failed") return job;
+		if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status}: ${JSON.stringify(job)}`);
+	}
+}
+
+/** Fetches a finished job's thumbnail and checks it really is a 100x100 WebP. */
+async function thumbnailOf(job: Job) {
+	const res = await fetch(job.thumbnailUrl);
+	expect(res.status).toBe(200);
+	expect(res.headers.get("Content-Type")).toBe("image/webp");
+	expect(res.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
+	expect(res.headers.get("ETag")).toMatch(/^"[0-9a-f]+"$/);
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	expect(readWebpInfo(bytes)).toEqual({ width: 100, height: 100, animated: false });
+	const decoded = inspectImage(inject("python"), bytes);
+	expect(decoded).toMatchObject({ format: "WEBP", width: 100, height: 100, frames: 1 });
+	expect(job.thumbnail).toEqual({ width: 100, height: 100, bytes: bytes.length });
+	return { res, bytes, decoded };
+}
+
+describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
+	it.each([
+		["photo-640x480.jpg", "image/jpeg"],
+		["large-4000x3000.jpg", "image/jpeg"],
+		["alpha-300x200.png", "image/png"],
+		["animated-120x80.gif", "image/gif"],
+		["photo-256.webp", "image/webp"],
+		["photo-200x150.avif", "image/avif"],
+		["photo-200x150.tiff", "image/tiff"],
+	])("turns %s into a 100x100 WebP", async (name, type) => {
+		const image = fixture(name);
+		const slug = uniqueSlug(name.split(".")[0]!);
+		const created = await uploadOk(image, { contentType: type, slug });
+		expect(created).toMatchObject({ status: "queued", slug, original: { contentType: type, bytes: image.length } });
+		const job = await settle(created.id);
+		expect(job, JSON.stringify(job.error)).toMatchObject({ status: "done", attempts: 1 });
+		expect(job.thumbnailUrl).toBe(`${base}/thumbnails/${slug}.webp`);
+		await thumbnailOf(job);
+	});
+
+	it("applies EXIF orientation", async () => {
+		const job = await settle((await uploadOk(fixture("rotated-exif6.jpg"), { contentType: "image/jpeg" })).id);
+		const { decoded } = await thumbnailOf(job);
+		// Upright the photo is red above blue; unrotated it would be red beside blue.
+		expect(decoded.top[0]).toBeGreaterThan(200);
+		expect(decoded.top[2]).toBeLessThan(50);
+		expect(decoded.bottom[2]).toBeGreaterThan(200);
+		expect(decoded.bottom[0]).toBeLessThan(50);
+	});
+
+	it("decides the type from the bytes when the Content-Type lies", async () => {
+		const png = await uploadOk(fixture("alpha-300x200.png"), { contentType: "image/jpeg" });
+		const jpeg = await uploadOk(fixture("photo-640x480.jpg"), { contentType: "text/plain" });
+		expect(png.original.contentType).toBe("image/png");
+		expect(jpeg.original.contentType).toBe("image/jpeg");
+		for (const created of [png, jpeg]) await thumbnailOf(await settle(created.id));
+	});
+
+	it("accepts a browser-style multipart upload", async () => {
+		const slug = uniqueSlug("form");
+		const form = new FormData();
+		form.set("slug", slug);
+		form.set("file", new Blob([fixture("photo-640x480.jpg")], { type: "image/jpeg" }), "photo.jpg");
+		const res = await fetch(`${base}/jobs`, { method: "POST", body: form });
+		expect(res.status, await res.clone().text()).toBe(202);
+		const job = await settle(((await res.json()) as Job).id);
+		expect(job).toMatchObject({ status: "done", slug });
+		await thumbnailOf(job);
+	});
+
+	it("serves the thumbnail cache-friendly: 304 on If-None-Match, HEAD without a body, 404 no-store when absent", async () => {
+		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"))).id);
+		const { res } = await thumbnailOf(job);
+		const etag = res.headers.get("ETag")!;
+		const again = await fetch(job.thumbnailUrl, { headers: { "If-None-Match": etag } });
+		expect(again.status).toBe(304);
+		expect(again.headers.get("ETag")).toBe(etag);
+		expect(await again.text()).toBe("");
+		const head = await fetch(job.thumbnailUrl, { method: "HEAD" });
+		expect(head.status).toBe(200);
+		expect(head.headers.get("Content-Type")).toBe("image/webp");
+		expect(head.headers.get("ETag")).toBe(etag);
+
+		const missing = await fetch(`${base}/thumbnails/${uniqueSlug("never")}.webp`);
+		expect(missing.status).toBe(404);
+		expect(missing.headers.get("Cache-Control")).toBe("no-store");
+		expect(missing.headers.get("Content-Type")).toBe("application/problem+json");
+	});
+
+	it("processes concurrent uploads, every one to done", async () => {
+		const image = fixture("photo-640x480.jpg");
+		const created = await Promise.all(Array.from({ length: 10 }, () => uploadOk(image)));
+		const jobs = await Promise.all(created.map((c) => settle(c.id)));
+		expect(jobs.map((j) => j.status)).toEqual(Array(10).fill("done"));
+		expect(new Set(jobs.map((j) => j.slug)).size).toBe(10);
+	});
+});
+
+describe("what Thumbor refuses ends as a failed job with a reason", () => {
+	it.each(["truncated.jpg", "huge-8000x8000.png"])("%s", async (name) => {
+		const created = await uploadOk(fixture(name));
+		const job = await settle(created.id);
+		expect(job).toMatchObject({ status: "failed", error: { code: "unprocessable_image" } });
+		expect(job.error?.message).toMatch(/could not be decoded/);
+		expect(job.attempts).toBeLessThanOrEqual(2);
+		expect((await fetch(job.thumbnailUrl)).status).toBe(404);
+	});
+});
+
+describe("bad input is refused at the door", () => {
+	it("refuses a non-image with 415 and an empty body with 400, in problem+json", async () => {
+		const text = await upload("just some text", { contentType: "image/png" });
+		expect(text.status).toBe(415);
+		expect(text.headers.get("Content-Type")).toBe("application/problem+json");
+		expect(await text.json()).toMatchObject({ status: 415, code: "unsupported_media_type" });
+		const empty = await upload(new Uint8Array(0));
+		expect(empty.status).toBe(400);
+		expect(await empty.json()).toMatchObject({ status: 400, code: "empty_body" });
+	});
+
+	it("keeps a slug to its first job", async () => {
+		const slug = uniqueSlug("mine");
+		const first = await settle((await uploadOk(fixture("photo-640x480.jpg"), { slug })).id);
+		const before = await thumbnailOf(first);
+		const second = await upload(fixture("alpha-300x200.png"), { slug });
+		expect(second.status).toBe(409);
+		expect(await second.json()).toMatchObject({ code: "slug_taken" });
+		const after = new Uint8Array(await (await fetch(first.thumbnailUrl)).arrayBuffer());
+		expect(after).toEqual(before.bytes);
+	});
+});
+
+describe("the Thumbor origin is locked down (thumbor/thumbor.conf)", () => {
+	const thumbor = inject("thumborUrl");
+	const source = encodeURIComponent(`${base}/health`);
+
+	it("refuses unsigned, wrongly signed and foreign-source URLs", async () => {
+		expect((await fetch(`${thumbor}/unsafe/${OPERATION}/${source}`)).status).not.toBe(200);
+		const path = `${OPERATION}/${source}`;
+		const forged = await signThumborPath("not-the-key", path);
+		expect((await fetch(`${thumbor}/${forged}/${path}`)).status).not.toBe(200);
+		const foreign = `${OPERATION}/${encodeURIComponent("http://localhost:1/x.jpg")}`;
+		const signed = await signThumborPath(inject("thumborKey"), foreign);
+		expect((await fetch(`${thumbor}/${signed}/${foreign}`)).status).not.toBe(200);
+	});
+
+	it("will not fetch an original without the Worker's signature", async () => {
+		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"))).id);
+		const res = await fetch(`${base}/originals/${job.id}`);
+		expect(res.status).toBe(403);
+	});
+});

@@ -1,0 +1,5 @@
+export function readFixture(dir: string, name: string): Uint8Array;
+export function inspectImage(
+	python: string,
+	bytes: Uint8Array,
+): { format: string; width: number; height: number; frames: number; top: number[]; bottom: number[] };
