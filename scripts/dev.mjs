@@ -1,8 +1,9 @@
 // `npm run dev`: the whole pipeline on 127.0.0.1 — Thumbor from a local venv and
 // `wrangler dev` — with development secrets generated on first run. Ctrl-C stops both.
+// THUMBOR_URL=http://127.0.0.1:8888 uses a Thumbor you started yourself (docker compose).
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, randomKey, startStack } from "./stack.mjs";
+import { ROOT, randomKey, startStack, stopLaunched } from "./stack.mjs";
 
 const workerPort = Number(process.env.PORT ?? 8787);
 const thumborPort = Number(process.env.THUMBOR_PORT ?? 8888);
@@ -24,19 +25,19 @@ async function shutdown(code) {
 	if (stopping) return;
 	stopping = true;
 	console.log("\nstopping Thumbor and wrangler…");
-	if (stack) await stack.stopAll();
+	await stopLaunched();
 	process.exit(code);
 }
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
 try {
-	stack = await startStack({ workerPort, thumborPort, envFile, logTo: log });
+	stack = await startStack({ workerPort, thumborPort, thumborUrl: process.env.THUMBOR_URL, envFile, logTo: log });
 } catch (err) {
 	console.error(err.message);
 	process.exit(1);
 }
-for (const child of [stack.thumbor, stack.worker]) {
+for (const child of [stack.thumbor, stack.worker].filter(Boolean)) {
 	child.once("exit", (code) => {
 		if (!stopping) console.error(`${child.label} exited (${code}); stopping the rest`);
 		void shutdown(code ?? 1);

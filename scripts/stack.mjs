@@ -54,6 +54,21 @@ export function freePort() {
 	});
 }
 
+const launched = new Set();
+// Last resort: a process group this process started never outlives it.
+process.on("exit", () => {
+	for (const child of launched) {
+		try {
+			process.kill(-child.pid, "SIGKILL");
+		} catch {
+			// already gone
+		}
+	}
+});
+
+/** Stops every process this process launched. */
+export const stopLaunched = () => Promise.all([...launched].map((child) => stop(child)));
+
 /** Spawns a process in its own process group, so that stop() reaches its children too. */
 function launch(name, command, args, { env = {}, logTo } = {}) {
 	const child = spawn(command, args, {
@@ -62,6 +77,8 @@ function launch(name, command, args, { env = {}, logTo } = {}) {
 		detached: true,
 		stdio: logTo === "inherit" ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
 	});
+	launched.add(child);
+	child.once("exit", () => launched.delete(child));
 	child.label = name;
 	child.output = "";
 	const keep = (chunk) => {
@@ -151,27 +168,28 @@ export function readEnvFile(path) {
 /**
  * Brings up Thumbor then the Worker, each on its own port, and resolves once the
  * Worker reports Thumbor reachable. `envFile` holds the secrets (the Thumbor key
- * is shared by both). `stopAll()` tears both down.
+ * is shared by both). With `thumborUrl`, an already running Thumbor (say, from
+ * docker compose) is used instead of the venv. `stopAll()` tears down what was started.
  */
-export async function startStack({ workerPort, thumborPort, envFile, persistTo, logTo, vars = {} }) {
-	ensureThumborVenv();
+export async function startStack({ workerPort, thumborPort, thumborUrl, envFile, persistTo, logTo, vars = {} }) {
 	const secrets = readEnvFile(envFile);
-	const thumbor = startThumbor({ port: thumborPort, securityKey: secrets.THUMBOR_SECURITY_KEY, logTo });
-	const stopAll = async () => Promise.all([stop(worker), stop(thumbor)]);
+	let thumbor;
 	let worker;
+	const stopAll = async () => Promise.all([stop(worker), stop(thumbor)]);
 	try {
-		await waitForHttp(`http://127.0.0.1:${thumborPort}/healthcheck`, { child: thumbor });
+		if (!thumborUrl) {
+			ensureThumborVenv();
+			thumbor = startThumbor({ port: thumborPort, securityKey: secrets.THUMBOR_SECURITY_KEY, logTo });
+			thumborUrl = `http://127.0.0.1:${thumborPort}`;
+		}
+		await waitForHttp(`${thumborUrl}/healthcheck`, { child: thumbor });
 		worker = startWrangler({
 			port: workerPort,
 			inspectorPort: await freePort(),
 			envFile,
 			persistTo,
 			logTo,
-			vars: {
-				THUMBOR_URL: `http://127.0.0.1:${thumborPort}`,
-				ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`,
-				...vars,
-			},
+			vars: { THUMBOR_URL: thumborUrl, ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`, ...vars },
 		});
 		await waitForHttp(`http://127.0.0.1:${workerPort}/health`, {
 			child: worker,
@@ -181,5 +199,5 @@ export async function startStack({ workerPort, thumborPort, envFile, persistTo, 
 		await stopAll();
 		throw err;
 	}
-	return { thumbor, worker, stopAll, baseUrl: `http://127.0.0.1:${workerPort}`, thumborUrl: `http://127.0.0.1:${thumborPort}` };
+	return { thumbor, worker, stopAll, baseUrl: `http://127.0.0.1:${workerPort}`, thumborUrl };
 }

@@ -1,0 +1,111 @@
+// `npm run bench [-- --n 20]`: upload-to-done latency of the whole pipeline beside
+// Thumbor asked directly for the same thumbnail, measured in one run on loopback.
+//
+// Starts its own Thumbor and `wrangler dev` on free ports with fresh keys and a
+// throwaway state dir; the image is the 640x480 JPEG from the test fixtures.
+import { spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ROOT, ensureThumborVenv, freePort, randomKey, startStack, stopLaunched, venvBin } from "./stack.mjs";
+
+const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
+const N = Math.max(1, Math.min(200, Number(values.n)));
+
+// The Thumbor signature (src/thumbor/client.ts does the same in the Worker),
+// checked against the vector verified on a live Thumbor before anything is timed.
+const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
+const sign = (key, path) => createHmac("sha1", key).update(path).digest("base64").replaceAll("+", "-").replaceAll("/", "_");
+if (sign("lab-3f9c2a7e-not-a-real-secret", `${OPERATION}/127.0.0.1:8000/small_640x480.jpg`) !== "uKlyaVg4iVjCyw4QJRjI8JXh4sI=") {
+	throw new Error("bench signer disagrees with the verified Thumbor vector");
+}
+
+const percentile = (xs, p) => {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const row = (name, xs) => ({
+	measurement: name,
+	n: xs.length,
+	"p50 ms": +percentile(xs, 50).toFixed(1),
+	"p90 ms": +percentile(xs, 90).toFixed(1),
+	"min ms": +Math.min(...xs).toFixed(1),
+	"max ms": +Math.max(...xs).toFixed(1),
+});
+
+const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-"));
+let fileServer;
+try {
+	ensureThumborVenv();
+	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_images.py"), join(dir, "img")], { encoding: "utf8" });
+	if (made.status !== 0) throw new Error(made.stderr);
+	const image = readFileSync(join(dir, "img", "photo-640x480.jpg"));
+
+	const thumborKey = randomKey();
+	const envFile = join(dir, "secrets.env");
+	writeFileSync(envFile, `THUMBOR_SECURITY_KEY="${thumborKey}"\nORIGINALS_SIGNING_KEY="${randomKey()}"\n`);
+	const [workerPort, thumborPort, filePort] = [await freePort(), await freePort(), await freePort()];
+	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
+	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state") });
+
+	// Thumbor direct: the same image from a plain loopback file server.
+	fileServer = createServer((_req, res) => res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": image.length }).end(image));
+	await new Promise((r) => fileServer.listen(filePort, "127.0.0.1", r));
+	const path = `${OPERATION}/${encodeURIComponent(`http://127.0.0.1:${filePort}/photo.jpg`)}`;
+	const direct = `${stack.thumborUrl}/${sign(thumborKey, path)}/${path}`;
+
+	const time = async (fn) => {
+		const t0 = performance.now();
+		await fn();
+		return performance.now() - t0;
+	};
+	const directOnce = async () => {
+		const res = await fetch(direct);
+		if (res.status !== 200) throw new Error(`Thumbor answered ${res.status}`);
+		await res.arrayBuffer();
+	};
+	const uploads = [];
+	const pipelineOnce = async () => {
+		const t0 = performance.now();
+		const res = await fetch(`${stack.baseUrl}/jobs`, { method: "POST", body: image, headers: { "Content-Type": "image/jpeg" } });
+		if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+		uploads.push(performance.now() - t0);
+		const { id } = await res.json();
+		for (;;) {
+			const job = await (await fetch(`${stack.baseUrl}/jobs/${id}?wait=30`)).json();
+			if (job.status === "done") return;
+			if (job.status === "failed") throw new Error(`job failed: ${JSON.stringify(job.error)}`);
+		}
+	};
+
+	// Warm both paths (Python imports, workerd isolates), then alternate so drift hits both alike.
+	for (let i = 0; i < 3; i++) {
+		await directOnce();
+		await pipelineOnce();
+	}
+	uploads.length = 0;
+	const directMs = [];
+	const pipelineMs = [];
+	for (let i = 0; i < N; i++) {
+		directMs.push(await time(directOnce));
+		pipelineMs.push(await time(pipelineOnce));
+	}
+
+	console.log(`\n640x480 JPEG → 100x100 WebP, ${N} sequential runs each, one machine, loopback only`);
+	console.table([
+		row("Thumbor called directly", directMs),
+		row("pipeline: POST /jobs → 202", uploads),
+		row("pipeline: POST /jobs → status done", pipelineMs),
+	]);
+	console.log(
+		`pipeline p50 / Thumbor p50 = ${(percentile(pipelineMs, 50) / percentile(directMs, 50)).toFixed(2)}x; ` +
+			`overhead p50 = ${(percentile(pipelineMs, 50) - percentile(directMs, 50)).toFixed(1)} ms`,
+	);
+} finally {
+	fileServer?.close();
+	await stopLaunched();
+	rmSync(dir, { recursive: true, force: true });
+}
