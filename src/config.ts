@@ -4,6 +4,7 @@ const Settings = z.object({
 	THUMBOR_URL: z.url().describe("Where the Thumbor origin answers"),
 	ORIGINALS_BASE_URL: z.url().describe("This Worker's base URL as Thumbor reaches it"),
 	MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
+	MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
 	MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
 	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
 	ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),

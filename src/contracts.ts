@@ -59,7 +59,12 @@ export type ThumbnailInfo = z.infer<typeof ThumbnailInfo>;
 export const NewJob = z.object({
 	id: JobId,
 	slug: Slug,
-	original: z.object({ contentType: ImageType, bytes: z.number().int().positive() }),
+	original: z.object({
+		contentType: ImageType,
+		bytes: z.number().int().positive(),
+		width: z.number().int().positive().nullable().describe("From the file's header; null where it was not read"),
+		height: z.number().int().positive().nullable(),
+	}),
 });
 export type NewJob = z.infer<typeof NewJob>;
 
@@ -67,6 +72,11 @@ export type NewJob = z.infer<typeof NewJob>;
 export const Job = NewJob.extend({
 	status: JobStatus,
 	attempts: z.number().int().nonnegative(),
+	originalServedAttempt: z
+		.number()
+		.int()
+		.nullable()
+		.describe("The last attempt during which Thumbor fetched the original: tells a bad image from an unreachable origin"),
 	thumbnail: ThumbnailInfo.nullable(),
 	error: JobError.nullable().describe("Set when failed; while queued, why the last attempt will be retried"),
 	createdAt: z.number().int(),

@@ -15,6 +15,8 @@ export type ProblemCode =
 	| "length_required"
 	| "payload_too_large"
 	| "unsupported_media_type"
+	| "unprocessable_image"
+	| "image_too_large"
 	| "slug_taken"
 	| "not_found"
 	| "forbidden"

@@ -5,11 +5,20 @@
  */
 import type { ImageType } from "./contracts";
 import { ApiError } from "./errors";
-import { SNIFF_BYTES, sniffImageType } from "./images/sniff";
+import { readImageSize } from "./images/size";
+import { sniffImageType } from "./images/sniff";
+
+export interface UploadLimits {
+	maxBytes: number;
+	maxPixels: number;
+}
 
 export interface Upload {
 	contentType: ImageType;
 	bytes: number;
+	/** From the file's header, where it says (not for AVIF and TIFF). */
+	width: number | null;
+	height: number | null;
 	/** Multipart text fields that came before `file`. */
 	fields: Record<string, string>;
 }
@@ -21,6 +30,8 @@ const HEADER_END = enc.encode("\r\n\r\n");
 const MAX_PREAMBLE = 64 * 1024;
 const MAX_PART_HEADERS = 16 * 1024;
 const MAX_FIELD_BYTES = 8 * 1024;
+/** Enough of the file to find its type and, for most JPEGs, its start-of-frame. */
+const HEAD_BYTES = 64 * 1024;
 
 const interrupted = () => new ApiError(400, "upload_interrupted", "The upload ended before the declared number of bytes arrived.");
 const malformed = (why: string) => new ApiError(400, "invalid_multipart", `Malformed multipart body: ${why}.`);
@@ -30,7 +41,7 @@ function tooLarge(bytes: number, max: number): ApiError {
 	return new ApiError(413, "payload_too_large", `The image is ${bytes} bytes; the limit is ${max} bytes.`, { limit: max });
 }
 
-export async function ingestUpload(req: Request, bucket: R2Bucket, key: string, maxBytes: number): Promise<Upload> {
+export async function ingestUpload(req: Request, bucket: R2Bucket, key: string, limits: UploadLimits): Promise<Upload> {
 	const type = req.headers.get("content-type") ?? "";
 	const declared = req.headers.get("content-length");
 	if (declared === null && req.body) {
@@ -40,22 +51,36 @@ export async function ingestUpload(req: Request, bucket: R2Bucket, key: string, 
 	if (!Number.isSafeInteger(length) || length < 0) throw new ApiError(400, "bad_request", "Invalid Content-Length.");
 	if (length === 0 || !req.body) throw empty();
 	const body = new ByteReader(req.body);
-	if (/^multipart\/form-data\b/i.test(type)) return ingestMultipart(body, type, length, bucket, key, maxBytes);
-	if (length > maxBytes) throw tooLarge(length, maxBytes);
-	const contentType = await sniff(body);
-	await putStream(bucket, key, contentType, length, body.take(length));
-	return { contentType, bytes: length, fields: {} };
+	if (/^multipart\/form-data\b/i.test(type)) return ingestMultipart(body, type, length, bucket, key, limits);
+	if (length > limits.maxBytes) throw tooLarge(length, limits.maxBytes);
+	const image = await inspect(body, limits.maxPixels);
+	await putStream(bucket, key, image.contentType, length, body.take(length));
+	return { ...image, bytes: length, fields: {} };
 }
 
-async function sniff(body: ByteReader): Promise<ImageType> {
-	const head = await body.peek(SNIFF_BYTES);
+/** Type and size from the file's first bytes, which stay in the stream. */
+async function inspect(body: ByteReader, maxPixels: number) {
+	const head = await body.peek(HEAD_BYTES);
 	const type = sniffImageType(head);
 	if (!type) {
 		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF or TIFF.", {
 			supported: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff"],
 		});
 	}
-	return type;
+	const size = readImageSize(head, type);
+	if (size && (size.width === 0 || size.height === 0)) {
+		throw new ApiError(422, "unprocessable_image", "The image's header says it has no pixels.", { ...size });
+	}
+	if (size && size.width * size.height > maxPixels) {
+		const mp = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
+		throw new ApiError(
+			422,
+			"image_too_large",
+			`The image is ${size.width}x${size.height} (${mp(size.width * size.height)}); the limit is ${mp(maxPixels)}.`,
+			{ ...size, maxPixels },
+		);
+	}
+	return { contentType: type, width: size?.width ?? null, height: size?.height ?? null };
 }
 
 /**
@@ -69,7 +94,7 @@ async function ingestMultipart(
 	length: number,
 	bucket: R2Bucket,
 	key: string,
-	maxBytes: number,
+	limits: UploadLimits,
 ): Promise<Upload> {
 	const boundary = /;\s*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
 	const b = boundary?.[1] ?? boundary?.[2];
@@ -92,10 +117,10 @@ async function ingestMultipart(
 
 	const bytes = length - body.consumed - closing.length;
 	if (bytes <= 0) throw empty();
-	if (bytes > maxBytes) throw tooLarge(bytes, maxBytes);
-	const type = await sniff(body);
-	await putStream(bucket, key, type, bytes, fileThenClosing(body, bytes, delimiter, closing));
-	return { contentType: type, bytes, fields };
+	if (bytes > limits.maxBytes) throw tooLarge(bytes, limits.maxBytes);
+	const image = await inspect(body, limits.maxPixels);
+	await putStream(bucket, key, image.contentType, bytes, fileThenClosing(body, bytes, delimiter, closing));
+	return { ...image, bytes, fields };
 }
 
 /** Yields the file's bytes; fails if a delimiter shows up inside them or the body does not end right after. */

@@ -11,12 +11,13 @@ const u24 = (b: Uint8Array, at: number) => b[at]! | (b[at + 1]! << 8) | (b[at + 
 
 /**
  * Reads a WebP file's canvas size from its first chunk (VP8, VP8L or VP8X), or
- * returns null when the bytes are not a well-formed WebP.
+ * returns null when the bytes are not a well-formed WebP. With `headOnly`, `b`
+ * may be just the start of the file.
  */
-export function readWebpInfo(b: Uint8Array): WebpInfo | null {
+export function readWebpInfo(b: Uint8Array, { headOnly = false } = {}): WebpInfo | null {
 	if (b.length < 30 || fourcc(b, 0) !== "RIFF" || fourcc(b, 8) !== "WEBP") return null;
 	const riffSize = u16(b, 4) + u16(b, 6) * 65536;
-	if (riffSize + 8 > b.length || riffSize < 22) return null;
+	if ((!headOnly && riffSize + 8 > b.length) || riffSize < 22) return null;
 	const chunk = fourcc(b, 12);
 	const d = 20; // chunk payload
 	switch (chunk) {

@@ -62,15 +62,11 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 
 async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<ThumbnailInfo> {
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
-	let rendered;
-	try {
-		rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source), job.attempts);
-	} catch (err) {
-		if (err instanceof AttemptError && err.error.code === "original_missing" && !(await env.BUCKET.head(originalKey(job.id)))) {
-			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
-		}
-		throw err;
-	}
+	const rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source), {
+		attempt: job.attempts,
+		originalServed: async () => (await jobStub(env, job.id).get())?.originalServedAttempt === job.attempts,
+		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
+	});
 	const stored = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
 		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
 		customMetadata: { jobId: job.id },

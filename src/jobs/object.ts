@@ -20,8 +20,11 @@ type Row = {
 	status: JobStatus;
 	original_content_type: string;
 	original_bytes: number;
+	original_width: number | null;
+	original_height: number | null;
 	attempts: number;
 	lease_until: number | null;
+	original_served_attempt: number | null;
 	thumbnail_width: number | null;
 	thumbnail_height: number | null;
 	thumbnail_bytes: number | null;
@@ -39,8 +42,11 @@ const MIGRATIONS = [
 		status TEXT NOT NULL,
 		original_content_type TEXT NOT NULL,
 		original_bytes INTEGER NOT NULL,
+		original_width INTEGER,
+		original_height INTEGER,
 		attempts INTEGER NOT NULL DEFAULT 0,
 		lease_until INTEGER,
+		original_served_attempt INTEGER,
 		thumbnail_width INTEGER,
 		thumbnail_height INTEGER,
 		thumbnail_bytes INTEGER,
@@ -76,12 +82,15 @@ export class JobObject extends DurableObject<Env> {
 		if (existing) return toJob(existing);
 		const now = Date.now();
 		this.#sql.exec(
-			`INSERT INTO job (id, slug, status, original_content_type, original_bytes, created_at, updated_at)
-			 VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+			`INSERT INTO job (id, slug, status, original_content_type, original_bytes, original_width, original_height,
+			                  created_at, updated_at)
+			 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
 			input.slug,
 			input.original.contentType,
 			input.original.bytes,
+			input.original.width,
+			input.original.height,
 			now,
 			now,
 		);
@@ -135,6 +144,11 @@ export class JobObject extends DurableObject<Env> {
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
 		return { proceed: true, job: toJob(this.#row()!) };
+	}
+
+	/** Thumbor has fetched the original during the current attempt. */
+	async noteOriginalServed(): Promise<void> {
+		this.#sql.exec("UPDATE job SET original_served_attempt = attempts");
 	}
 
 	/** The thumbnail is in R2: the job is done. */
@@ -192,8 +206,14 @@ function toJob(row: Row): Job {
 		id: row.id,
 		slug: row.slug,
 		status: row.status,
-		original: { contentType: row.original_content_type as Job["original"]["contentType"], bytes: row.original_bytes },
+		original: {
+			contentType: row.original_content_type as Job["original"]["contentType"],
+			bytes: row.original_bytes,
+			width: row.original_width,
+			height: row.original_height,
+		},
 		attempts: row.attempts,
+		originalServedAttempt: row.original_served_attempt,
 		thumbnail:
 			row.thumbnail_width === null
 				? null

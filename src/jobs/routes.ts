@@ -15,14 +15,14 @@ const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with 
 export const jobs = new Hono<{ Bindings: Env }>()
 	/** Upload an image; the thumbnail is made in the background. */
 	.post("/", valid("query", UploadOptions), async (c) => {
-		const { MAX_UPLOAD_BYTES } = settings(c.env);
+		const { MAX_UPLOAD_BYTES, MAX_PIXELS } = settings(c.env);
 		const query = c.req.valid("query");
 		// Cheap early answer for a taken slug; the claim below is what decides.
 		if (query.slug && (await slugStub(c.env, query.slug).owner()) !== null) throw slugTaken(query.slug);
 
 		const id = ulid();
 		const key = originalKey(id);
-		const upload = await ingestUpload(c.req.raw, c.env.BUCKET, key, MAX_UPLOAD_BYTES);
+		const upload = await ingestUpload(c.req.raw, c.env.BUCKET, key, { maxBytes: MAX_UPLOAD_BYTES, maxPixels: MAX_PIXELS });
 		try {
 			const fields = UploadOptions.safeParse(upload.fields);
 			if (!fields.success) throw ApiError.invalid(fields.error, "form");
@@ -34,7 +34,7 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			const job = await jobStub(c.env, id).create({
 				id,
 				slug,
-				original: { contentType: upload.contentType, bytes: upload.bytes },
+				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
 			});
 			try {
 				await c.env.JOB_QUEUE.send({ jobId: id });

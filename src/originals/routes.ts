@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { JobId, originalKey } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
+import { jobStub } from "../jobs/stubs";
 import { verifyOriginalSignature } from "./signing";
 
 /** Originals, for Thumbor's HTTP loader only: every URL is signed and expires within minutes. */
@@ -14,6 +15,8 @@ export const originals = new Hono<{ Bindings: Env }>().get("/:id", async (c) => 
 	}
 	const object = await c.env.BUCKET.get(originalKey(id.data));
 	if (!object) throw new ApiError(404, "not_found", "No such original.");
+	// Lets the consumer tell "Thumbor choked on this image" from "Thumbor could not reach us".
+	await jobStub(c.env, id.data).noteOriginalServed();
 	return new Response(object.body, {
 		headers: {
 			"Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",

@@ -41,8 +41,18 @@ export interface Rendered {
 
 const THUMBOR_TIMEOUT_MS = 30_000;
 
+/** What the Worker saw of an attempt, which Thumbor's empty error bodies do not say. */
+export interface AttemptContext {
+	/** Which attempt this is, from 1. */
+	attempt: number;
+	/** Whether Thumbor fetched the original during this attempt (the originals route records it). */
+	originalServed: () => Promise<boolean>;
+	/** Whether the original is still in R2. */
+	originalExists: () => Promise<boolean>;
+}
+
 /** Asks Thumbor for the thumbnail; throws AttemptError with a reason a user can act on. */
-export async function renderThumbnail(url: string, attempt: number): Promise<Rendered> {
+export async function renderThumbnail(url: string, context: AttemptContext): Promise<Rendered> {
 	let res: Response;
 	try {
 		res = await fetch(url, { signal: AbortSignal.timeout(THUMBOR_TIMEOUT_MS) });
@@ -53,17 +63,18 @@ export async function renderThumbnail(url: string, attempt: number): Promise<Ren
 		);
 	}
 	if (!res.ok) {
-		// Thumbor's error bodies are empty; log the status, keep internals off the wire.
+		// Thumbor's error bodies are empty; the status and what we saw are all there is.
 		await res.body?.cancel();
-		throw classifyThumborStatus(res.status, attempt);
+		console.warn(`Thumbor answered ${res.status} on attempt ${context.attempt}`);
+		throw await classifyThumborStatus(res.status, context);
 	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	const info = readWebpInfo(bytes);
-	if (!info || info.width !== THUMBNAIL.width || info.height !== THUMBNAIL.height) {
+	if (!info || info.width !== THUMBNAIL.width || info.height !== THUMBNAIL.height || info.animated) {
 		throw new AttemptError(
 			{
 				code: "unexpected_output",
-				message: `The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} WebP.`,
+				message: `The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} still WebP.`,
 			},
 			true,
 		);
@@ -71,25 +82,32 @@ export async function renderThumbnail(url: string, attempt: number): Promise<Ren
 	return { bytes, info };
 }
 
+const UNDECODABLE =
+	"The image could not be decoded: it may be corrupt or truncated, or larger than the image service's pixel limit. Upload a complete image.";
+
 /**
- * What a Thumbor error status means for the job. Its error bodies are empty, so
- * the status is all there is: 400 is a refusal (not an image, corrupt, too many
- * pixels); 500 has been seen on images its decoder chokes on, so it counts as a
- * refusal once a retry has seen it again; the rest are passing faults.
+ * What a Thumbor error status means for the job.
+ * - 400: a refusal (not an image, corrupt, too many pixels): final.
+ * - 404: Thumbor's loader got no original: final if it is gone from R2, else a passing fault.
+ * - 500: seen both when the decoder chokes on an image and when the origin is unreachable.
+ *   If Thumbor did fetch the original, the image is at fault: final once a retry saw it too.
+ * - anything else (502, 503, 504…): a passing fault.
  */
-export function classifyThumborStatus(status: number, attempt: number): AttemptError {
-	if (status === 400 || (status === 500 && attempt >= 2)) {
-		return new AttemptError(
-			{
-				code: "unprocessable_image",
-				message:
-					"The image could not be decoded: it may be corrupt or truncated, or larger than the image service's pixel limit. Upload a complete image.",
-			},
-			true,
-		);
-	}
+export async function classifyThumborStatus(status: number, context: AttemptContext): Promise<AttemptError> {
+	if (status === 400) return new AttemptError({ code: "unprocessable_image", message: UNDECODABLE }, true);
 	if (status === 404) {
-		return new AttemptError({ code: "original_missing", message: "The image service could not load the original upload." }, false);
+		return (await context.originalExists())
+			? new AttemptError({ code: "original_missing", message: "The image service could not load the original upload." }, false)
+			: new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+	}
+	if (status === 500) {
+		if (await context.originalServed()) {
+			return new AttemptError({ code: "unprocessable_image", message: UNDECODABLE }, context.attempt >= 2);
+		}
+		return new AttemptError(
+			{ code: "thumbor_unavailable", message: "The image service could not load the original (HTTP 500)." },
+			false,
+		);
 	}
 	return new AttemptError({ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` }, false);
 }

@@ -28,7 +28,7 @@ type Job = {
 	thumbnailUrl: string;
 	attempts: number;
 	error?: { code: string; message: string };
-	original: { contentType: string; bytes: number };
+	original: { contentType: string; bytes: number; width: number | null; height: number | null };
 	thumbnail?: { width: number; height: number; bytes: number };
 };
 
@@ -76,18 +76,18 @@ async function thumbnailOf(job: Job) {
 
 describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 	it.each([
-		["photo-640x480.jpg", "image/jpeg"],
-		["large-4000x3000.jpg", "image/jpeg"],
-		["alpha-300x200.png", "image/png"],
-		["animated-120x80.gif", "image/gif"],
-		["photo-256.webp", "image/webp"],
-		["photo-200x150.avif", "image/avif"],
-		["photo-200x150.tiff", "image/tiff"],
-	])("turns %s into a 100x100 WebP", async (name, type) => {
+		["photo-640x480.jpg", "image/jpeg", 640, 480],
+		["large-4000x3000.jpg", "image/jpeg", 4000, 3000],
+		["alpha-300x200.png", "image/png", 300, 200],
+		["animated-120x80.gif", "image/gif", 120, 80],
+		["photo-256.webp", "image/webp", 256, 256],
+		["photo-200x150.avif", "image/avif", null, null],
+		["photo-200x150.tiff", "image/tiff", null, null],
+	])("turns %s into a 100x100 WebP", async (name, type, width, height) => {
 		const image = fixture(name);
 		const slug = uniqueSlug(name.split(".")[0]!);
 		const created = await uploadOk(image, { contentType: type, slug });
-		expect(created).toMatchObject({ status: "queued", slug, original: { contentType: type, bytes: image.length } });
+		expect(created).toMatchObject({ status: "queued", slug, original: { contentType: type, bytes: image.length, width, height } });
 		const job = await settle(created.id);
 		expect(job, JSON.stringify(job.error)).toMatchObject({ status: "done", attempts: 1 });
 		expect(job.thumbnailUrl).toBe(`${base}/thumbnails/${slug}.webp`);
@@ -153,7 +153,7 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 });
 
 describe("what Thumbor refuses ends as a failed job with a reason", () => {
-	it.each(["truncated.jpg", "huge-8000x8000.png"])("%s", async (name) => {
+	it.each(["truncated.jpg", "huge-8000x8000.tiff"])("%s", async (name) => {
 		const created = await uploadOk(fixture(name));
 		const job = await settle(created.id);
 		expect(job).toMatchObject({ status: "failed", error: { code: "unprocessable_image" } });
@@ -172,6 +172,12 @@ describe("bad input is refused at the door", () => {
 		const empty = await upload(new Uint8Array(0));
 		expect(empty.status).toBe(400);
 		expect(await empty.json()).toMatchObject({ status: 400, code: "empty_body" });
+	});
+
+	it("refuses an image over the pixel limit before it is stored (422)", async () => {
+		const res = await upload(fixture("huge-8000x8000.png"));
+		expect(res.status).toBe(422);
+		expect(await res.json()).toMatchObject({ code: "image_too_large", width: 8000, height: 8000 });
 	});
 
 	it("keeps a slug to its first job", async () => {

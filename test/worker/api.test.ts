@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { originalKey } from "../../src/contracts";
+import { jobStub } from "../../src/jobs/stubs";
 import { signedOriginalUrl } from "../../src/originals/signing";
 import { env, expectProblem, multipart, pngLike, request, uniqueSlug, upload } from "./helpers";
 
@@ -31,7 +32,7 @@ describe("POST /jobs", () => {
 			slug,
 			thumbnailUrl: `http://thumbs.test/thumbnails/${slug}.webp`,
 			attempts: 0,
-			original: { contentType: "image/png", bytes: 4096 },
+			original: { contentType: "image/png", bytes: 4096, width: 16, height: 16 },
 		});
 		expect(job.id).toMatch(/^[0-9a-z]{26}$/);
 		expect(Date.parse(job.createdAt)).toBeGreaterThan(Date.now() - 60_000);
@@ -79,6 +80,14 @@ describe("POST /jobs", () => {
 		}
 		const form = multipart([{ name: "file", value: "plain text", filename: "a.png" }]);
 		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 415, "unsupported_media_type");
+	});
+
+	it("refuses an image over the pixel limit at once with 422, and one with no pixels", async () => {
+		const problem = await expectProblem(await upload(pngLike(512, 10_000, 10_000)), 422, "image_too_large");
+		expect(problem).toMatchObject({ width: 10_000, height: 10_000, maxPixels: 50_000_000 });
+		expect(problem.detail).toMatch(/10000x10000 \(100\.0 megapixels\); the limit is 50\.0 megapixels/);
+		await expectProblem(await upload(pngLike(512, 0, 100)), 422, "unprocessable_image");
+		expect((await upload(pngLike(512, 7071, 7071))).status).toBe(202);
 	});
 
 	it("refuses an empty body with 400", async () => {
@@ -165,6 +174,8 @@ describe("GET /originals/:id", () => {
 		const signed = new URL(await signedOriginalUrl("http://x", env.ORIGINALS_SIGNING_KEY, id));
 		const res = await request(`${signed.pathname}${signed.search}`);
 		expect(res.status).toBe(200);
+		// Recorded, so a Thumbor 500 can be told apart from an unreachable origin.
+		expect((await jobStub(env, id).get())?.originalServedAttempt).toBe(0);
 		expect(res.headers.get("Content-Type")).toBe("image/png");
 		expect(res.headers.get("Cache-Control")).toBe("private, no-store");
 		expect(new Uint8Array(await res.arrayBuffer())).toEqual(image);

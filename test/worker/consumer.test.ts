@@ -14,7 +14,7 @@ async function newJob() {
 	const id = ulid();
 	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
 	const stub = jobStub(env, id);
-	await stub.create({ id, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512 } });
+	await stub.create({ id, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
 	return { id, stub };
 }
 
@@ -103,12 +103,31 @@ describe("queue consumer", () => {
 });
 
 describe("Thumbor answers", () => {
-	it("maps each status to what it means for the job", () => {
-		expect(classifyThumborStatus(400, 1)).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
-		expect(classifyThumborStatus(500, 1)).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
-		expect(classifyThumborStatus(500, 2)).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
-		expect(classifyThumborStatus(404, 1)).toMatchObject({ permanent: false, error: { code: "original_missing" } });
-		for (const status of [502, 503, 504]) expect(classifyThumborStatus(status, 3).permanent).toBe(false);
+	const context = (attempt: number, { served = false, exists = true } = {}) => ({
+		attempt,
+		originalServed: async () => served,
+		originalExists: async () => exists,
+	});
+
+	it("maps each status, with what the Worker saw, to what it means for the job", async () => {
+		expect(await classifyThumborStatus(400, context(1))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		// 500 after Thumbor fetched the original: the image is at fault, once a retry agrees.
+		expect(await classifyThumborStatus(500, context(1, { served: true }))).toMatchObject({
+			permanent: false,
+			error: { code: "unprocessable_image" },
+		});
+		expect(await classifyThumborStatus(500, context(2, { served: true }))).toMatchObject({
+			permanent: true,
+			error: { code: "unprocessable_image" },
+		});
+		// 500 without a fetch: Thumbor could not reach the Worker, however often it happens.
+		expect(await classifyThumborStatus(500, context(4))).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+		expect(await classifyThumborStatus(404, context(1))).toMatchObject({ permanent: false, error: { code: "original_missing" } });
+		expect(await classifyThumborStatus(404, context(1, { exists: false }))).toMatchObject({
+			permanent: true,
+			error: { code: "original_missing" },
+		});
+		for (const status of [502, 503, 504]) expect((await classifyThumborStatus(status, context(3))).permanent).toBe(false);
 	});
 });
 
@@ -122,7 +141,7 @@ describe("JobObject", () => {
 
 	it("is created once: a second create returns the first job", async () => {
 		const { id, stub } = await newJob();
-		const again = await stub.create({ id, slug: "another", original: { contentType: "image/gif", bytes: 1 } });
+		const again = await stub.create({ id, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
 		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
 	});
 

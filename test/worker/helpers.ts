@@ -3,11 +3,16 @@ import { ulid } from "../../src/crypto";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** Bytes that start like a PNG, `size` long, distinct per call. */
-export function pngLike(size = 512): Uint8Array {
+/** Bytes that start like a `width`x`height` PNG (signature and IHDR), `size` long, distinct per call. */
+export function pngLike(size = 512, width = 16, height = 16): Uint8Array {
 	const out = new Uint8Array(size);
 	for (let at = 0; at < size; at += 65_536) crypto.getRandomValues(out.subarray(at, at + 65_536));
 	out.set(PNG_HEAD);
+	const ihdr = new DataView(out.buffer, 8, 16);
+	ihdr.setUint32(0, 13);
+	out.set([0x49, 0x48, 0x44, 0x52], 12); // "IHDR"
+	ihdr.setUint32(8, width);
+	ihdr.setUint32(12, height);
 	return out;
 }
 

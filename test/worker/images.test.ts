@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sniffImageType } from "../../src/images/sniff";
+import { readImageSize } from "../../src/images/size";
 import { readWebpInfo } from "../../src/images/webp";
 
 const bytes = (...parts: (number[] | string)[]) =>
@@ -61,5 +62,32 @@ describe("readWebpInfo", () => {
 		const corrupt = WEBP.lossy100.slice();
 		corrupt[23] = 0; // VP8 start code
 		expect(readWebpInfo(corrupt)).toBeNull();
+	});
+});
+
+describe("readImageSize", () => {
+	const be16 = (n: number) => [n >> 8, n & 0xff];
+	const le16 = (n: number) => [n & 0xff, n >> 8];
+
+	it("reads PNG, GIF and WebP headers", () => {
+		const png = bytes([0x89], "PNG\r\n\x1a\n", [0, 0, 0, 13], "IHDR", [0, 0, 0x0f, 0xa0, 0, 0, 0x0b, 0xb8]);
+		expect(readImageSize(png, "image/png")).toEqual({ width: 4000, height: 3000 });
+		expect(readImageSize(bytes("GIF89a", le16(640), le16(480)), "image/gif")).toEqual({ width: 640, height: 480 });
+		expect(readImageSize(WEBP.alpha640x2.subarray(0, 32), "image/webp")).toEqual({ width: 640, height: 2 });
+	});
+
+	it("walks JPEG markers past EXIF to the start of frame", () => {
+		const app1 = [0xff, 0xe1, ...be16(2 + 1000), ...new Array(1000).fill(0x45)];
+		const dqt = [0xff, 0xdb, ...be16(4), 0, 0];
+		const sof2 = [0xff, 0xc2, ...be16(17), 8, ...be16(3000), ...be16(4000), 3];
+		const jpeg = bytes([0xff, 0xd8], app1, dqt, [0xff], sof2, new Array(20).fill(0));
+		expect(readImageSize(jpeg, "image/jpeg")).toEqual({ width: 4000, height: 3000 });
+		// A start of frame beyond the bytes read: unknown, and Thumbor decides.
+		expect(readImageSize(jpeg.subarray(0, 900), "image/jpeg")).toBeNull();
+		expect(readImageSize(bytes([0xff, 0xd8, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]), "image/jpeg")).toBeNull();
+	});
+
+	it("does not guess for AVIF and TIFF", () => {
+		expect(readImageSize(bytes("II*", [0, 8, 0, 0, 0]), "image/tiff")).toBeNull();
 	});
 });
