@@ -1,10 +1,26 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import type { Reporter } from "vitest/node";
 
 const key = () => Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
 
+/** Ends the run with one plain "N passed, N failed, N skipped" line, for CI to read. */
+const plainSummary: Reporter = {
+	onTestRunEnd(modules) {
+		const count = { passed: 0, failed: 0, skipped: 0 };
+		for (const module of modules) {
+			for (const test of module.children.allTests()) {
+				const state = test.result().state;
+				count[state === "passed" || state === "failed" ? state : "skipped"]++;
+			}
+		}
+		console.log(`\n${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
+	},
+};
+
 export default defineConfig({
 	test: {
+		reporters: ["default", plainSummary],
 		projects: [
 			{
 				// Unit and integration tests inside workerd, on the production wrangler.toml.
