@@ -32,8 +32,11 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 	try {
 		const attempt = await job.begin(cfg.MAX_ATTEMPTS);
 		if (!attempt.proceed) return message.ack();
+		const started = Date.now();
 		try {
-			await job.succeed(await makeThumbnail(env, cfg, attempt.job));
+			const thumbnail = await makeThumbnail(env, cfg, attempt.job);
+			await job.succeed(thumbnail);
+			log("job.done", attempt.job, { ms: Date.now() - started, bytes: thumbnail.bytes });
 			return message.ack();
 		} catch (err) {
 			const failure =
@@ -46,10 +49,12 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 					? failure.error.message
 					: `${failure.error.message} Gave up after ${attempt.job.attempts} attempts.`;
 				await job.fail({ code: failure.error.code, message: message_ });
+				log("job.failed", attempt.job, { code: failure.error.code, ms: Date.now() - started });
 				return message.ack();
 			}
 			const delay = backoffSeconds(attempt.job.attempts);
 			await job.retryLater(failure.error, delay * 1000);
+			log("job.retry", attempt.job, { code: failure.error.code, delaySeconds: delay });
 			return message.retry({ delaySeconds: delay });
 		}
 	} catch (err) {
@@ -58,6 +63,11 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		console.error(`job ${parsed.data.jobId}: could not record the attempt`, err);
 		return message.retry({ delaySeconds: backoffSeconds(message.attempts) });
 	}
+}
+
+/** One JSON line per job outcome, for Workers Logs. */
+function log(event: string, job: Job, fields: Record<string, unknown>): void {
+	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
 }
 
 async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<ThumbnailInfo> {

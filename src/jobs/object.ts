@@ -165,17 +165,20 @@ export class JobObject extends DurableObject<Env> {
 		return toJob(this.#row()!);
 	}
 
-	/** The job cannot succeed: record why, for good. */
-	async fail(error: JobError): Promise<Job> {
+	/** The job cannot succeed: record why, for good. A finished job stays as it is. */
+	async fail(error: JobError): Promise<Job | null> {
 		const row = this.#row();
-		if (row && TERMINAL_STATUSES.includes(row.status)) return toJob(row);
+		if (!row) return null;
+		if (TERMINAL_STATUSES.includes(row.status)) return toJob(row);
 		this.#update("status = 'failed', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
 		await this.ctx.storage.deleteAlarm();
 		return toJob(this.#row()!);
 	}
 
 	/** This attempt hit a passing fault; the queue will deliver the job again after `delayMs`. */
-	async retryLater(error: JobError, delayMs: number): Promise<Job> {
+	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
+		const row = this.#row();
+		if (!row || row.status !== "processing") return row && toJob(row);
 		this.#update("status = 'queued', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
 		await this.ctx.storage.setAlarm(Date.now() + delayMs + QUEUED_TIMEOUT_MS);
 		return toJob(this.#row()!);

@@ -84,6 +84,8 @@ describe("queue consumer", () => {
 		const result = await deliver({ jobId: id }, { queue: "thumbnail-jobs-dlq" });
 		expect(result.explicitAcks).toHaveLength(1);
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
+		// A dead letter for a job that never existed is simply dropped.
+		expect((await deliver({ jobId: ulid() }, { queue: "thumbnail-jobs-dlq" })).explicitAcks).toHaveLength(1);
 	});
 
 	it("keeps the messages of one batch independent", async () => {
