@@ -1,7 +1,11 @@
 import { z } from "zod";
 
 const Settings = z.object({
-	THUMBOR_URL: z.url().describe("Where the Thumbor origin answers"),
+	THUMBOR_URL: z
+		.union([z.literal(""), z.url()])
+		.default("")
+		.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
+	THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
 	ORIGINALS_BASE_URL: z.url().describe("This Worker's base URL as Thumbor reaches it"),
 	MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
 	MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),

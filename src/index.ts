@@ -6,16 +6,22 @@ import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
 import { originals } from "./originals/routes";
 import { thumbnails } from "./thumbnails/routes";
+import { httpOrigin } from "./thumbor/origin";
 
 export { JobObject } from "./jobs/object";
 export { SlugObject } from "./jobs/slugs";
+export { ThumborContainer } from "./thumbor/container";
 
 const app = new Hono<{ Bindings: Env }>()
 	.get("/health", async (c) => {
-		// Reports whether Thumbor answers too, without failing the Worker's own health.
-		const thumbor = await fetch(new URL("/healthcheck", settings(c.env).THUMBOR_URL), { signal: AbortSignal.timeout(2000) })
-			.then((r) => (r.ok ? "ok" : `http ${r.status}`))
-			.catch(() => "unreachable");
+		// Reports whether a Thumbor at THUMBOR_URL answers, without failing the Worker's own health.
+		// Containers are not probed: a health check must not start one.
+		const { THUMBOR_URL } = settings(c.env);
+		const thumbor = THUMBOR_URL
+			? await httpOrigin(THUMBOR_URL)("/healthcheck", AbortSignal.timeout(2000))
+					.then((r) => (r.ok ? "ok" : `http ${r.status}`))
+					.catch(() => "unreachable")
+			: "container";
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
 	})
 	.route("/jobs", jobs)

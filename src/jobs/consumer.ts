@@ -6,7 +6,8 @@
 import { type Job, JobMessage, type ThumbnailInfo, originalKey, thumbnailKey } from "../contracts";
 import { type Settings, settings } from "../config";
 import { signedOriginalUrl } from "../originals/signing";
-import { AttemptError, renderThumbnail, thumborUrl } from "../thumbor/client";
+import { AttemptError, renderThumbnail, thumborPath } from "../thumbor/client";
+import { thumborOrigin } from "../thumbor/origin";
 import { IMMUTABLE } from "../thumbnails/routes";
 import { jobStub } from "./stubs";
 
@@ -72,7 +73,8 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 
 async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<ThumbnailInfo> {
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
-	const rendered = await renderThumbnail(await thumborUrl(cfg.THUMBOR_URL, cfg.THUMBOR_SECURITY_KEY, source), {
+	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
+	const rendered = await renderThumbnail(origin, await thumborPath(cfg.THUMBOR_SECURITY_KEY, source), {
 		attempt: job.attempts,
 		originalServed: async () => (await jobStub(env, job.id).get())?.originalServedAttempt === job.attempts,
 		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,

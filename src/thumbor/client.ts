@@ -15,13 +15,16 @@ export async function signThumborPath(securityKey: string, path: string): Promis
 }
 
 /**
- * The signed Thumbor URL for `sourceUrl`. The source is percent-encoded whole:
- * a raw `?query` would be neither signed nor forwarded by Thumbor.
+ * The signed Thumbor path (from its leading slash) for `sourceUrl`. The source is
+ * percent-encoded whole: a raw `?query` would be neither signed nor forwarded.
  */
-export async function thumborUrl(thumborBase: string, securityKey: string, sourceUrl: string): Promise<string> {
+export async function thumborPath(securityKey: string, sourceUrl: string): Promise<string> {
 	const path = `${OPERATION}/${encodeURIComponent(sourceUrl)}`;
-	return `${thumborBase.replace(/\/+$/, "")}/${await signThumborPath(securityKey, path)}/${path}`;
+	return `/${await signThumborPath(securityKey, path)}/${path}`;
 }
+
+/** Something that answers GETs of Thumbor paths: a Thumbor at a URL, or our container (thumbor/origin.ts). */
+export type ThumborOrigin = (path: string, signal: AbortSignal) => Promise<Response>;
 
 /** Why an attempt did not produce a thumbnail; `permanent` failures are not retried. */
 export class AttemptError extends Error {
@@ -51,11 +54,15 @@ export interface AttemptContext {
 	originalExists: () => Promise<boolean>;
 }
 
-/** Asks Thumbor for the thumbnail; throws AttemptError with a reason a user can act on. */
-export async function renderThumbnail(url: string, context: AttemptContext): Promise<Rendered> {
+/** Asks Thumbor for the thumbnail at `path`; throws AttemptError with a reason a user can act on. */
+export async function renderThumbnail(origin: ThumborOrigin, path: string, context: AttemptContext): Promise<Rendered> {
 	let res: Response;
 	try {
-		res = await fetch(url, { signal: AbortSignal.timeout(THUMBOR_TIMEOUT_MS) });
+		const signal = AbortSignal.timeout(THUMBOR_TIMEOUT_MS);
+		res = await Promise.race([
+			origin(path, signal),
+			new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+		]);
 	} catch (err) {
 		throw new AttemptError(
 			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },

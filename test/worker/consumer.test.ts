@@ -7,6 +7,7 @@ import { backoffSeconds } from "../../src/jobs/consumer";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import { classifyThumborStatus } from "../../src/thumbor/client";
+import { thumborOrigin } from "../../src/thumbor/origin";
 import { env, pngLike } from "./helpers";
 
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
@@ -175,5 +176,18 @@ describe("JobObject", () => {
 		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' });
 		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
 		expect(await runDurableObjectAlarm(stub)).toBe(false);
+	});
+});
+
+describe("where Thumbor is", () => {
+	it("uses THUMBOR_URL when it is set", async () => {
+		const origin = thumborOrigin(env, "job:1");
+		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow();
+	});
+
+	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {
+		const origin = thumborOrigin({ ...env, THUMBOR_URL: "" }, "job:1");
+		// The test runtime has no container engine: reaching the object is what is checked here.
+		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow(/has no container/);
 	});
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signedOriginalUrl, verifyOriginalSignature } from "../../src/originals/signing";
-import { OPERATION, signThumborPath, thumborUrl } from "../../src/thumbor/client";
+import { OPERATION, signThumborPath, thumborPath } from "../../src/thumbor/client";
 
 describe("Thumbor URL signing", () => {
 	it("matches the vector verified against a live Thumbor 7.8", async () => {
@@ -9,8 +9,8 @@ describe("Thumbor URL signing", () => {
 	});
 
 	it("asks for the canonical operation and percent-encodes the whole source, query included", async () => {
-		const url = await thumborUrl("http://thumbor:8888/", "k", "http://w.example/originals/x?exp=1&sig=a_b");
-		const [, sig, ...rest] = new URL(url).pathname.split("/");
+		const url = await thumborPath("k", "http://w.example/originals/x?exp=1&sig=a_b");
+		const [, sig, ...rest] = url.split("/");
 		const path = rest.join("/");
 		expect(path).toBe(`${OPERATION}/http%3A%2F%2Fw.example%2Foriginals%2Fx%3Fexp%3D1%26sig%3Da_b`);
 		expect(OPERATION).toBe("100x100/smart/filters:format(webp):quality(80)");
