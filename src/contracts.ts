@@ -88,8 +88,14 @@ export type Job = z.infer<typeof Job>;
 export const JobMessage = z.object({ jobId: JobId });
 export type JobMessage = z.infer<typeof JobMessage>;
 
-/** Upload options, from the query string or from multipart fields before `file`. */
-export const UploadOptions = z.object({ slug: Slug.optional() });
+/**
+ * Upload options, from the query string or from multipart fields before `file`.
+ * A chosen slug may not look like a job id: those are the slugs of jobs that
+ * chose none, unique by construction.
+ */
+export const UploadOptions = z.object({
+	slug: Slug.refine((s) => !JobId.safeParse(s).success, "must not look like a job id (a 26-character ULID)").optional(),
+});
 export type UploadOptions = z.infer<typeof UploadOptions>;
 
 export const JobLookup = z.object({

@@ -29,8 +29,9 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			if (query.slug && fields.data.slug && query.slug !== fields.data.slug) {
 				throw new ApiError(400, "invalid_parameter", "The query string and the form name different slugs.");
 			}
+			// Without a chosen slug the job id is the slug: no other job can hold it.
 			const slug = query.slug ?? fields.data.slug ?? id;
-			if (!(await slugStub(c.env, slug).claim(id))) throw slugTaken(slug);
+			if (slug !== id && !(await slugStub(c.env, slug).claim(id))) throw slugTaken(slug);
 			const job = await jobStub(c.env, id).create({
 				id,
 				slug,

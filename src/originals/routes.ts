@@ -13,10 +13,9 @@ export const originals = new Hono<{ Bindings: Env }>().get("/:id", async (c) => 
 	if (!id.success || !(await verifyOriginalSignature(settings(c.env).ORIGINALS_SIGNING_KEY, id.data, exp, sig))) {
 		throw new ApiError(403, "forbidden", "This URL is not signed, or its signature has expired.");
 	}
-	const object = await c.env.BUCKET.get(originalKey(id.data));
+	// Noting the fetch lets the consumer tell "Thumbor choked on this image" from "Thumbor could not reach us".
+	const [object] = await Promise.all([c.env.BUCKET.get(originalKey(id.data)), jobStub(c.env, id.data).noteOriginalServed()]);
 	if (!object) throw new ApiError(404, "not_found", "No such original.");
-	// Lets the consumer tell "Thumbor choked on this image" from "Thumbor could not reach us".
-	await jobStub(c.env, id.data).noteOriginalServed();
 	return new Response(object.body, {
 		headers: {
 			"Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",

@@ -135,7 +135,7 @@ describe("POST /jobs", () => {
 		expect(statuses.filter((s) => s === 409)).toHaveLength(7);
 	});
 
-	it.each(["Upper", "has_underscore", "dots.are.out", "-leading", "trailing-", "a".repeat(65), "sl%2Fash"])(
+	it.each(["Upper", "has_underscore", "dots.are.out", "-leading", "trailing-", "a".repeat(65), "sl%2Fash", "01m8fr21cf4tp221dyc5rnn9yd"])(
 		"refuses the slug %s with 400",
 		async (slug) => {
 			await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 400, "invalid_parameter");
