@@ -4,9 +4,12 @@ import type { Reporter } from "vitest/node";
 
 const key = () => Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
 
-/** Ends the run with one plain "N passed, N failed, N skipped" line, for CI to read. */
+/**
+ * Ends the run with one plain "N passed, N failed, N skipped" line, for CI to read.
+ * Unhandled errors fail the run, so they count as failures here too.
+ */
 const plainSummary: Reporter = {
-	onTestRunEnd(modules) {
+	onTestRunEnd(modules, unhandledErrors) {
 		const count = { passed: 0, failed: 0, skipped: 0 };
 		for (const module of modules) {
 			for (const test of module.children.allTests()) {
@@ -14,7 +17,8 @@ const plainSummary: Reporter = {
 				count[state === "passed" || state === "failed" ? state : "skipped"]++;
 			}
 		}
-		console.log(`\n${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
+		const failed = count.failed + unhandledErrors.length;
+		console.log(`\n${count.passed} passed, ${failed} failed, ${count.skipped} skipped`);
 	},
 };
 

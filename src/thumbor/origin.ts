@@ -22,5 +22,5 @@ export function thumborOrigin(env: Env, key: string): ThumborOrigin {
 	const cfg = settings(env);
 	if (cfg.THUMBOR_URL) return httpOrigin(cfg.THUMBOR_URL);
 	const instance = env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${fnv1a(key) % cfg.THUMBOR_INSTANCES}`));
-	return (path) => instance.get(path);
+	return async (path) => instance.get(path);
 }
