@@ -1,5 +1,6 @@
-// `npm run bench [-- --n 20]`: upload-to-done latency of the whole pipeline beside
-// Thumbor asked directly for the same thumbnail, measured in one run on loopback.
+// `npm run bench [-- --n 20 --concurrency 8]`: upload-to-done latency of the whole
+// pipeline beside Thumbor asked directly for the same thumbnail, one at a time, then
+// throughput of both with `concurrency` requests in flight; one run, loopback only.
 //
 // Starts its own Thumbor and `wrangler dev` on free ports with fresh keys and a
 // throwaway state dir; the image is the 640x480 JPEG from the test fixtures.
@@ -12,8 +13,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, ensureThumborVenv, freePort, randomKey, startStack, stopLaunched, venvBin } from "./stack.mjs";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+	options: { n: { type: "string", default: "20" }, concurrency: { type: "string", default: "8" } },
+});
 const N = Math.max(1, Math.min(200, Number(values.n)));
+const CONCURRENCY = Math.max(1, Math.min(32, Number(values.concurrency)));
 
 // The Thumbor signature (src/thumbor/client.ts does the same in the Worker),
 // checked against the vector verified on a live Thumbor before anything is timed.
@@ -103,6 +107,32 @@ try {
 	console.log(
 		`pipeline p50 / Thumbor p50 = ${(percentile(pipelineMs, 50) / percentile(directMs, 50)).toFixed(2)}x; ` +
 			`overhead p50 = ${(percentile(pipelineMs, 50) - percentile(directMs, 50)).toFixed(1)} ms`,
+	);
+
+	// Throughput: `total` requests, `CONCURRENCY` in flight at a time.
+	const total = Math.max(N * 2, CONCURRENCY * 4);
+	const saturate = async (fn) => {
+		const latencies = [];
+		let next = 0;
+		const t0 = performance.now();
+		await Promise.all(
+			Array.from({ length: CONCURRENCY }, async () => {
+				while (next++ < total) latencies.push(await time(fn));
+			}),
+		);
+		return { latencies, perSecond: total / ((performance.now() - t0) / 1000) };
+	};
+	const directLoad = await saturate(directOnce);
+	const pipelineLoad = await saturate(pipelineOnce);
+	console.log(`\n${total} requests, ${CONCURRENCY} in flight`);
+	console.table([
+		{ ...row("Thumbor called directly", directLoad.latencies), "per second": +directLoad.perSecond.toFixed(1) },
+		{ ...row("pipeline: POST /jobs → status done", pipelineLoad.latencies), "per second": +pipelineLoad.perSecond.toFixed(1) },
+	]);
+	console.log(
+		`pipeline throughput / Thumbor throughput = ${(pipelineLoad.perSecond / directLoad.perSecond).toFixed(2)}\n` +
+			"(locally one workerd process runs the Worker, queue, R2 and Durable Objects on the same cores as Thumbor:\n" +
+			" this bounds the pipeline's throughput here far more than it would on Cloudflare)",
 	);
 } finally {
 	fileServer?.close();

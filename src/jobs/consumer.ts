@@ -35,9 +35,9 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		if (!attempt.proceed) return message.ack();
 		const started = Date.now();
 		try {
-			const thumbnail = await makeThumbnail(env, cfg, attempt.job);
+			const { thumbnail, thumborMs } = await makeThumbnail(env, cfg, attempt.job);
 			await job.succeed(thumbnail);
-			log("job.done", attempt.job, { ms: Date.now() - started, bytes: thumbnail.bytes });
+			log("job.done", attempt.job, { ms: Date.now() - started, thumborMs, bytes: thumbnail.bytes });
 			return message.ack();
 		} catch (err) {
 			const failure =
@@ -71,7 +71,8 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
 }
 
-async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<ThumbnailInfo> {
+async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number }> {
+	const started = Date.now();
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const rendered = await renderThumbnail(origin, await thumborPath(cfg.THUMBOR_SECURITY_KEY, source), {
@@ -79,11 +80,13 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<Thumbna
 		originalServed: async () => (await jobStub(env, job.id).get())?.originalServedAttempt === job.attempts,
 		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
 	});
+	const thumborMs = Date.now() - started;
 	const stored = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
 		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
 		customMetadata: { jobId: job.id },
 	});
-	return { width: rendered.info.width, height: rendered.info.height, bytes: rendered.bytes.length, etag: stored.httpEtag };
+	const { width, height } = rendered.info;
+	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: stored.httpEtag }, thumborMs };
 }
 
 async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {
