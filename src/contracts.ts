@@ -98,6 +98,11 @@ export const UploadOptions = z.object({
 });
 export type UploadOptions = z.infer<typeof UploadOptions>;
 
+export const IdempotencyKey = z
+	.string()
+	.regex(/^[\x21-\x7e]{1,255}$/, "use 1-255 visible ASCII characters")
+	.describe("Makes a retried upload return the job the first one created (for 24 hours)");
+
 export const JobLookup = z.object({
 	wait: z.coerce.number().min(0).max(30).optional().describe("Seconds to hold the request until the status changes"),
 });

@@ -18,6 +18,8 @@ export type ProblemCode =
 	| "unprocessable_image"
 	| "image_too_large"
 	| "slug_taken"
+	| "idempotency_key_reused"
+	| "idempotency_in_progress"
 	| "not_found"
 	| "forbidden"
 	| "upstream_error"

@@ -9,7 +9,7 @@ import { thumbnails } from "./thumbnails/routes";
 import { httpOrigin } from "./thumbor/origin";
 
 export { JobObject } from "./jobs/object";
-export { SlugObject } from "./jobs/slugs";
+export { ClaimObject } from "./jobs/claims";
 export { ThumborContainer } from "./thumbor/container";
 
 const app = new Hono<{ Bindings: Env }>()

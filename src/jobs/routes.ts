@@ -1,37 +1,83 @@
 import { Hono } from "hono";
-import { JobId, JobLookup, TERMINAL_STATUSES, UploadOptions, originalKey } from "../contracts";
+import { IdempotencyKey, JobId, JobLookup, TERMINAL_STATUSES, UploadOptions, originalKey } from "../contracts";
 import { settings } from "../config";
 import { ulid } from "../crypto";
 import { ApiError } from "../errors";
 import { ingestUpload } from "../uploads";
 import { valid } from "../validate";
-import { jobStub, slugStub } from "./stubs";
+import type { Claim } from "./claims";
+import { idempotencyClaim, jobStub, slugClaim } from "./stubs";
 import { jobView } from "./view";
+
+/** Replays of an upload with the same Idempotency-Key return its job, for a day. */
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
 
 const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
 const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
+
+/** The request's Idempotency-Key, and what identifies the upload it was first sent with. */
+function idempotencyOf(req: Request, slug: string | undefined) {
+	const key = req.headers.get("Idempotency-Key");
+	if (key === null) return null;
+	const parsed = IdempotencyKey.safeParse(key);
+	if (!parsed.success) throw ApiError.invalid(parsed.error, "Idempotency-Key");
+	// Multipart boundaries differ between retries; the length and chosen slug do not.
+	return { key: parsed.data, fingerprint: `${req.headers.get("content-length") ?? ""}|${slug ?? ""}` };
+}
 
 export const jobs = new Hono<{ Bindings: Env }>()
 	/** Upload an image; the thumbnail is made in the background. */
 	.post("/", valid("query", UploadOptions), async (c) => {
 		const { MAX_UPLOAD_BYTES, MAX_PIXELS } = settings(c.env);
 		const query = c.req.valid("query");
+		const idempotency = idempotencyOf(c.req.raw, query.slug);
+
+		/** The job an earlier request with this Idempotency-Key created, answered as it was then. */
+		const replay = async (held: Claim) => {
+			if (held.fingerprint !== idempotency?.fingerprint) {
+				throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key came with a different upload; use a new key.");
+			}
+			const job = await jobStub(c.env, held.owner).get();
+			if (!job) {
+				throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
+			}
+			return c.json(jobView(job, c.req.url), 202, {
+				Location: `/jobs/${job.id}`,
+				"Cache-Control": "no-store",
+				"Idempotent-Replayed": "true",
+			});
+		};
+		if (idempotency) {
+			const held = await idempotencyClaim(c.env, idempotency.key).holder();
+			if (held) return replay(held);
+		}
 		// Cheap early answer for a taken slug; the claim below is what decides.
-		if (query.slug && (await slugStub(c.env, query.slug).owner()) !== null) throw slugTaken(query.slug);
+		if (query.slug && (await slugClaim(c.env, query.slug).holder()) !== null) throw slugTaken(query.slug);
 
 		const id = ulid();
 		const key = originalKey(id);
 		const upload = await ingestUpload(c.req.raw, c.env.BUCKET, key, { maxBytes: MAX_UPLOAD_BYTES, maxPixels: MAX_PIXELS });
+		const undo: (() => Promise<void>)[] = [async () => c.env.BUCKET.delete(key)];
 		try {
 			const fields = UploadOptions.safeParse(upload.fields);
 			if (!fields.success) throw ApiError.invalid(fields.error, "form");
 			if (query.slug && fields.data.slug && query.slug !== fields.data.slug) {
 				throw new ApiError(400, "invalid_parameter", "The query string and the form name different slugs.");
 			}
+			if (idempotency) {
+				const claim = idempotencyClaim(c.env, idempotency.key);
+				const held = await claim.claim(id, { fingerprint: idempotency.fingerprint, ttlMs: IDEMPOTENCY_TTL_MS });
+				if (held.owner !== id) {
+					// A concurrent request with the same key got there first.
+					c.executionCtx.waitUntil(c.env.BUCKET.delete(key));
+					return await replay(held);
+				}
+				undo.push(() => claim.release(id));
+			}
 			// Without a chosen slug the job id is the slug: no other job can hold it.
 			const slug = query.slug ?? fields.data.slug ?? id;
-			if (slug !== id && !(await slugStub(c.env, slug).claim(id))) throw slugTaken(slug);
+			if (slug !== id && (await slugClaim(c.env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 			const job = await jobStub(c.env, id).create({
 				id,
 				slug,
@@ -45,7 +91,7 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			}
 			return c.json(jobView(job, c.req.url), 202, { Location: `/jobs/${id}`, "Cache-Control": "no-store" });
 		} catch (err) {
-			c.executionCtx.waitUntil(c.env.BUCKET.delete(key));
+			for (const step of undo) c.executionCtx.waitUntil(step());
 			throw err;
 		}
 	})

@@ -143,6 +143,18 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		expect(missing.headers.get("Content-Type")).toBe("application/problem+json");
 	});
 
+	it("makes one job of a retried upload that carries an Idempotency-Key", async () => {
+		const image = fixture("photo-640x480.jpg");
+		const headers = { "Content-Type": "image/jpeg", "Idempotency-Key": `retry-${Math.random()}` };
+		const send = () => fetch(`${base}/jobs`, { method: "POST", body: image, headers });
+		const first = (await (await send()).json()) as Job;
+		const retry = await send();
+		expect(retry.status).toBe(202);
+		expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+		expect(((await retry.json()) as Job).id).toBe(first.id);
+		await thumbnailOf(await settle(first.id));
+	});
+
 	it("processes concurrent uploads, every one to done", async () => {
 		const image = fixture("photo-640x480.jpg");
 		const created = await Promise.all(Array.from({ length: 10 }, () => uploadOk(image)));

@@ -1,6 +1,7 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { originalKey } from "../../src/contracts";
-import { jobStub } from "../../src/jobs/stubs";
+import { idempotencyClaim, jobStub } from "../../src/jobs/stubs";
 import { signedOriginalUrl } from "../../src/originals/signing";
 import { env, expectProblem, multipart, pngLike, request, uniqueSlug, upload } from "./helpers";
 
@@ -141,6 +142,76 @@ describe("POST /jobs", () => {
 			await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 400, "invalid_parameter");
 		},
 	);
+});
+
+describe("Idempotency-Key", () => {
+	const key = () => `k-${crypto.randomUUID()}`;
+
+	it("replays the first upload's job to a retry instead of making another", async () => {
+		const k = key();
+		const image = pngLike(900);
+		const first = await upload(image, { headers: { "Idempotency-Key": k } });
+		expect(first.status).toBe(202);
+		const job = (await first.json()) as JobBody;
+		const again = await upload(image, { headers: { "Idempotency-Key": k } });
+		expect(again.status).toBe(202);
+		expect(again.headers.get("Idempotent-Replayed")).toBe("true");
+		expect(again.headers.get("Location")).toBe(`/jobs/${job.id}`);
+		expect(((await again.json()) as JobBody).id).toBe(job.id);
+	});
+
+	it("refuses the key with a different upload (422), and a malformed key (400)", async () => {
+		const k = key();
+		expect((await upload(pngLike(900), { headers: { "Idempotency-Key": k } })).status).toBe(202);
+		await expectProblem(await upload(pngLike(901), { headers: { "Idempotency-Key": k } }), 422, "idempotency_key_reused");
+		await expectProblem(await upload(pngLike(900), { query: `?slug=${uniqueSlug()}`, headers: { "Idempotency-Key": k } }), 422, "idempotency_key_reused");
+		await expectProblem(await upload(pngLike(), { headers: { "Idempotency-Key": "has space" } }), 400, "invalid_parameter");
+		await expectProblem(await upload(pngLike(), { headers: { "Idempotency-Key": "x".repeat(256) } }), 400, "invalid_parameter");
+	});
+
+	it("makes one job of concurrent duplicates", async () => {
+		const k = key();
+		const image = pngLike(1000);
+		const responses = await Promise.all(Array.from({ length: 6 }, () => upload(image, { headers: { "Idempotency-Key": k } })));
+		const ids = new Set<string>();
+		for (const res of responses) {
+			if (res.status === 202) ids.add(((await res.json()) as JobBody).id);
+			else await expectProblem(res, 409, "idempotency_in_progress");
+		}
+		expect(ids.size).toBe(1);
+	});
+
+	it("is not used up by an upload that failed", async () => {
+		const k = key();
+		const taken = uniqueSlug("held");
+		expect((await upload(pngLike(), { query: `?slug=${taken}` })).status).toBe(202);
+		await expectProblem(await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }), 409, "slug_taken");
+		// The slug was claimed after the key: the key was given back.
+		const late = multipart([
+			{ name: "slug", value: taken },
+			{ name: "file", value: pngLike(), filename: "a.png" },
+		]);
+		await expectProblem(
+			await upload(late.body, { headers: { "Content-Type": late.contentType, "Idempotency-Key": k } }),
+			409,
+			"slug_taken",
+		);
+		expect(await idempotencyClaim(env, k).holder()).toBeNull();
+		expect((await upload(pngLike(), { headers: { "Idempotency-Key": k } })).status).toBe(202);
+	});
+
+	it("expires after its time to live", async () => {
+		const claim = idempotencyClaim(env, key());
+		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs: 50 })).toEqual({ owner: "job-a", fingerprint: "f" });
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toEqual({ owner: "job-a", fingerprint: "f" });
+		await new Promise((r) => setTimeout(r, 80));
+		expect(await claim.holder()).toBeNull();
+		// Its alarm deletes it (it may already have fired by itself).
+		await runDurableObjectAlarm(claim);
+		const rows = await runInDurableObject(claim, (_obj, state) => state.storage.sql.exec("SELECT * FROM claim").toArray());
+		expect(rows).toEqual([]);
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toEqual({ owner: "job-b", fingerprint: "g" });
+	});
 });
 
 describe("GET /jobs/:id", () => {

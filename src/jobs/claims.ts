@@ -1,0 +1,66 @@
+import { DurableObject } from "cloudflare:workers";
+import { migrate } from "../sql";
+
+const MIGRATIONS = [
+	`CREATE TABLE claim (
+		owner TEXT NOT NULL,
+		fingerprint TEXT NOT NULL DEFAULT '',
+		claimed_at INTEGER NOT NULL,
+		expires_at INTEGER
+	)`,
+];
+
+/** Who holds a name, and what they asked for when they took it. */
+export interface Claim {
+	owner: string;
+	fingerprint: string;
+}
+
+/**
+ * The holder of one name, in an object named by it: `slug:<slug>` (held for
+ * good, which is what lets /thumbnails/<slug>.webp be cached forever) or
+ * `idempotency:<key>` (held for a day).
+ */
+export class ClaimObject extends DurableObject<Env> {
+	readonly #sql: SqlStorage;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.#sql = ctx.storage.sql;
+		void ctx.blockConcurrencyWhile(async () => migrate(this.#sql, MIGRATIONS));
+	}
+
+	/** The current claim, if any and not expired. */
+	async holder(): Promise<Claim | null> {
+		const row = this.#sql
+			.exec<{ owner: string; fingerprint: string; expires_at: number | null }>("SELECT owner, fingerprint, expires_at FROM claim")
+			.toArray()[0];
+		if (!row || (row.expires_at !== null && row.expires_at <= Date.now())) return null;
+		return { owner: row.owner, fingerprint: row.fingerprint };
+	}
+
+	/**
+	 * Takes the name for `owner` unless someone holds it; returns whoever holds it
+	 * afterwards (`owner` itself when the claim succeeded or was already theirs).
+	 */
+	async claim(owner: string, { fingerprint = "", ttlMs }: { fingerprint?: string; ttlMs?: number } = {}): Promise<Claim> {
+		const current = await this.holder();
+		if (current) return current;
+		const now = Date.now();
+		const expiresAt = ttlMs === undefined ? null : now + ttlMs;
+		this.#sql.exec("DELETE FROM claim");
+		this.#sql.exec("INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)", owner, fingerprint, now, expiresAt);
+		if (expiresAt !== null) await this.ctx.storage.setAlarm(expiresAt);
+		return { owner, fingerprint };
+	}
+
+	/** Gives the name up, if `owner` holds it (a claim whose request failed). */
+	async release(owner: string): Promise<void> {
+		this.#sql.exec("DELETE FROM claim WHERE owner = ?", owner);
+	}
+
+	/** Deletes an expired claim. */
+	override async alarm(): Promise<void> {
+		if ((await this.holder()) === null) this.#sql.exec("DELETE FROM claim");
+	}
+}
