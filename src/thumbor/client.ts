@@ -56,13 +56,16 @@ export interface AttemptContext {
 
 /** Asks Thumbor for the thumbnail at `path`; throws AttemptError with a reason a user can act on. */
 export async function renderThumbnail(origin: ThumborOrigin, path: string, context: AttemptContext): Promise<Rendered> {
-	let res: Response;
-	try {
-		const signal = AbortSignal.timeout(THUMBOR_TIMEOUT_MS);
-		res = await Promise.race([
+	const signal = AbortSignal.timeout(THUMBOR_TIMEOUT_MS);
+	const ask = () =>
+		Promise.race([
 			origin(path, signal),
 			new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
 		]);
+	let res: Response;
+	try {
+		// A pooled connection to a Thumbor that has since restarted fails once; a fresh one may not.
+		res = await ask().catch((err: unknown) => (signal.aborted ? Promise.reject(err) : ask()));
 	} catch (err) {
 		throw new AttemptError(
 			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },

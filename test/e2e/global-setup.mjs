@@ -24,6 +24,8 @@ export default async function setup({ provide }) {
 	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state") });
 	provide("baseUrl", stack.baseUrl);
 	provide("thumborUrl", stack.thumborUrl);
+	provide("thumborPort", thumborPort);
+	provide("thumborPid", stack.thumbor.pid);
 	provide("thumborKey", thumborKey);
 	provide("fixtures", fixtures);
 	provide("python", venvBin("python"));

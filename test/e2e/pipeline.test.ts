@@ -2,16 +2,18 @@
  * The whole pipeline with every part real: uploads go to a real `wrangler dev`,
  * the queue consumer calls a real Thumbor, and the served bytes are decoded.
  */
-import { describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
 import { OPERATION, signThumborPath } from "../../src/thumbor/client";
-import { inspectImage, readFixture } from "./support.mjs";
+import { inspectImage, killGroup, readFixture, startThumborOn } from "./support.mjs";
 
 declare module "vitest" {
 	export interface ProvidedContext {
 		baseUrl: string;
 		thumborUrl: string;
 		thumborKey: string;
+		thumborPort: number;
+		thumborPid: number;
 		fixtures: string;
 		python: string;
 	}
@@ -222,5 +224,32 @@ describe("the Thumbor origin is locked down (thumbor/thumbor.conf)", () => {
 		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"))).id);
 		const res = await fetch(`${base}/originals/${job.id}`);
 		expect(res.status).toBe(403);
+	});
+});
+
+// Last, because it takes the setup's Thumbor away (and brings another back).
+describe("nothing is lost while Thumbor is down", () => {
+	let replacement: { stop: () => Promise<void> } | undefined;
+	afterAll(async () => replacement?.stop());
+
+	it("keeps the job queued with the reason, and finishes it once Thumbor is back", async () => {
+		await killGroup(inject("thumborPid"), inject("thumborPort"));
+		const created = await uploadOk(fixture("photo-640x480.jpg"));
+		// Poll (not long-poll): the first attempt fails within milliseconds of the upload.
+		let job = created;
+		while (job.attempts < 1 || job.status !== "queued") {
+			await new Promise((r) => setTimeout(r, 50));
+			job = (await (await fetch(`${base}/jobs/${created.id}`)).json()) as Job;
+			expect(job.status).not.toBe("failed");
+		}
+		expect(job.error).toMatchObject({ code: "thumbor_unavailable" });
+		const health = (await (await fetch(`${base}/health`)).json()) as { thumbor: string };
+		expect(health.thumbor).toBe("unreachable");
+
+		replacement = await startThumborOn(inject("thumborPort"), inject("thumborKey"));
+		const done = await settle(created.id);
+		expect(done).toMatchObject({ status: "done", attempts: 2 });
+		expect(done.error).toBeUndefined();
+		await thumbnailOf(done);
 	});
 });

@@ -6,9 +6,9 @@ import worker from "../../src/index";
 import { backoffSeconds } from "../../src/jobs/consumer";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
-import { classifyThumborStatus } from "../../src/thumbor/client";
+import { type ThumborOrigin, classifyThumborStatus, renderThumbnail } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
-import { env, pngLike } from "./helpers";
+import { WEBP, env, pngLike } from "./helpers";
 
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
 async function newJob() {
@@ -110,6 +110,34 @@ describe("Thumbor answers", () => {
 		attempt,
 		originalServed: async () => served,
 		originalExists: async () => exists,
+	});
+
+	// Stand-ins for faults a live Thumbor cannot be made to show on demand.
+	const answering = (...answers: (Response | Error)[]): ThumborOrigin => {
+		return async () => {
+			const next = answers.shift();
+			if (!next) throw new Error("no more answers");
+			if (next instanceof Error) throw next;
+			return next;
+		};
+	};
+	const webp = (bytes: Uint8Array) => new Response(bytes, { headers: { "Content-Type": "image/webp" } });
+
+	it("asks once more at once when a connection drops (a pooled connection to a restarted Thumbor)", async () => {
+		const rendered = await renderThumbnail(answering(new Error("Network connection lost."), webp(WEBP.lossy100)), "/x", context(1));
+		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
+		await expect(
+			renderThumbnail(answering(new Error("Network connection lost."), new Error("Network connection lost.")), "/x", context(1)),
+		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+	});
+
+	it("refuses output that is not a still 100x100 WebP", async () => {
+		for (const bytes of [WEBP.lossless3x7, WEBP.animated5x4, pngLike()]) {
+			await expect(renderThumbnail(answering(webp(bytes)), "/x", context(1))).rejects.toMatchObject({
+				permanent: true,
+				error: { code: "unexpected_output" },
+			});
+		}
 	});
 
 	it("maps each status, with what the Worker saw, to what it means for the job", async () => {

@@ -16,6 +16,22 @@ export function pngLike(size = 512, width = 16, height = 16): Uint8Array {
 	return out;
 }
 
+const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+// Real files written by Pillow/libwebp.
+export const WEBP = {
+	lossy100: b64(
+		"UklGRl4AAABXRUJQVlA4IFIAAADwBQCdASpkAGQAPtFosFMoJiSioKgBABoJaW7hc/D1QCe9xF5YGzr8cxF/8sbHAGwDXU3unMr/IAD+/l2odo1NTTMtjZ4EooYx07ERBukoAAAA",
+	),
+	lossless3x7: b64("UklGRh4AAABXRUJQVlA4TBEAAAAvAoABAAdQiirUo/+BiOh/AAA="),
+	alpha640x2: b64(
+		"UklGRoYAAABXRUJQVlA4WAoAAAAQAAAAfwIAAQAAQUxQSAoAAAABB1CyiAhERP8DVlA4IFYAAADwBACdASqAAgIAPtFosFMoJiSioMgBABoJaQDSNAJ76NqHOMoB7qb6NqHOMoB7qWgA/vEKav8JMid21flbV+VtX5W1flbV+VtX5W1flbV+VtX5UAAAAA==",
+	),
+	animated5x4: b64(
+		"UklGRqYAAABXRUJQVlA4WAoAAAACAAAABAAAAwAAQU5JTQYAAAAAAAAAAABBTk1GMAAAAAAAAAAAAAQAAAMAAGQAAAJWUDggGAAAADABAJ0BKgUABAABQCYlpAADcAD+/TZoAEFOTUZCAAAAAAAAAAAABAAAAwAAZAAAAFZQOCAqAAAANAEAnQEqBQAEAAAAJiWgAANwAP77wSv/Du5uvWt//8s//2W/7LdegAAA",
+	),
+};
+
 export const uniqueSlug = (prefix = "t") => `${prefix}-${ulid().slice(-12)}`;
 
 export function request(path: string, init?: RequestInit): Promise<Response> {

@@ -2,25 +2,10 @@ import { describe, expect, it } from "vitest";
 import { sniffImageType } from "../../src/images/sniff";
 import { readImageSize } from "../../src/images/size";
 import { readWebpInfo } from "../../src/images/webp";
+import { WEBP } from "./helpers";
 
 const bytes = (...parts: (number[] | string)[]) =>
 	new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));
-const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-
-// Real files written by Pillow/libwebp.
-const WEBP = {
-	lossy100: b64(
-		"UklGRl4AAABXRUJQVlA4IFIAAADwBQCdASpkAGQAPtFosFMoJiSioKgBABoJaW7hc/D1QCe9xF5YGzr8cxF/8sbHAGwDXU3unMr/IAD+/l2odo1NTTMtjZ4EooYx07ERBukoAAAA",
-	),
-	lossless3x7: b64("UklGRh4AAABXRUJQVlA4TBEAAAAvAoABAAdQiirUo/+BiOh/AAA="),
-	alpha640x2: b64(
-		"UklGRoYAAABXRUJQVlA4WAoAAAAQAAAAfwIAAQAAQUxQSAoAAAABB1CyiAhERP8DVlA4IFYAAADwBACdASqAAgIAPtFosFMoJiSioMgBABoJaQDSNAJ76NqHOMoB7qb6NqHOMoB7qWgA/vEKav8JMid21flbV+VtX5W1flbV+VtX5W1flbV+VtX5UAAAAA==",
-	),
-	animated5x4: b64(
-		"UklGRqYAAABXRUJQVlA4WAoAAAACAAAABAAAAwAAQU5JTQYAAAAAAAAAAABBTk1GMAAAAAAAAAAAAAQAAAMAAGQAAAJWUDggGAAAADABAJ0BKgUABAABQCYlpAADcAD+/TZoAEFOTUZCAAAAAAAAAAAABAAAAwAAZAAAAFZQOCAqAAAANAEAnQEqBQAEAAAAJiWgAANwAP77wSv/Du5uvWt//8s//2W/7LdegAAA",
-	),
-};
-
 describe("sniffImageType", () => {
 	it.each([
 		["image/jpeg", bytes([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])],
