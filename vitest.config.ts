@@ -40,9 +40,9 @@ export default defineConfig({
 								ORIGINALS_SIGNING_KEY: key(),
 								MAX_UPLOAD_BYTES: "65536",
 							},
-							// Tests hand batches to the consumer themselves (createMessageBatch), so
-							// nothing consumes the queue behind their back.
-							queueConsumers: {},
+							// Tests hand batches to the consumer themselves (createMessageBatch): what the
+							// Worker sends goes to a queue nothing consumes, so no consumer runs behind their back.
+							queueProducers: { JOB_QUEUE: { queueName: "thumbnail-jobs-unconsumed" } },
 						},
 					}),
 				],

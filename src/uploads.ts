@@ -55,6 +55,8 @@ export async function ingestUpload(req: Request, bucket: R2Bucket, key: string, 
 	if (length > limits.maxBytes) throw tooLarge(length, limits.maxBytes);
 	const image = await inspect(body, limits.maxPixels);
 	await putStream(bucket, key, image.contentType, length, body.take(length));
+	// Read the end of the body too, so the request finishes cleanly.
+	if ((await body.next()) !== null) throw new ApiError(400, "bad_request", "The body is longer than its Content-Length.");
 	return { ...image, bytes: length, fields: {} };
 }
 
