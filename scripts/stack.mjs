@@ -34,7 +34,13 @@ export function ensureThumborVenv(log = console.log) {
 		const r = spawnSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"] });
 		if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed with status ${r.status}`);
 	};
-	if (!existsSync(venvBin("python"))) run(findPython(), ["-m", "venv", VENV]);
+	if (!existsSync(venvBin("python"))) {
+		try {
+			run(findPython(), ["-m", "venv", VENV]);
+		} catch (err) {
+			throw new Error(`${err.message}\nPython's venv module is missing? On Debian or Ubuntu: apt install python3-venv`);
+		}
+	}
 	run(venvBin("python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS]);
 	writeFileSync(STAMP, wanted);
 }
