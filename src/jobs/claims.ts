@@ -10,10 +10,11 @@ const MIGRATIONS = [
 	)`,
 ];
 
-/** Who holds a name, and what they asked for when they took it. */
+/** Who holds a name, since when, and what they asked for when they took it. */
 export interface Claim {
 	owner: string;
 	fingerprint: string;
+	claimedAt: number;
 }
 
 /**
@@ -33,10 +34,12 @@ export class ClaimObject extends DurableObject<Env> {
 	/** The current claim, if any and not expired. */
 	async holder(): Promise<Claim | null> {
 		const row = this.#sql
-			.exec<{ owner: string; fingerprint: string; expires_at: number | null }>("SELECT owner, fingerprint, expires_at FROM claim")
+			.exec<{ owner: string; fingerprint: string; claimed_at: number; expires_at: number | null }>(
+				"SELECT owner, fingerprint, claimed_at, expires_at FROM claim",
+			)
 			.toArray()[0];
 		if (!row || (row.expires_at !== null && row.expires_at <= Date.now())) return null;
-		return { owner: row.owner, fingerprint: row.fingerprint };
+		return { owner: row.owner, fingerprint: row.fingerprint, claimedAt: row.claimed_at };
 	}
 
 	/**
@@ -51,7 +54,7 @@ export class ClaimObject extends DurableObject<Env> {
 		this.#sql.exec("DELETE FROM claim");
 		this.#sql.exec("INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)", owner, fingerprint, now, expiresAt);
 		if (expiresAt !== null) await this.ctx.storage.setAlarm(expiresAt);
-		return { owner, fingerprint };
+		return { owner, fingerprint, claimedAt: now };
 	}
 
 	/** Gives the name up, if `owner` holds it (a claim whose request failed). */

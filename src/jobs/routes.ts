@@ -11,6 +11,8 @@ import { jobView } from "./view";
 
 /** Replays of an upload with the same Idempotency-Key return its job, for a day. */
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
+/** A key whose request made no job within this long died on the way: the key is free again. */
+const ABANDONED_CLAIM_MS = 60_000;
 
 const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
@@ -33,14 +35,21 @@ export const jobs = new Hono<{ Bindings: Env }>()
 		const query = c.req.valid("query");
 		const idempotency = idempotencyOf(c.req.raw, query.slug);
 
-		/** The job an earlier request with this Idempotency-Key created, answered as it was then. */
+		/**
+		 * The job an earlier request with this Idempotency-Key created, answered as it
+		 * was then; null when that request died before making its job (claim released).
+		 */
 		const replay = async (held: Claim) => {
 			if (held.fingerprint !== idempotency?.fingerprint) {
 				throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key came with a different upload; use a new key.");
 			}
 			const job = await jobStub(c.env, held.owner).get();
 			if (!job) {
-				throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
+				if (Date.now() - held.claimedAt < ABANDONED_CLAIM_MS) {
+					throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
+				}
+				await idempotencyClaim(c.env, idempotency.key).release(held.owner);
+				return null;
 			}
 			return c.json(jobView(job, c.req.url), 202, {
 				Location: `/jobs/${job.id}`,
@@ -50,7 +59,8 @@ export const jobs = new Hono<{ Bindings: Env }>()
 		};
 		if (idempotency) {
 			const held = await idempotencyClaim(c.env, idempotency.key).holder();
-			if (held) return replay(held);
+			const replayed = held && (await replay(held));
+			if (replayed) return replayed;
 		}
 		// Cheap early answer for a taken slug; the claim below is what decides.
 		if (query.slug && (await slugClaim(c.env, query.slug).holder()) !== null) throw slugTaken(query.slug);
@@ -71,7 +81,9 @@ export const jobs = new Hono<{ Bindings: Env }>()
 				if (held.owner !== id) {
 					// A concurrent request with the same key got there first.
 					c.executionCtx.waitUntil(c.env.BUCKET.delete(key));
-					return await replay(held);
+					const replayed = await replay(held);
+					if (replayed) return replayed;
+					throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
 				}
 				undo.push(() => claim.release(id));
 			}

@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { originalKey } from "../../src/contracts";
+import { ulid } from "../../src/crypto";
 import { idempotencyClaim, jobStub } from "../../src/jobs/stubs";
 import { signedOriginalUrl } from "../../src/originals/signing";
 import { env, expectProblem, multipart, pngLike, request, uniqueSlug, upload } from "./helpers";
@@ -200,17 +201,34 @@ describe("Idempotency-Key", () => {
 		expect((await upload(pngLike(), { headers: { "Idempotency-Key": k } })).status).toBe(202);
 	});
 
+	it("answers 409 while the first request is still making its job, and frees a key whose request died", async () => {
+		const k = key();
+		const image = pngLike(700);
+		const claim = idempotencyClaim(env, k);
+		const ghost = ulid(); // a request that claimed the key, then never made its job
+		await claim.claim(ghost, { fingerprint: "700|", ttlMs: 60_000 });
+		await expectProblem(await upload(image, { headers: { "Idempotency-Key": k } }), 409, "idempotency_in_progress");
+		await runInDurableObject(claim, (_obj, state) => {
+			state.storage.sql.exec("UPDATE claim SET claimed_at = ?", Date.now() - 120_000);
+		});
+		const res = await upload(image, { headers: { "Idempotency-Key": k } });
+		expect(res.status).toBe(202);
+		const job = (await res.json()) as JobBody;
+		expect(job.id).not.toBe(ghost);
+		expect((await claim.holder())?.owner).toBe(job.id);
+	});
+
 	it("expires after its time to live", async () => {
 		const claim = idempotencyClaim(env, key());
-		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs: 50 })).toEqual({ owner: "job-a", fingerprint: "f" });
-		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toEqual({ owner: "job-a", fingerprint: "f" });
+		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
 		await new Promise((r) => setTimeout(r, 80));
 		expect(await claim.holder()).toBeNull();
 		// Its alarm deletes it (it may already have fired by itself).
 		await runDurableObjectAlarm(claim);
 		const rows = await runInDurableObject(claim, (_obj, state) => state.storage.sql.exec("SELECT * FROM claim").toArray());
 		expect(rows).toEqual([]);
-		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toEqual({ owner: "job-b", fingerprint: "g" });
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-b", fingerprint: "g" });
 	});
 });
 
