@@ -89,11 +89,7 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			}
 			// Without a chosen slug the job id is the slug: no other job can hold it.
 			const slug = query.slug ?? fields.data.slug ?? id;
-			if (slug !== id) {
-				const claim = slugClaim(c.env, slug);
-				if ((await claim.claim(id)).owner !== id) throw slugTaken(slug);
-				undo.push(() => claim.release(id));
-			}
+			if (slug !== id && (await slugClaim(c.env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 			const job = await jobStub(c.env, id).create({
 				id,
 				slug,
