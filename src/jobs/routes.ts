@@ -89,6 +89,8 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			}
 			// Without a chosen slug the job id is the slug: no other job can hold it.
 			const slug = query.slug ?? fields.data.slug ?? id;
+			// A slug claim is never given back, even if what follows fails: the job may exist
+			// after all, and two jobs must never share a slug.
 			if (slug !== id && (await slugClaim(c.env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 			const job = await jobStub(c.env, id).create({
 				id,
