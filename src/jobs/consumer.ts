@@ -72,6 +72,16 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 }
 
 async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number }> {
+	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
+	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
+	const stored = await env.BUCKET.head(thumbnailKey(job.slug));
+	if (stored) {
+		const { jobId, width, height } = stored.customMetadata ?? {};
+		if (jobId !== job.id) {
+			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
+		}
+		return { thumbnail: { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag }, thumborMs: 0 };
+	}
 	const started = Date.now();
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
@@ -81,12 +91,12 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumb
 		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
 	});
 	const thumborMs = Date.now() - started;
-	const stored = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
-		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-		customMetadata: { jobId: job.id },
-	});
 	const { width, height } = rendered.info;
-	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: stored.httpEtag }, thumborMs };
+	const put = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
+		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
+		customMetadata: { jobId: job.id, width: String(width), height: String(height) },
+	});
+	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: put.httpEtag }, thumborMs };
 }
 
 async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {

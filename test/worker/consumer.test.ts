@@ -59,6 +59,30 @@ describe("queue consumer", () => {
 		expect(job?.error?.message).toMatch(/Gave up after 5 attempts/);
 	});
 
+	it("finishes a job whose thumbnail an earlier attempt stored but did not record, without asking Thumbor again", async () => {
+		const { id, stub } = await newJob();
+		await setState(stub, "queued", 1);
+		const bytes = WEBP.lossy100;
+		const put = await env.BUCKET.put(`thumbnails/s-${id}.webp`, bytes, {
+			customMetadata: { jobId: id, width: "100", height: "100" },
+		});
+		const result = await deliver({ jobId: id }); // Thumbor is unreachable here: any call would fail
+		expect(result.explicitAcks).toHaveLength(1);
+		expect(await stub.get()).toMatchObject({
+			status: "done",
+			attempts: 2,
+			thumbnail: { width: 100, height: 100, bytes: bytes.length, etag: put.httpEtag },
+		});
+	});
+
+	it("never overwrites a thumbnail that belongs to another job", async () => {
+		const { id, stub } = await newJob();
+		await env.BUCKET.put(`thumbnails/s-${id}.webp`, WEBP.lossy100, { customMetadata: { jobId: ulid() } });
+		expect((await deliver({ jobId: id })).explicitAcks).toHaveLength(1);
+		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "internal_error" } });
+		expect((await env.BUCKET.head(`thumbnails/s-${id}.webp`))?.customMetadata?.jobId).not.toBe(id);
+	});
+
 	it("acks without work a job that is finished, leased by another delivery, or unknown", async () => {
 		const done = await newJob();
 		await setState(done.stub, "done", 1);
