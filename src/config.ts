@@ -12,6 +12,9 @@ const Settings = z.object({
 	MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
 	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
 	ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),
+}).refine((s) => s.THUMBOR_URL !== "" || !/^(127\.|localhost$|\[::1\]$)/.test(new URL(s.ORIGINALS_BASE_URL).hostname), {
+	path: ["ORIGINALS_BASE_URL"],
+	message: "must be the Worker's public URL when Thumbor runs in Cloudflare Containers (THUMBOR_URL empty)",
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -22,7 +22,6 @@ export type ProblemCode =
 	| "idempotency_in_progress"
 	| "not_found"
 	| "forbidden"
-	| "upstream_error"
 	| "internal_error";
 
 const TITLES: Record<number, string> = {
@@ -35,7 +34,6 @@ const TITLES: Record<number, string> = {
 	415: "Unsupported Media Type",
 	422: "Unprocessable Content",
 	500: "Internal Server Error",
-	502: "Bad Gateway",
 };
 
 export class ApiError extends Error {

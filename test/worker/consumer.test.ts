@@ -8,6 +8,7 @@ import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import { type ThumborOrigin, classifyThumborStatus, renderThumbnail } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
+import { settings } from "../../src/config";
 import { WEBP, env, pngLike } from "./helpers";
 
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
@@ -232,13 +233,19 @@ describe("JobObject", () => {
 });
 
 describe("where Thumbor is", () => {
+	it("refuses a loopback ORIGINALS_BASE_URL when Thumbor runs in containers, which could never reach it", () => {
+		expect(() => settings({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "http://127.0.0.1:8787" })).toThrow(
+			/public URL[\s\S]*ORIGINALS_BASE_URL/,
+		);
+	});
+
 	it("uses THUMBOR_URL when it is set", async () => {
 		const origin = thumborOrigin(env, "job:1");
 		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow();
 	});
 
 	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {
-		const origin = thumborOrigin({ ...env, THUMBOR_URL: "" }, "job:1");
+		const origin = thumborOrigin({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "https://thumbs.example" }, "job:1");
 		// The test runtime has no container engine: reaching the object is what is checked here.
 		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow(/has no container/);
 	});
