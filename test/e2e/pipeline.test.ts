@@ -248,7 +248,9 @@ describe("nothing is lost while Thumbor is down", () => {
 
 		replacement = await startThumborOn(inject("thumborPort"), inject("thumborKey"));
 		const done = await settle(created.id);
-		expect(done).toMatchObject({ status: "done", attempts: 2 });
+		// Attempt 2 comes 4 s after the first; a slow machine may need one more.
+		expect(done.status).toBe("done");
+		expect(done.attempts).toBeGreaterThanOrEqual(2);
 		expect(done.error).toBeUndefined();
 		await thumbnailOf(done);
 	});
