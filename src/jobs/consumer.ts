@@ -74,7 +74,8 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number }> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
-	const stored = await env.BUCKET.head(thumbnailKey(job.slug));
+	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
+	const stored = job.attempts > 1 ? await env.BUCKET.head(thumbnailKey(job.slug)) : null;
 	if (stored) {
 		const { jobId, width, height } = stored.customMetadata ?? {};
 		if (jobId !== job.id) {

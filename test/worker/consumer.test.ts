@@ -78,6 +78,7 @@ describe("queue consumer", () => {
 
 	it("never overwrites a thumbnail that belongs to another job", async () => {
 		const { id, stub } = await newJob();
+		await setState(stub, "queued", 1);
 		await env.BUCKET.put(`thumbnails/s-${id}.webp`, WEBP.lossy100, { customMetadata: { jobId: ulid() } });
 		expect((await deliver({ jobId: id })).explicitAcks).toHaveLength(1);
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "internal_error" } });
