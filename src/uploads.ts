@@ -3,7 +3,7 @@
  * the `file` field of a multipart/form-data body. The image type comes from the
  * file's first bytes; the declared Content-Type only tells the two apart.
  */
-import type { ImageType } from "./contracts";
+import { ImageType } from "./contracts";
 import { ApiError } from "./errors";
 import { readImageSize } from "./images/size";
 import { sniffImageType } from "./images/sniff";
@@ -55,7 +55,7 @@ export async function ingestUpload(req: Request, bucket: R2Bucket, key: string, 
 	if (length > limits.maxBytes) throw tooLarge(length, limits.maxBytes);
 	const image = await inspect(body, limits.maxPixels);
 	await putStream(bucket, key, image.contentType, length, body.take(length));
-	// Read the end of the body too, so the request finishes cleanly.
+	// Nothing may follow the declared bytes (a multipart body is held to its closing delimiter likewise).
 	if ((await body.next()) !== null) throw new ApiError(400, "bad_request", "The body is longer than its Content-Length.");
 	return { ...image, bytes: length, fields: {} };
 }
@@ -66,7 +66,7 @@ async function inspect(body: ByteReader, maxPixels: number) {
 	const type = sniffImageType(head);
 	if (!type) {
 		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF or TIFF.", {
-			supported: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff"],
+			supported: ImageType.options,
 		});
 	}
 	const size = readImageSize(head, type);

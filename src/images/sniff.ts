@@ -1,8 +1,5 @@
 import type { ImageType } from "../contracts";
 
-/** Bytes needed to recognise every supported format. */
-export const SNIFF_BYTES = 16;
-
 const ascii = (bytes: Uint8Array, at: number, text: string) =>
 	bytes.length >= at + text.length && [...text].every((ch, i) => bytes[at + i] === ch.charCodeAt(0));
 

@@ -17,6 +17,8 @@ const ABANDONED_CLAIM_MS = 60_000;
 const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
 const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
+const inProgress = () =>
+	new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
 
 /** The request's Idempotency-Key, and what identifies the upload it was first sent with. */
 function idempotencyOf(req: Request, slug: string | undefined) {
@@ -45,9 +47,7 @@ export const jobs = new Hono<{ Bindings: Env }>()
 			}
 			const job = await jobStub(c.env, held.owner).get();
 			if (!job) {
-				if (Date.now() - held.claimedAt < ABANDONED_CLAIM_MS) {
-					throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
-				}
+				if (Date.now() - held.claimedAt < ABANDONED_CLAIM_MS) throw inProgress();
 				await idempotencyClaim(c.env, idempotency.key).release(held.owner);
 				return null;
 			}
@@ -79,11 +79,12 @@ export const jobs = new Hono<{ Bindings: Env }>()
 				const claim = idempotencyClaim(c.env, idempotency.key);
 				const held = await claim.claim(id, { fingerprint: idempotency.fingerprint, ttlMs: IDEMPOTENCY_TTL_MS });
 				if (held.owner !== id) {
-					// A concurrent request with the same key got there first.
-					c.executionCtx.waitUntil(c.env.BUCKET.delete(key));
+					// A concurrent request with the same key got there first: this upload is not needed.
+					// (Thrown answers go through `undo`, which deletes it.)
 					const replayed = await replay(held);
-					if (replayed) return replayed;
-					throw new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
+					if (!replayed) throw inProgress();
+					c.executionCtx.waitUntil(c.env.BUCKET.delete(key));
+					return replayed;
 				}
 				undo.push(() => claim.release(id));
 			}
