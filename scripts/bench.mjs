@@ -4,14 +4,13 @@
 //
 // Starts its own Thumbor and `wrangler dev` on free ports with fresh keys and a
 // throwaway state dir; the image is the 640x480 JPEG from the test fixtures.
-import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT, ensureThumborVenv, freePort, randomKey, startStack, stopLaunched, venvBin } from "./stack.mjs";
+import { freePorts, makeTestImages, startStack, stopLaunched, writeSecrets } from "./stack.mjs";
 
 const { values } = parseArgs({
 	options: { n: { type: "string", default: "20" }, concurrency: { type: "string", default: "8" } },
@@ -43,15 +42,12 @@ const row = (name, xs) => ({
 const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-"));
 let fileServer;
 try {
-	ensureThumborVenv();
-	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_images.py"), join(dir, "img")], { encoding: "utf8" });
-	if (made.status !== 0) throw new Error(made.stderr);
+	makeTestImages(join(dir, "img"));
 	const image = readFileSync(join(dir, "img", "photo-640x480.jpg"));
 
-	const thumborKey = randomKey();
 	const envFile = join(dir, "secrets.env");
-	writeFileSync(envFile, `THUMBOR_SECURITY_KEY="${thumborKey}"\nORIGINALS_SIGNING_KEY="${randomKey()}"\n`);
-	const [workerPort, thumborPort, filePort] = [await freePort(), await freePort(), await freePort()];
+	const { THUMBOR_SECURITY_KEY: thumborKey } = writeSecrets(envFile);
+	const [workerPort, thumborPort, filePort] = await freePorts(3);
 	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
 	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state") });
 

@@ -47,6 +47,28 @@ export function ensureThumborVenv(log = console.log) {
 
 export const randomKey = () => randomBytes(32).toString("base64url");
 
+/** Writes fresh secrets for the Worker and Thumbor to a dotenv file (mode 600) and returns them. */
+export function writeSecrets(path, comment = "") {
+	const secrets = { THUMBOR_SECURITY_KEY: randomKey(), ORIGINALS_SIGNING_KEY: randomKey() };
+	const lines = Object.entries(secrets).map(([k, v]) => `${k}="${v}"`);
+	writeFileSync(path, `${comment ? `# ${comment}\n` : ""}${lines.join("\n")}\n`, { mode: 0o600 });
+	return secrets;
+}
+
+/** Writes the generated test images (test/fixtures/make_images.py) into `dir`, with the venv's Pillow. */
+export function makeTestImages(dir) {
+	ensureThumborVenv();
+	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_images.py"), dir], { encoding: "utf8" });
+	if (made.status !== 0) throw new Error(`making test images failed:\n${made.stderr}`);
+}
+
+/** `n` distinct ports the OS reports free on 127.0.0.1 right now. */
+export async function freePorts(n) {
+	const ports = new Set();
+	while (ports.size < n) ports.add(await freePort());
+	return [...ports];
+}
+
 /** A port the OS reports free on 127.0.0.1 right now. */
 export function freePort() {
 	return new Promise((resolve, reject) => {
