@@ -36,6 +36,8 @@ export default defineConfig({
 								// Nothing listens on port 1: any Thumbor call fails fast, as a fault test wants.
 								THUMBOR_URL: "http://127.0.0.1:1",
 								ORIGINALS_BASE_URL: "http://127.0.0.1:1",
+								// Not the host tests send requests to: job views must never echo the request's Host.
+								PUBLIC_BASE_URL: "https://img.example",
 								THUMBOR_SECURITY_KEY: key(),
 								ORIGINALS_SIGNING_KEY: key(),
 								MAX_UPLOAD_BYTES: "65536",

@@ -2,7 +2,7 @@
 // and `wrangler dev`. Shared by `npm run dev`, the end-to-end tests and the benchmark.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,8 +97,11 @@ process.on("exit", () => {
 /** Stops every process this process launched. */
 export const stopLaunched = () => Promise.all([...launched].map((child) => stop(child)));
 
-/** Spawns a process in its own process group, so that stop() reaches its children too. */
-function launch(name, command, args, { env = {}, logTo } = {}) {
+/**
+ * Spawns a process in its own process group, so that stop() reaches its children too.
+ * Its output goes to `logTo` ("inherit", or a function given each chunk) and, with `logFile`, is appended there.
+ */
+function launch(name, command, args, { env = {}, logTo, logFile } = {}) {
 	const child = spawn(command, args, {
 		cwd: ROOT,
 		env: { ...process.env, ...env },
@@ -112,6 +115,7 @@ function launch(name, command, args, { env = {}, logTo } = {}) {
 	const keep = (chunk) => {
 		child.output = (child.output + chunk).slice(-20_000);
 		if (typeof logTo === "function") logTo(String(chunk));
+		if (logFile) appendFileSync(logFile, chunk);
 	};
 	child.stdout?.on("data", keep);
 	child.stderr?.on("data", keep);
@@ -122,17 +126,22 @@ function launch(name, command, args, { env = {}, logTo } = {}) {
  * Starts Thumbor from the venv on 127.0.0.1 with the project's thumbor.conf.
  * `allowedSources` is the Worker's hostname: the only place Thumbor may load from.
  */
-export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo }) {
+export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo, logFile, env = {} }) {
 	return launch(
 		"thumbor",
 		venvBin("thumbor"),
-		["--ip=127.0.0.1", `--port=${port}`, `--conf=${join(ROOT, "thumbor", "thumbor.conf")}`, "--log-level=warning"],
-		{ env: { THUMBOR_SECURITY_KEY: securityKey, THUMBOR_ALLOWED_SOURCES: allowedSources }, logTo },
+		["--ip=127.0.0.1", `--port=${port}`, `--conf=${join(ROOT, "thumbor", "thumbor.conf")}`],
+		{
+			// thumbor.conf names our engine and log filter, which live beside it.
+			env: { THUMBOR_SECURITY_KEY: securityKey, THUMBOR_ALLOWED_SOURCES: allowedSources, PYTHONPATH: join(ROOT, "thumbor"), ...env },
+			logTo,
+			logFile,
+		},
 	);
 }
 
 /** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir. */
-export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo }) {
+export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo, logFile }) {
 	const args = [
 		join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
 		"dev",
@@ -144,7 +153,7 @@ export function startWrangler({ port, inspectorPort, vars = {}, envFile, persist
 		...(envFile ? [`--env-file=${envFile}`] : []),
 		...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
 	];
-	return launch("wrangler", process.execPath, args, { env: WRANGLER_ENV, logTo });
+	return launch("wrangler", process.execPath, args, { env: WRANGLER_ENV, logTo, logFile });
 }
 
 /** Resolves once `url` answers 2xx (and `accept(body)` agrees); rejects if `child` exits first. */
@@ -197,9 +206,11 @@ export function readEnvFile(path) {
  * Brings up Thumbor then the Worker, each on its own port, and resolves once the
  * Worker reports Thumbor reachable. `envFile` holds the secrets (the Thumbor key
  * is shared by both). With `thumborUrl`, an already running Thumbor (say, from
- * docker compose) is used instead of the venv. `stopAll()` tears down what was started.
+ * docker compose) is used instead of the venv. `logDir` keeps each process's output
+ * in `<logDir>/<name>.log`. `stopAll()` tears down what was started.
  */
-export async function startStack({ workerPort, thumborPort, thumborUrl, envFile, persistTo, logTo, vars = {} }) {
+export async function startStack({ workerPort, thumborPort, thumborUrl, envFile, persistTo, logTo, logDir, vars = {}, thumborEnv = {} }) {
+	const logFile = (name) => (logDir ? join(logDir, `${name}.log`) : undefined);
 	const secrets = readEnvFile(envFile);
 	let thumbor;
 	let worker;
@@ -207,7 +218,13 @@ export async function startStack({ workerPort, thumborPort, thumborUrl, envFile,
 	try {
 		if (!thumborUrl) {
 			ensureThumborVenv();
-			thumbor = startThumbor({ port: thumborPort, securityKey: secrets.THUMBOR_SECURITY_KEY, logTo });
+			thumbor = startThumbor({
+				port: thumborPort,
+				securityKey: secrets.THUMBOR_SECURITY_KEY,
+				logTo,
+				logFile: logFile("thumbor"),
+				env: thumborEnv,
+			});
 			thumborUrl = `http://127.0.0.1:${thumborPort}`;
 		}
 		await waitForHttp(`${thumborUrl}/healthcheck`, { child: thumbor });
@@ -217,7 +234,13 @@ export async function startStack({ workerPort, thumborPort, thumborUrl, envFile,
 			envFile,
 			persistTo,
 			logTo,
-			vars: { THUMBOR_URL: thumborUrl, ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`, ...vars },
+			logFile: logFile("wrangler"),
+			vars: {
+				THUMBOR_URL: thumborUrl,
+				ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`,
+				PUBLIC_BASE_URL: `http://127.0.0.1:${workerPort}`,
+				...vars,
+			},
 		});
 		await waitForHttp(`http://127.0.0.1:${workerPort}/health`, {
 			child: worker,

@@ -1,22 +1,39 @@
 import { z } from "zod";
+import type { RetryPolicy } from "./attempts";
 
-const Settings = z.object({
-	THUMBOR_URL: z
-		.union([z.literal(""), z.url()])
-		.default("")
-		.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
-	THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
-	ORIGINALS_BASE_URL: z.url().describe("This Worker's base URL as Thumbor reaches it"),
-	MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
-	MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
-	MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
-	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
-	ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),
-}).refine((s) => s.THUMBOR_URL !== "" || !/^(127\.|localhost$|\[::1\]$)/.test(new URL(s.ORIGINALS_BASE_URL).hostname), {
-	path: ["ORIGINALS_BASE_URL"],
-	message: "must be the Worker's public URL when Thumbor runs in Cloudflare Containers (THUMBOR_URL empty)",
-});
-export type Settings = z.infer<typeof Settings>;
+const LOOPBACK = /^(127\.|localhost$|\[::1\]$)/;
+
+const Settings = z
+	.object({
+		THUMBOR_URL: z
+			.union([z.literal(""), z.url()])
+			.default("")
+			.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
+		THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
+		ORIGINALS_BASE_URL: z.url().describe("This Worker's base URL as Thumbor reaches it"),
+		PUBLIC_BASE_URL: z.url().describe("This Worker's base URL as clients reach it: thumbnail URLs are built on it"),
+		MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
+		MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+		MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
+		RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
+		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
+		RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
+		THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
+		ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),
+	})
+	.superRefine((s, ctx) => {
+		// A malformed URL is reported by its own field; this check only looks at a well-formed one.
+		const originals = URL.canParse(s.ORIGINALS_BASE_URL) ? new URL(s.ORIGINALS_BASE_URL) : null;
+		if (s.THUMBOR_URL === "" && originals && LOOPBACK.test(originals.hostname)) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["ORIGINALS_BASE_URL"],
+				message: "must be the Worker's public URL when Thumbor runs in Cloudflare Containers (THUMBOR_URL empty)",
+			});
+		}
+	});
+type ParsedSettings = z.infer<typeof Settings>;
+export type Settings = ParsedSettings & { retry: RetryPolicy };
 
 const cache = new WeakMap<Env, Settings>();
 
@@ -26,7 +43,11 @@ export function settings(env: Env): Settings {
 	if (!parsed) {
 		const result = Settings.safeParse(env);
 		if (!result.success) throw new Error(`invalid configuration: ${z.prettifyError(result.error)}`);
-		parsed = result.data;
+		const s = result.data;
+		parsed = {
+			...s,
+			retry: { baseSeconds: s.RETRY_BASE_SECONDS, maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS, windowSeconds: s.RETRY_WINDOW_SECONDS },
+		};
 		cache.set(env, parsed);
 	}
 	return parsed;

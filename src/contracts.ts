@@ -33,6 +33,7 @@ export type ImageType = z.infer<typeof ImageType>;
 /** Why a job failed, or why its last attempt did not succeed. */
 export const JobErrorCode = z.enum([
 	"unprocessable_image",
+	"image_too_complex",
 	"original_missing",
 	"thumbor_unavailable",
 	"unexpected_output",
@@ -79,6 +80,7 @@ export const Job = NewJob.extend({
 		.describe("The last attempt during which Thumbor fetched the original: tells a bad image from an unreachable origin"),
 	thumbnail: ThumbnailInfo.nullable(),
 	error: JobError.nullable().describe("Set when failed; while queued, why the last attempt will be retried"),
+	nextAttemptAt: z.number().int().nullable().describe("While queued after a passing fault: when the next attempt starts"),
 	createdAt: z.number().int(),
 	updatedAt: z.number().int(),
 });
@@ -108,6 +110,4 @@ export const JobLookup = z.object({
 });
 
 export const THUMBNAIL = { width: 100, height: 100, quality: 80 } as const;
-export const originalKey = (id: JobId) => `originals/${id}`;
-export const thumbnailKey = (slug: Slug) => `thumbnails/${slug}.webp`;
 export const thumbnailPath = (slug: Slug) => `/thumbnails/${slug}.webp`;

@@ -17,6 +17,8 @@ export type ProblemCode =
 	| "unsupported_media_type"
 	| "unprocessable_image"
 	| "image_too_large"
+	| "image_too_complex"
+	| "not_retryable"
 	| "slug_taken"
 	| "idempotency_key_reused"
 	| "idempotency_in_progress"

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../sql";
+import { Schema } from "../sql";
 
 const MIGRATIONS = [
 	`CREATE TABLE claim (
@@ -20,19 +20,23 @@ export interface Claim {
 /**
  * The holder of one name, in an object named by it: `slug:<slug>` (held for
  * good, which is what lets /thumbnails/<slug>.webp be cached forever) or
- * `idempotency:<key>` (held for a day).
+ * `idempotency:<key>` (held for a day). Asking who holds a free name stores
+ * nothing; a released or expired claim leaves nothing behind.
  */
 export class ClaimObject extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
+	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.#sql = ctx.storage.sql;
-		void ctx.blockConcurrencyWhile(async () => migrate(this.#sql, MIGRATIONS));
+		// Synchronous: done before any call reaches the object.
+		this.#schema = new Schema(this.#sql, MIGRATIONS);
 	}
 
 	/** The current claim, if any and not expired. */
 	async holder(): Promise<Claim | null> {
+		if (!this.#schema.exists) return null;
 		const row = this.#sql
 			.exec<{ owner: string; fingerprint: string; claimed_at: number; expires_at: number | null }>(
 				"SELECT owner, fingerprint, claimed_at, expires_at FROM claim",
@@ -51,6 +55,7 @@ export class ClaimObject extends DurableObject<Env> {
 		if (current) return current;
 		const now = Date.now();
 		const expiresAt = ttlMs === undefined ? null : now + ttlMs;
+		this.#schema.ensure();
 		this.#sql.exec("DELETE FROM claim");
 		this.#sql.exec("INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)", owner, fingerprint, now, expiresAt);
 		if (expiresAt !== null) await this.ctx.storage.setAlarm(expiresAt);
@@ -59,11 +64,11 @@ export class ClaimObject extends DurableObject<Env> {
 
 	/** Gives the name up, if `owner` holds it (a claim whose request failed). */
 	async release(owner: string): Promise<void> {
-		this.#sql.exec("DELETE FROM claim WHERE owner = ?", owner);
+		if ((await this.holder())?.owner === owner) await this.#schema.dropAll(this.ctx.storage);
 	}
 
-	/** Deletes an expired claim. */
+	/** Deletes an expired claim, and with it everything this object stored. */
 	override async alarm(): Promise<void> {
-		if ((await this.holder()) === null) this.#sql.exec("DELETE FROM claim");
+		if ((await this.holder()) === null) await this.#schema.dropAll(this.ctx.storage);
 	}
 }

@@ -1,18 +1,19 @@
 /**
  * The queue consumer: turns a job's original into its thumbnail through Thumbor.
  * Each message is acked or retried on its own, so one slow or broken job never
- * holds back or repeats the others in its batch.
+ * holds back or repeats the others in its batch. A passing fault does not go back
+ * through the queue's own retries (capped in number): the job's object waits out
+ * the backoff with its alarm and sends the job again, for as long as its retry
+ * window lasts.
  */
-import { type Job, JobMessage, type ThumbnailInfo, originalKey, thumbnailKey } from "../contracts";
+import { AttemptError, duration, retryDelayMs } from "../attempts";
+import { type Job, JobMessage, type ThumbnailInfo } from "../contracts";
 import { type Settings, settings } from "../config";
 import { signedOriginalUrl } from "../originals/signing";
-import { AttemptError, renderThumbnail, thumborPath } from "../thumbor/client";
+import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
+import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
-import { IMMUTABLE } from "../thumbnails/routes";
 import { jobStub } from "./stubs";
-
-/** Seconds before attempt `attempts + 1`: 4, 8, 16, 32 … capped at five minutes. */
-export const backoffSeconds = (attempts: number) => Math.min(300, 2 ** (attempts + 1));
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
@@ -31,38 +32,39 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 	const cfg = settings(env);
 	const job = jobStub(env, parsed.data.jobId);
 	try {
-		const attempt = await job.begin(cfg.MAX_ATTEMPTS);
+		const attempt = await job.begin(cfg.retry);
 		if (!attempt.proceed) return message.ack();
 		const started = Date.now();
 		try {
 			const { thumbnail, thumborMs } = await makeThumbnail(env, cfg, attempt.job);
 			await job.succeed(thumbnail);
 			log("job.done", attempt.job, { ms: Date.now() - started, thumborMs, bytes: thumbnail.bytes });
-			return message.ack();
 		} catch (err) {
+			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
 			const failure =
 				err instanceof AttemptError
 					? err
 					: new AttemptError({ code: "internal_error", message: "An internal error interrupted processing." }, false);
-			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
-			if (failure.permanent || attempt.job.attempts >= cfg.MAX_ATTEMPTS) {
-				const message_ = failure.permanent
+			const delayMs = retryDelayMs(attempt.job.attempts, cfg.retry);
+			const now = Date.now();
+			if (failure.permanent || now + delayMs > attempt.retryUntil) {
+				const since = attempt.retryUntil - cfg.retry.windowSeconds * 1000;
+				const why = failure.permanent
 					? failure.error.message
-					: `${failure.error.message} Gave up after ${attempt.job.attempts} attempts.`;
-				await job.fail({ code: failure.error.code, message: message_ });
-				log("job.failed", attempt.job, { code: failure.error.code, ms: Date.now() - started });
-				return message.ack();
+					: `${failure.error.message} Gave up after ${attempt.job.attempts} attempts over ${duration(now - since)}.`;
+				await job.fail({ code: failure.error.code, message: why });
+				log("job.failed", attempt.job, { code: failure.error.code, ms: now - started });
+			} else {
+				await job.retryLater(failure.error, delayMs);
+				log("job.retry", attempt.job, { code: failure.error.code, delayMs });
 			}
-			const delay = backoffSeconds(attempt.job.attempts);
-			await job.retryLater(failure.error, delay * 1000);
-			log("job.retry", attempt.job, { code: failure.error.code, delaySeconds: delay });
-			return message.retry({ delaySeconds: delay });
 		}
+		return message.ack();
 	} catch (err) {
 		// The job's own object could not be reached: let the queue deliver again.
 		// If the lease is still held then, the job's watchdog alarm takes over.
 		console.error(`job ${parsed.data.jobId}: could not record the attempt`, err);
-		return message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+		return message.retry({ delaySeconds: Math.ceil(retryDelayMs(message.attempts, cfg.retry) / 1000) });
 	}
 }
 
@@ -88,6 +90,7 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumb
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const rendered = await renderThumbnail(origin, await thumborPath(cfg.THUMBOR_SECURITY_KEY, source), {
 		attempt: job.attempts,
+		previousError: job.error?.code ?? null,
 		originalServed: async () => (await jobStub(env, job.id).get())?.originalServedAttempt === job.attempts,
 		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
 	});
@@ -100,13 +103,19 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumb
 	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: put.httpEtag }, thumborMs };
 }
 
+/** Each dead letter on its own: one that cannot be recorded now is delivered again, without holding back the rest. */
 async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {
 	const parsed = JobMessage.safeParse(message.body);
-	if (parsed.success) {
-		await jobStub(env, parsed.data.jobId).fail({
-			code: "timed_out",
-			message: "Processing kept failing and was abandoned.",
-		});
+	try {
+		if (parsed.success) {
+			await jobStub(env, parsed.data.jobId).fail({
+				code: "timed_out",
+				message: "Processing kept failing and was abandoned.",
+			});
+		}
+		message.ack();
+	} catch (err) {
+		console.error(`dead letter ${message.id}: could not fail its job`, err);
+		message.retry();
 	}
-	message.ack();
 }

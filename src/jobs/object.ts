@@ -7,7 +7,8 @@ import {
 	type ThumbnailInfo,
 	TERMINAL_STATUSES,
 } from "../contracts";
-import { migrate } from "../sql";
+import { type RetryPolicy, duration } from "../attempts";
+import { Schema } from "../sql";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
 export const LEASE_MS = 2 * 60_000;
@@ -31,6 +32,8 @@ type Row = {
 	thumbnail_etag: string | null;
 	error_code: string | null;
 	error_message: string | null;
+	retries_since: number | null;
+	next_attempt_at: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -56,30 +59,40 @@ const MIGRATIONS = [
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
 	)`,
+	// When the current run of automatic retries began (null: at created_at), and when the next attempt is due.
+	"ALTER TABLE job ADD COLUMN retries_since INTEGER",
+	"ALTER TABLE job ADD COLUMN next_attempt_at INTEGER",
 ];
 
 /** What the queue consumer learns when it asks to work on a job. */
-export type Attempt = { proceed: true; job: Job } | { proceed: false; reason: "missing" | "finished" | "leased" | "exhausted" };
+export type Attempt =
+	| { proceed: true; job: Job; retryUntil: number }
+	| { proceed: false; reason: "missing" | "finished" | "leased" | "exhausted" };
 
 /**
  * One job's state, in its own SQLite-backed object named by the job id.
- * Status moves queued → processing → done | failed; an alarm watches over
- * every non-terminal state so that no job stays stuck.
+ * Status moves queued → processing → done | failed. One alarm serves two
+ * purposes: it starts the next attempt when a passing fault's backoff is over,
+ * and it watches over every non-terminal state so that no job stays stuck.
+ * An object only read (an unknown id) stores nothing.
  */
 export class JobObject extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
+	readonly #schema: Schema;
 	readonly #waiters = new Set<() => void>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.#sql = ctx.storage.sql;
-		void ctx.blockConcurrencyWhile(async () => migrate(this.#sql, MIGRATIONS));
+		// Synchronous: done before any call reaches the object.
+		this.#schema = new Schema(this.#sql, MIGRATIONS);
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */
 	async create(input: NewJob): Promise<Job> {
 		const existing = this.#row();
 		if (existing) return toJob(existing);
+		this.#schema.ensure();
 		const now = Date.now();
 		this.#sql.exec(
 			`INSERT INTO job (id, slug, status, original_content_type, original_bytes, original_width, original_height,
@@ -126,29 +139,32 @@ export class JobObject extends DurableObject<Env> {
 
 	/**
 	 * Claims the job for one processing attempt: counts it and takes a lease so
-	 * that a duplicate delivery does not process it twice at once.
+	 * that a duplicate delivery does not process it twice at once. A job still
+	 * not done when its retry window has passed (its attempts kept dying) fails.
 	 */
-	async begin(maxAttempts: number): Promise<Attempt> {
+	async begin(policy: RetryPolicy): Promise<Attempt> {
 		const row = this.#row();
 		if (!row) return { proceed: false, reason: "missing" };
 		if (TERMINAL_STATUSES.includes(row.status)) return { proceed: false, reason: "finished" };
 		const now = Date.now();
 		if (row.status === "processing" && (row.lease_until ?? 0) > now) return { proceed: false, reason: "leased" };
-		if (row.attempts >= maxAttempts) {
+		const since = row.retries_since ?? row.created_at;
+		const retryUntil = since + policy.windowSeconds * 1000;
+		if (row.attempts > 0 && now > retryUntil) {
 			await this.fail({
-				code: "timed_out",
-				message: `Processing did not finish after ${row.attempts} attempts.`,
+				code: row.error_code ? (row.error_code as JobError["code"]) : "timed_out",
+				message: `${row.error_message ?? "Processing did not finish."} Gave up after ${row.attempts} attempts over ${duration(now - since)}.`,
 			});
 			return { proceed: false, reason: "exhausted" };
 		}
-		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?", now + LEASE_MS);
+		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
-		return { proceed: true, job: toJob(this.#row()!) };
+		return { proceed: true, job: toJob(this.#row()!), retryUntil };
 	}
 
 	/** Thumbor has fetched the original during the current attempt. */
 	async noteOriginalServed(): Promise<void> {
-		this.#sql.exec("UPDATE job SET original_served_attempt = attempts");
+		if (this.#schema.exists) this.#sql.exec("UPDATE job SET original_served_attempt = attempts");
 	}
 
 	/** The thumbnail is in R2: the job is done. */
@@ -175,26 +191,57 @@ export class JobObject extends DurableObject<Env> {
 		return toJob(this.#row()!);
 	}
 
-	/** This attempt hit a passing fault; the queue will deliver the job again after `delayMs`. */
+	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
 	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
 		const row = this.#row();
 		if (!row || row.status !== "processing") return row && toJob(row);
-		this.#update("status = 'queued', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
-		await this.ctx.storage.setAlarm(Date.now() + delayMs + QUEUED_TIMEOUT_MS);
+		const due = Date.now() + delayMs;
+		this.#update(
+			"status = 'queued', lease_until = NULL, next_attempt_at = ?, error_code = ?, error_message = ?",
+			due,
+			error.code,
+			error.message,
+		);
+		await this.ctx.storage.setAlarm(due);
 		return toJob(this.#row()!);
 	}
 
-	/** Watchdog: a job still queued or processing here was lost on the way; send it again. */
+	/**
+	 * Its owner asks for a failed job to be tried again: allowed when it failed for a
+	 * reason in `retryable` (nothing against the image). It keeps its id, slug and
+	 * attempt count, and gets a fresh retry window. Returns the job and whether it was requeued.
+	 */
+	async retry(retryable: readonly JobError["code"][]): Promise<{ job: Job; requeued: boolean } | null> {
+		const row = this.#row();
+		if (!row) return null;
+		if (row.status !== "failed" || !retryable.includes(row.error_code as JobError["code"])) return { job: toJob(row), requeued: false };
+		const now = Date.now();
+		this.#update("status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL", now);
+		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		return { job: toJob(this.#row()!), requeued: true };
+	}
+
+	/**
+	 * A scheduled attempt is due, or the watchdog found the job stuck (its message
+	 * lost, its worker dead): send it to the queue again.
+	 */
 	override async alarm(): Promise<void> {
 		const row = this.#row();
 		if (!row || TERMINAL_STATUSES.includes(row.status)) return;
-		console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
-		if (row.status === "processing") this.#update("status = 'queued', lease_until = NULL");
+		const now = Date.now();
+		if (row.status === "processing" && (row.lease_until ?? 0) > now) {
+			await this.ctx.storage.setAlarm(row.lease_until!);
+			return;
+		}
+		const scheduled = row.status === "queued" && row.next_attempt_at !== null && row.next_attempt_at <= now;
+		if (!scheduled) console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
+		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
 		await this.env.JOB_QUEUE.send({ jobId: row.id });
-		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
+		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 	}
 
 	#row(): Row | null {
+		if (!this.#schema.exists) return null;
 		return this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null;
 	}
 
@@ -227,6 +274,7 @@ function toJob(row: Row): Job {
 						etag: row.thumbnail_etag!,
 					},
 		error: row.error_code ? { code: row.error_code as JobError["code"], message: row.error_message ?? "" } : null,
+		nextAttemptAt: row.status === "queued" ? row.next_attempt_at : null,
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
 	};

@@ -1,13 +1,14 @@
 import { type Job, thumbnailPath } from "../contracts";
 
-/** A job as the HTTP API shows it: absolute thumbnail URL, ISO timestamps, no internals. */
-export function jobView(job: Job, requestUrl: string) {
+/** A job as the HTTP API shows it: absolute thumbnail URL (on PUBLIC_BASE_URL, never the request's Host), ISO timestamps, no internals. */
+export function jobView(job: Job, publicBaseUrl: string) {
 	return {
 		id: job.id,
 		status: job.status,
 		slug: job.slug,
-		thumbnailUrl: new URL(thumbnailPath(job.slug), requestUrl).href,
+		thumbnailUrl: new URL(thumbnailPath(job.slug), publicBaseUrl).href,
 		...(job.error && { error: job.error }),
+		...(job.nextAttemptAt !== null && { nextAttemptAt: new Date(job.nextAttemptAt).toISOString() }),
 		attempts: job.attempts,
 		original: job.original,
 		...(job.thumbnail && {
@@ -17,3 +18,6 @@ export function jobView(job: Job, requestUrl: string) {
 		updatedAt: new Date(job.updatedAt).toISOString(),
 	};
 }
+
+/** The job view's shape, for clients and tests. */
+export type JobView = ReturnType<typeof jobView>;

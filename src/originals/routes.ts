@@ -1,8 +1,9 @@
 import { Hono } from "hono";
-import { JobId, originalKey } from "../contracts";
+import { JobId } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
 import { jobStub } from "../jobs/stubs";
+import { originalKey } from "../storage";
 import { verifyOriginalSignature } from "./signing";
 
 /** Originals, for Thumbor's HTTP loader only: every URL is signed and expires within minutes. */

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
-import { Slug, thumbnailKey, thumbnailPath } from "../contracts";
+import { Slug, thumbnailPath } from "../contracts";
+import { settings } from "../config";
 import { ApiError } from "../errors";
-
-/** A slug's bytes never change once served, so every cache may keep them for a year. */
-export const IMMUTABLE = "public, max-age=31536000, immutable";
+import { IMMUTABLE, thumbnailKey } from "../storage";
 
 const notReady = (name: string) =>
 	new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
@@ -22,7 +21,8 @@ export const thumbnails = new Hono<{ Bindings: Env }>().get("/:file", async (c) 
 	if (!slug.success) throw notReady(name);
 
 	const cache = caches.default;
-	const cacheKey = new Request(new URL(thumbnailPath(slug.data), c.req.url).href);
+	// Keyed on the public URL, not the request's Host: one entry per thumbnail, whatever the client sent.
+	const cacheKey = new Request(new URL(thumbnailPath(slug.data), settings(c.env).PUBLIC_BASE_URL).href);
 	let response = await cache.match(cacheKey);
 	if (!response) {
 		const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));

@@ -2,7 +2,8 @@
  * Thumbor's side of the contract: the one operation we ask for, how its URLs
  * are signed, and what its answers mean for a job.
  */
-import { type JobError, THUMBNAIL } from "../contracts";
+import { AttemptError } from "../attempts";
+import { type JobErrorCode, THUMBNAIL } from "../contracts";
 import { base64url, hmac } from "../crypto";
 import { readWebpInfo, type WebpInfo } from "../images/webp";
 
@@ -26,28 +27,23 @@ export async function thumborPath(securityKey: string, sourceUrl: string): Promi
 /** Something that answers GETs of Thumbor paths: a Thumbor at a URL, or our container (thumbor/origin.ts). */
 export type ThumborOrigin = (path: string, signal: AbortSignal) => Promise<Response>;
 
-/** Why an attempt did not produce a thumbnail; `permanent` failures are not retried. */
-export class AttemptError extends Error {
-	constructor(
-		readonly error: JobError,
-		readonly permanent: boolean,
-	) {
-		super(error.message);
-		this.name = "AttemptError";
-	}
-}
-
 export interface Rendered {
 	bytes: Uint8Array;
 	info: WebpInfo;
 }
 
+/**
+ * How long one attempt waits for Thumbor. Our engine stops any one decode well
+ * before this (thumbor/edge_engine.py): only a Thumbor that hangs or is swamped gets here.
+ */
 const THUMBOR_TIMEOUT_MS = 30_000;
 
 /** What the Worker saw of an attempt, which Thumbor's empty error bodies do not say. */
 export interface AttemptContext {
 	/** Which attempt this is, from 1. */
 	attempt: number;
+	/** Why the attempt before this one failed, if it did: an image fault seen twice is final. */
+	previousError: JobErrorCode | null;
 	/** Whether Thumbor fetched the original during this attempt (the originals route records it). */
 	originalServed: () => Promise<boolean>;
 	/** Whether the original is still in R2. */
@@ -55,8 +51,13 @@ export interface AttemptContext {
 }
 
 /** Asks Thumbor for the thumbnail at `path`; throws AttemptError with a reason a user can act on. */
-export async function renderThumbnail(origin: ThumborOrigin, path: string, context: AttemptContext): Promise<Rendered> {
-	const signal = AbortSignal.timeout(THUMBOR_TIMEOUT_MS);
+export async function renderThumbnail(
+	origin: ThumborOrigin,
+	path: string,
+	context: AttemptContext,
+	timeoutMs = THUMBOR_TIMEOUT_MS,
+): Promise<Rendered> {
+	const signal = AbortSignal.timeout(timeoutMs);
 	const ask = () =>
 		Promise.race([
 			origin(path, signal),
@@ -67,6 +68,10 @@ export async function renderThumbnail(origin: ThumborOrigin, path: string, conte
 		// A pooled connection to a Thumbor that has since restarted fails once; a fresh one may not.
 		res = await ask().catch((err: unknown) => (signal.aborted ? Promise.reject(err) : ask()));
 	} catch (err) {
+		if (signal.aborted && (await context.originalServed())) {
+			// Thumbor had the image and never answered: the image keeps it busy (or it is swamped).
+			throw imageFault("image_too_complex", TOO_COMPLEX, context);
+		}
 		throw new AttemptError(
 			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },
 			false,
@@ -94,26 +99,33 @@ export async function renderThumbnail(origin: ThumborOrigin, path: string, conte
 
 const UNDECODABLE =
 	"The image could not be decoded: it may be corrupt or truncated, or larger than the image service's pixel limit. Upload a complete image.";
+const TOO_COMPLEX =
+	"The image takes too long to decode (a progressive JPEG with very many scans, say). Re-encode it and upload it again.";
+
+/** A fault of the image: final at once when `certain`, else once the attempt before saw the same. */
+function imageFault(code: JobErrorCode, message: string, context: AttemptContext, certain = false): AttemptError {
+	return new AttemptError({ code, message }, certain || context.previousError === code);
+}
 
 /**
  * What a Thumbor error status means for the job.
- * - 400: a refusal (not an image, corrupt, too many pixels): final.
+ * - 400: a refusal (not an image, corrupt, truncated, too many pixels): final.
+ * - 422: our engine stopped a decode that ran past its budget, or refused one that would: final.
  * - 404: Thumbor's loader got no original: final if it is gone from R2, else a passing fault.
  * - 500: seen both when the decoder chokes on an image and when the origin is unreachable.
  *   If Thumbor did fetch the original, the image is at fault: final once a retry saw it too.
  * - anything else (502, 503, 504…): a passing fault.
  */
 export async function classifyThumborStatus(status: number, context: AttemptContext): Promise<AttemptError> {
-	if (status === 400) return new AttemptError({ code: "unprocessable_image", message: UNDECODABLE }, true);
+	if (status === 400) return imageFault("unprocessable_image", UNDECODABLE, context, true);
+	if (status === 422) return imageFault("image_too_complex", TOO_COMPLEX, context, true);
 	if (status === 404) {
 		return (await context.originalExists())
 			? new AttemptError({ code: "original_missing", message: "The image service could not load the original upload." }, false)
 			: new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
 	}
 	if (status === 500) {
-		if (await context.originalServed()) {
-			return new AttemptError({ code: "unprocessable_image", message: UNDECODABLE }, context.attempt >= 2);
-		}
+		if (await context.originalServed()) return imageFault("unprocessable_image", UNDECODABLE, context);
 		return new AttemptError(
 			{ code: "thumbor_unavailable", message: "The image service could not load the original (HTTP 500)." },
 			false,

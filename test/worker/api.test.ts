@@ -1,20 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { originalKey } from "../../src/contracts";
-import { ulid } from "../../src/crypto";
-import { idempotencyClaim, jobStub } from "../../src/jobs/stubs";
+import { ulid } from "../../src/ids";
+import { idempotencyClaim, jobStub, slugClaim } from "../../src/jobs/stubs";
+import type { JobView } from "../../src/jobs/view";
 import { signedOriginalUrl } from "../../src/originals/signing";
-import { env, expectProblem, multipart, pngLike, request, uniqueSlug, upload } from "./helpers";
+import { originalKey } from "../../src/storage";
+import { countOriginals, env, expectProblem, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
 
-type JobBody = {
-	id: string;
-	status: string;
-	slug: string;
-	thumbnailUrl: string;
-	attempts: number;
-	original: { contentType: string; bytes: number };
-	createdAt: string;
-};
+type JobBody = JobView;
 
 async function storedOriginal(id: string) {
 	const object = await env.BUCKET.get(originalKey(id));
@@ -32,7 +25,7 @@ describe("POST /jobs", () => {
 		expect(job).toMatchObject({
 			status: "queued",
 			slug,
-			thumbnailUrl: `http://thumbs.test/thumbnails/${slug}.webp`,
+			thumbnailUrl: `https://img.example/thumbnails/${slug}.webp`,
 			attempts: 0,
 			original: { contentType: "image/png", bytes: 4096, width: 16, height: 16 },
 		});
@@ -206,7 +199,7 @@ describe("Idempotency-Key", () => {
 		const image = pngLike(700);
 		const claim = idempotencyClaim(env, k);
 		const ghost = ulid(); // a request that claimed the key, then never made its job
-		await claim.claim(ghost, { fingerprint: "700|", ttlMs: 60_000 });
+		await claim.claim(ghost, { fingerprint: "whatever", ttlMs: 60_000 });
 		await expectProblem(await upload(image, { headers: { "Idempotency-Key": k } }), 409, "idempotency_in_progress");
 		await runInDurableObject(claim, (_obj, state) => {
 			state.storage.sql.exec("UPDATE claim SET claimed_at = ?", Date.now() - 120_000);
@@ -226,8 +219,7 @@ describe("Idempotency-Key", () => {
 		expect(await claim.holder()).toBeNull();
 		// Its alarm deletes it (it may already have fired by itself).
 		await runDurableObjectAlarm(claim);
-		const rows = await runInDurableObject(claim, (_obj, state) => state.storage.sql.exec("SELECT * FROM claim").toArray());
-		expect(rows).toEqual([]);
+		expect(await storedState(claim)).toEqual({ tables: [], alarm: null });
 		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-b", fingerprint: "g" });
 	});
 });
@@ -281,5 +273,157 @@ describe("the rest", () => {
 	it("answers unknown routes in the one error format", async () => {
 		await expectProblem(await request("/nope"), 404, "not_found");
 		await expectProblem(await request("/jobs", { method: "PUT" }), 404, "not_found");
+	});
+});
+
+describe("reads and refusals store nothing", () => {
+	it("leaves no job object behind for an unknown id", async () => {
+		const id = ulid();
+		await expectProblem(await request(`/jobs/${id}`), 404, "not_found");
+		await expectProblem(await request(`/jobs/${id}?wait=1`), 404, "not_found");
+		expect(await storedState(jobStub(env, id))).toEqual({ tables: [], alarm: null });
+	});
+
+	it("leaves no claim behind for a refused upload's new slug or Idempotency-Key", async () => {
+		const slug = uniqueSlug("refused");
+		const k = `k-${crypto.randomUUID()}`;
+		const before = await countOriginals();
+		const problem = await upload("not an image", { query: `?slug=${slug}`, headers: { "Idempotency-Key": k } });
+		await expectProblem(problem, 415, "unsupported_media_type");
+		expect(await storedState(slugClaim(env, slug))).toEqual({ tables: [], alarm: null });
+		expect(await storedState(idempotencyClaim(env, k))).toEqual({ tables: [], alarm: null });
+		expect(await countOriginals()).toBe(before);
+	});
+
+	it("gives back everything an Idempotency-Key stored when its upload then fails", async () => {
+		const taken = uniqueSlug("held");
+		expect((await upload(pngLike(), { query: `?slug=${taken}` })).status).toBe(202);
+		const k = `k-${crypto.randomUUID()}`;
+		await expectProblem(await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }), 409, "slug_taken");
+		expect(await storedState(idempotencyClaim(env, k))).toEqual({ tables: [], alarm: null });
+	});
+
+	it("deletes an original whose body failed a check after the last byte reached R2", async () => {
+		const before = await countOriginals();
+		const form = multipart([{ name: "file", value: pngLike(2000), filename: "a.png" }]);
+		const trailing = new Uint8Array([...form.body, ...new TextEncoder().encode("junk after the end")]);
+		await expectProblem(await upload(trailing, { headers: { "Content-Type": form.contentType } }), 400, "invalid_multipart");
+		expect(await countOriginals()).toBe(before);
+	});
+});
+
+describe("multipart limits", () => {
+	const send = (form: { body: Uint8Array; contentType: string }) => upload(form.body, { headers: { "Content-Type": form.contentType } });
+
+	it("refuses a form longer than the file limit plus 64 KiB before reading it", async () => {
+		const body = new Uint8Array(65_536 + 64 * 1024 + 1);
+		const problem = await expectProblem(
+			await upload(body, { headers: { "Content-Type": "multipart/form-data; boundary=x" } }),
+			413,
+			"payload_too_large",
+		);
+		expect(problem.limit).toBe(65_536 + 64 * 1024);
+	});
+
+	it("bounds the number of fields and each field's length", async () => {
+		const many = multipart([
+			...Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, value: "x" })),
+			{ name: "file", value: pngLike(), filename: "a.png" },
+		]);
+		expect((await expectProblem(await send(many), 413, "payload_too_large")).limit).toBe(16);
+		const long = multipart([
+			{ name: "note", value: "x".repeat(5000) },
+			{ name: "file", value: pngLike(), filename: "a.png" },
+		]);
+		expect((await expectProblem(await send(long), 413, "payload_too_large")).limit).toBe(4096);
+		const ok = multipart([
+			...Array.from({ length: 16 }, (_, i) => ({ name: `f${i}`, value: "x".repeat(4096) })),
+			{ name: "file", value: pngLike(), filename: "a.png" },
+		]);
+		expect((await send(ok)).status).toBe(202);
+	});
+});
+
+describe("JPEG scans", () => {
+	it("refuses a JPEG with more scans than any encoder writes (422), storing nothing", async () => {
+		const before = await countOriginals();
+		const problem = await expectProblem(await upload(jpegLike(101)), 422, "image_too_complex");
+		expect(problem).toMatchObject({ maxScans: 100 });
+		expect(problem.detail).toMatch(/more than 100 scans/);
+		expect(await countOriginals()).toBe(before);
+		expect((await upload(jpegLike(100))).status).toBe(202);
+	});
+});
+
+describe("public URLs", () => {
+	it("builds thumbnail URLs on PUBLIC_BASE_URL, never on the request's Host", async () => {
+		const res = await request("/jobs", { method: "POST", body: pngLike(), headers: { Host: "evil.example" } });
+		const job = (await res.json()) as JobBody;
+		expect(job.thumbnailUrl).toBe(`https://img.example/thumbnails/${job.slug}.webp`);
+		const again = (await (await request(`/jobs/${job.id}`, { headers: { Host: "evil.example" } })).json()) as JobBody;
+		expect(again.thumbnailUrl).toBe(job.thumbnailUrl);
+	});
+});
+
+describe("Idempotency-Key fingerprints the bytes", () => {
+	it("refuses different bytes of the same length, and a different form-field slug", async () => {
+		const k = `k-${crypto.randomUUID()}`;
+		expect((await upload(pngLike(900), { headers: { "Idempotency-Key": k } })).status).toBe(202);
+		// pngLike() makes distinct random bytes each call.
+		await expectProblem(await upload(pngLike(900), { headers: { "Idempotency-Key": k } }), 422, "idempotency_key_reused");
+
+		const k2 = `k-${crypto.randomUUID()}`;
+		const image = pngLike(800);
+		const form = (slug: string) =>
+			multipart([
+				{ name: "slug", value: slug },
+				{ name: "file", value: image, filename: "a.png" },
+			]);
+		const first = form(uniqueSlug("fp"));
+		const created = await upload(first.body, { headers: { "Content-Type": first.contentType, "Idempotency-Key": k2 } });
+		expect(created.status).toBe(202);
+		const replayed = await upload(first.body, { headers: { "Content-Type": first.contentType, "Idempotency-Key": k2 } });
+		expect(replayed.headers.get("Idempotent-Replayed")).toBe("true");
+		const other = form(uniqueSlug("fp"));
+		await expectProblem(
+			await upload(other.body, { headers: { "Content-Type": other.contentType, "Idempotency-Key": k2 } }),
+			422,
+			"idempotency_key_reused",
+		);
+	});
+});
+
+describe("GET|HEAD /thumbnails/<slug>.webp", () => {
+	it("serves a stored thumbnail with its ETag, 304 on a match, HEAD without a body, 404 no-store when absent", async () => {
+		const slug = uniqueSlug("thumb");
+		const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+		const put = (await env.BUCKET.put(`thumbnails/${slug}.webp`, bytes))!;
+		const res = await request(`/thumbnails/${slug}.webp`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("ETag")).toBe(put.httpEtag);
+		expect(res.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
+		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+		const cached = await request(`/thumbnails/${slug}.webp`, { headers: { "If-None-Match": put.httpEtag } });
+		expect(cached.status).toBe(304);
+		expect(await cached.text()).toBe("");
+		const head = await request(`/thumbnails/${slug}.webp`, { method: "HEAD" });
+		expect(head.status).toBe(200);
+		expect(head.headers.get("Content-Length")).toBe("5");
+		expect(await head.text()).toBe("");
+		await expectProblem(await request(`/thumbnails/${uniqueSlug("none")}.webp`), 404, "not_found");
+		await expectProblem(await request(`/thumbnails/${slug}.png`), 404, "not_found");
+	});
+});
+
+describe("GET /jobs/:id?wait", () => {
+	it("answers as soon as the status changes", async () => {
+		const created = (await (await upload(pngLike())).json()) as JobBody;
+		const started = Date.now();
+		const waiting = request(`/jobs/${created.id}?wait=20`);
+		await new Promise((r) => setTimeout(r, 100));
+		await jobStub(env, created.id).begin({ baseSeconds: 4, maxDelaySeconds: 600, windowSeconds: 86_400 });
+		const job = (await (await waiting).json()) as JobBody;
+		expect(job.status).toBe("processing");
+		expect(Date.now() - started).toBeLessThan(10_000);
 	});
 });

@@ -1,15 +1,19 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type JobStatus, originalKey } from "../../src/contracts";
-import { ulid } from "../../src/crypto";
+import { afterEach, vi } from "vitest";
+import { type RetryPolicy, retryDelayMs } from "../../src/attempts";
+import { settings } from "../../src/config";
+import type { JobErrorCode, JobStatus } from "../../src/contracts";
+import { ulid } from "../../src/ids";
 import worker from "../../src/index";
-import { backoffSeconds } from "../../src/jobs/consumer";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
+import { originalKey } from "../../src/storage";
 import { type ThumborOrigin, classifyThumborStatus, renderThumbnail } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
-import { settings } from "../../src/config";
-import { WEBP, env, pngLike } from "./helpers";
+import { WEBP, env, expectProblem, pngLike, request } from "./helpers";
+
+const POLICY: RetryPolicy = settings(env).retry;
 
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
 async function newJob() {
@@ -20,12 +24,15 @@ async function newJob() {
 	return { id, stub };
 }
 
-async function deliver(body: unknown, { attempts = 1, queue = "thumbnail-jobs" } = {}) {
+async function deliver(body: unknown, { attempts = 1, queue = "thumbnail-jobs", environment = env } = {}) {
 	const batch = createMessageBatch(queue, [{ id: `m-${ulid()}`, timestamp: new Date(), attempts, body }]);
 	const ctx = createExecutionContext();
-	await worker.queue(batch, env);
+	await worker.queue(batch, environment);
 	return getQueueResult(batch, ctx);
 }
+
+const row = (stub: ReturnType<typeof jobStub>) =>
+	runInDurableObject(stub, (_obj, state) => state.storage.sql.exec("SELECT * FROM job").one());
 
 const setState = (stub: ReturnType<typeof jobStub>, status: JobStatus, attempts: number, leaseUntil: number | null = null) =>
 	runInDurableObject(stub, (_obj, state) => {
@@ -33,31 +40,66 @@ const setState = (stub: ReturnType<typeof jobStub>, status: JobStatus, attempts:
 	});
 
 describe("queue consumer", () => {
-	it("retries a job with backoff while Thumbor is unreachable, and says why", async () => {
+	afterEach(() => vi.restoreAllMocks());
+
+	it("acks a passing fault and leaves the backoff to the job's alarm, saying why and when", async () => {
 		const { id, stub } = await newJob();
 		const before = Date.now();
 		const result = await deliver({ jobId: id });
-		// (getQueueResult does not report the delay; the job's watchdog is set past it.)
-		expect(result.retryMessages).toEqual([{ msgId: expect.any(String) }]);
-		expect(result.explicitAcks).toEqual([]);
-		const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
-		expect(alarm).toBeGreaterThanOrEqual(before + backoffSeconds(1) * 1000 + QUEUED_TIMEOUT_MS);
-		expect(await stub.get()).toMatchObject({
-			status: "queued",
-			attempts: 1,
-			error: { code: "thumbor_unavailable" },
-		});
-	});
-
-	it("fails the job with a reason once its attempts are used up, and acks the message", async () => {
-		const { id, stub } = await newJob();
-		await setState(stub, "queued", Number(env.MAX_ATTEMPTS) - 1);
-		const result = await deliver({ jobId: id }, { attempts: 5 });
+		// Not a queue retry: those are capped in number, and an outage may last hours.
 		expect(result.explicitAcks).toHaveLength(1);
 		expect(result.retryMessages).toEqual([]);
+		const alarm = (await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm()))!;
+		expect(alarm).toBeGreaterThanOrEqual(before + 0.8 * 4000);
+		expect(alarm).toBeLessThanOrEqual(Date.now() + 1.2 * 4000);
 		const job = await stub.get();
-		expect(job).toMatchObject({ status: "failed", attempts: Number(env.MAX_ATTEMPTS), error: { code: "thumbor_unavailable" } });
-		expect(job?.error?.message).toMatch(/Gave up after 5 attempts/);
+		expect(job).toMatchObject({ status: "queued", attempts: 1, error: { code: "thumbor_unavailable" }, nextAttemptAt: alarm });
+		const view = await (await request(`/jobs/${id}`)).json();
+		expect(view).toMatchObject({ nextAttemptAt: new Date(alarm).toISOString() });
+	});
+
+	it("starts the next attempt from the alarm once the backoff is over, then watches the job again", async () => {
+		const { id, stub } = await newJob();
+		await deliver({ jobId: id });
+		// The backoff is over.
+		await runInDurableObject(stub, (_obj, state) => {
+			state.storage.sql.exec("UPDATE job SET next_attempt_at = ?", Date.now() - 1);
+		});
+		const warn = vi.spyOn(console, "warn");
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(warn).not.toHaveBeenCalled(); // a scheduled attempt, not a stuck job
+		expect(await stub.get()).toMatchObject({ status: "queued", nextAttemptAt: null });
+		const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+		expect(alarm).toBeGreaterThan(Date.now() + QUEUED_TIMEOUT_MS - 5000);
+	});
+
+	it("keeps a job through a long outage: many attempts, delays capped, still queued", async () => {
+		const { id, stub } = await newJob();
+		for (let i = 0; i < 12; i++) {
+			await deliver({ jobId: id });
+			await runDurableObjectAlarm(stub);
+		}
+		expect(await stub.get()).toMatchObject({ status: "queued", attempts: 12, error: { code: "thumbor_unavailable" } });
+	});
+
+	it("fails the job with a reason once its retry window is over, and acks the message", async () => {
+		const { id, stub } = await newJob();
+		const since = Date.now() - POLICY.windowSeconds * 1000 + 1000; // the next delay would pass the window
+		await runInDurableObject(stub, (_obj, state) => {
+			state.storage.sql.exec("UPDATE job SET attempts = 7, retries_since = ?", since);
+		});
+		const result = await deliver({ jobId: id });
+		expect(result.explicitAcks).toHaveLength(1);
+		const job = await stub.get();
+		expect(job).toMatchObject({ status: "failed", attempts: 8, error: { code: "thumbor_unavailable" } });
+		expect(job?.error?.message).toMatch(/Gave up after 8 attempts over 24 h 0 min/);
+	});
+
+	it("backs off exponentially with jitter, capped", () => {
+		const mid = () => 0.5;
+		expect([1, 2, 3, 4, 5, 8, 20].map((n) => retryDelayMs(n, POLICY, mid))).toEqual([4000, 8000, 16000, 32000, 64000, 512000, 600000]);
+		expect(retryDelayMs(1, POLICY, () => 0)).toBe(3200);
+		expect(retryDelayMs(1, POLICY, () => 0.999_999)).toBeCloseTo(4800, -1);
 	});
 
 	it("finishes a job whose thumbnail an earlier attempt stored but did not record, without asking Thumbor again", async () => {
@@ -115,6 +157,36 @@ describe("queue consumer", () => {
 		expect((await deliver({ jobId: ulid() }, { queue: "thumbnail-jobs-dlq" })).explicitAcks).toHaveLength(1);
 	});
 
+	it("handles each dead letter on its own: one whose job cannot be reached does not hold back the rest", async () => {
+		const ok = await newJob();
+		const unreachable = ulid();
+		// A stand-in binding: the one fault a live object cannot be made to show on demand.
+		const JOBS = new Proxy(env.JOBS, {
+			get(target, prop) {
+				if (prop === "get") {
+					return (id: DurableObjectId) => {
+						if (id.equals(target.idFromName(unreachable))) throw new Error("object unreachable");
+						return target.get(id);
+					};
+				}
+				const value = Reflect.get(target, prop);
+				return typeof value === "function" ? value.bind(target) : value;
+			},
+		});
+		const error = vi.spyOn(console, "error").mockImplementation(() => {});
+		const batch = createMessageBatch("thumbnail-jobs-dlq", [
+			{ id: "down", timestamp: new Date(), attempts: 1, body: { jobId: unreachable } },
+			{ id: "ok", timestamp: new Date(), attempts: 1, body: { jobId: ok.id } },
+		]);
+		const ctx = createExecutionContext();
+		await worker.queue(batch, { ...env, JOBS });
+		const result = await getQueueResult(batch, ctx);
+		expect(result.explicitAcks).toEqual(["ok"]);
+		expect(result.retryMessages.map((m) => m.msgId)).toEqual(["down"]);
+		expect(error).toHaveBeenCalledWith(expect.stringMatching(/dead letter down/), expect.any(Error));
+		expect(await ok.stub.get()).toMatchObject({ status: "failed" });
+	});
+
 	it("keeps the messages of one batch independent", async () => {
 		const a = await newJob();
 		const b = await newJob();
@@ -126,14 +198,49 @@ describe("queue consumer", () => {
 		const ctx = createExecutionContext();
 		await worker.queue(batch, env);
 		const result = await getQueueResult(batch, ctx);
-		expect(result.explicitAcks).toEqual(["b"]);
-		expect(result.retryMessages.map((m) => m.msgId)).toEqual(["a"]);
+		expect(result.explicitAcks.sort()).toEqual(["a", "b"]);
+		expect(await b.stub.get()).toMatchObject({ status: "done", attempts: 1 });
+		expect(await a.stub.get()).toMatchObject({ status: "queued", attempts: 1, error: { code: "thumbor_unavailable" } });
+	});
+});
+
+describe("POST /jobs/:id/retry", () => {
+	const failWith = async (stub: ReturnType<typeof jobStub>, code: JobErrorCode) => {
+		await stub.begin(POLICY);
+		await stub.fail({ code, message: "test" });
+	};
+
+	it("puts a job failed for a passing reason back in the queue, keeping its slug and attempt count", async () => {
+		const { id, stub } = await newJob();
+		await failWith(stub, "thumbor_unavailable");
+		const res = await request(`/jobs/${id}/retry`, { method: "POST" });
+		expect(res.status).toBe(202);
+		expect(await res.json()).toMatchObject({ id, slug: `s-${id}`, status: "queued", attempts: 1 });
+		expect((await stub.get())?.error).toBeNull();
+		// A fresh retry window starts now.
+		expect((await row(stub)).retries_since).toBeGreaterThan(Date.now() - 5000);
+		const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+		expect(alarm).toBeGreaterThan(Date.now());
+	});
+
+	it("refuses jobs another attempt would not change (409), and unknown ids (404)", async () => {
+		const bad = await newJob();
+		await failWith(bad.stub, "unprocessable_image");
+		const refused = await expectProblem(await request(`/jobs/${bad.id}/retry`, { method: "POST" }), 409, "not_retryable");
+		expect(refused.detail).toMatch(/unprocessable_image/);
+		const queued = await newJob();
+		expect((await expectProblem(await request(`/jobs/${queued.id}/retry`, { method: "POST" }), 409, "not_retryable")).detail).toMatch(
+			/it is queued/,
+		);
+		await expectProblem(await request(`/jobs/${ulid()}/retry`, { method: "POST" }), 404, "not_found");
+		await expectProblem(await request("/jobs/nope/retry", { method: "POST" }), 404, "not_found");
 	});
 });
 
 describe("Thumbor answers", () => {
-	const context = (attempt: number, { served = false, exists = true } = {}) => ({
+	const context = (attempt: number, { served = false, exists = true, previous = null as JobErrorCode | null } = {}) => ({
 		attempt,
+		previousError: previous,
 		originalServed: async () => served,
 		originalExists: async () => exists,
 	});
@@ -168,14 +275,20 @@ describe("Thumbor answers", () => {
 
 	it("maps each status, with what the Worker saw, to what it means for the job", async () => {
 		expect(await classifyThumborStatus(400, context(1))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		// Our engine refused or stopped a decode that costs too much.
+		expect(await classifyThumborStatus(422, context(1))).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
 		// 500 after Thumbor fetched the original: the image is at fault, once a retry agrees.
 		expect(await classifyThumborStatus(500, context(1, { served: true }))).toMatchObject({
 			permanent: false,
 			error: { code: "unprocessable_image" },
 		});
-		expect(await classifyThumborStatus(500, context(2, { served: true }))).toMatchObject({
+		expect(await classifyThumborStatus(500, context(5, { served: true, previous: "unprocessable_image" }))).toMatchObject({
 			permanent: true,
 			error: { code: "unprocessable_image" },
+		});
+		// A second attempt after an outage has seen nothing against the image yet.
+		expect(await classifyThumborStatus(500, context(2, { served: true, previous: "thumbor_unavailable" }))).toMatchObject({
+			permanent: false,
 		});
 		// 500 without a fetch: Thumbor could not reach the Worker, however often it happens.
 		expect(await classifyThumborStatus(500, context(4))).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
@@ -186,14 +299,32 @@ describe("Thumbor answers", () => {
 		});
 		for (const status of [502, 503, 504]) expect((await classifyThumborStatus(status, context(3))).permanent).toBe(false);
 	});
+
+	it("blames the image when Thumbor had it and never answered, twice; an unreachable Thumbor otherwise", async () => {
+		const silent: ThumborOrigin = (_path, signal) =>
+			new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+		await expect(renderThumbnail(silent, "/x", context(1, { served: true }), 50)).rejects.toMatchObject({
+			permanent: false,
+			error: { code: "image_too_complex" },
+		});
+		await expect(
+			renderThumbnail(silent, "/x", context(2, { served: true, previous: "image_too_complex" }), 50),
+		).rejects.toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
+		await expect(renderThumbnail(silent, "/x", context(1), 50)).rejects.toMatchObject({
+			permanent: false,
+			error: { code: "thumbor_unavailable" },
+		});
+	});
 });
 
 describe("JobObject", () => {
+	afterEach(() => vi.restoreAllMocks());
+
 	it("moves queued → processing with a lease, and refuses a second claim while it holds", async () => {
 		const { stub } = await newJob();
-		const first = await stub.begin(5);
+		const first = await stub.begin(POLICY);
 		expect(first).toMatchObject({ proceed: true, job: { status: "processing", attempts: 1 } });
-		expect(await stub.begin(5)).toEqual({ proceed: false, reason: "leased" });
+		expect(await stub.begin(POLICY)).toEqual({ proceed: false, reason: "leased" });
 	});
 
 	it("is created once: a second create returns the first job", async () => {
@@ -205,28 +336,32 @@ describe("JobObject", () => {
 	it("wakes a long-poll when the status changes, and times out otherwise", async () => {
 		const { stub } = await newJob();
 		const waiting = stub.waitForChange("queued", 10_000);
-		await stub.begin(5);
+		await stub.begin(POLICY);
 		expect(await waiting).toMatchObject({ status: "processing" });
 		const started = Date.now();
 		expect(await stub.waitForChange("processing", 200)).toMatchObject({ status: "processing" });
 		expect(Date.now() - started).toBeGreaterThanOrEqual(150);
 	});
 
-	it("has a watchdog that sends a stuck job again, and fails it once attempts run out", async () => {
+	it("has a watchdog that sends a stuck job again, and fails it once its retry window has passed", async () => {
 		const { stub } = await newJob();
 		await setState(stub, "processing", 1, Date.now() - 1);
+		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect(warn).toHaveBeenCalledWith(expect.stringMatching(/found processing by its watchdog/));
 		expect(await stub.get()).toMatchObject({ status: "queued", attempts: 1 });
-		// The re-sent message finds no attempts left: the job fails instead of looping.
-		await setState(stub, "queued", 5);
-		expect(await stub.begin(5)).toEqual({ proceed: false, reason: "exhausted" });
+		// Attempts that keep dying: once the window has passed the job fails instead of looping.
+		await runInDurableObject(stub, (_obj, state) => {
+			state.storage.sql.exec("UPDATE job SET retries_since = ?", Date.now() - POLICY.windowSeconds * 1000 - 1);
+		});
+		expect(await stub.begin(POLICY)).toEqual({ proceed: false, reason: "exhausted" });
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
 		expect(await runDurableObjectAlarm(stub)).toBe(false);
 	});
 
 	it("stops its watchdog once done", async () => {
 		const { stub } = await newJob();
-		await stub.begin(5);
+		await stub.begin(POLICY);
 		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' });
 		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
 		expect(await runDurableObjectAlarm(stub)).toBe(false);
@@ -234,15 +369,25 @@ describe("JobObject", () => {
 });
 
 describe("where Thumbor is", () => {
+	afterEach(() => vi.restoreAllMocks());
+
 	it("refuses a loopback ORIGINALS_BASE_URL when Thumbor runs in containers, which could never reach it", () => {
 		expect(() => settings({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "http://127.0.0.1:8787" })).toThrow(
 			/public URL[\s\S]*ORIGINALS_BASE_URL/,
 		);
 	});
 
+	it("says which setting is wrong when ORIGINALS_BASE_URL is not a URL", () => {
+		const misconfigured = () => settings({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "not a url" });
+		expect(misconfigured).toThrow(/invalid configuration[\s\S]*ORIGINALS_BASE_URL/);
+		expect(misconfigured).not.toThrow(TypeError);
+	});
+
 	it("uses THUMBOR_URL when it is set", async () => {
-		const origin = thumborOrigin(env, "job:1");
-		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow();
+		const fetch = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response("WORKING"));
+		const origin = thumborOrigin({ ...env, THUMBOR_URL: "http://thumbor.internal:8888/" }, "job:1");
+		expect(await (await origin("/healthcheck", AbortSignal.timeout(5000))).text()).toBe("WORKING");
+		expect(fetch).toHaveBeenCalledWith("http://thumbor.internal:8888/healthcheck", expect.anything());
 	});
 
 	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {

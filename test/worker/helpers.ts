@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { ulid } from "../../src/crypto";
+import { ulid } from "../../src/ids";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -77,3 +77,36 @@ export async function expectProblem(res: Response, status: number, code: string)
 }
 
 export { env };
+
+/** Bytes that start like a 64x48 baseline JPEG (SOI, SOF0) and hold `scans` start-of-scan markers, `size` long. */
+export function jpegLike(scans: number, size = 4096): Uint8Array {
+	const head = [0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x30, 0x00, 0x40, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+	const out = new Uint8Array(Math.max(size, head.length + scans * 16));
+	out.set(head);
+	for (let i = 0, at = head.length; i < scans; i++, at += 16) out.set([0xff, 0xda, 0x00, 0x08], at);
+	return out;
+}
+
+/** What a Durable Object has stored: its SQLite tables and its alarm (an object only read must have neither). */
+export async function storedState(stub: DurableObjectStub) {
+	const { runInDurableObject } = await import("cloudflare:test");
+	return runInDurableObject(stub, async (_obj, state) => ({
+		tables: state.storage.sql
+			.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE name NOT LIKE '\\_%' ESCAPE '\\'")
+			.toArray()
+			.map((r) => r.name),
+		alarm: await state.storage.getAlarm(),
+	}));
+}
+
+/** How many originals R2 holds (to see that a refused upload left none behind). */
+export async function countOriginals(): Promise<number> {
+	let count = 0;
+	let cursor: string | undefined;
+	do {
+		const page = await env.BUCKET.list({ prefix: "originals/", cursor });
+		count += page.objects.length;
+		cursor = page.truncated ? page.cursor : undefined;
+	} while (cursor);
+	return count;
+}

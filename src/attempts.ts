@@ -1,0 +1,47 @@
+/**
+ * Why a processing attempt did not produce a thumbnail, and when to try again.
+ * Shared by the Thumbor client (which says what an answer means) and the queue
+ * consumer and job object (which act on it).
+ */
+import type { JobError, JobErrorCode } from "./contracts";
+
+/** Why an attempt failed; `permanent` failures are not retried. */
+export class AttemptError extends Error {
+	constructor(
+		readonly error: JobError,
+		readonly permanent: boolean,
+	) {
+		super(error.message);
+		this.name = "AttemptError";
+	}
+}
+
+/** How passing faults are retried: capped exponential backoff, for a bounded time. */
+export interface RetryPolicy {
+	/** Delay before the second attempt. */
+	baseSeconds: number;
+	/** No delay is longer than this. */
+	maxDelaySeconds: number;
+	/** A job keeps being retried this long after its first attempt (or its last manual retry). */
+	windowSeconds: number;
+}
+
+/**
+ * Milliseconds to wait after `attempts` failed attempts: base·2^(attempts-1), capped,
+ * then spread by ±20% so that jobs failed together by an outage do not all return at once.
+ */
+export function retryDelayMs(attempts: number, policy: RetryPolicy, random = Math.random): number {
+	const seconds = Math.min(policy.maxDelaySeconds, policy.baseSeconds * 2 ** Math.max(0, attempts - 1));
+	return Math.round(seconds * 1000 * (0.8 + 0.4 * random()));
+}
+
+/** Failures that say nothing against the image: its owner may retry the job (POST /jobs/<id>/retry). */
+export const RETRYABLE_ERRORS: readonly JobErrorCode[] = ["thumbor_unavailable", "timed_out", "internal_error", "unexpected_output"];
+
+/** "3 h 5 min", "42 s": how long a job was retried, for its failure message. */
+export function duration(ms: number): string {
+	const s = Math.round(ms / 1000);
+	if (s < 120) return `${s} s`;
+	const min = Math.round(s / 60);
+	return min < 120 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}

@@ -1,0 +1,110 @@
+/**
+ * POST /jobs as a protocol: replay an Idempotency-Key, stream the upload into R2,
+ * claim the key and the slug, make the job, enqueue it. Every step that can fail
+ * after something was stored undoes what came before it.
+ */
+import { RETRYABLE_ERRORS } from "../attempts";
+import { type Job, UploadOptions } from "../contracts";
+import { settings } from "../config";
+import { ApiError } from "../errors";
+import { ulid } from "../ids";
+import { originalKey } from "../storage";
+import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
+import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
+import { jobStub, slugClaim } from "./stubs";
+
+export const slugTaken = (slug: string) =>
+	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
+export const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
+
+/** The slug chosen in the query string or in a form field before `file`, if any. */
+function chosenSlug(query: UploadOptions, upload: Upload): string | undefined {
+	const fields = UploadOptions.safeParse(upload.fields);
+	if (!fields.success) throw ApiError.invalid(fields.error, "form");
+	if (query.slug && fields.data.slug && query.slug !== fields.data.slug) {
+		throw new ApiError(400, "invalid_parameter", "The query string and the form name different slugs.");
+	}
+	return query.slug ?? fields.data.slug;
+}
+
+/** Makes a job of the upload in `req`; `replayed` when an Idempotency-Key named an earlier one. */
+export async function submitUpload(
+	env: Env,
+	ctx: Pick<ExecutionContext, "waitUntil">,
+	req: Request,
+	query: UploadOptions,
+): Promise<{ job: Job; replayed: boolean }> {
+	const cfg = settings(env);
+	const limits: UploadLimits = { maxBytes: cfg.MAX_UPLOAD_BYTES, maxPixels: cfg.MAX_PIXELS, maxJpegScans: cfg.MAX_JPEG_SCANS };
+	const key = idempotencyKeyOf(req);
+	const earlier = key ? await earlierJob(env, key) : null;
+	if (earlier) {
+		// Same key again: read the body only to compare it with the first one; store nothing.
+		const upload = await ingestUpload(req, null, limits);
+		return { job: replay(earlier, fingerprintOf(upload.sha256, chosenSlug(query, upload))), replayed: true };
+	}
+	// Cheap early answer for a taken slug; the claim below is what decides.
+	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
+
+	const id = ulid();
+	const upload = await ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits);
+	const undo: (() => Promise<void>)[] = [() => env.BUCKET.delete(originalKey(id))];
+	try {
+		const chosen = chosenSlug(query, upload);
+		if (key) {
+			const winner = await claimKey(env, key, id, fingerprintOf(upload.sha256, chosen));
+			if (winner) {
+				// A concurrent request with the same key made the job: this upload is not needed.
+				ctx.waitUntil(env.BUCKET.delete(originalKey(id)));
+				return { job: winner, replayed: true };
+			}
+			undo.push(() => releaseKey(env, key, id));
+		}
+		// Without a chosen slug the job id is the slug: no other job can hold it.
+		const slug = chosen ?? id;
+		// A slug claim is never given back, even if what follows fails: the job may exist
+		// after all, and two jobs must never share a slug.
+		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
+		const job = await jobStub(env, id).create({
+			id,
+			slug,
+			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
+		});
+		await enqueue(env, id);
+		return { job, replayed: false };
+	} catch (err) {
+		for (const step of undo) ctx.waitUntil(step());
+		throw err;
+	}
+}
+
+/**
+ * POST /jobs/<id>/retry: a job that failed for a reason that says nothing
+ * against its image goes back in the queue, keeping its id and slug.
+ */
+export async function retryJob(env: Env, id: string): Promise<Job> {
+	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
+	if (!result) throw jobNotFound(id);
+	const { job, requeued } = result;
+	if (!requeued) {
+		const why =
+			job.status !== "failed"
+				? `it is ${job.status}; only a failed job can be retried`
+				: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
+		throw new ApiError(409, "not_retryable", `Job "${id}" cannot be retried: ${why}.`, {
+			jobStatus: job.status,
+			retryable: RETRYABLE_ERRORS,
+		});
+	}
+	await enqueue(env, id);
+	return job;
+}
+
+/** Sends the job to the queue; if that fails the job's watchdog alarm sends it later. */
+async function enqueue(env: Env, id: string): Promise<void> {
+	try {
+		await env.JOB_QUEUE.send({ jobId: id });
+	} catch (err) {
+		console.error(`job ${id}: enqueue failed, leaving it to the watchdog`, err);
+	}
+}

@@ -1,0 +1,139 @@
+"""The edge-thumbnails Thumbor engine: Thumbor's PIL engine, made strict and bounded.
+
+Stock Thumbor decodes whatever it is given for as long as it takes, and fills in
+what is missing: a truncated upload becomes a half-grey thumbnail, and a small
+progressive JPEG with thousands of scans keeps a worker thread busy for minutes
+(decoding cannot be interrupted once it runs). This engine decides before and
+while decoding:
+
+- Before: a JPEG's decode cost grows with pixels x scans (each scan is a pass
+  over the whole image). Above THUMBOR_MAX_PIXEL_SCANS the image is refused
+  without decoding it.
+- While: the decoder is fed one scan (or 64 KiB) at a time, and the budget
+  THUMBOR_DECODE_BUDGET_MS is checked between feeds; past it, decoding stops.
+- Truncated or corrupt data is an error, not a grey fill.
+
+Thumbor turns the HTTP errors raised here into its answer: 422 for an image that
+is too costly to decode (the Worker fails the job with `image_too_complex`), 400
+for one that cannot be decoded (`unprocessable_image`). Decoding happens inside
+the transform step, where Thumbor lets an HTTPError through as the status.
+
+Configured by environment (see thumbor.conf); enabled with ENGINE = "edge_engine"
+and this directory on PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import os
+import time
+from typing import Callable
+
+from PIL import Image, ImageFile
+from thumbor.engines.pil import Engine as PILEngine
+from tornado.web import HTTPError
+
+# Thumbor's PIL engine turns this on at import; a truncated file must fail instead.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+DECODE_BUDGET_S = int(os.environ.get("THUMBOR_DECODE_BUDGET_MS", "5000")) / 1000
+# About a 50-megapixel JPEG with 32 scans; ordinary progressive JPEGs have about 10.
+MAX_PIXEL_SCANS = float(os.environ.get("THUMBOR_MAX_PIXEL_SCANS", str(50_000_000 * 32)))
+
+SOS = b"\xff\xda"
+
+
+class DecodeBudgetExceeded(Exception):
+    """Decoding ran past its time budget."""
+
+
+def jpeg_scan_offsets(buffer: bytes) -> list[int]:
+    """Where each start-of-scan marker sits (see src/images/jpeg.ts for why FF DA is enough)."""
+    offsets = []
+    at = buffer.find(SOS)
+    while at != -1:
+        offsets.append(at)
+        at = buffer.find(SOS, at + 2)
+    return offsets
+
+
+class BudgetedFile:
+    """A file for Pillow's decoder that stops feeding it once the deadline passes.
+
+    Reads end at the next scan boundary, so a file of many small scans is checked
+    between scans rather than between 64 KiB blocks.
+    """
+
+    def __init__(self, fp: io.BytesIO, boundaries: list[int]) -> None:
+        self._fp = fp
+        self._boundaries = boundaries
+        self.deadline: float | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DecodeBudgetExceeded()
+        at = self._fp.tell()
+        i = bisect.bisect_right(self._boundaries, at)
+        if i < len(self._boundaries) and (size < 0 or at + size > self._boundaries[i]):
+            size = self._boundaries[i] - at
+        return self._fp.read(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self._fp, name)
+
+
+def guard(
+    img: Image.Image,
+    buffer: bytes,
+    budget_s: float = DECODE_BUDGET_S,
+    max_pixel_scans: float = MAX_PIXEL_SCANS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Image.Image:
+    """Makes `img` (opened, not yet decoded) refuse costly decodes and stop at `budget_s`.
+
+    Raises tornado HTTPErrors from the decode: 422 over budget, 400 undecodable.
+    """
+    if not isinstance(img, ImageFile.ImageFile) or img.fp is None:
+        return img
+    boundaries = jpeg_scan_offsets(buffer) if img.format == "JPEG" else []
+    fp = BudgetedFile(img.fp, boundaries)
+    img.fp = fp
+    load = img.load
+
+    def budgeted_load():
+        if not img.tile:
+            return load()
+        width, height = img.size
+        if boundaries and width * height * len(boundaries) > max_pixel_scans:
+            raise HTTPError(
+                422,
+                "refused before decoding: %dx%d JPEG with %d scans (over %d pixel-scans)",
+                width,
+                height,
+                len(boundaries),
+                max_pixel_scans,
+            )
+        started = clock()
+        fp.deadline = started + budget_s
+        try:
+            return load()
+        except DecodeBudgetExceeded:
+            raise HTTPError(422, "decoding stopped after %.1f s (budget %.1f s)", clock() - started, budget_s) from None
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
+            raise HTTPError(400, "could not decode the image: %s", error) from None
+        finally:
+            fp.deadline = None
+
+    img.load = budgeted_load
+    return img
+
+
+class Engine(PILEngine):
+    """Thumbor's PIL engine with `guard` applied to every image it opens."""
+
+    def create_image(self, buffer):
+        img = super().create_image(buffer)
+        if img is None or isinstance(img, list):
+            return img
+        return guard(img, buffer)
