@@ -32,6 +32,7 @@ from typing import Callable
 
 from PIL import Image, ImageFile
 from thumbor.engines.pil import Engine as PILEngine
+from thumbor.utils import logger
 from tornado.web import HTTPError
 
 # Thumbor's PIL engine turns this on at import; a truncated file must fail instead.
@@ -100,11 +101,13 @@ def guard(
     fp = BudgetedFile(img.fp, boundaries)
     img.fp = fp
     load = img.load
+    # The size in the header: a reduced-size decode (Image.draft, which Thumbor's resize asks
+    # for) scales the output, but every scan's entropy data is still decoded in full.
+    width, height = img.size
 
     def budgeted_load():
         if not img.tile:
             return load()
-        width, height = img.size
         if boundaries and width * height * len(boundaries) > max_pixel_scans:
             raise HTTPError(
                 422,
@@ -133,7 +136,12 @@ class Engine(PILEngine):
     """Thumbor's PIL engine with `guard` applied to every image it opens."""
 
     def create_image(self, buffer):
-        img = super().create_image(buffer)
+        try:
+            img = super().create_image(buffer)
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            # Not even the header could be read: Thumbor answers 400 for an engine without an image.
+            logger.warning("could not open the image: %s", error)
+            return None
         if img is None or isinstance(img, list):
             return img
         return guard(img, buffer)

@@ -1,7 +1,7 @@
 // Starts a real Thumbor (from thumbor/requirements.txt) and a real `wrangler dev`
 // on free loopback ports with freshly generated keys and a throwaway state dir,
 // writes the test images, and tears it all down afterwards.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts, makeTestImages, startStack, venvBin, writeSecrets } from "../../scripts/stack.mjs";
@@ -14,7 +14,17 @@ export default async function setup({ provide }) {
 	const { THUMBOR_SECURITY_KEY: thumborKey } = writeSecrets(envFile);
 	const [workerPort, thumborPort] = await freePorts(2);
 
-	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state") });
+	const logDir = join(dir, "logs");
+	mkdirSync(logDir);
+	const stack = await startStack({
+		workerPort,
+		thumborPort,
+		envFile,
+		persistTo: join(dir, "state"),
+		logDir,
+		// Retries compressed about 20-fold, so an outage test of seconds stands for minutes.
+		vars: { RETRY_BASE_SECONDS: "0.25", RETRY_MAX_DELAY_SECONDS: "2", RETRY_WINDOW_SECONDS: "600" },
+	});
 	provide("baseUrl", stack.baseUrl);
 	provide("thumborUrl", stack.thumborUrl);
 	provide("thumborPort", thumborPort);
@@ -22,6 +32,7 @@ export default async function setup({ provide }) {
 	provide("thumborKey", thumborKey);
 	provide("fixtures", fixtures);
 	provide("python", venvBin("python"));
+	provide("logDir", logDir);
 
 	return async () => {
 		await stack.stopAll();

@@ -4,8 +4,9 @@
  */
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
+import type { JobView as Job } from "../../src/jobs/view";
 import { OPERATION, signThumborPath } from "../../src/thumbor/client";
-import { inspectImage, killGroup, readFixture, startThumborOn } from "./support.mjs";
+import { decodeWithBudget, inspectImage, killGroup, logFile, readFixture, readLog, startThumborOn } from "./support.mjs";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -16,23 +17,13 @@ declare module "vitest" {
 		thumborPid: number;
 		fixtures: string;
 		python: string;
+		logDir: string;
 	}
 }
 
 const base = inject("baseUrl");
 const fixture = (name: string) => readFixture(inject("fixtures"), name);
 const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
-
-type Job = {
-	id: string;
-	status: "queued" | "processing" | "done" | "failed";
-	slug: string;
-	thumbnailUrl: string;
-	attempts: number;
-	error?: { code: string; message: string };
-	original: { contentType: string; bytes: number; width: number | null; height: number | null };
-	thumbnail?: { width: number; height: number; bytes: number };
-};
 
 async function upload(body: BodyInit, { contentType = "application/octet-stream", slug }: { contentType?: string; slug?: string } = {}) {
 	const res = await fetch(`${base}/jobs${slug ? `?slug=${slug}` : ""}`, {
@@ -167,13 +158,57 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 });
 
 describe("what Thumbor refuses ends as a failed job with a reason", () => {
-	it.each(["truncated.jpg", "huge-8000x8000.tiff"])("%s", async (name) => {
+	it.each(["truncated.jpg", "huge-8000x8000.tiff", "half-photo-640x480.jpg", "half-alpha-300x200.png"])("%s", async (name) => {
 		const created = await uploadOk(fixture(name));
 		const job = await settle(created.id);
-		expect(job).toMatchObject({ status: "failed", error: { code: "unprocessable_image" } });
+		expect(job).toMatchObject({ status: "failed", attempts: 1, error: { code: "unprocessable_image" } });
 		expect(job.error?.message).toMatch(/could not be decoded/);
-		expect(job.attempts).toBeLessThanOrEqual(2);
 		expect((await fetch(job.thumbnailUrl)).status).toBe(404);
+	});
+});
+
+describe("CPU bombs: nothing holds the origin", () => {
+	it("refuses a JPEG with thousands of scans at upload, before storing it", async () => {
+		const res = await upload(fixture("scan-bomb-10000.jpg"));
+		expect(res.status).toBe(422);
+		expect(await res.json()).toMatchObject({ code: "image_too_complex", maxScans: 100 });
+	});
+
+	it("fails at once, in Thumbor, a bomb that passes the upload check, without delaying a normal image behind it", async () => {
+		const normal = fixture("photo-640x480.jpg");
+		const timed = async (body: Uint8Array) => {
+			const started = Date.now();
+			const job = await settle((await uploadOk(body)).id);
+			return { job, ms: Date.now() - started };
+		};
+		const alone = await timed(normal);
+		// Two bombs take both of Thumbor's threads, if anything can; the normal image comes right behind.
+		const bombs = await Promise.all([uploadOk(fixture("scan-bomb-90.jpg")), uploadOk(fixture("scan-bomb-90.jpg"))]);
+		const behind = await timed(normal);
+		expect(behind.job.status).toBe("done");
+		for (const bomb of bombs) {
+			const job = await settle(bomb.id);
+			expect(job).toMatchObject({ status: "failed", attempts: 1, error: { code: "image_too_complex" } });
+		}
+		// Stock Thumbor spent seconds decoding each bomb while the normal image waited (~60 ms alone).
+		expect(behind.ms, `alone ${alone.ms} ms, behind two bombs ${behind.ms} ms`).toBeLessThan(Math.max(10 * alone.ms, 1000));
+	});
+
+	it("stops a decode in progress at its time budget (our engine, on the real bomb)", () => {
+		const result = decodeWithBudget(inject("python"), inject("fixtures"), "scan-bomb-10000.jpg", 0.3);
+		expect(result.status).toBe(422);
+		// Checked between scans: it stops within a few scans' time of the budget (the whole decode takes minutes).
+		expect(result.seconds).toBeLessThan(3);
+	});
+});
+
+describe("Thumbor's logs", () => {
+	it("never hold a URL signature", async () => {
+		const log = readLog(inject("logDir"), "thumbor");
+		// Earlier tests made Thumbor log failing requests (the refusals and the lockdown checks).
+		expect(log).toMatch(/<signature>|<redacted>/);
+		expect(log).not.toMatch(/\/[A-Za-z0-9_-]{27}=\//);
+		expect(log).not.toMatch(/sig(=|%3D)(?!<redacted>)/i);
 	});
 });
 
@@ -232,26 +267,32 @@ describe("nothing is lost while Thumbor is down", () => {
 	let replacement: { stop: () => Promise<void> } | undefined;
 	afterAll(async () => replacement?.stop());
 
-	it("keeps the job queued with the reason, and finishes it once Thumbor is back", async () => {
+	// The stack's retries are compressed about 20-fold (global-setup): 15 s here stands for a
+	// 5-minute outage, which with the old five attempts (4+8+16+32 s) failed every job for good.
+	it("keeps jobs queued through a long outage, saying why, and finishes them once Thumbor is back", async () => {
 		await killGroup(inject("thumborPid"), inject("thumborPort"));
-		const created = await uploadOk(fixture("photo-640x480.jpg"));
-		// Poll (not long-poll): the first attempt fails within milliseconds of the upload.
-		let job = created;
-		while (job.attempts < 1 || job.status !== "queued") {
-			await new Promise((r) => setTimeout(r, 50));
-			job = (await (await fetch(`${base}/jobs/${created.id}`)).json()) as Job;
-			expect(job.status).not.toBe("failed");
+		const created = await Promise.all([1, 2, 3].map(() => uploadOk(fixture("photo-640x480.jpg"))));
+		const outageEnds = Date.now() + 15_000;
+		let job = created[0]!;
+		while (Date.now() < outageEnds) {
+			await new Promise((r) => setTimeout(r, 500));
+			for (const c of created) {
+				job = (await (await fetch(`${base}/jobs/${c.id}`)).json()) as Job;
+				expect(job.status).not.toBe("failed");
+			}
 		}
-		expect(job.error).toMatchObject({ code: "thumbor_unavailable" });
+		expect(job).toMatchObject({ status: "queued", error: { code: "thumbor_unavailable" } });
+		expect(job.attempts).toBeGreaterThanOrEqual(5);
+		expect(Date.parse(job.nextAttemptAt!)).toBeGreaterThan(Date.now() - 5000);
 		const health = (await (await fetch(`${base}/health`)).json()) as { thumbor: string };
 		expect(health.thumbor).toBe("unreachable");
 
-		replacement = await startThumborOn(inject("thumborPort"), inject("thumborKey"));
-		const done = await settle(created.id);
-		// Attempt 2 comes 4 s after the first; a slow machine may need one more.
-		expect(done.status).toBe("done");
-		expect(done.attempts).toBeGreaterThanOrEqual(2);
-		expect(done.error).toBeUndefined();
-		await thumbnailOf(done);
+		replacement = await startThumborOn(inject("thumborPort"), inject("thumborKey"), logFile(inject("logDir"), "thumbor"));
+		for (const c of created) {
+			const done = await settle(c.id);
+			expect(done.status).toBe("done");
+			expect(done.error).toBeUndefined();
+			await thumbnailOf(done);
+		}
 	});
 });

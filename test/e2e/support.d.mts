@@ -4,4 +4,15 @@ export function inspectImage(
 	bytes: Uint8Array,
 ): { format: string; width: number; height: number; frames: number; top: number[]; bottom: number[] };
 export function killGroup(pid: number, port: number): Promise<void>;
-export function startThumborOn(port: number, securityKey: string): Promise<{ stop: () => Promise<void> }>;
+export function startThumborOn(port: number, securityKey: string, logFile?: string): Promise<{ stop: () => Promise<void> }>;
+export function readLog(logDir: string, name: "thumbor" | "wrangler"): string;
+export function logFile(logDir: string, name: "thumbor" | "wrangler"): string;
+export function decodeWithBudget(python: string, fixturesDir: string, name: string, budgetSeconds: number): { status: number; seconds: number };
+export function startDev(): Promise<{
+	baseUrl: string;
+	thumborPort: number;
+	thumborPid: number;
+	output: () => string;
+	waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
+	stop: () => Promise<number | null>;
+}>;

@@ -1,10 +1,10 @@
 // Node-side helpers for the end-to-end tests: read the generated images, and
 // decode a thumbnail with Pillow to see what it really is.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import { ROOT, freePorts, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -42,8 +42,77 @@ export async function killGroup(pid, port) {
 }
 
 /** Starts another Thumbor on `port` and resolves once it answers; `stop()` ends it. */
-export async function startThumborOn(port, securityKey) {
-	const child = startThumbor({ port, securityKey });
+export async function startThumborOn(port, securityKey, logFile) {
+	const child = startThumbor({ port, securityKey, logFile });
 	await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
 	return { stop: () => stop(child) };
+}
+
+/** What a log file of the stack's says so far (`thumbor` or `wrangler`). */
+export const readLog = (logDir, name) => readFileSync(join(logDir, `${name}.log`), "utf8");
+
+export const logFile = (logDir, name) => join(logDir, `${name}.log`);
+
+/** Decodes fixture `name` through our engine's guard with `budgetSeconds` (test/fixtures/decode_budget.py). */
+export function decodeWithBudget(python, fixturesDir, name, budgetSeconds) {
+	const r = spawnSync(python, [join(ROOT, "test", "fixtures", "decode_budget.py"), join(fixturesDir, name), String(budgetSeconds)], {
+		encoding: "utf8",
+		env: { ...process.env, PYTHONPATH: join(ROOT, "thumbor") },
+	});
+	if (r.status !== 0) throw new Error(`decode_budget.py failed: ${r.stderr}`);
+	return JSON.parse(r.stdout);
+}
+
+/**
+ * Runs `npm run dev`'s script (scripts/dev.mjs) in its own process group on free ports,
+ * with its own secrets file and state dir, and resolves once it says it is up.
+ */
+export async function startDev() {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-dev-"));
+	const [port, thumborPort] = await freePorts(2);
+	const child = spawn(process.execPath, [join(ROOT, "scripts", "dev.mjs")], {
+		cwd: ROOT,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: {
+			...process.env,
+			PORT: String(port),
+			THUMBOR_PORT: String(thumborPort),
+			DEV_VARS_FILE: join(dir, ".dev.vars"),
+			DEV_STATE_DIR: join(dir, "state"),
+		},
+	});
+	let output = "";
+	child.stdout.on("data", (d) => (output += d));
+	child.stderr.on("data", (d) => (output += d));
+	const exited = new Promise((resolve) => child.once("exit", resolve));
+	const waitFor = async (pattern, timeoutMs = 120_000) => {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const m = pattern.exec(output);
+			if (m) return m;
+			if (child.exitCode !== null) throw new Error(`dev exited early:\n${output}`);
+			if (Date.now() > deadline) throw new Error(`dev never printed ${pattern}:\n${output}`);
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	};
+	const up = await waitFor(/Thumbor .*\(pid (\d+);/);
+	return {
+		baseUrl: `http://127.0.0.1:${port}`,
+		thumborPort,
+		thumborPid: Number(up[1]),
+		output: () => output,
+		waitFor,
+		/** Ctrl-C, as a person would; resolves with the exit code once everything is down. */
+		async stop() {
+			try {
+				process.kill(-child.pid, "SIGINT");
+			} catch {
+				// already gone
+			}
+			const code = await exited;
+			rmSync(dir, { recursive: true, force: true });
+			return code;
+		},
+	};
 }
