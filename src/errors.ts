@@ -73,10 +73,44 @@ export function problemResponse(err: ApiError, headers: HeadersInit = {}): Respo
 	return new Response(JSON.stringify(body), { status: err.status, headers: h });
 }
 
-export function onError(err: Error, c: Context): Response {
-	// A refused upload may be answered before its body is read: let the client stop sending.
+/**
+ * The most of an unread request body read and thrown away after a refusal, so the client,
+ * still sending, gets to read the answer (as a server's "lingering close" does); past it the
+ * connection is cut. About the largest upload the API accepts.
+ */
+const DRAIN_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/** A client sending slower than this is cut off rather than waited for. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** Reads and discards what is left of `body`, at most DRAIN_LIMIT_BYTES of it, for at most DRAIN_TIMEOUT_MS. */
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+	const reader = body.getReader();
+	const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+	let read = 0;
+	try {
+		for (;;) {
+			if (Date.now() > deadline) return void (await reader.cancel());
+			const chunk = await reader.read();
+			if (chunk.done) return;
+			read += chunk.value.length;
+			if (read > DRAIN_LIMIT_BYTES) return void (await reader.cancel());
+		}
+	} catch {
+		// the client went away: nothing left to do
+	}
+}
+
+export async function onError(err: Error, c: Context): Promise<Response> {
+	// A refused upload may be answered before its body is read. Answering while the client
+	// is still sending gets the connection reset (and, under wrangler dev, Miniflare's own
+	// 500): read the rest first, up to a bound, so the client sees the answer.
 	const body = c.req.raw.body;
-	if (body && !body.locked) body.cancel().catch(() => {});
+	const declared = Number(c.req.header("content-length") ?? 0);
+	if (body && !body.locked) {
+		if (declared <= DRAIN_LIMIT_BYTES) await drain(body);
+		else body.cancel().catch(() => {});
+	}
 	if (err instanceof ApiError) return problemResponse(err);
 	// Internal reasons stay in the logs.
 	console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, err);

@@ -106,6 +106,11 @@ export class ByteReader {
 		}
 	}
 
+	/** Lets go of the stream, so that what is left of it can be read (or drained) elsewhere. */
+	release(): void {
+		this.#reader.releaseLock();
+	}
+
 	/** True when nothing is left. */
 	async atEnd(): Promise<boolean> {
 		const chunk = await this.next();

@@ -54,10 +54,13 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 	const length = Number(declared ?? 0);
 	if (!Number.isSafeInteger(length) || length < 0) throw new ApiError(400, "bad_request", "Invalid Content-Length.");
 	if (length === 0 || !req.body) throw empty();
+	const multipart = /^multipart\/form-data\b/i.test(type);
+	// Refused on its length alone, before a byte is read.
+	const most = multipart ? limits.maxBytes + MULTIPART_OVERHEAD_BYTES : limits.maxBytes;
+	if (length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
 	const body = new ByteReader(req.body);
 	try {
-		if (/^multipart\/form-data\b/i.test(type)) return await ingestMultipart(body, type, length, destination, limits);
-		if (length > limits.maxBytes) throw tooLarge(`The image is ${length} bytes`, limits.maxBytes);
+		if (multipart) return await ingestMultipart(body, type, length, destination, limits);
 		const image = await inspect(body, limits.maxPixels);
 		const source = async function* () {
 			yield* body.take(length);
@@ -67,6 +70,8 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 		const sha256 = await store(destination, image.contentType, length, source(), limits);
 		return { ...image, bytes: length, sha256, fields: {} };
 	} catch (err) {
+		// What is left of a refused body is read off by the error handler, so the client sees the answer.
+		body.release();
 		throw asApiError(err);
 	}
 }
@@ -79,8 +84,6 @@ async function ingestMultipart(
 	destination: Destination,
 	limits: UploadLimits,
 ): Promise<Upload> {
-	const most = limits.maxBytes + MULTIPART_OVERHEAD_BYTES;
-	if (length > most) throw tooLarge(`The form is ${length} bytes`, most);
 	const boundary = multipartBoundary(contentType);
 	if (!boundary) throw new ApiError(400, "invalid_multipart", "Malformed multipart body: no boundary in Content-Type.");
 	const form = await MultipartUpload.open(body, boundary);

@@ -223,6 +223,17 @@ describe("bad input is refused at the door", () => {
 		expect(await empty.json()).toMatchObject({ status: 400, code: "empty_body" });
 	});
 
+	it("answers an upload over the size limit with 413 problem+json, though the client sends it all without Expect: 100-continue", async () => {
+		const body = new Uint8Array(25 * 1024 * 1024 + 1);
+		body.set(fixture("alpha-300x200.png").subarray(0, 64));
+		for (let i = 0; i < 3; i++) {
+			const res = await upload(body);
+			expect(res.status).toBe(413);
+			expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+			expect(await res.json()).toMatchObject({ code: "payload_too_large", limit: 26_214_400 });
+		}
+	});
+
 	it("refuses an image over the pixel limit before it is stored (422)", async () => {
 		const res = await upload(fixture("huge-8000x8000.png"));
 		expect(res.status).toBe(422);

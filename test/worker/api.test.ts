@@ -5,6 +5,7 @@ import { idempotencyClaim, jobStub, slugClaim } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
 import { signedOriginalUrl } from "../../src/originals/signing";
 import { originalKey } from "../../src/storage";
+import { ingestUpload } from "../../src/uploads/ingest";
 import { countOriginals, env, expectProblem, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
 
 type JobBody = JobView;
@@ -98,6 +99,21 @@ describe("POST /jobs", () => {
 		const form = multipart([{ name: "file", value: pngLike(65_537), filename: "big.png" }]);
 		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 413, "payload_too_large");
 		expect((await upload(pngLike(65_536))).status).toBe(202);
+	});
+
+	it("answers 400 upload_interrupted when the body ends before its Content-Length", async () => {
+		let sent = false;
+		const failing = new ReadableStream<Uint8Array>({
+			pull(controller) {
+				if (sent) return controller.error(new Error("client went away"));
+				sent = true;
+				controller.enqueue(pngLike(1000));
+			},
+		});
+		// Called directly: between the test and the Worker a failing body is cut short silently.
+		const req = new Request("http://thumbs.test/jobs", { method: "POST", body: failing, headers: { "Content-Length": "5000" } });
+		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxJpegScans: 100 }).catch((e) => e);
+		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted" });
 	});
 
 	it("asks for a length when the body is chunked (411)", async () => {
