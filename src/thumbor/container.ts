@@ -16,6 +16,11 @@ export class ThumborContainer extends DurableObject<Env> {
 
 	/** Thumbor's answer to a GET of `path` (a signed Thumbor path), starting the container if needed. */
 	async get(path: string): Promise<Response> {
+		if (!this.ctx.container) {
+			// A deployment without [[containers]]: every job waits (a passing fault) until it is fixed.
+			console.error("ThumborContainer has no container: add [[containers]] to wrangler.toml");
+			return new Response("ThumborContainer has no container", { status: 503 });
+		}
 		this.#starting ??= this.#start().finally(() => {
 			this.#starting = undefined;
 		});

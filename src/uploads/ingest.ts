@@ -61,7 +61,7 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 	const body = new ByteReader(req.body);
 	try {
 		if (multipart) return await ingestMultipart(body, type, length, destination, limits);
-		const image = await inspect(body, limits.maxPixels);
+		const image = await inspect(body, length, limits);
 		const source = async function* () {
 			yield* body.take(length);
 			// Nothing may follow the declared bytes (a multipart body is held to its closing delimiter likewise).
@@ -90,14 +90,19 @@ async function ingestMultipart(
 	const bytes = form.fileLength(length, body.consumed);
 	if (bytes <= 0) throw empty();
 	if (bytes > limits.maxBytes) throw tooLarge(`The image is ${bytes} bytes`, limits.maxBytes);
-	const image = await inspect(body, limits.maxPixels);
+	const image = await inspect(body, bytes, limits);
+	// A small file is all in view already: a misplaced part is refused before R2 sees a byte.
+	form.checkHead(await body.peek(Math.min(bytes, HEAD_BYTES)));
 	const sha256 = await store(destination, image.contentType, bytes, form.file(body, bytes), limits);
 	return { ...image, bytes, sha256, fields: form.fields };
 }
 
-/** Type and size from the file's first bytes, which stay in the stream. */
-async function inspect(body: ByteReader, maxPixels: number) {
-	const head = await body.peek(HEAD_BYTES);
+/**
+ * Type, size and (for a JPEG) scans so far, from the file's first bytes, which stay in
+ * the stream: most refusals happen here, before anything is stored.
+ */
+async function inspect(body: ByteReader, bytes: number, { maxPixels, maxJpegScans }: UploadLimits) {
+	const head = await body.peek(Math.min(bytes, HEAD_BYTES));
 	const type = sniffImageType(head);
 	if (!type) {
 		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF or TIFF.", {
@@ -116,6 +121,11 @@ async function inspect(body: ByteReader, maxPixels: number) {
 			`The image is ${size.width}x${size.height} (${mp(size.width * size.height)}); the limit is ${mp(maxPixels)}.`,
 			{ ...size, maxPixels },
 		);
+	}
+	if (type === "image/jpeg") {
+		const scans = new JpegScanCounter();
+		scans.push(head);
+		if (scans.scans > maxJpegScans) throw tooManyScans(maxJpegScans);
 	}
 	return { contentType: type, width: size?.width ?? null, height: size?.height ?? null };
 }

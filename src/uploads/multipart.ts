@@ -92,18 +92,26 @@ export class MultipartUpload {
 		return length - consumed - this.closing.length;
 	}
 
+	/** Refuses the body at once if the start of the file, `head`, already holds a delimiter. */
+	checkHead(head: Uint8Array): void {
+		if (indexOf(head, this.delimiter) !== -1) throw this.#notLast();
+	}
+
+	#notLast(): MultipartError {
+		return new MultipartError("file_not_last", "`file` must be the last part (send other fields before it)");
+	}
+
 	/** Yields the file's `bytes` bytes; fails if a delimiter shows up inside them or the body does not end right after. */
 	async *file(body: ByteReader, bytes: number): AsyncGenerator<Uint8Array> {
-		const notLast = () => new MultipartError("file_not_last", "`file` must be the last part (send other fields before it)");
 		let carry: Uint8Array = new Uint8Array(0);
 		for await (const chunk of body.take(bytes)) {
 			const window = concat([carry, chunk]);
-			if (indexOf(window, this.delimiter) !== -1) throw notLast();
+			if (indexOf(window, this.delimiter) !== -1) throw this.#notLast();
 			carry = window.subarray(Math.max(0, window.length - this.delimiter.length + 1));
 			yield chunk;
 		}
 		const tail = await body.readExactly(this.closing.length);
-		if (!equal(tail, this.closing) || !(await body.atEnd())) throw notLast();
+		if (!equal(tail, this.closing) || !(await body.atEnd())) throw this.#notLast();
 	}
 }
 

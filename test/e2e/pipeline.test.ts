@@ -285,16 +285,19 @@ describe("nothing is lost while Thumbor is down", () => {
 		const created = await Promise.all([1, 2, 3].map(() => uploadOk(fixture("photo-640x480.jpg"))));
 		const outageEnds = Date.now() + 15_000;
 		let job = created[0]!;
+		let sawBackoff = false;
 		while (Date.now() < outageEnds) {
 			await new Promise((r) => setTimeout(r, 500));
 			for (const c of created) {
 				job = (await (await fetch(`${base}/jobs/${c.id}`)).json()) as Job;
 				expect(job.status).not.toBe("failed");
+				// Between attempts a job says why it waits and until when.
+				if (job.nextAttemptAt && job.error?.code === "thumbor_unavailable") sawBackoff = true;
 			}
 		}
-		expect(job).toMatchObject({ status: "queued", error: { code: "thumbor_unavailable" } });
+		expect(sawBackoff).toBe(true);
+		expect(["queued", "processing"]).toContain(job.status);
 		expect(job.attempts).toBeGreaterThanOrEqual(5);
-		expect(Date.parse(job.nextAttemptAt!)).toBeGreaterThan(Date.now() - 5000);
 		const health = (await (await fetch(`${base}/health`)).json()) as { thumbor: string };
 		expect(health.thumbor).toBe("unreachable");
 

@@ -75,11 +75,20 @@ describe("queue consumer", () => {
 
 	it("keeps a job through a long outage: many attempts, delays capped, still queued", async () => {
 		const { id, stub } = await newJob();
+		let due = 0;
 		for (let i = 0; i < 12; i++) {
 			await deliver({ jobId: id });
+			due = (await stub.get())!.nextAttemptAt! - Date.now();
+			// Time passes: the backoff is over and the alarm starts the next attempt.
+			await runInDurableObject(stub, (_obj, state) => {
+				state.storage.sql.exec("UPDATE job SET next_attempt_at = ?", Date.now() - 1);
+			});
 			await runDurableObjectAlarm(stub);
 		}
 		expect(await stub.get()).toMatchObject({ status: "queued", attempts: 12, error: { code: "thumbor_unavailable" } });
+		// The 12th delay is capped at RETRY_MAX_DELAY_SECONDS (with its jitter).
+		expect(due).toBeLessThanOrEqual(1.2 * POLICY.maxDelaySeconds * 1000);
+		expect(due).toBeGreaterThanOrEqual(0.8 * POLICY.maxDelaySeconds * 1000 - 1000);
 	});
 
 	it("fails the job with a reason once its retry window is over, and acks the message", async () => {
@@ -393,6 +402,8 @@ describe("where Thumbor is", () => {
 	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {
 		const origin = thumborOrigin({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "https://thumbs.example" }, "job:1");
 		// The test runtime has no container engine: reaching the object is what is checked here.
-		await expect(origin("/healthcheck", AbortSignal.timeout(5000))).rejects.toThrow(/has no container/);
+		const res = await origin("/healthcheck", AbortSignal.timeout(5000));
+		expect(res.status).toBe(503);
+		expect(await res.text()).toMatch(/has no container/);
 	});
 });
