@@ -42,7 +42,11 @@ export default defineConfig({
 								PUBLIC_BASE_URL: "https://img.example",
 								THUMBOR_SECURITY_KEY: key(),
 								ORIGINALS_SIGNING_KEY: key(),
+								ADMIN_TOKEN: key(),
 								MAX_UPLOAD_BYTES: "65536",
+								// Revocation is immediate here; the cache itself is tested on its own.
+								AUTH_CACHE_SECONDS: "0",
+								MAX_JOBS_IN_FLIGHT: "20",
 							},
 							// Tests hand batches to the consumer themselves (createMessageBatch): what the
 							// Worker sends goes to a queue nothing consumes, so no consumer runs behind their back.

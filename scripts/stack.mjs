@@ -47,12 +47,21 @@ export function ensureThumborVenv(log = console.log) {
 
 export const randomKey = () => randomBytes(32).toString("base64url");
 
-/** Writes fresh secrets for the Worker and Thumbor to a dotenv file (mode 600) and returns them. */
-export function writeSecrets(path, comment = "") {
-	const secrets = { THUMBOR_SECURITY_KEY: randomKey(), ORIGINALS_SIGNING_KEY: randomKey() };
-	const lines = Object.entries(secrets).map(([k, v]) => `${k}="${v}"`);
-	writeFileSync(path, `${comment ? `# ${comment}\n` : ""}${lines.join("\n")}\n`, { mode: 0o600 });
-	return secrets;
+const SECRET_NAMES = ["THUMBOR_SECURITY_KEY", "ORIGINALS_SIGNING_KEY", "ADMIN_TOKEN"];
+
+/**
+ * Makes sure the dotenv file at `path` (mode 600) holds every secret the Worker and
+ * Thumbor need, generating the missing ones (all of them for a new file); returns them all.
+ */
+export function ensureSecrets(path, comment = "") {
+	const have = existsSync(path) ? readEnvFile(path) : {};
+	const missing = SECRET_NAMES.filter((name) => !have[name]);
+	if (missing.length > 0) {
+		const lines = missing.map((name) => `${name}="${randomKey()}"`);
+		const head = existsSync(path) ? "" : comment ? `# ${comment}\n` : "";
+		appendFileSync(path, `${head}${lines.join("\n")}\n`, { mode: 0o600 });
+	}
+	return { secrets: readEnvFile(path), added: missing };
 }
 
 /** Writes the generated test images (test/fixtures/make_images.py) into `dir`, with the venv's Pillow. */

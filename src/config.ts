@@ -18,7 +18,12 @@ const Settings = z
 		RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
 		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
 		RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
+		AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
+		MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
+		RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
+		CORS_ALLOWED_ORIGINS: z.string().default(""),
 		THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
+		ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),
 		ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),
 	})
 	.superRefine((s, ctx) => {
@@ -33,7 +38,7 @@ const Settings = z
 		}
 	});
 type ParsedSettings = z.infer<typeof Settings>;
-export type Settings = ParsedSettings & { retry: RetryPolicy };
+export type Settings = ParsedSettings & { retry: RetryPolicy; corsOrigins: string[] };
 
 const cache = new WeakMap<Env, Settings>();
 
@@ -47,6 +52,9 @@ export function settings(env: Env): Settings {
 		parsed = {
 			...s,
 			retry: { baseSeconds: s.RETRY_BASE_SECONDS, maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS, windowSeconds: s.RETRY_WINDOW_SECONDS },
+			corsOrigins: s.CORS_ALLOWED_ORIGINS.split(",")
+				.map((o) => o.trim())
+				.filter(Boolean),
 		};
 		cache.set(env, parsed);
 	}

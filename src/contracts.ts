@@ -56,9 +56,35 @@ export const ThumbnailInfo = z.object({
 });
 export type ThumbnailInfo = z.infer<typeof ThumbnailInfo>;
 
+export const OwnerId = z
+	.string()
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use 1-64 letters, digits, dots, underscores and hyphens")
+	.describe("Who a job belongs to: every API key names one owner, and several keys may share it");
+export type OwnerId = z.infer<typeof OwnerId>;
+
+/** Who is calling, once their API key checked out. */
+export const Caller = z.object({ keyId: z.string(), ownerId: OwnerId });
+export type Caller = z.infer<typeof Caller>;
+
+/** An API key as the admin API shows it: never the secret, only its first characters. */
+export const ApiKey = z.object({
+	id: z.string().describe("The key's id (not secret): names it in the admin API"),
+	name: z.string().min(1).max(100).describe("What the key is for, in the owner's words"),
+	ownerId: OwnerId,
+	prefix: z.string().describe("The key's first characters, to recognise it"),
+	createdAt: z.number().int(),
+	revokedAt: z.number().int().nullable(),
+});
+export type ApiKey = z.infer<typeof ApiKey>;
+
+/** POST /admin/keys */
+export const NewApiKey = z.object({ name: ApiKey.shape.name, ownerId: OwnerId });
+export type NewApiKey = z.infer<typeof NewApiKey>;
+
 /** What the upload handler hands the job's Durable Object. */
 export const NewJob = z.object({
 	id: JobId,
+	ownerId: OwnerId,
 	slug: Slug,
 	original: z.object({
 		contentType: ImageType,

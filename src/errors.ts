@@ -3,6 +3,7 @@
  * Every route throws ApiError; `onError` turns anything else into a generic 500.
  */
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 
@@ -23,11 +24,15 @@ export type ProblemCode =
 	| "idempotency_key_reused"
 	| "idempotency_in_progress"
 	| "not_found"
+	| "unauthorized"
+	| "rate_limited"
+	| "too_many_jobs_in_flight"
 	| "forbidden"
 	| "internal_error";
 
 const TITLES: Record<number, string> = {
 	400: "Bad Request",
+	401: "Unauthorized",
 	403: "Forbidden",
 	404: "Not Found",
 	409: "Conflict",
@@ -35,6 +40,7 @@ const TITLES: Record<number, string> = {
 	413: "Content Too Large",
 	415: "Unsupported Media Type",
 	422: "Unprocessable Content",
+	429: "Too Many Requests",
 	500: "Internal Server Error",
 };
 
@@ -44,6 +50,7 @@ export class ApiError extends Error {
 		readonly code: ProblemCode,
 		readonly detail: string,
 		readonly extra: Record<string, unknown> = {},
+		readonly headers: Record<string, string> = {},
 	) {
 		super(detail);
 		this.name = "ApiError";
@@ -111,7 +118,11 @@ export async function onError(err: Error, c: Context): Promise<Response> {
 		if (declared <= DRAIN_LIMIT_BYTES) await drain(body);
 		else body.cancel().catch(() => {});
 	}
-	if (err instanceof ApiError) return problemResponse(err);
+	if (err instanceof ApiError) return problemResponse(err, err.headers);
+	// Hono's own refusals (a JSON body that is not JSON, say).
+	if (err instanceof HTTPException && err.status < 500) {
+		return problemResponse(new ApiError(err.status, "bad_request", err.message || "The request is malformed."));
+	}
 	// Internal reasons stay in the logs.
 	console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, err);
 	return problemResponse(new ApiError(500, "internal_error", "Something went wrong on our side; try again."));

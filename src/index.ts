@@ -1,5 +1,7 @@
 /** Wires the edge-thumbnails Worker: HTTP routes, the queue consumer and the Durable Objects. */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { admin } from "./auth/admin";
 import { settings } from "./config";
 import { notFound, onError } from "./errors";
 import { handleQueue } from "./jobs/consumer";
@@ -10,6 +12,8 @@ import { httpOrigin } from "./thumbor/origin";
 
 export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
+export { KeyObject, KeyRegistry } from "./auth/objects";
+export { OwnerObject } from "./owners/object";
 export { ThumborContainer } from "./thumbor/container";
 
 const app = new Hono<{ Bindings: Env }>()
@@ -24,7 +28,22 @@ const app = new Hono<{ Bindings: Env }>()
 			: "container";
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
 	})
+	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
+	.use(
+		"/jobs/*",
+		cors({
+			origin: (origin, c) => {
+				const allowed = settings(c.env).corsOrigins;
+				return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+			},
+			allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+			allowHeaders: ["Authorization", "Idempotency-Key", "Content-Type"],
+			exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate"],
+			maxAge: 600,
+		}),
+	)
 	.route("/jobs", jobs)
+	.route("/admin", admin)
 	.route("/thumbnails", thumbnails)
 	.route("/originals", originals);
 

@@ -1,6 +1,6 @@
 /**
  * Idempotency-Key on POST /jobs: a retried upload gets the job its first request
- * made, for a day, instead of a second job. The key is claimed in a ClaimObject
+ * made, for a day, instead of a second job. Keys are per owner. The key is claimed in a ClaimObject
  * with the upload's fingerprint: the SHA-256 of the file's bytes and the chosen slug.
  */
 import type { Job } from "../contracts";
@@ -37,8 +37,8 @@ export const fingerprintOf = (sha256: string, slug: string | undefined) => `sha2
  * the key is free. A key whose request died before making its job is freed here
  * once it is old enough; a younger one is still in progress (409).
  */
-export async function earlierJob(env: Env, key: string): Promise<{ job: Job; claim: Claim } | null> {
-	const claims = idempotencyClaim(env, key);
+export async function earlierJob(env: Env, ownerId: string, key: string): Promise<{ job: Job; claim: Claim } | null> {
+	const claims = idempotencyClaim(env, ownerId, key);
 	const held = await claims.holder();
 	if (!held) return null;
 	const job = await jobStub(env, held.owner).get();
@@ -59,8 +59,8 @@ export function replay(earlier: { job: Job; claim: Claim }, fingerprint: string)
  * Returns null when the claim is ours; otherwise a concurrent request with the
  * same key got there first, and its job (for a replay) is returned.
  */
-export async function claimKey(env: Env, key: string, id: string, fingerprint: string): Promise<Job | null> {
-	const held = await idempotencyClaim(env, key).claim(id, { fingerprint, ttlMs: IDEMPOTENCY_TTL_MS });
+export async function claimKey(env: Env, ownerId: string, key: string, id: string, fingerprint: string): Promise<Job | null> {
+	const held = await idempotencyClaim(env, ownerId, key).claim(id, { fingerprint, ttlMs: IDEMPOTENCY_TTL_MS });
 	if (held.owner === id) return null;
 	const job = await jobStub(env, held.owner).get();
 	if (!job) throw inProgress();
@@ -68,4 +68,4 @@ export async function claimKey(env: Env, key: string, id: string, fingerprint: s
 }
 
 /** Gives the key back: the request that claimed it failed before making its job. */
-export const releaseKey = (env: Env, key: string, id: string) => idempotencyClaim(env, key).release(id);
+export const releaseKey = (env: Env, ownerId: string, key: string, id: string) => idempotencyClaim(env, ownerId, key).release(id);

@@ -9,6 +9,7 @@ import {
 } from "../contracts";
 import { type RetryPolicy, duration } from "../attempts";
 import { Schema } from "../sql";
+import { ownerStub } from "./stubs";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
 export const LEASE_MS = 2 * 60_000;
@@ -34,6 +35,7 @@ type Row = {
 	error_message: string | null;
 	retries_since: number | null;
 	next_attempt_at: number | null;
+	owner_id: string | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -62,6 +64,8 @@ const MIGRATIONS = [
 	// When the current run of automatic retries began (null: at created_at), and when the next attempt is due.
 	"ALTER TABLE job ADD COLUMN retries_since INTEGER",
 	"ALTER TABLE job ADD COLUMN next_attempt_at INTEGER",
+	// Whose job it is (the API key's owner); null only for jobs made before keys existed.
+	"ALTER TABLE job ADD COLUMN owner_id TEXT",
 ];
 
 /** What the queue consumer learns when it asks to work on a job. */
@@ -95,10 +99,11 @@ export class JobObject extends DurableObject<Env> {
 		this.#schema.ensure();
 		const now = Date.now();
 		this.#sql.exec(
-			`INSERT INTO job (id, slug, status, original_content_type, original_bytes, original_width, original_height,
+			`INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, original_width, original_height,
 			                  created_at, updated_at)
-			 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
+			input.ownerId,
 			input.slug,
 			input.original.contentType,
 			input.original.bytes,
@@ -178,6 +183,7 @@ export class JobObject extends DurableObject<Env> {
 			thumbnail.etag,
 		);
 		await this.ctx.storage.deleteAlarm();
+		this.#leftFlight();
 		return toJob(this.#row()!);
 	}
 
@@ -188,6 +194,7 @@ export class JobObject extends DurableObject<Env> {
 		if (TERMINAL_STATUSES.includes(row.status)) return toJob(row);
 		this.#update("status = 'failed', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
 		await this.ctx.storage.deleteAlarm();
+		this.#leftFlight();
 		return toJob(this.#row()!);
 	}
 
@@ -240,6 +247,13 @@ export class JobObject extends DurableObject<Env> {
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 	}
 
+	/** An ended job no longer counts against its owner's jobs in flight (best-effort: the owner sweeps). */
+	#leftFlight(): void {
+		const row = this.#row();
+		if (!row?.owner_id) return;
+		this.ctx.waitUntil(ownerStub(this.env, row.owner_id).release(row.id).catch(() => {}));
+	}
+
 	#row(): Row | null {
 		if (!this.#schema.exists) return null;
 		return this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null;
@@ -254,6 +268,7 @@ export class JobObject extends DurableObject<Env> {
 function toJob(row: Row): Job {
 	return {
 		id: row.id,
+		ownerId: row.owner_id ?? "",
 		slug: row.slug,
 		status: row.status,
 		original: {

@@ -1,9 +1,11 @@
 import { Hono } from "hono";
+import { rateLimit } from "../auth/limits";
+import { type AuthEnv, requireKey } from "../auth/middleware";
 import { JobId, JobLookup, TERMINAL_STATUSES, UploadOptions } from "../contracts";
 import { settings } from "../config";
 import { valid } from "../validate";
 import { jobStub } from "./stubs";
-import { jobNotFound, retryJob, submitUpload } from "./submit";
+import { jobNotFound, ownJob, retryJob, submitUpload } from "./submit";
 import { jobView } from "./view";
 
 /** The job id in the path, or 404: a malformed id names no job. */
@@ -13,10 +15,15 @@ function jobIdParam(raw: string): JobId {
 	return id.data;
 }
 
-export const jobs = new Hono<{ Bindings: Env }>()
+const uploads = rateLimit("UPLOAD_RATE_LIMITER", "uploads");
+const reads = rateLimit("READ_RATE_LIMITER", "requests");
+
+/** The caller's jobs; every route needs an API key, and sees only its owner's jobs. */
+export const jobs = new Hono<AuthEnv>()
+	.use(requireKey)
 	/** Upload an image; the thumbnail is made in the background. */
-	.post("/", valid("query", UploadOptions), async (c) => {
-		const { job, replayed } = await submitUpload(c.env, c.executionCtx, c.req.raw, c.req.valid("query"));
+	.post("/", uploads, valid("query", UploadOptions), async (c) => {
+		const { job, replayed } = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, c.req.valid("query"));
 		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, {
 			Location: `/jobs/${job.id}`,
 			"Cache-Control": "no-store",
@@ -24,18 +31,16 @@ export const jobs = new Hono<{ Bindings: Env }>()
 		});
 	})
 	/** A job's state; `?wait=<s>` holds the answer until the status changes. */
-	.get("/:id", valid("query", JobLookup), async (c) => {
+	.get("/:id", reads, valid("query", JobLookup), async (c) => {
 		const id = jobIdParam(c.req.param("id"));
-		const stub = jobStub(c.env, id);
-		let job = await stub.get();
-		if (!job) throw jobNotFound(id);
+		let job = await ownJob(c.env, c.var.caller, id);
 		const { wait } = c.req.valid("query");
-		if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await stub.waitForChange(job.status, wait * 1000)) ?? job;
+		if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
 		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
 	})
 	/** Try a job again that failed for a passing reason; it keeps its slug. */
-	.post("/:id/retry", async (c) => {
-		const job = await retryJob(c.env, jobIdParam(c.req.param("id")));
+	.post("/:id/retry", uploads, async (c) => {
+		const job = await retryJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
 		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, {
 			Location: `/jobs/${job.id}`,
 			"Cache-Control": "no-store",

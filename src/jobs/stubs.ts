@@ -6,5 +6,9 @@ export const jobStub = (env: Env, id: JobId) => env.JOBS.get(env.JOBS.idFromName
 /** The Durable Object that records which job owns `slug`. */
 export const slugClaim = (env: Env, slug: Slug) => env.CLAIMS.get(env.CLAIMS.idFromName(`slug:${slug}`));
 
-/** The Durable Object that records which job an Idempotency-Key created. */
-export const idempotencyClaim = (env: Env, key: string) => env.CLAIMS.get(env.CLAIMS.idFromName(`idempotency:${key}`));
+/** The Durable Object that records which job an owner's Idempotency-Key created (keys are per owner). */
+export const idempotencyClaim = (env: Env, ownerId: string, key: string) =>
+	env.CLAIMS.get(env.CLAIMS.idFromName(`idempotency:${ownerId}:${key}`));
+
+/** The Durable Object that counts an owner's jobs in flight (owners/object.ts). */
+export const ownerStub = (env: Env, ownerId: string) => env.OWNERS.get(env.OWNERS.idFromName(`owner:${ownerId}`));

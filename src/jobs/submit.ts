@@ -4,18 +4,39 @@
  * after something was stored undoes what came before it.
  */
 import { RETRYABLE_ERRORS } from "../attempts";
-import { type Job, UploadOptions } from "../contracts";
+import { type Caller, type Job, UploadOptions } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
 import { ulid } from "../ids";
 import { originalKey } from "../storage";
 import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
-import { jobStub, slugClaim } from "./stubs";
+import { jobStub, ownerStub, slugClaim } from "./stubs";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
 export const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
+
+/** Reserves a place among the owner's jobs in flight for job `id`, or answers 429. */
+async function admit(env: Env, ownerId: string, id: string): Promise<void> {
+	const max = settings(env).MAX_JOBS_IN_FLIGHT;
+	if (!(await ownerStub(env, ownerId).admit(id, max))) {
+		throw new ApiError(
+			429,
+			"too_many_jobs_in_flight",
+			`You have ${max} jobs queued or processing, the most one owner may have; wait for some to finish.`,
+			{ limit: max },
+			{ "Retry-After": "10" },
+		);
+	}
+}
+
+/** The caller's job `id`; another owner's job is as absent as one that never existed (404). */
+export async function ownJob(env: Env, caller: Caller, id: string): Promise<Job> {
+	const job = await jobStub(env, id).get();
+	if (!job || job.ownerId !== caller.ownerId) throw jobNotFound(id);
+	return job;
+}
 
 /** The slug chosen in the query string or in a form field before `file`, if any. */
 function chosenSlug(query: UploadOptions, upload: Upload): string | undefined {
@@ -31,13 +52,15 @@ function chosenSlug(query: UploadOptions, upload: Upload): string | undefined {
 export async function submitUpload(
 	env: Env,
 	ctx: Pick<ExecutionContext, "waitUntil">,
+	caller: Caller,
 	req: Request,
 	query: UploadOptions,
 ): Promise<{ job: Job; replayed: boolean }> {
 	const cfg = settings(env);
 	const limits: UploadLimits = { maxBytes: cfg.MAX_UPLOAD_BYTES, maxPixels: cfg.MAX_PIXELS, maxJpegScans: cfg.MAX_JPEG_SCANS };
+	const { ownerId } = caller;
 	const key = idempotencyKeyOf(req);
-	const earlier = key ? await earlierJob(env, key) : null;
+	const earlier = key ? await earlierJob(env, ownerId, key) : null;
 	if (earlier) {
 		// Same key again: read the body only to compare it with the first one; store nothing.
 		const upload = await ingestUpload(req, null, limits);
@@ -47,18 +70,20 @@ export async function submitUpload(
 	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
 
 	const id = ulid();
-	const upload = await ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits);
-	const undo: (() => Promise<void>)[] = [() => env.BUCKET.delete(originalKey(id))];
+	await admit(env, ownerId, id);
+	const undo: (() => Promise<void>)[] = [() => ownerStub(env, ownerId).release(id)];
 	try {
+		const upload = await ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits);
+		undo.push(() => env.BUCKET.delete(originalKey(id)));
 		const chosen = chosenSlug(query, upload);
 		if (key) {
-			const winner = await claimKey(env, key, id, fingerprintOf(upload.sha256, chosen));
+			const winner = await claimKey(env, ownerId, key, id, fingerprintOf(upload.sha256, chosen));
 			if (winner) {
 				// A concurrent request with the same key made the job: this upload is not needed.
-				ctx.waitUntil(env.BUCKET.delete(originalKey(id)));
+				for (const step of undo) ctx.waitUntil(step());
 				return { job: winner, replayed: true };
 			}
-			undo.push(() => releaseKey(env, key, id));
+			undo.push(() => releaseKey(env, ownerId, key, id));
 		}
 		// Without a chosen slug the job id is the slug: no other job can hold it.
 		const slug = chosen ?? id;
@@ -67,6 +92,7 @@ export async function submitUpload(
 		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 		const job = await jobStub(env, id).create({
 			id,
+			ownerId,
 			slug,
 			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
 		});
@@ -82,22 +108,31 @@ export async function submitUpload(
  * POST /jobs/<id>/retry: a job that failed for a reason that says nothing
  * against its image goes back in the queue, keeping its id and slug.
  */
-export async function retryJob(env: Env, id: string): Promise<Job> {
+export async function retryJob(env: Env, caller: Caller, id: string): Promise<Job> {
+	const current = await ownJob(env, caller, id);
+	if (!isRetryable(current)) throw notRetryable(current);
+	await admit(env, caller.ownerId, id);
 	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
-	if (!result) throw jobNotFound(id);
-	const { job, requeued } = result;
-	if (!requeued) {
-		const why =
-			job.status !== "failed"
-				? `it is ${job.status}; only a failed job can be retried`
-				: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
-		throw new ApiError(409, "not_retryable", `Job "${id}" cannot be retried: ${why}.`, {
-			jobStatus: job.status,
-			retryable: RETRYABLE_ERRORS,
-		});
+	if (!result?.requeued) {
+		// Changed in the meantime (retried by another request, say).
+		await ownerStub(env, caller.ownerId).release(id);
+		throw notRetryable(result?.job ?? current);
 	}
 	await enqueue(env, id);
-	return job;
+	return result.job;
+}
+
+const isRetryable = (job: Job) => job.status === "failed" && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
+
+function notRetryable(job: Job): ApiError {
+	const why =
+		job.status !== "failed"
+			? `it is ${job.status}; only a failed job can be retried`
+			: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
+	return new ApiError(409, "not_retryable", `Job "${job.id}" cannot be retried: ${why}.`, {
+		jobStatus: job.status,
+		retryable: RETRYABLE_ERRORS,
+	});
 }
 
 /** Sends the job to the queue; if that fails the job's watchdog alarm sends it later. */

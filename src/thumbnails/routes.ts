@@ -15,7 +15,16 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 /** GET and HEAD (Hono answers HEAD with the GET route, minus the body). */
-export const thumbnails = new Hono<{ Bindings: Env }>().get("/:file", async (c) => {
+export const thumbnails = new Hono<{ Bindings: Env }>()
+	// Public images: any page may show them, or read them into a canvas.
+	.use(async (c, next) => {
+		await next();
+		const res = new Response(c.res.body, c.res); // a cached response's headers are immutable
+		res.headers.set("Access-Control-Allow-Origin", "*");
+		res.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
+		c.res = res;
+	})
+	.get("/:file", async (c) => {
 	const name = c.req.param("file");
 	const slug = Slug.safeParse(name.endsWith(".webp") ? name.slice(0, -5) : "");
 	if (!slug.success) throw notReady(name);

@@ -6,11 +6,16 @@ import { describe, expect, it } from "vitest";
 import { killGroup, startDev } from "./support.mjs";
 
 describe("npm run dev", () => {
-	it("starts Thumbor again when it dies, keeping the Worker up, and stops everything on Ctrl-C", async () => {
+	it("makes a development key, starts Thumbor again when it dies (the Worker stays up), and stops everything on Ctrl-C", async () => {
 		const dev = await startDev();
 		try {
 			const health = async () => (await (await fetch(`${dev.baseUrl}/health`)).json()) as { status: string; thumbor: string };
 			expect(await health()).toEqual({ status: "ok", thumbor: "ok" });
+			// It made a development key and says so; the key works.
+			const key = /API key +(et_live_\S+)/.exec(dev.output())?.[1];
+			expect(key).toBeDefined();
+			const job = await fetch(`${dev.baseUrl}/jobs/00000000000000000000000000`, { headers: { Authorization: `Bearer ${key}` } });
+			expect(job.status).toBe(404);
 
 			await killGroup(dev.thumborPid, dev.thumborPort);
 			// The Worker answers while Thumbor is away.

@@ -4,14 +4,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePorts, makeTestImages, startStack, venvBin, writeSecrets } from "../../scripts/stack.mjs";
+import { createKey } from "../../scripts/keys.mjs";
+import { ensureSecrets, freePorts, makeTestImages, startStack, venvBin } from "../../scripts/stack.mjs";
 
 export default async function setup({ provide }) {
 	const dir = mkdtempSync(join(tmpdir(), "thumbs-e2e-"));
 	const fixtures = join(dir, "fixtures");
 	makeTestImages(fixtures);
 	const envFile = join(dir, "secrets.env");
-	const { THUMBOR_SECURITY_KEY: thumborKey } = writeSecrets(envFile);
+	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
 	const [workerPort, thumborPort] = await freePorts(2);
 
 	const logDir = join(dir, "logs");
@@ -33,6 +34,11 @@ export default async function setup({ provide }) {
 	provide("fixtures", fixtures);
 	provide("python", venvBin("python"));
 	provide("logDir", logDir);
+	// Two owners' keys, made the documented way (npm run keys → the admin API).
+	const [a, b] = await Promise.all(
+		["e2e-a", "e2e-b"].map((ownerId) => createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId })),
+	);
+	provide("apiKeys", { a: a.key, b: b.key });
 
 	return async () => {
 		await stack.stopAll();

@@ -18,15 +18,21 @@ declare module "vitest" {
 		fixtures: string;
 		python: string;
 		logDir: string;
+		apiKeys: { a: string; b: string };
 	}
 }
 
 const base = inject("baseUrl");
+const { a: keyA, b: keyB } = inject("apiKeys");
+const auth = (key = keyA) => ({ Authorization: `Bearer ${key}` });
+/** A request to the API with owner A's key (or `key`). */
+const api = (path: string, init: RequestInit = {}, key = keyA) =>
+	fetch(`${base}${path}`, { ...init, headers: { ...auth(key), ...(init.headers as Record<string, string>) } });
 const fixture = (name: string) => readFixture(inject("fixtures"), name);
 const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
 
 async function upload(body: BodyInit, { contentType = "application/octet-stream", slug }: { contentType?: string; slug?: string } = {}) {
-	const res = await fetch(`${base}/jobs${slug ? `?slug=${slug}` : ""}`, {
+	const res = await api(`/jobs${slug ? `?slug=${slug}` : ""}`, {
 		method: "POST",
 		body,
 		headers: { "Content-Type": contentType },
@@ -44,7 +50,7 @@ async function uploadOk(body: BodyInit, options?: Parameters<typeof upload>[1]):
 async function settle(id: string): Promise<Job> {
 	const deadline = Date.now() + 80_000;
 	for (;;) {
-		const res = await fetch(`${base}/jobs/${id}?wait=20`);
+		const res = await api(`/jobs/${id}?wait=20`);
 		expect(res.status).toBe(200);
 		const job = (await res.json()) as Job;
 		if (job.status === "done" || job.status === "failed") return job;
@@ -110,7 +116,7 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		const form = new FormData();
 		form.set("slug", slug);
 		form.set("file", new Blob([fixture("photo-640x480.jpg")], { type: "image/jpeg" }), "photo.jpg");
-		const res = await fetch(`${base}/jobs`, { method: "POST", body: form });
+		const res = await api("/jobs", { method: "POST", body: form });
 		expect(res.status, await res.clone().text()).toBe(202);
 		const job = await settle(((await res.json()) as Job).id);
 		expect(job).toMatchObject({ status: "done", slug });
@@ -139,7 +145,7 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 	it("makes one job of a retried upload that carries an Idempotency-Key", async () => {
 		const image = fixture("photo-640x480.jpg");
 		const headers = { "Content-Type": "image/jpeg", "Idempotency-Key": `retry-${Math.random()}` };
-		const send = () => fetch(`${base}/jobs`, { method: "POST", body: image, headers });
+		const send = () => api("/jobs", { method: "POST", body: image, headers });
 		const first = (await (await send()).json()) as Job;
 		const retry = await send();
 		expect(retry.status).toBe(202);
@@ -209,6 +215,26 @@ describe("Thumbor's logs", () => {
 		expect(log).toMatch(/<signature>|<redacted>/);
 		expect(log).not.toMatch(/\/[A-Za-z0-9_-]{27}=\//);
 		expect(log).not.toMatch(/sig(=|%3D)(?!<redacted>)/i);
+	});
+});
+
+describe("who may do what", () => {
+	it("lets a key made with npm run keys see its own jobs only; thumbnails need no key", async () => {
+		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"))).id);
+		expect(job.status).toBe("done");
+		// Another owner's key: the job does not exist for it.
+		const other = await api(`/jobs/${job.id}`, {}, keyB);
+		expect(other.status).toBe(404);
+		expect(await other.json()).toMatchObject({ code: "not_found" });
+		// No key at all: 401 with a challenge.
+		const anonymous = await fetch(`${base}/jobs/${job.id}`);
+		expect(anonymous.status).toBe(401);
+		expect(anonymous.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
+		// The thumbnail is public, and any page may use it.
+		const thumb = await fetch(job.thumbnailUrl);
+		expect(thumb.status).toBe(200);
+		expect(thumb.headers.get("Access-Control-Allow-Origin")).toBe("*");
+		expect(thumb.headers.get("Cross-Origin-Resource-Policy")).toBe("cross-origin");
 	});
 });
 
@@ -289,7 +315,7 @@ describe("nothing is lost while Thumbor is down", () => {
 		while (Date.now() < outageEnds) {
 			await new Promise((r) => setTimeout(r, 500));
 			for (const c of created) {
-				job = (await (await fetch(`${base}/jobs/${c.id}`)).json()) as Job;
+				job = (await (await api(`/jobs/${c.id}`)).json()) as Job;
 				expect(job.status).not.toBe("failed");
 				// Between attempts a job says why it waits and until when.
 				if (job.nextAttemptAt && job.error?.code === "thumbor_unavailable") sawBackoff = true;

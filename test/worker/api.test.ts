@@ -6,7 +6,7 @@ import type { JobView } from "../../src/jobs/view";
 import { signedOriginalUrl } from "../../src/originals/signing";
 import { originalKey } from "../../src/storage";
 import { ingestUpload } from "../../src/uploads/ingest";
-import { countOriginals, env, expectProblem, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
+import { caller, countOriginals, env, expectProblem, newKey, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
 
 type JobBody = JobView;
 
@@ -206,14 +206,14 @@ describe("Idempotency-Key", () => {
 			409,
 			"slug_taken",
 		);
-		expect(await idempotencyClaim(env, k).holder()).toBeNull();
+		expect(await idempotencyClaim(env, caller.ownerId, k).holder()).toBeNull();
 		expect((await upload(pngLike(), { headers: { "Idempotency-Key": k } })).status).toBe(202);
 	});
 
 	it("answers 409 while the first request is still making its job, and frees a key whose request died", async () => {
 		const k = key();
 		const image = pngLike(700);
-		const claim = idempotencyClaim(env, k);
+		const claim = idempotencyClaim(env, caller.ownerId, k);
 		const ghost = ulid(); // a request that claimed the key, then never made its job
 		await claim.claim(ghost, { fingerprint: "whatever", ttlMs: 60_000 });
 		await expectProblem(await upload(image, { headers: { "Idempotency-Key": k } }), 409, "idempotency_in_progress");
@@ -228,7 +228,7 @@ describe("Idempotency-Key", () => {
 	});
 
 	it("expires after its time to live", async () => {
-		const claim = idempotencyClaim(env, key());
+		const claim = idempotencyClaim(env, caller.ownerId, key());
 		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
 		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
 		await new Promise((r) => setTimeout(r, 80));
@@ -307,7 +307,7 @@ describe("reads and refusals store nothing", () => {
 		const problem = await upload("not an image", { query: `?slug=${slug}`, headers: { "Idempotency-Key": k } });
 		await expectProblem(problem, 415, "unsupported_media_type");
 		expect(await storedState(slugClaim(env, slug))).toEqual({ tables: [], alarm: null });
-		expect(await storedState(idempotencyClaim(env, k))).toEqual({ tables: [], alarm: null });
+		expect(await storedState(idempotencyClaim(env, caller.ownerId, k))).toEqual({ tables: [], alarm: null });
 		expect(await countOriginals()).toBe(before);
 	});
 
@@ -316,7 +316,7 @@ describe("reads and refusals store nothing", () => {
 		expect((await upload(pngLike(), { query: `?slug=${taken}` })).status).toBe(202);
 		const k = `k-${crypto.randomUUID()}`;
 		await expectProblem(await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }), 409, "slug_taken");
-		expect(await storedState(idempotencyClaim(env, k))).toEqual({ tables: [], alarm: null });
+		expect(await storedState(idempotencyClaim(env, caller.ownerId, k))).toEqual({ tables: [], alarm: null });
 	});
 
 	it("deletes an original whose body failed a check after the last byte reached R2", async () => {

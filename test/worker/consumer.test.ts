@@ -11,7 +11,7 @@ import { jobStub } from "../../src/jobs/stubs";
 import { originalKey } from "../../src/storage";
 import { type ThumborOrigin, classifyThumborStatus, renderThumbnail } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
-import { WEBP, env, expectProblem, pngLike, request } from "./helpers";
+import { WEBP, caller, env, expectProblem, pngLike, request } from "./helpers";
 
 const POLICY: RetryPolicy = settings(env).retry;
 
@@ -20,7 +20,7 @@ async function newJob() {
 	const id = ulid();
 	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
 	const stub = jobStub(env, id);
-	await stub.create({ id, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
+	await stub.create({ id, ownerId: caller.ownerId, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
 	return { id, stub };
 }
 
@@ -338,7 +338,7 @@ describe("JobObject", () => {
 
 	it("is created once: a second create returns the first job", async () => {
 		const { id, stub } = await newJob();
-		const again = await stub.create({ id, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
+		const again = await stub.create({ id, ownerId: caller.ownerId, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
 		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
 	});
 

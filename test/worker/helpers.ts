@@ -1,4 +1,6 @@
 import { env, exports } from "cloudflare:workers";
+import { beforeEach } from "vitest";
+import { keyRegistry } from "../../src/auth/objects";
 import { ulid } from "../../src/ids";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -34,12 +36,30 @@ export const WEBP = {
 
 export const uniqueSlug = (prefix = "t") => `${prefix}-${ulid().slice(-12)}`;
 
-export function request(path: string, init?: RequestInit): Promise<Response> {
-	return exports.default.fetch(new Request(new URL(path, "http://thumbs.test"), init));
+/** A new API key for a new owner (or for `ownerId`), made as the admin API makes it. */
+export async function newKey(ownerId = `owner-${ulid().slice(-10)}`): Promise<{ secret: string; id: string; ownerId: string }> {
+	const { key, secret } = await keyRegistry(env).create({ name: "test", ownerId });
+	return { secret, id: key.id, ownerId };
 }
 
-export function upload(body: BodyInit | null, { query = "", headers = {} }: { query?: string; headers?: Record<string, string> } = {}) {
-	return request(`/jobs${query}`, { method: "POST", body, headers });
+/** Each test calls as its own owner, with a key of its own (rate limits are per key). */
+export let caller: { secret: string; id: string; ownerId: string };
+beforeEach(async () => {
+	caller = await newKey();
+});
+
+/** A request to the Worker, with the test's API key unless `key` says otherwise (null: none). */
+export function request(path: string, init: RequestInit = {}, key: string | null = caller.secret): Promise<Response> {
+	const headers = new Headers(init.headers);
+	if (key !== null && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${key}`);
+	return exports.default.fetch(new Request(new URL(path, "http://thumbs.test"), { ...init, headers }));
+}
+
+export function upload(
+	body: BodyInit | null,
+	{ query = "", headers = {}, key }: { query?: string; headers?: Record<string, string>; key?: string | null } = {},
+) {
+	return request(`/jobs${query}`, { method: "POST", body, headers }, key === undefined ? caller.secret : key);
 }
 
 /** A multipart body built by hand, so tests control part order and framing. */

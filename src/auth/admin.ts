@@ -1,0 +1,26 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { NewApiKey, OwnerId } from "../contracts";
+import { ApiError } from "../errors";
+import { valid } from "../validate";
+import { requireAdmin } from "./middleware";
+import { keyRegistry } from "./objects";
+
+/** API keys, made, listed and revoked without a redeploy; guarded by ADMIN_TOKEN. */
+export const admin = new Hono<{ Bindings: Env }>()
+	.use(requireAdmin)
+	/** Makes a key; its secret is in this answer only. */
+	.post("/keys", valid("json", NewApiKey), async (c) => {
+		const { key, secret } = await keyRegistry(c.env).create(c.req.valid("json"));
+		return c.json({ ...key, key: secret }, 201, { "Cache-Control": "no-store", Location: `/admin/keys/${key.id}` });
+	})
+	.get("/keys", valid("query", z.object({ ownerId: OwnerId.optional() })), async (c) => {
+		const keys = await keyRegistry(c.env).list(c.req.valid("query").ownerId);
+		return c.json({ items: keys }, 200, { "Cache-Control": "no-store" });
+	})
+	/** Revokes a key: it stops working everywhere within AUTH_CACHE_SECONDS. */
+	.delete("/keys/:id", async (c) => {
+		const key = await keyRegistry(c.env).revoke(c.req.param("id"));
+		if (!key) throw new ApiError(404, "not_found", `No API key with id "${c.req.param("id")}".`);
+		return c.json(key, 200, { "Cache-Control": "no-store" });
+	});

@@ -1,0 +1,137 @@
+import { DurableObject } from "cloudflare:workers";
+import { type ApiKey, type Caller, type NewApiKey } from "../contracts";
+import { ulid } from "../ids";
+import { Schema } from "../sql";
+import { newKeySecret, sha256Hex, shownPrefix } from "./keys";
+
+type KeyRow = {
+	id: string;
+	hash: string;
+	name: string;
+	owner_id: string;
+	prefix: string;
+	created_at: number;
+	revoked_at: number | null;
+};
+
+const KEY_TABLE = `CREATE TABLE api_key (
+	id TEXT PRIMARY KEY,
+	hash TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL,
+	owner_id TEXT NOT NULL,
+	prefix TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	revoked_at INTEGER
+)`;
+
+/** Both objects keep the same row for a key (the registry all of them, a KeyObject its own). */
+function insertKey(sql: SqlStorage, row: KeyRow): void {
+	sql.exec(
+		"INSERT OR IGNORE INTO api_key (id, hash, name, owner_id, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		row.id,
+		row.hash,
+		row.name,
+		row.owner_id,
+		row.prefix,
+		row.created_at,
+		row.revoked_at,
+	);
+}
+
+const toApiKey = (r: KeyRow): ApiKey => ({
+	id: r.id,
+	name: r.name,
+	ownerId: r.owner_id,
+	prefix: r.prefix,
+	createdAt: r.created_at,
+	revokedAt: r.revoked_at,
+});
+
+/**
+ * One API key, in an object named by the key's SHA-256: what a request's key is
+ * checked against. An unknown key's object is only read, and stores nothing.
+ */
+export class KeyObject extends DurableObject<Env> {
+	readonly #schema: Schema;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		// Synchronous: done before any call reaches the object.
+		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
+	}
+
+	/** Records the key (by the registry, when it is made). */
+	async init(row: KeyRow): Promise<void> {
+		this.#schema.ensure();
+		insertKey(this.ctx.storage.sql, row);
+	}
+
+	/** Who holds the key with this hash, or null if it is unknown or revoked. */
+	async caller(hash: string): Promise<Caller | null> {
+		const row = this.#row();
+		if (!row || row.revoked_at !== null || row.hash !== hash) return null;
+		return { keyId: row.id, ownerId: row.owner_id };
+	}
+
+	async revoke(at: number): Promise<void> {
+		if (this.#row()) this.ctx.storage.sql.exec("UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?)", at);
+	}
+
+	#row(): KeyRow | null {
+		if (!this.#schema.exists) return null;
+		return this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key LIMIT 1").toArray()[0] ?? null;
+	}
+}
+
+/**
+ * Every API key's record (never the secret), for the admin API: one object, on the
+ * admin path only — requests are checked against each key's own KeyObject.
+ */
+export class KeyRegistry extends DurableObject<Env> {
+	readonly #schema: Schema;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
+	}
+
+	/** Makes a key; the secret is in the answer and nowhere else. */
+	async create(input: NewApiKey): Promise<{ key: ApiKey; secret: string }> {
+		this.#schema.ensure();
+		const secret = newKeySecret();
+		const row: KeyRow = {
+			id: `key_${ulid()}`,
+			hash: await sha256Hex(secret),
+			name: input.name,
+			owner_id: input.ownerId,
+			prefix: shownPrefix(secret),
+			created_at: Date.now(),
+			revoked_at: null,
+		};
+		await keyObject(this.env, row.hash).init(row);
+		insertKey(this.ctx.storage.sql, row);
+		return { key: toApiKey(row), secret };
+	}
+
+	async list(ownerId?: string): Promise<ApiKey[]> {
+		if (!this.#schema.exists) return [];
+		const rows = ownerId
+			? this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE owner_id = ? ORDER BY id", ownerId)
+			: this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key ORDER BY id");
+		return rows.toArray().map(toApiKey);
+	}
+
+	/** Revokes key `id`; null if there is no such key. Revoking twice changes nothing. */
+	async revoke(id: string): Promise<ApiKey | null> {
+		if (!this.#schema.exists) return null;
+		const row = this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0];
+		if (!row) return null;
+		const at = row.revoked_at ?? Date.now();
+		await keyObject(this.env, row.hash).revoke(at);
+		this.ctx.storage.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ?", at, id);
+		return toApiKey({ ...row, revoked_at: at });
+	}
+}
+
+export const keyObject = (env: Env, hash: string) => env.KEYS.get(env.KEYS.idFromName(`key:${hash}`));
+export const keyRegistry = (env: Env) => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("registry"));

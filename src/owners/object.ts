@@ -1,0 +1,71 @@
+import { DurableObject } from "cloudflare:workers";
+import { TERMINAL_STATUSES } from "../contracts";
+import { jobStub } from "../jobs/stubs";
+import { Schema } from "../sql";
+
+const MIGRATIONS = [
+	`CREATE TABLE in_flight (
+		job_id TEXT PRIMARY KEY,
+		admitted_at INTEGER NOT NULL
+	)`,
+];
+
+/** An entry this old is checked against its job before a new one is refused (a lost release). */
+const STALE_MS = 60_000;
+
+/**
+ * One owner's jobs in flight (queued or processing), in an object named by the
+ * owner: what keeps one caller from filling the queue. A job is admitted before its
+ * upload is stored and leaves when it ends. Releases are best-effort, so when the
+ * owner is at the cap, older entries are checked against their jobs first.
+ */
+export class OwnerObject extends DurableObject<Env> {
+	readonly #sql: SqlStorage;
+	readonly #schema: Schema;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.#sql = ctx.storage.sql;
+		// Synchronous: done before any call reaches the object.
+		this.#schema = new Schema(this.#sql, MIGRATIONS);
+	}
+
+	/** Admits job `jobId` unless `max` are in flight already; true when admitted. */
+	async admit(jobId: string, max: number): Promise<boolean> {
+		this.#schema.ensure();
+		if (this.#count() >= max) await this.#sweep();
+		if (this.#count() >= max) return false;
+		this.#sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, Date.now());
+		return true;
+	}
+
+	/** Job `jobId` ended (or never started). */
+	async release(jobId: string): Promise<void> {
+		if (!this.#schema.exists) return;
+		this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
+		if (this.#count() === 0) await this.#schema.dropAll(this.ctx.storage);
+	}
+
+	/** How many jobs are in flight now. */
+	async inFlight(): Promise<number> {
+		return this.#schema.exists ? this.#count() : 0;
+	}
+
+	#count(): number {
+		return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM in_flight").one().n;
+	}
+
+	/** Drops entries whose jobs have ended or never came to be. */
+	async #sweep(): Promise<void> {
+		const stale = this.#sql
+			.exec<{ job_id: string }>("SELECT job_id FROM in_flight WHERE admitted_at < ?", Date.now() - STALE_MS)
+			.toArray();
+		const ended = await Promise.all(
+			stale.map(async ({ job_id }) => {
+				const job = await jobStub(this.env, job_id).get();
+				return !job || TERMINAL_STATUSES.includes(job.status) ? job_id : null;
+			}),
+		);
+		for (const id of ended) if (id) this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", id);
+	}
+}
