@@ -134,7 +134,8 @@ describe("owners", () => {
 
 	it("gives a refused upload's place back", async () => {
 		await expectProblem(await upload("not an image"), 415, "unsupported_media_type");
-		expect(await ownerStub(env, caller.ownerId).inFlight()).toBe(0);
+		// Given back after the answer (the request's cleanup runs in waitUntil).
+		await expect.poll(() => ownerStub(env, caller.ownerId).inFlight()).toBe(0);
 		expect(await storedState(ownerStub(env, caller.ownerId))).toEqual({ tables: [], alarm: null });
 	});
 });
