@@ -44,7 +44,8 @@ const HEADER_END = enc.encode("\r\n\r\n");
 
 /** The boundary named by a multipart/form-data Content-Type, or null. */
 export function multipartBoundary(contentType: string): string | null {
-	const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
+	// RFC 2046: 1-70 characters, quoted if they include some; nothing may follow but another parameter.
+	const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))\s*(?:;|$)/i.exec(contentType);
 	return m?.[1] ?? m?.[2] ?? null;
 }
 
