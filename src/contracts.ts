@@ -21,9 +21,9 @@ export const Slug = z
 	.describe("The thumbnail's public name: /thumbnails/<slug>.webp");
 export type Slug = z.infer<typeof Slug>;
 
-export const JobStatus = z.enum(["queued", "processing", "done", "failed"]);
+export const JobStatus = z.enum(["queued", "processing", "done", "failed", "deleted"]);
 export type JobStatus = z.infer<typeof JobStatus>;
-export const TERMINAL_STATUSES: readonly JobStatus[] = ["done", "failed"];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["done", "failed", "deleted"];
 
 export const ImageType = z
 	.enum(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff"])
@@ -107,6 +107,9 @@ export const Job = NewJob.extend({
 	thumbnail: ThumbnailInfo.nullable(),
 	error: JobError.nullable().describe("Set when failed; while queued, why the last attempt will be retried"),
 	nextAttemptAt: z.number().int().nullable().describe("While queued after a passing fault: when the next attempt starts"),
+	deletedAt: z.number().int().nullable().describe("When its owner deleted it (status deleted)"),
+	originalDeletedAt: z.number().int().nullable().describe("When the original was removed (deletion, or ORIGINAL_RETENTION_DAYS)"),
+	version: z.number().int().describe("Grows with every change: lets the listing index keep the newest view"),
 	createdAt: z.number().int(),
 	updatedAt: z.number().int(),
 });
@@ -130,6 +133,13 @@ export const IdempotencyKey = z
 	.string()
 	.regex(/^[\x21-\x7e]{1,255}$/, "use 1-255 visible ASCII characters")
 	.describe("Makes a retried upload return the job the first one created (for 24 hours)");
+
+export const JobListQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(100).default(50),
+	cursor: z.string().max(512).optional().describe("nextCursor of the page before, as given"),
+	status: JobStatus.optional(),
+});
+export type JobListQuery = z.infer<typeof JobListQuery>;
 
 export const JobLookup = z.object({
 	wait: z.coerce.number().min(0).max(30).optional().describe("Seconds to hold the request until the status changes"),

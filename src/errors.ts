@@ -25,6 +25,8 @@ export type ProblemCode =
 	| "idempotency_in_progress"
 	| "not_found"
 	| "unauthorized"
+	| "invalid_cursor"
+	| "gone"
 	| "rate_limited"
 	| "too_many_jobs_in_flight"
 	| "forbidden"
@@ -36,6 +38,7 @@ const TITLES: Record<number, string> = {
 	403: "Forbidden",
 	404: "Not Found",
 	409: "Conflict",
+	410: "Gone",
 	411: "Length Required",
 	413: "Content Too Large",
 	415: "Unsupported Media Type",
@@ -76,7 +79,8 @@ export function problemResponse(err: ApiError, headers: HeadersInit = {}): Respo
 	};
 	const h = new Headers(headers);
 	h.set("Content-Type", "application/problem+json");
-	h.set("Cache-Control", "no-store");
+	// Errors are not cached, unless one says otherwise (a deleted thumbnail's 410).
+	if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
 	return new Response(JSON.stringify(body), { status: err.status, headers: h });
 }
 

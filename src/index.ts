@@ -14,6 +14,7 @@ export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
 export { KeyObject, KeyRegistry } from "./auth/objects";
 export { OwnerObject } from "./owners/object";
+export { JobIndexShard } from "./listing/shard";
 export { ThumborContainer } from "./thumbor/container";
 
 const app = new Hono<{ Bindings: Env }>()

@@ -1,5 +1,5 @@
 /** Where things live in R2, and how long caches may keep them. */
-import type { JobId, Slug } from "./contracts";
+import { type JobId, type Slug, thumbnailPath } from "./contracts";
 
 /** The upload as sent; `httpMetadata.contentType` is the sniffed type. */
 export const originalKey = (id: JobId) => `originals/${id}`;
@@ -9,3 +9,12 @@ export const thumbnailKey = (slug: Slug) => `thumbnails/${slug}.webp`;
 
 /** A slug's bytes never change once served, so every cache may keep them for a year. */
 export const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/** A deleted job's slug: an empty marker, so its thumbnail URL answers 410 Gone rather than 404. */
+export const goneKey = (slug: Slug) => `gone/${slug}`;
+
+/** How long a 410 for a deleted thumbnail may be cached. */
+export const GONE_MAX_AGE_S = 300;
+
+/** The edge-cache entry of a thumbnail: keyed on the public URL, whatever Host a client sent. */
+export const thumbnailCacheKey = (publicBaseUrl: string, slug: Slug) => new Request(new URL(thumbnailPath(slug), publicBaseUrl).href);

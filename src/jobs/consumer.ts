@@ -36,9 +36,14 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		if (!attempt.proceed) return message.ack();
 		const started = Date.now();
 		try {
-			const { thumbnail, thumborMs } = await makeThumbnail(env, cfg, attempt.job);
-			await job.succeed(thumbnail);
-			log("job.done", attempt.job, { ms: Date.now() - started, thumborMs, bytes: thumbnail.bytes });
+			const made = await makeThumbnail(env, cfg, attempt.job, job);
+			if (!made) {
+				log("job.deleted", attempt.job, { ms: Date.now() - started });
+				return message.ack();
+			}
+			const { thumbnail, thumborMs } = made;
+			const done = await job.succeed(thumbnail);
+			log(done.status === "deleted" ? "job.deleted" : "job.done", attempt.job, { ms: Date.now() - started, thumborMs, bytes: thumbnail.bytes });
 		} catch (err) {
 			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
 			const failure =
@@ -73,7 +78,13 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
 }
 
-async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number }> {
+/** The thumbnail, stored; null when the job was deleted before it could be stored (nothing is written then). */
+async function makeThumbnail(
+	env: Env,
+	cfg: Settings,
+	job: Job,
+	stub: ReturnType<typeof jobStub>,
+): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number } | null> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
 	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
@@ -96,6 +107,9 @@ async function makeThumbnail(env: Env, cfg: Settings, job: Job): Promise<{ thumb
 	});
 	const thumborMs = Date.now() - started;
 	const { width, height } = rendered.info;
+	// A delete that came while Thumbor worked wins: nothing is written. One that comes during
+	// the write waits for it, then removes it.
+	if (!(await stub.claimWrite())) return null;
 	const put = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
 		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
 		customMetadata: { jobId: job.id, width: String(width), height: String(height) },

@@ -8,13 +8,18 @@ import {
 	TERMINAL_STATUSES,
 } from "../contracts";
 import { type RetryPolicy, duration } from "../attempts";
+import { settings } from "../config";
+import { shardOf } from "../shards";
 import { Schema } from "../sql";
-import { ownerStub } from "./stubs";
+import { originalKey } from "../storage";
+import { indexShard, ownerStub } from "./stubs";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
 export const LEASE_MS = 2 * 60_000;
 /** How long a queued job may wait for the queue before the watchdog sends it again. */
 export const QUEUED_TIMEOUT_MS = 5 * 60_000;
+/** How long the consumer may take to store a thumbnail it has claimed the write for. */
+export const WRITE_LEASE_MS = 30_000;
 
 type Row = {
 	id: string;
@@ -36,6 +41,10 @@ type Row = {
 	retries_since: number | null;
 	next_attempt_at: number | null;
 	owner_id: string | null;
+	version: number;
+	writing_until: number | null;
+	deleted_at: number | null;
+	original_deleted_at: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -66,6 +75,12 @@ const MIGRATIONS = [
 	"ALTER TABLE job ADD COLUMN next_attempt_at INTEGER",
 	// Whose job it is (the API key's owner); null only for jobs made before keys existed.
 	"ALTER TABLE job ADD COLUMN owner_id TEXT",
+	// Every change adds one, so the listing index keeps the newest state it is told.
+	"ALTER TABLE job ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+	// While the consumer stores the thumbnail (a delete waits for it, then removes it).
+	"ALTER TABLE job ADD COLUMN writing_until INTEGER",
+	"ALTER TABLE job ADD COLUMN deleted_at INTEGER",
+	"ALTER TABLE job ADD COLUMN original_deleted_at INTEGER",
 ];
 
 /** What the queue consumer learns when it asks to work on a job. */
@@ -113,7 +128,8 @@ export class JobObject extends DurableObject<Env> {
 			now,
 		);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
-		return toJob(this.#row()!);
+		// Listed before the upload is answered.
+		return this.#report();
 	}
 
 	/** The job, or null if this object was never given one. */
@@ -129,16 +145,7 @@ export class JobObject extends DurableObject<Env> {
 	async waitForChange(seen: JobStatus, timeoutMs: number): Promise<Job | null> {
 		const current = this.#row();
 		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && toJob(current);
-		await new Promise<void>((resolve) => {
-			const timer = setTimeout(done, timeoutMs);
-			const waiters = this.#waiters;
-			function done() {
-				clearTimeout(timer);
-				waiters.delete(done);
-				resolve();
-			}
-			waiters.add(done);
-		});
+		await this.#nextChange(timeoutMs);
 		return this.get();
 	}
 
@@ -164,7 +171,7 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
-		return { proceed: true, job: toJob(this.#row()!), retryUntil };
+		return { proceed: true, job: await this.#report(), retryUntil };
 	}
 
 	/** Thumbor has fetched the original during the current attempt. */
@@ -172,19 +179,35 @@ export class JobObject extends DurableObject<Env> {
 		if (this.#schema.exists) this.#sql.exec("UPDATE job SET original_served_attempt = attempts");
 	}
 
-	/** The thumbnail is in R2: the job is done. */
+	/**
+	 * The consumer is about to store the thumbnail: false if the job was deleted
+	 * meanwhile (the bytes are then thrown away). A delete that comes during the write
+	 * waits for it (up to WRITE_LEASE_MS), so that it can remove what was written.
+	 */
+	async claimWrite(): Promise<boolean> {
+		const row = this.#row();
+		if (!row || row.status !== "processing") return false;
+		this.#update("writing_until = ?", Date.now() + WRITE_LEASE_MS);
+		return true;
+	}
+
+	/** The thumbnail is in R2: the job is done (unless it was deleted meanwhile: then it stays deleted). */
 	async succeed(thumbnail: ThumbnailInfo): Promise<Job> {
+		const row = this.#row();
+		if (row?.status === "deleted") {
+			this.#update("writing_until = NULL");
+			return toJob(this.#row()!);
+		}
 		this.#update(
-			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL,
+			`status = 'done', lease_until = NULL, writing_until = NULL, error_code = NULL, error_message = NULL,
 			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?`,
 			thumbnail.width,
 			thumbnail.height,
 			thumbnail.bytes,
 			thumbnail.etag,
 		);
-		await this.ctx.storage.deleteAlarm();
-		this.#leftFlight();
-		return toJob(this.#row()!);
+		await this.#ended();
+		return this.#report();
 	}
 
 	/** The job cannot succeed: record why, for good. A finished job stays as it is. */
@@ -192,10 +215,44 @@ export class JobObject extends DurableObject<Env> {
 		const row = this.#row();
 		if (!row) return null;
 		if (TERMINAL_STATUSES.includes(row.status)) return toJob(row);
-		this.#update("status = 'failed', lease_until = NULL, error_code = ?, error_message = ?", error.code, error.message);
-		await this.ctx.storage.deleteAlarm();
-		this.#leftFlight();
-		return toJob(this.#row()!);
+		this.#update(
+			"status = 'failed', lease_until = NULL, writing_until = NULL, error_code = ?, error_message = ?",
+			error.code,
+			error.message,
+		);
+		await this.#ended();
+		return this.#report();
+	}
+
+	/**
+	 * Its owner deletes the job: it becomes a tombstone (`deleted`, for good) and is
+	 * never processed again. If the consumer is storing its thumbnail right now, this
+	 * waits until that write is over, so the caller can remove it. Returns the job and
+	 * whether it was deleted before; null for an unknown job.
+	 */
+	async delete(): Promise<{ job: Job; already: boolean } | null> {
+		const row = this.#row();
+		if (!row) return null;
+		const already = row.status === "deleted";
+		if (!already) {
+			const wasActive = !TERMINAL_STATUSES.includes(row.status);
+			this.#update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
+			await this.ctx.storage.deleteAlarm();
+			if (wasActive) this.#leftFlight();
+			await this.#report();
+		}
+		for (let r = this.#row()!; (r.writing_until ?? 0) > Date.now(); r = this.#row()!) {
+			await this.#nextChange(r.writing_until! - Date.now());
+		}
+		return { job: toJob(this.#row()!), already };
+	}
+
+	/** The original is gone from R2 (deleted with the job, or by retention). */
+	async originalDeleted(): Promise<void> {
+		if (this.#row()?.original_deleted_at === null) {
+			this.#update("original_deleted_at = ?", Date.now());
+			await this.#report();
+		}
 	}
 
 	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
@@ -210,7 +267,7 @@ export class JobObject extends DurableObject<Env> {
 			error.message,
 		);
 		await this.ctx.storage.setAlarm(due);
-		return toJob(this.#row()!);
+		return this.#report();
 	}
 
 	/**
@@ -221,11 +278,13 @@ export class JobObject extends DurableObject<Env> {
 	async retry(retryable: readonly JobError["code"][]): Promise<{ job: Job; requeued: boolean } | null> {
 		const row = this.#row();
 		if (!row) return null;
-		if (row.status !== "failed" || !retryable.includes(row.error_code as JobError["code"])) return { job: toJob(row), requeued: false };
+		if (row.status !== "failed" || row.original_deleted_at !== null || !retryable.includes(row.error_code as JobError["code"])) {
+			return { job: toJob(row), requeued: false };
+		}
 		const now = Date.now();
 		this.#update("status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL", now);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
-		return { job: toJob(this.#row()!), requeued: true };
+		return { job: await this.#report(), requeued: true };
 	}
 
 	/**
@@ -234,8 +293,10 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	override async alarm(): Promise<void> {
 		const row = this.#row();
-		if (!row || TERMINAL_STATUSES.includes(row.status)) return;
+		if (!row) return;
 		const now = Date.now();
+		if (row.status === "done" || row.status === "failed") return this.#retain(row, now);
+		if (row.status === "deleted") return;
 		if (row.status === "processing" && (row.lease_until ?? 0) > now) {
 			await this.ctx.storage.setAlarm(row.lease_until!);
 			return;
@@ -245,6 +306,52 @@ export class JobObject extends DurableObject<Env> {
 		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
 		await this.env.JOB_QUEUE.send({ jobId: row.id });
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		await this.#report();
+	}
+
+	/** A job has ended: its place in flight is free, and its original is kept ORIGINAL_RETENTION_DAYS. */
+	async #ended(): Promise<void> {
+		this.#leftFlight();
+		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
+		if (days > 0) await this.ctx.storage.setAlarm(Date.now() + days * 86_400_000);
+		else await this.ctx.storage.deleteAlarm();
+	}
+
+	/** Retention: an ended job's original is deleted once it has been kept long enough. */
+	async #retain(row: Row, now: number): Promise<void> {
+		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
+		if (days <= 0 || row.original_deleted_at !== null) return;
+		const due = row.updated_at + days * 86_400_000;
+		if (due > now) return void (await this.ctx.storage.setAlarm(due));
+		await this.env.BUCKET.delete(originalKey(row.id));
+		await this.originalDeleted();
+	}
+
+	/** Tells the owner's listing index the job's new state; returns the job. A failed report is logged, not fatal. */
+	async #report(): Promise<Job> {
+		const job = toJob(this.#row()!);
+		if (job.ownerId) {
+			try {
+				await indexShard(this.env, job.ownerId, shardOf(job.id, settings(this.env).OWNER_INDEX_SHARDS)).record(job);
+			} catch (err) {
+				console.error(`job ${job.id}: could not update the listing index`, err);
+			}
+		}
+		return job;
+	}
+
+	/** Resolves at the next change of this job, or after `timeoutMs`. */
+	#nextChange(timeoutMs: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(done, timeoutMs);
+			const waiters = this.#waiters;
+			function done() {
+				clearTimeout(timer);
+				waiters.delete(done);
+				resolve();
+			}
+			waiters.add(done);
+		});
 	}
 
 	/** An ended job no longer counts against its owner's jobs in flight (best-effort: the owner sweeps). */
@@ -260,7 +367,7 @@ export class JobObject extends DurableObject<Env> {
 	}
 
 	#update(assignments: string, ...values: SqlStorageValue[]): void {
-		this.#sql.exec(`UPDATE job SET ${assignments}, updated_at = ?`, ...values, Date.now());
+		this.#sql.exec(`UPDATE job SET ${assignments}, version = version + 1, updated_at = ?`, ...values, Date.now());
 		for (const wake of [...this.#waiters]) wake();
 	}
 }
@@ -290,6 +397,9 @@ function toJob(row: Row): Job {
 					},
 		error: row.error_code ? { code: row.error_code as JobError["code"], message: row.error_message ?? "" } : null,
 		nextAttemptAt: row.status === "queued" ? row.next_attempt_at : null,
+		deletedAt: row.deleted_at,
+		originalDeletedAt: row.original_deleted_at,
+		version: row.version,
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
 	};

@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import { rateLimit } from "../auth/limits";
 import { type AuthEnv, requireKey } from "../auth/middleware";
-import { JobId, JobLookup, TERMINAL_STATUSES, UploadOptions } from "../contracts";
+import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadOptions } from "../contracts";
 import { settings } from "../config";
 import { valid } from "../validate";
+import { listJobs } from "../listing/list";
+import { deleteJob } from "./delete";
 import { jobStub } from "./stubs";
 import { jobNotFound, ownJob, retryJob, submitUpload } from "./submit";
 import { jobView } from "./view";
@@ -30,6 +32,21 @@ export const jobs = new Hono<AuthEnv>()
 			...(replayed && { "Idempotent-Replayed": "true" }),
 		});
 	})
+	/** The caller's jobs, newest first, a page at a time. */
+	.get("/", reads, valid("query", JobListQuery), async (c) => {
+		const query = c.req.valid("query");
+		const { items, nextCursor } = await listJobs(c.env, c.var.caller, query);
+		const base = settings(c.env).PUBLIC_BASE_URL;
+		const headers: Record<string, string> = { "Cache-Control": "no-store" };
+		if (nextCursor) {
+			const next = new URL("/jobs", base);
+			next.searchParams.set("limit", String(query.limit));
+			if (query.status) next.searchParams.set("status", query.status);
+			next.searchParams.set("cursor", nextCursor);
+			headers.Link = `<${next.pathname}${next.search}>; rel="next"`;
+		}
+		return c.json({ items: items.map((job) => jobView(job, base)), nextCursor }, 200, headers);
+	})
 	/** A job's state; `?wait=<s>` holds the answer until the status changes. */
 	.get("/:id", reads, valid("query", JobLookup), async (c) => {
 		const id = jobIdParam(c.req.param("id"));
@@ -37,6 +54,11 @@ export const jobs = new Hono<AuthEnv>()
 		const { wait } = c.req.valid("query");
 		if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
 		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
+	})
+	/** Delete a job: its original and thumbnail go, its slug stays reserved, its URL answers 410. */
+	.delete("/:id", uploads, async (c) => {
+		await deleteJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
+		return c.body(null, 204, { "Cache-Control": "no-store" });
 	})
 	/** Try a job again that failed for a passing reason; it keeps its slug. */
 	.post("/:id/retry", uploads, async (c) => {

@@ -12,3 +12,7 @@ export const idempotencyClaim = (env: Env, ownerId: string, key: string) =>
 
 /** The Durable Object that counts an owner's jobs in flight (owners/object.ts). */
 export const ownerStub = (env: Env, ownerId: string) => env.OWNERS.get(env.OWNERS.idFromName(`owner:${ownerId}`));
+
+/** One shard of an owner's listing index (listing/shard.ts). */
+export const indexShard = (env: Env, ownerId: string, shard: number) =>
+	env.JOB_INDEX.get(env.JOB_INDEX.idFromName(`index:${ownerId}:${shard}`));

@@ -122,13 +122,16 @@ export async function retryJob(env: Env, caller: Caller, id: string): Promise<Jo
 	return result.job;
 }
 
-const isRetryable = (job: Job) => job.status === "failed" && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
+const isRetryable = (job: Job) =>
+	job.status === "failed" && job.originalDeletedAt === null && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
 
 function notRetryable(job: Job): ApiError {
 	const why =
 		job.status !== "failed"
 			? `it is ${job.status}; only a failed job can be retried`
-			: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
+			: job.originalDeletedAt !== null
+				? "its original has been deleted (ORIGINAL_RETENTION_DAYS); upload the image again"
+				: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
 	return new ApiError(409, "not_retryable", `Job "${job.id}" cannot be retried: ${why}.`, {
 		jobStatus: job.status,
 		retryable: RETRYABLE_ERRORS,

@@ -10,10 +10,11 @@ export function jobView(job: Job, publicBaseUrl: string) {
 		...(job.error && { error: job.error }),
 		...(job.nextAttemptAt !== null && { nextAttemptAt: new Date(job.nextAttemptAt).toISOString() }),
 		attempts: job.attempts,
-		original: job.original,
+		original: { ...job.original, ...(job.originalDeletedAt !== null && { deletedAt: new Date(job.originalDeletedAt).toISOString() }) },
 		...(job.thumbnail && {
 			thumbnail: { width: job.thumbnail.width, height: job.thumbnail.height, bytes: job.thumbnail.bytes },
 		}),
+		...(job.deletedAt !== null && { deletedAt: new Date(job.deletedAt).toISOString() }),
 		createdAt: new Date(job.createdAt).toISOString(),
 		updatedAt: new Date(job.updatedAt).toISOString(),
 	};

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { Slug, thumbnailPath } from "../contracts";
+import { Slug } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
-import { IMMUTABLE, thumbnailKey } from "../storage";
+import { GONE_MAX_AGE_S, IMMUTABLE, goneKey, thumbnailCacheKey, thumbnailKey } from "../storage";
 
 const notReady = (name: string) =>
 	new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
@@ -30,12 +30,18 @@ export const thumbnails = new Hono<{ Bindings: Env }>()
 	if (!slug.success) throw notReady(name);
 
 	const cache = caches.default;
-	// Keyed on the public URL, not the request's Host: one entry per thumbnail, whatever the client sent.
-	const cacheKey = new Request(new URL(thumbnailPath(slug.data), settings(c.env).PUBLIC_BASE_URL).href);
+	const cacheKey = thumbnailCacheKey(settings(c.env).PUBLIC_BASE_URL, slug.data);
 	let response = await cache.match(cacheKey);
 	if (!response) {
 		const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));
-		if (!object) throw notReady(name);
+		if (!object) {
+			if (await c.env.BUCKET.head(goneKey(slug.data))) {
+				throw new ApiError(410, "gone", `The thumbnail "${name}" was deleted by its owner.`, {}, {
+					"Cache-Control": `public, max-age=${GONE_MAX_AGE_S}`,
+				});
+			}
+			throw notReady(name);
+		}
 		const body = "body" in object ? (object as R2ObjectBody).body : null;
 		response = new Response(body, {
 			headers: {

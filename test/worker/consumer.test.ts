@@ -365,15 +365,19 @@ describe("JobObject", () => {
 		});
 		expect(await stub.begin(POLICY)).toEqual({ proceed: false, reason: "exhausted" });
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
-		expect(await runDurableObjectAlarm(stub)).toBe(false);
+		// No more watchdog: the one alarm left is the original's retention, days away.
+		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);
 	});
 
-	it("stops its watchdog once done", async () => {
+	it("stops its watchdog once done, leaving only the retention alarm", async () => {
 		const { stub } = await newJob();
 		await stub.begin(POLICY);
 		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' });
 		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
-		expect(await runDurableObjectAlarm(stub)).toBe(false);
+		// The only alarm left is the original's retention, ORIGINAL_RETENTION_DAYS away; firing early changes nothing.
+		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);
+		await runDurableObjectAlarm(stub);
+		expect(await stub.get()).toMatchObject({ status: "done", originalDeletedAt: null });
 	});
 });
 

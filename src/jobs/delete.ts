@@ -1,0 +1,29 @@
+/**
+ * DELETE /jobs/<id>: the job becomes a tombstone and its bytes go. Order matters:
+ * the job's object is marked first (so the consumer stores nothing from then on, and a
+ * write already under way is waited for), then the slug's gone-marker is written (its
+ * URL answers 410 from here on), then the thumbnail and original are deleted from R2
+ * and the thumbnail leaves this data centre's edge cache. Deleting again redoes the
+ * R2 and cache steps, so a delete cut short is finished by the next one.
+ */
+import type { Caller } from "../contracts";
+import { settings } from "../config";
+import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
+import { jobStub } from "./stubs";
+import { jobNotFound, ownJob } from "./submit";
+
+export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
+	await ownJob(env, caller, id);
+	const stub = jobStub(env, id);
+	const deleted = await stub.delete();
+	if (!deleted) throw jobNotFound(id);
+	const { job } = deleted;
+	await env.BUCKET.put(goneKey(job.slug), new Uint8Array(0), {
+		customMetadata: { jobId: job.id, deletedAt: String(job.deletedAt) },
+	});
+	await env.BUCKET.delete([thumbnailKey(job.slug), originalKey(job.id)]);
+	// The Cache API reaches this data centre only; other colos' copies are purged with the zone
+	// purge API (README), or age out — the 410 itself is cached for minutes only.
+	await caches.default.delete(thumbnailCacheKey(settings(env).PUBLIC_BASE_URL, job.slug));
+	await stub.originalDeleted();
+}

@@ -1,0 +1,172 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { settings } from "../../src/config";
+import { ulid } from "../../src/ids";
+import { jobStub } from "../../src/jobs/stubs";
+import type { JobView } from "../../src/jobs/view";
+import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/storage";
+import { WEBP, caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload } from "./helpers";
+
+const POLICY = settings(env).retry;
+type Page = { items: JobView[]; nextCursor: string | null };
+
+/** A job of `ownerId` as the upload path leaves it (indexed as it is created). */
+async function seed(ownerId: string) {
+	const id = ulid();
+	await jobStub(env, id).create({ id, ownerId, slug: id, original: { contentType: "image/png", bytes: 512, width: 16, height: 16 } });
+	return id;
+}
+
+async function page(query: string, key = caller.secret) {
+	const res = await request(`/jobs${query}`, {}, key);
+	expect(res.status, await res.clone().text()).toBe(200);
+	return { res, body: (await res.json()) as Page };
+}
+
+describe("GET /jobs", () => {
+	it("pages through 250 jobs while 50 more arrive: every job exactly once, newest first", async () => {
+		const seeded: string[] = [];
+		for (let i = 0; i < 250; i++) seeded.push(await seed(caller.ownerId));
+		const arriving = (async () => {
+			for (let i = 0; i < 50; i++) await seed(caller.ownerId);
+		})();
+		const seen: string[] = [];
+		let query = "?limit=40";
+		for (;;) {
+			const { res, body } = await page(query);
+			seen.push(...body.items.map((j) => j.id));
+			if (!body.nextCursor) {
+				expect(res.headers.get("Link")).toBeNull();
+				break;
+			}
+			expect(res.headers.get("Link")).toBe(`</jobs?limit=40&cursor=${encodeURIComponent(body.nextCursor)}>; rel="next"`);
+			query = `?limit=40&cursor=${encodeURIComponent(body.nextCursor)}`;
+		}
+		await arriving;
+		expect(new Set(seen).size).toBe(seen.length);
+		expect([...seen].sort().reverse()).toEqual(seen);
+		for (const id of seeded) expect(seen).toContain(id);
+	});
+
+	it("filters by status, shows the job view, and shows another owner nothing", async () => {
+		const ids = [await seed(caller.ownerId), await seed(caller.ownerId), await seed(caller.ownerId)];
+		const failed = jobStub(env, ids[1]!);
+		await failed.begin(POLICY);
+		await failed.fail({ code: "unprocessable_image", message: "test" });
+		const { body } = await page("?status=failed");
+		expect(body.items.map((j) => j.id)).toEqual([ids[1]]);
+		expect(body.items[0]).toMatchObject({ status: "failed", error: { code: "unprocessable_image" }, slug: ids[1] });
+		expect((await page("?status=queued")).body.items.map((j) => j.id)).toEqual([ids[2], ids[0]]);
+		const other = await newKey();
+		expect((await page("", other.secret)).body).toEqual({ items: [], nextCursor: null });
+	});
+
+	it("defaults to 50 a page, at most 100, and refuses a cursor it did not issue for this listing", async () => {
+		for (let i = 0; i < 60; i++) await seed(caller.ownerId);
+		const first = await page("");
+		expect(first.body.items).toHaveLength(50);
+		const cursor = first.body.nextCursor!;
+		await expectProblem(await request("/jobs?limit=101"), 400, "invalid_parameter");
+		const tampered = cursor.replace(/^./, (c) => (c === "A" ? "B" : "A"));
+		await expectProblem(await request(`/jobs?cursor=${encodeURIComponent(tampered)}`), 400, "invalid_cursor");
+		await expectProblem(await request(`/jobs?cursor=${encodeURIComponent(cursor)}&status=done`), 400, "invalid_cursor");
+		const other = await newKey();
+		await expectProblem(await request(`/jobs?cursor=${encodeURIComponent(cursor)}`, {}, other.secret), 400, "invalid_cursor");
+		expect((await page(`?cursor=${encodeURIComponent(cursor)}`)).body.items).toHaveLength(10);
+	});
+});
+
+/** A job taken to done as the consumer would: its thumbnail stored and recorded. */
+async function doneJob() {
+	const slug = uniqueSlug("del");
+	const job = (await (await upload(pngLike(), { query: `?slug=${slug}` })).json()) as JobView;
+	const stub = jobStub(env, job.id);
+	await stub.begin(POLICY);
+	expect(await stub.claimWrite()).toBe(true);
+	const put = (await env.BUCKET.put(thumbnailKey(slug), WEBP.lossy100, { customMetadata: { jobId: job.id } }))!;
+	await stub.succeed({ width: 100, height: 100, bytes: WEBP.lossy100.length, etag: put.httpEtag });
+	return { ...job, stub };
+}
+
+describe("DELETE /jobs/:id", () => {
+	it("leaves a tombstone, deletes both objects, answers 410 for the thumbnail and purges the cached copy", async () => {
+		const job = await doneJob();
+		// Served once, so the edge cache holds it.
+		expect((await request(`/thumbnails/${job.slug}.webp`)).status).toBe(200);
+		const cacheKey = thumbnailCacheKey(env.PUBLIC_BASE_URL, job.slug);
+		await expect.poll(async () => (await caches.default.match(cacheKey)) !== undefined).toBe(true);
+
+		const res = await request(`/jobs/${job.id}`, { method: "DELETE" });
+		expect(res.status).toBe(204);
+		const view = (await (await request(`/jobs/${job.id}`)).json()) as JobView & { deletedAt: string };
+		expect(view).toMatchObject({ status: "deleted", original: { deletedAt: expect.any(String) } });
+		expect(Date.parse(view.deletedAt)).toBeGreaterThan(Date.now() - 60_000);
+		expect(await env.BUCKET.head(originalKey(job.id))).toBeNull();
+		expect(await env.BUCKET.head(thumbnailKey(job.slug))).toBeNull();
+		expect(await caches.default.match(cacheKey)).toBeUndefined();
+		const gone = await request(`/thumbnails/${job.slug}.webp`, {}, null);
+		expect(gone.status).toBe(410);
+		expect(gone.headers.get("Cache-Control")).toBe("public, max-age=300");
+		expect(await gone.json()).toMatchObject({ code: "gone" });
+		// Listed as deleted.
+		expect((await page("?status=deleted")).body.items.map((j) => j.id)).toEqual([job.id]);
+	});
+
+	it("is idempotent, keeps the slug reserved, and is 404 for another owner", async () => {
+		const job = await doneJob();
+		const other = await newKey();
+		await expectProblem(await request(`/jobs/${job.id}`, { method: "DELETE" }, other.secret), 404, "not_found");
+		expect((await request(`/jobs/${job.id}`, { method: "DELETE" })).status).toBe(204);
+		expect((await request(`/jobs/${job.id}`, { method: "DELETE" })).status).toBe(204);
+		await expectProblem(await upload(pngLike(), { query: `?slug=${job.slug}` }), 409, "slug_taken");
+		await expectProblem(await request(`/jobs/${ulid()}`, { method: "DELETE" }), 404, "not_found");
+	});
+
+	it("wins over a job being processed: the consumer stores nothing after the delete answered", async () => {
+		// Deleted while Thumbor works: the consumer is refused the write.
+		const a = (await (await upload(pngLike())).json()) as JobView;
+		const stubA = jobStub(env, a.id);
+		await stubA.begin(POLICY);
+		expect((await request(`/jobs/${a.id}`, { method: "DELETE" })).status).toBe(204);
+		expect(await stubA.claimWrite()).toBe(false);
+
+		// Deleted while the consumer writes: the delete waits for the write, then removes it.
+		const b = (await (await upload(pngLike())).json()) as JobView;
+		const stubB = jobStub(env, b.id);
+		await stubB.begin(POLICY);
+		expect(await stubB.claimWrite()).toBe(true);
+		let answered = false;
+		const deleting = request(`/jobs/${b.id}`, { method: "DELETE" }).then((r) => {
+			answered = true;
+			return r;
+		});
+		await new Promise((r) => setTimeout(r, 100));
+		expect(answered).toBe(false);
+		const put = (await env.BUCKET.put(thumbnailKey(b.slug), WEBP.lossy100, { customMetadata: { jobId: b.id } }))!;
+		const after = await stubB.succeed({ width: 100, height: 100, bytes: WEBP.lossy100.length, etag: put.httpEtag });
+		expect(after.status).toBe("deleted");
+		expect((await deleting).status).toBe(204);
+		expect(await env.BUCKET.head(thumbnailKey(b.slug))).toBeNull();
+		expect((await request(`/thumbnails/${b.slug}.webp`, {}, null)).status).toBe(410);
+	});
+});
+
+describe("retention", () => {
+	it("deletes an ended job's original after ORIGINAL_RETENTION_DAYS, says so, and then refuses a retry", async () => {
+		const job = (await (await upload(pngLike())).json()) as JobView;
+		const stub = jobStub(env, job.id);
+		await stub.begin(POLICY);
+		await stub.fail({ code: "thumbor_unavailable", message: "test" });
+		expect(await env.BUCKET.head(originalKey(job.id))).not.toBeNull();
+		// 31 days later.
+		await runInDurableObject(stub, (_o, state) => {
+			state.storage.sql.exec("UPDATE job SET updated_at = ?", Date.now() - 31 * 86_400_000);
+		});
+		await runDurableObjectAlarm(stub);
+		expect(await env.BUCKET.head(originalKey(job.id))).toBeNull();
+		const view = (await (await request(`/jobs/${job.id}`)).json()) as JobView;
+		expect(view.original).toMatchObject({ deletedAt: expect.any(String) });
+		const refused = await expectProblem(await request(`/jobs/${job.id}/retry`, { method: "POST" }), 409, "not_retryable");
+		expect(refused.detail).toMatch(/original has been deleted/);
+	});
+});
