@@ -1,8 +1,6 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import type { Reporter } from "vitest/node";
-
-const key = () => Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
+import { workerdTests } from "./test/workerd.ts";
 
 /**
  * Ends the run with one plain "N passed, N failed, N skipped" line, for CI to read.
@@ -31,31 +29,11 @@ export default defineConfig({
 			{
 				// Unit and integration tests inside workerd, on the production wrangler.toml.
 				plugins: [
-					cloudflareTest({
-						wrangler: { configPath: "./wrangler.toml" },
-						miniflare: {
-							bindings: {
-								// Thumbor is down in these tests (see outboundService below).
-								THUMBOR_URL: "http://127.0.0.1:1",
-								ORIGINALS_BASE_URL: "http://127.0.0.1:1",
-								// Not the host tests send requests to: job views must never echo the request's Host.
-								PUBLIC_BASE_URL: "https://img.example",
-								THUMBOR_SECURITY_KEY: key(),
-								ORIGINALS_SIGNING_KEY: key(),
-								ADMIN_TOKEN: key(),
-								MAX_UPLOAD_BYTES: "65536",
-								// Revocation is immediate here; the cache itself is tested on its own.
-								AUTH_CACHE_SECONDS: "0",
-								MAX_JOBS_IN_FLIGHT: "20",
-							},
-							// Tests hand batches to the consumer themselves (createMessageBatch): what the
-							// Worker sends goes to a queue nothing consumes, so no consumer runs behind their back.
-							queueProducers: { JOB_QUEUE: { queueName: "thumbnail-jobs-unconsumed" } },
-							// The only outbound requests here are Thumbor's, and Thumbor is down: every one is
-							// answered 503. (A closed port fails the same way for the code under test, but
-							// workerd prints an "uncaught exception" line for every refused connection.)
-							outboundService: async () => new Response(null, { status: 503 }),
-						},
+					workerdTests({
+						MAX_UPLOAD_BYTES: "65536",
+						// Revocation is immediate here; the cache itself is tested on its own.
+						AUTH_CACHE_SECONDS: "0",
+						MAX_JOBS_IN_FLIGHT: "20",
 					}),
 				],
 				test: { name: "worker", include: ["test/worker/**/*.test.ts"] },

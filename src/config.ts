@@ -19,7 +19,7 @@ const Settings = z
 		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
 		RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
 		ORIGINAL_RETENTION_DAYS: z.coerce.number().min(0).default(30),
-		OWNER_INDEX_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
+		OWNER_INDEX_SHARDS: z.coerce.number().int().min(0).max(64).default(8),
 		AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
 		MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
 		RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),

@@ -85,6 +85,7 @@ export type NewApiKey = z.infer<typeof NewApiKey>;
 export const NewJob = z.object({
 	id: JobId,
 	ownerId: OwnerId,
+	indexShards: z.number().int().min(0).describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
 	slug: Slug,
 	original: z.object({
 		contentType: ImageType,
@@ -96,7 +97,7 @@ export const NewJob = z.object({
 export type NewJob = z.infer<typeof NewJob>;
 
 /** A job as its Durable Object stores it (timestamps in epoch milliseconds). */
-export const Job = NewJob.extend({
+export const Job = NewJob.omit({ indexShards: true }).extend({
 	status: JobStatus,
 	attempts: z.number().int().nonnegative(),
 	originalServedAttempt: z

@@ -45,6 +45,7 @@ type Row = {
 	writing_until: number | null;
 	deleted_at: number | null;
 	original_deleted_at: number | null;
+	index_shard: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -81,6 +82,8 @@ const MIGRATIONS = [
 	"ALTER TABLE job ADD COLUMN writing_until INTEGER",
 	"ALTER TABLE job ADD COLUMN deleted_at INTEGER",
 	"ALTER TABLE job ADD COLUMN original_deleted_at INTEGER",
+	// The owner's listing shard this job reports to, fixed when it is made (null: not listed).
+	"ALTER TABLE job ADD COLUMN index_shard INTEGER",
 ];
 
 /** What the queue consumer learns when it asks to work on a job. */
@@ -114,11 +117,12 @@ export class JobObject extends DurableObject<Env> {
 		this.#schema.ensure();
 		const now = Date.now();
 		this.#sql.exec(
-			`INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, original_width, original_height,
-			                  created_at, updated_at)
-			 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO job (id, owner_id, index_shard, slug, status, original_content_type, original_bytes, original_width,
+			                  original_height, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
 			input.ownerId,
+			input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null,
 			input.slug,
 			input.original.contentType,
 			input.original.bytes,
@@ -329,10 +333,11 @@ export class JobObject extends DurableObject<Env> {
 
 	/** Tells the owner's listing index the job's new state; returns the job. A failed report is logged, not fatal. */
 	async #report(): Promise<Job> {
-		const job = toJob(this.#row()!);
-		if (job.ownerId) {
+		const row = this.#row()!;
+		const job = toJob(row);
+		if (row.owner_id && row.index_shard !== null) {
 			try {
-				await indexShard(this.env, job.ownerId, shardOf(job.id, settings(this.env).OWNER_INDEX_SHARDS)).record(job);
+				await indexShard(this.env, row.owner_id, row.index_shard).record(job);
 			} catch (err) {
 				console.error(`job ${job.id}: could not update the listing index`, err);
 			}

@@ -93,6 +93,7 @@ export async function submitUpload(
 		const job = await jobStub(env, id).create({
 			id,
 			ownerId,
+			indexShards: cfg.OWNER_INDEX_SHARDS,
 			slug,
 			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
 		});

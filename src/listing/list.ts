@@ -6,11 +6,13 @@
  */
 import type { Caller, Job, JobListQuery } from "../contracts";
 import { settings } from "../config";
+import { ApiError } from "../errors";
 import { indexShard } from "../jobs/stubs";
 import { readCursor, writeCursor } from "./cursor";
 
 export async function listJobs(env: Env, caller: Caller, query: JobListQuery): Promise<{ items: Job[]; nextCursor: string | null }> {
 	const cfg = settings(env);
+	if (cfg.OWNER_INDEX_SHARDS === 0) throw new ApiError(404, "not_found", "Listing is turned off on this deployment (OWNER_INDEX_SHARDS = 0).");
 	const key = cfg.ORIGINALS_SIGNING_KEY;
 	const status = query.status ?? null;
 	const before = query.cursor ? await readCursor(key, query.cursor, caller.ownerId, status) : null;

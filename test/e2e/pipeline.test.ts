@@ -238,6 +238,24 @@ describe("who may do what", () => {
 	});
 });
 
+describe("finding and removing jobs", () => {
+	it("lists the caller's jobs, deletes one, and its thumbnail URL then answers 410", async () => {
+		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"), { slug: uniqueSlug("bye") })).id);
+		await thumbnailOf(job);
+		const listed = (await (await api("/jobs?limit=5")).json()) as { items: Job[] };
+		expect(listed.items[0]).toMatchObject({ id: job.id, status: "done" });
+		expect(((await (await api("/jobs?limit=100", {}, keyB)).json()) as { items: Job[] }).items.map((j) => j.id)).not.toContain(job.id);
+
+		expect((await api(`/jobs/${job.id}`, { method: "DELETE" })).status).toBe(204);
+		const gone = await fetch(job.thumbnailUrl);
+		expect(gone.status).toBe(410);
+		expect(gone.headers.get("Content-Type")).toBe("application/problem+json");
+		expect(await (await api(`/jobs/${job.id}`)).json()).toMatchObject({ status: "deleted" });
+		const deleted = (await (await api("/jobs?status=deleted")).json()) as { items: Job[] };
+		expect(deleted.items.map((j) => j.id)).toContain(job.id);
+	});
+});
+
 describe("bad input is refused at the door", () => {
 	it("refuses a non-image with 415 and an empty body with 400, in problem+json", async () => {
 		const text = await upload("just some text", { contentType: "image/png" });
