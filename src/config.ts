@@ -20,6 +20,12 @@ const Settings = z
 		RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
 		ORIGINAL_RETENTION_DAYS: z.coerce.number().min(0).default(30),
 		OWNER_INDEX_SHARDS: z.coerce.number().int().min(0).max(64).default(8),
+		WEBHOOK_RETRY_SCHEDULE: z
+			.string()
+			.regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, "comma-separated seconds")
+			.default("5,300,1800,7200,18000,36000,36000"),
+		WEBHOOK_DEV_HOSTS: z.string().default(""),
+		WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
 		AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
 		MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
 		RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
@@ -40,7 +46,19 @@ const Settings = z
 		}
 	});
 type ParsedSettings = z.infer<typeof Settings>;
-export type Settings = ParsedSettings & { retry: RetryPolicy; corsOrigins: string[] };
+export type Settings = ParsedSettings & {
+	retry: RetryPolicy;
+	corsOrigins: string[];
+	/** Seconds to wait before each webhook retry (the first attempt is at once). */
+	webhookSchedule: number[];
+	webhookDevHosts: string[];
+};
+
+const list = (csv: string) =>
+	csv
+		.split(",")
+		.map((x) => x.trim())
+		.filter(Boolean);
 
 const cache = new WeakMap<Env, Settings>();
 
@@ -54,9 +72,9 @@ export function settings(env: Env): Settings {
 		parsed = {
 			...s,
 			retry: { baseSeconds: s.RETRY_BASE_SECONDS, maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS, windowSeconds: s.RETRY_WINDOW_SECONDS },
-			corsOrigins: s.CORS_ALLOWED_ORIGINS.split(",")
-				.map((o) => o.trim())
-				.filter(Boolean),
+			corsOrigins: list(s.CORS_ALLOWED_ORIGINS),
+			webhookSchedule: list(s.WEBHOOK_RETRY_SCHEDULE).map(Number),
+			webhookDevHosts: list(s.WEBHOOK_DEV_HOSTS).map((h) => h.toLowerCase()),
 		};
 		cache.set(env, parsed);
 	}

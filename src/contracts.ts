@@ -63,7 +63,11 @@ export const OwnerId = z
 export type OwnerId = z.infer<typeof OwnerId>;
 
 /** Who is calling, once their API key checked out. */
-export const Caller = z.object({ keyId: z.string(), ownerId: OwnerId });
+export const Caller = z.object({
+	keyId: z.string(),
+	ownerId: OwnerId,
+	keyHash: z.string().describe("Names the key's KeyObject, which holds its webhook secrets"),
+});
 export type Caller = z.infer<typeof Caller>;
 
 /** An API key as the admin API shows it: never the secret, only its first characters. */
@@ -82,9 +86,28 @@ export const NewApiKey = z.object({ name: ApiKey.shape.name, ownerId: OwnerId })
 export type NewApiKey = z.infer<typeof NewApiKey>;
 
 /** What the upload handler hands the job's Durable Object. */
+export const WebhookAttempt = z.object({
+	at: z.number().int(),
+	status: z.number().int().nullable().describe("The receiver's HTTP status, if it answered"),
+	error: z.string().nullable().describe("Why there was no answer"),
+	ms: z.number().int(),
+});
+export type WebhookAttempt = z.infer<typeof WebhookAttempt>;
+
+export const WebhookEvent = z.object({
+	id: z.string().describe("webhook-id: the same on every attempt of this event"),
+	type: z.enum(["job.done", "job.failed", "job.deleted"]),
+	state: z.enum(["pending", "delivered", "failed"]),
+	nextAttemptAt: z.number().int().nullable(),
+	attempts: z.array(WebhookAttempt),
+});
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
 export const NewJob = z.object({
 	id: JobId,
 	ownerId: OwnerId,
+	keyHash: z.string().nullable().describe("The API key that made the job: its webhook secrets sign the job's events"),
+	callbackUrl: z.string().nullable().describe("Where the job's events are POSTed (checked at upload)"),
 	indexShards: z.number().int().min(0).describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
 	slug: Slug,
 	original: z.object({
@@ -97,7 +120,7 @@ export const NewJob = z.object({
 export type NewJob = z.infer<typeof NewJob>;
 
 /** A job as its Durable Object stores it (timestamps in epoch milliseconds). */
-export const Job = NewJob.omit({ indexShards: true }).extend({
+export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 	status: JobStatus,
 	attempts: z.number().int().nonnegative(),
 	originalServedAttempt: z
@@ -111,6 +134,7 @@ export const Job = NewJob.omit({ indexShards: true }).extend({
 	deletedAt: z.number().int().nullable().describe("When its owner deleted it (status deleted)"),
 	originalDeletedAt: z.number().int().nullable().describe("When the original was removed (deletion, or ORIGINAL_RETENTION_DAYS)"),
 	version: z.number().int().describe("Grows with every change: lets the listing index keep the newest view"),
+	webhookEvents: z.array(WebhookEvent).describe("The job's events and each delivery attempt, oldest first"),
 	createdAt: z.number().int(),
 	updatedAt: z.number().int(),
 });
@@ -127,6 +151,7 @@ export type JobMessage = z.infer<typeof JobMessage>;
  */
 export const UploadOptions = z.object({
 	slug: Slug.refine((s) => !JobId.safeParse(s).success, "must not look like a job id (a 26-character ULID)").optional(),
+	callback_url: z.string().optional().describe("Where to POST the job's events (https; checked against private addresses)"),
 });
 export type UploadOptions = z.infer<typeof UploadOptions>;
 

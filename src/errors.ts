@@ -26,6 +26,8 @@ export type ProblemCode =
 	| "not_found"
 	| "unauthorized"
 	| "invalid_cursor"
+	| "invalid_callback_url"
+	| "no_webhook"
 	| "gone"
 	| "rate_limited"
 	| "too_many_jobs_in_flight"

@@ -8,6 +8,7 @@ import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
 import { originals } from "./originals/routes";
 import { thumbnails } from "./thumbnails/routes";
+import { webhooks } from "./webhooks/routes";
 import { httpOrigin } from "./thumbor/origin";
 
 export { JobObject } from "./jobs/object";
@@ -16,6 +17,17 @@ export { KeyObject, KeyRegistry } from "./auth/objects";
 export { OwnerObject } from "./owners/object";
 export { JobIndexShard } from "./listing/shard";
 export { ThumborContainer } from "./thumbor/container";
+
+const apiCors = cors({
+	origin: (origin, c) => {
+		const allowed = settings(c.env).corsOrigins;
+		return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+	},
+	allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+	allowHeaders: ["Authorization", "Idempotency-Key", "Content-Type"],
+	exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate"],
+	maxAge: 600,
+});
 
 const app = new Hono<{ Bindings: Env }>()
 	.get("/health", async (c) => {
@@ -30,20 +42,10 @@ const app = new Hono<{ Bindings: Env }>()
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
 	})
 	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
-	.use(
-		"/jobs/*",
-		cors({
-			origin: (origin, c) => {
-				const allowed = settings(c.env).corsOrigins;
-				return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
-			},
-			allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-			allowHeaders: ["Authorization", "Idempotency-Key", "Content-Type"],
-			exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate"],
-			maxAge: 600,
-		}),
-	)
+	.use("/jobs/*", apiCors)
+	.use("/webhooks/*", apiCors)
 	.route("/jobs", jobs)
+	.route("/webhooks", webhooks)
 	.route("/admin", admin)
 	.route("/thumbnails", thumbnails)
 	.route("/originals", originals);

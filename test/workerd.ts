@@ -22,10 +22,15 @@ export function workerdTests(bindings: Record<string, string>) {
 			// Tests hand batches to the consumer themselves (createMessageBatch): what the
 			// Worker sends goes to a queue nothing consumes, so no consumer runs behind their back.
 			queueProducers: { JOB_QUEUE: { queueName: "thumbnail-jobs-unconsumed" } },
-			// The only outbound requests here are Thumbor's, and Thumbor is down: every one is
-			// answered 503. (A closed port fails the same way for the code under test, but
-			// workerd prints an "uncaught exception" line for every refused connection.)
-			outboundService: async () => new Response(null, { status: 503 }),
+			// Outbound requests go nowhere real. Thumbor is down: it answers 503. (A closed port fails
+			// the same way for the code under test, but workerd prints an "uncaught exception" line
+			// for every refused connection.) https://hooks.example/<status> stands in for a webhook
+			// receiver answering that status (the end-to-end tests use a real one).
+			outboundService: async (request: Request) => {
+				const url = new URL(request.url);
+				if (url.hostname === "hooks.example") return new Response(null, { status: Number(url.pathname.slice(1)) || 200 });
+				return new Response(null, { status: 503 });
+			},
 		},
 	});
 }

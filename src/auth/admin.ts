@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { NewApiKey, OwnerId } from "../contracts";
+import { settings } from "../config";
 import { ApiError } from "../errors";
 import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
@@ -11,8 +12,17 @@ export const admin = new Hono<{ Bindings: Env }>()
 	.use(requireAdmin)
 	/** Makes a key; its secret is in this answer only. */
 	.post("/keys", valid("json", NewApiKey), async (c) => {
-		const { key, secret } = await keyRegistry(c.env).create(c.req.valid("json"));
-		return c.json({ ...key, key: secret }, 201, { "Cache-Control": "no-store", Location: `/admin/keys/${key.id}` });
+		const { key, secret, webhookSecret } = await keyRegistry(c.env).create(c.req.valid("json"));
+		return c.json({ ...key, key: secret, webhookSecret }, 201, { "Cache-Control": "no-store", Location: `/admin/keys/${key.id}` });
+	})
+	/** A new webhook secret for the key; the old one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. */
+	.post("/keys/:id/webhook-secret", async (c) => {
+		const overlapMs = settings(c.env).WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000;
+		const rotated = await keyRegistry(c.env).rotateWebhookSecret(c.req.param("id"), overlapMs);
+		if (!rotated) throw new ApiError(404, "not_found", `No API key with id "${c.req.param("id")}".`);
+		return c.json({ id: c.req.param("id"), webhookSecret: rotated.secret, previousValidUntil: rotated.previousValidUntil }, 200, {
+			"Cache-Control": "no-store",
+		});
 	})
 	.get("/keys", valid("query", z.object({ ownerId: OwnerId.optional() })), async (c) => {
 		const keys = await keyRegistry(c.env).list(c.req.valid("query").ownerId);

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type ApiKey, type Caller, type NewApiKey } from "../contracts";
 import { ulid } from "../ids";
 import { Schema } from "../sql";
+import { newWebhookSecret } from "../webhooks/sign";
 import { newKeySecret, sha256Hex, shownPrefix } from "./keys";
 
 type KeyRow = {
@@ -57,20 +58,53 @@ export class KeyObject extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
+		this.#schema = new Schema(ctx.storage.sql, [
+			KEY_TABLE,
+			// The key's webhook signing secrets: the current one (valid_until null) and, during a
+			// rotation, the one before it until valid_until.
+			"CREATE TABLE webhook_secret (secret TEXT NOT NULL, valid_until INTEGER)",
+		]);
 	}
 
-	/** Records the key (by the registry, when it is made). */
-	async init(row: KeyRow): Promise<void> {
+	/** Records the key (by the registry, when it is made) with its first webhook secret. */
+	async init(row: KeyRow, webhookSecret: string): Promise<void> {
 		this.#schema.ensure();
 		insertKey(this.ctx.storage.sql, row);
+		if (this.#secrets().length === 0) this.ctx.storage.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", webhookSecret);
 	}
 
 	/** Who holds the key with this hash, or null if it is unknown or revoked. */
 	async caller(hash: string): Promise<Caller | null> {
 		const row = this.#row();
 		if (!row || row.revoked_at !== null || row.hash !== hash) return null;
-		return { keyId: row.id, ownerId: row.owner_id };
+		return { keyId: row.id, ownerId: row.owner_id, keyHash: row.hash };
+	}
+
+	/** The secrets that sign this key's webhooks now (two during a rotation). */
+	async webhookSecrets(): Promise<string[]> {
+		return this.#secrets();
+	}
+
+	/** Makes a new webhook secret; the old one keeps signing for `overlapMs`. */
+	async rotateWebhookSecret(overlapMs: number): Promise<{ secret: string; previousValidUntil: number }> {
+		this.#schema.ensure();
+		const until = Date.now() + overlapMs;
+		const secret = newWebhookSecret();
+		this.ctx.storage.sql.exec("DELETE FROM webhook_secret WHERE valid_until IS NOT NULL");
+		this.ctx.storage.sql.exec("UPDATE webhook_secret SET valid_until = ?", until);
+		this.ctx.storage.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", secret);
+		return { secret, previousValidUntil: until };
+	}
+
+	#secrets(): string[] {
+		if (!this.#schema.exists) return [];
+		return this.ctx.storage.sql
+			.exec<{ secret: string }>(
+				"SELECT secret FROM webhook_secret WHERE valid_until IS NULL OR valid_until > ? ORDER BY valid_until IS NOT NULL",
+				Date.now(),
+			)
+			.toArray()
+			.map((r) => r.secret);
 	}
 
 	async revoke(at: number): Promise<void> {
@@ -95,8 +129,8 @@ export class KeyRegistry extends DurableObject<Env> {
 		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
 	}
 
-	/** Makes a key; the secret is in the answer and nowhere else. */
-	async create(input: NewApiKey): Promise<{ key: ApiKey; secret: string }> {
+	/** Makes a key and its webhook secret; both are in the answer, and the key nowhere else. */
+	async create(input: NewApiKey): Promise<{ key: ApiKey; secret: string; webhookSecret: string }> {
 		this.#schema.ensure();
 		const secret = newKeySecret();
 		const row: KeyRow = {
@@ -108,9 +142,10 @@ export class KeyRegistry extends DurableObject<Env> {
 			created_at: Date.now(),
 			revoked_at: null,
 		};
-		await keyObject(this.env, row.hash).init(row);
+		const webhookSecret = newWebhookSecret();
+		await keyObject(this.env, row.hash).init(row, webhookSecret);
 		insertKey(this.ctx.storage.sql, row);
-		return { key: toApiKey(row), secret };
+		return { key: toApiKey(row), secret, webhookSecret };
 	}
 
 	async list(ownerId?: string): Promise<ApiKey[]> {
@@ -119,6 +154,13 @@ export class KeyRegistry extends DurableObject<Env> {
 			? this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE owner_id = ? ORDER BY id", ownerId)
 			: this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key ORDER BY id");
 		return rows.toArray().map(toApiKey);
+	}
+
+	/** A new webhook secret for key `id` (the old one signs too for `overlapMs`); null if there is no such key. */
+	async rotateWebhookSecret(id: string, overlapMs: number): Promise<{ secret: string; previousValidUntil: number } | null> {
+		const row = this.#schema.exists ? this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] : undefined;
+		if (!row) return null;
+		return keyObject(this.env, row.hash).rotateWebhookSecret(overlapMs);
 	}
 
 	/** Revokes key `id`; null if there is no such key. Revoking twice changes nothing. */

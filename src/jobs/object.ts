@@ -5,13 +5,18 @@ import {
 	type JobStatus,
 	type NewJob,
 	type ThumbnailInfo,
+	type WebhookEvent,
 	TERMINAL_STATUSES,
 } from "../contracts";
 import { type RetryPolicy, duration } from "../attempts";
+import { ulid } from "../ids";
+import { attemptDelivery, nextDeliveryDelayMs } from "../webhooks/deliver";
+import { jobView } from "./view";
 import { settings } from "../config";
 import { shardOf } from "../shards";
 import { Schema } from "../sql";
 import { originalKey } from "../storage";
+import { keyObject } from "../auth/objects";
 import { indexShard, ownerStub } from "./stubs";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
@@ -46,6 +51,8 @@ type Row = {
 	deleted_at: number | null;
 	original_deleted_at: number | null;
 	index_shard: number | null;
+	callback_url: string | null;
+	key_hash: string | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -84,7 +91,22 @@ const MIGRATIONS = [
 	"ALTER TABLE job ADD COLUMN original_deleted_at INTEGER",
 	// The owner's listing shard this job reports to, fixed when it is made (null: not listed).
 	"ALTER TABLE job ADD COLUMN index_shard INTEGER",
+	// Webhooks: where events go, and whose key's secrets sign them.
+	"ALTER TABLE job ADD COLUMN callback_url TEXT",
+	"ALTER TABLE job ADD COLUMN key_hash TEXT",
+	`CREATE TABLE webhook_event (
+		id TEXT PRIMARY KEY,
+		type TEXT NOT NULL,
+		body TEXT NOT NULL,
+		state TEXT NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		next_at INTEGER,
+		created_at INTEGER NOT NULL
+	)`,
+	"CREATE TABLE webhook_attempt (event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER, error TEXT, ms INTEGER NOT NULL)",
 ];
+
+type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
 
 /** What the queue consumer learns when it asks to work on a job. */
 export type Attempt =
@@ -113,16 +135,18 @@ export class JobObject extends DurableObject<Env> {
 	/** Records a new job; calling it again with the same id returns the stored job. */
 	async create(input: NewJob): Promise<Job> {
 		const existing = this.#row();
-		if (existing) return toJob(existing);
+		if (existing) return this.#toJob(existing);
 		this.#schema.ensure();
 		const now = Date.now();
 		this.#sql.exec(
-			`INSERT INTO job (id, owner_id, index_shard, slug, status, original_content_type, original_bytes, original_width,
-			                  original_height, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, slug, status, original_content_type, original_bytes,
+			                  original_width, original_height, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
 			input.ownerId,
 			input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null,
+			input.keyHash,
+			input.callbackUrl,
 			input.slug,
 			input.original.contentType,
 			input.original.bytes,
@@ -139,7 +163,7 @@ export class JobObject extends DurableObject<Env> {
 	/** The job, or null if this object was never given one. */
 	async get(): Promise<Job | null> {
 		const row = this.#row();
-		return row ? toJob(row) : null;
+		return row ? this.#toJob(row) : null;
 	}
 
 	/**
@@ -148,7 +172,7 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	async waitForChange(seen: JobStatus, timeoutMs: number): Promise<Job | null> {
 		const current = this.#row();
-		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && toJob(current);
+		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && this.#toJob(current);
 		await this.#nextChange(timeoutMs);
 		return this.get();
 	}
@@ -200,7 +224,7 @@ export class JobObject extends DurableObject<Env> {
 		const row = this.#row();
 		if (row?.status === "deleted") {
 			this.#update("writing_until = NULL");
-			return toJob(this.#row()!);
+			return this.#toJob(this.#row()!);
 		}
 		this.#update(
 			`status = 'done', lease_until = NULL, writing_until = NULL, error_code = NULL, error_message = NULL,
@@ -210,7 +234,7 @@ export class JobObject extends DurableObject<Env> {
 			thumbnail.bytes,
 			thumbnail.etag,
 		);
-		await this.#ended();
+		await this.#ended("job.done");
 		return this.#report();
 	}
 
@@ -218,13 +242,13 @@ export class JobObject extends DurableObject<Env> {
 	async fail(error: JobError): Promise<Job | null> {
 		const row = this.#row();
 		if (!row) return null;
-		if (TERMINAL_STATUSES.includes(row.status)) return toJob(row);
+		if (TERMINAL_STATUSES.includes(row.status)) return this.#toJob(row);
 		this.#update(
 			"status = 'failed', lease_until = NULL, writing_until = NULL, error_code = ?, error_message = ?",
 			error.code,
 			error.message,
 		);
-		await this.#ended();
+		await this.#ended("job.failed");
 		return this.#report();
 	}
 
@@ -241,14 +265,15 @@ export class JobObject extends DurableObject<Env> {
 		if (!already) {
 			const wasActive = !TERMINAL_STATUSES.includes(row.status);
 			this.#update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
-			await this.ctx.storage.deleteAlarm();
 			if (wasActive) this.#leftFlight();
+			this.#queueEvent("job.deleted");
+			await this.#armEnded();
 			await this.#report();
 		}
 		for (let r = this.#row()!; (r.writing_until ?? 0) > Date.now(); r = this.#row()!) {
 			await this.#nextChange(r.writing_until! - Date.now());
 		}
-		return { job: toJob(this.#row()!), already };
+		return { job: this.#toJob(this.#row()!), already };
 	}
 
 	/** The original is gone from R2 (deleted with the job, or by retention). */
@@ -262,7 +287,7 @@ export class JobObject extends DurableObject<Env> {
 	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
 	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
 		const row = this.#row();
-		if (!row || row.status !== "processing") return row && toJob(row);
+		if (!row || row.status !== "processing") return row && this.#toJob(row);
 		const due = Date.now() + delayMs;
 		this.#update(
 			"status = 'queued', lease_until = NULL, next_attempt_at = ?, error_code = ?, error_message = ?",
@@ -283,7 +308,7 @@ export class JobObject extends DurableObject<Env> {
 		const row = this.#row();
 		if (!row) return null;
 		if (row.status !== "failed" || row.original_deleted_at !== null || !retryable.includes(row.error_code as JobError["code"])) {
-			return { job: toJob(row), requeued: false };
+			return { job: this.#toJob(row), requeued: false };
 		}
 		const now = Date.now();
 		this.#update("status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL", now);
@@ -299,8 +324,11 @@ export class JobObject extends DurableObject<Env> {
 		const row = this.#row();
 		if (!row) return;
 		const now = Date.now();
-		if (row.status === "done" || row.status === "failed") return this.#retain(row, now);
-		if (row.status === "deleted") return;
+		if (TERMINAL_STATUSES.includes(row.status)) {
+			await this.#deliverDue(now);
+			await this.#retain(row, now);
+			return this.#armEnded();
+		}
 		if (row.status === "processing" && (row.lease_until ?? 0) > now) {
 			await this.ctx.storage.setAlarm(row.lease_until!);
 			return;
@@ -313,28 +341,134 @@ export class JobObject extends DurableObject<Env> {
 		await this.#report();
 	}
 
-	/** A job has ended: its place in flight is free, and its original is kept ORIGINAL_RETENTION_DAYS. */
-	async #ended(): Promise<void> {
+	/** A job has ended: its place in flight is free, its event is on its way, its original is kept a while. */
+	async #ended(type: WebhookEvent["type"]): Promise<void> {
 		this.#leftFlight();
-		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
-		if (days > 0) await this.ctx.storage.setAlarm(Date.now() + days * 86_400_000);
+		this.#queueEvent(type);
+		await this.#armEnded();
+	}
+
+	/**
+	 * An ended job's one alarm: the next webhook attempt due, else the original's
+	 * retention, whichever is sooner; none when neither is left.
+	 */
+	async #armEnded(): Promise<void> {
+		const row = this.#row()!;
+		const next = this.#sql
+			.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_event WHERE state = 'pending'")
+			.one().at;
+		const candidates = [next, this.#retentionDue(row)].filter((t): t is number => t !== null);
+		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
 		else await this.ctx.storage.deleteAlarm();
+	}
+
+	/** When an ended job's original is due for deletion, or null (kept for ever, or gone). */
+	#retentionDue(row: Row): number | null {
+		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
+		if (days <= 0 || row.original_deleted_at !== null || row.status === "deleted") return null;
+		return row.updated_at + days * 86_400_000;
 	}
 
 	/** Retention: an ended job's original is deleted once it has been kept long enough. */
 	async #retain(row: Row, now: number): Promise<void> {
-		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
-		if (days <= 0 || row.original_deleted_at !== null) return;
-		const due = row.updated_at + days * 86_400_000;
-		if (due > now) return void (await this.ctx.storage.setAlarm(due));
+		const due = this.#retentionDue(row);
+		if (due === null || due > now) return;
 		await this.env.BUCKET.delete(originalKey(row.id));
 		await this.originalDeleted();
+	}
+
+	/** Records an event for the job's callback URL, due at once (no callback URL: nothing). */
+	#queueEvent(type: WebhookEvent["type"]): void {
+		const row = this.#row()!;
+		if (!row.callback_url) return;
+		const { webhook: _, ...data } = jobView(this.#toJob(row), settings(this.env).PUBLIC_BASE_URL);
+		const now = Date.now();
+		const body = JSON.stringify({ type, timestamp: new Date(now).toISOString(), data });
+		this.#sql.exec(
+			"INSERT INTO webhook_event (id, type, body, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+			`msg_${ulid(now)}`,
+			type,
+			body,
+			now,
+			now,
+		);
+	}
+
+	/** Attempts every pending event that is due, oldest first, and records each attempt. */
+	async #deliverDue(now: number): Promise<void> {
+		const row = this.#row()!;
+		const due = this.#sql
+			.exec<EventRow>("SELECT * FROM webhook_event WHERE state = 'pending' AND next_at <= ? ORDER BY created_at", now)
+			.toArray();
+		if (due.length === 0 || !row.callback_url) return;
+		const secrets = row.key_hash ? await keyObject(this.env, row.key_hash).webhookSecrets() : [];
+		for (const event of due) {
+			const outcome =
+				secrets.length > 0
+					? await attemptDelivery(row.callback_url, secrets, event.id, event.body)
+					: { at: now, status: null, error: "the API key that made the job has no webhook secret", ms: 0, result: "gone" as const };
+			this.#sql.exec(
+				"INSERT INTO webhook_attempt (event_id, at, status, error, ms) VALUES (?, ?, ?, ?, ?)",
+				event.id,
+				outcome.at,
+				outcome.status,
+				outcome.error,
+				outcome.ms,
+			);
+			const attempts = event.attempts + 1;
+			const delay = outcome.result === "retry" ? nextDeliveryDelayMs(attempts, settings(this.env).webhookSchedule) : null;
+			const state = outcome.result === "delivered" ? "delivered" : delay === null ? "failed" : "pending";
+			this.#sql.exec(
+				"UPDATE webhook_event SET attempts = ?, state = ?, next_at = ? WHERE id = ?",
+				attempts,
+				state,
+				delay === null ? null : Date.now() + delay,
+				event.id,
+			);
+		}
+		this.#update(""); // a change: wakes long-polls, reaches the index
+		await this.#report();
+	}
+
+	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
+	async redeliver(): Promise<Job | null> {
+		const row = this.#row();
+		if (!row) return null;
+		const latest = row.callback_url
+			? this.#sql.exec<EventRow>("SELECT * FROM webhook_event ORDER BY created_at DESC LIMIT 1").toArray()[0]
+			: undefined;
+		if (!latest) return this.#toJob(row);
+		this.#sql.exec("UPDATE webhook_event SET state = 'pending', attempts = 0, next_at = ? WHERE id = ?", Date.now(), latest.id);
+		await this.#armEnded();
+		return this.#toJob(this.#row()!);
+	}
+
+	#events(): WebhookEvent[] {
+		const attempts = this.#sql
+			.exec<{ event_id: string; at: number; status: number | null; error: string | null; ms: number }>(
+				"SELECT * FROM webhook_attempt ORDER BY at",
+			)
+			.toArray();
+		return this.#sql
+			.exec<EventRow>("SELECT * FROM webhook_event ORDER BY created_at")
+			.toArray()
+			.map((e) => ({
+				id: e.id,
+				type: e.type,
+				state: e.state,
+				nextAttemptAt: e.state === "pending" ? e.next_at : null,
+				attempts: attempts.filter((a) => a.event_id === e.id).map(({ at, status, error, ms }) => ({ at, status, error, ms })),
+			}));
+	}
+
+	#toJob(row: Row): Job {
+		return toJob(row, row.callback_url ? this.#events() : []);
 	}
 
 	/** Tells the owner's listing index the job's new state; returns the job. A failed report is logged, not fatal. */
 	async #report(): Promise<Job> {
 		const row = this.#row()!;
-		const job = toJob(row);
+		const job = this.#toJob(row);
 		if (row.owner_id && row.index_shard !== null) {
 			try {
 				await indexShard(this.env, row.owner_id, row.index_shard).record(job);
@@ -372,15 +506,18 @@ export class JobObject extends DurableObject<Env> {
 	}
 
 	#update(assignments: string, ...values: SqlStorageValue[]): void {
-		this.#sql.exec(`UPDATE job SET ${assignments}, version = version + 1, updated_at = ?`, ...values, Date.now());
+		const set = assignments ? `${assignments}, ` : "";
+		this.#sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
 		for (const wake of [...this.#waiters]) wake();
 	}
 }
 
-function toJob(row: Row): Job {
+function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
 	return {
 		id: row.id,
 		ownerId: row.owner_id ?? "",
+		callbackUrl: row.callback_url,
+		webhookEvents,
 		slug: row.slug,
 		status: row.status,
 		original: {

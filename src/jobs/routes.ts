@@ -7,7 +7,7 @@ import { valid } from "../validate";
 import { listJobs } from "../listing/list";
 import { deleteJob } from "./delete";
 import { jobStub } from "./stubs";
-import { jobNotFound, ownJob, retryJob, submitUpload } from "./submit";
+import { jobNotFound, ownJob, redeliverWebhook, retryJob, submitUpload } from "./submit";
 import { jobView } from "./view";
 
 /** The job id in the path, or 404: a malformed id names no job. */
@@ -59,6 +59,11 @@ export const jobs = new Hono<AuthEnv>()
 	.delete("/:id", uploads, async (c) => {
 		await deleteJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
 		return c.body(null, 204, { "Cache-Control": "no-store" });
+	})
+	/** Send the job's latest webhook event again (same webhook-id), from the start of the schedule. */
+	.post("/:id/webhook/redeliver", uploads, async (c) => {
+		const job = await redeliverWebhook(c.env, c.var.caller, jobIdParam(c.req.param("id")));
+		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, { "Cache-Control": "no-store" });
 	})
 	/** Try a job again that failed for a passing reason; it keeps its slug. */
 	.post("/:id/retry", uploads, async (c) => {

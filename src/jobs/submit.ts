@@ -10,6 +10,7 @@ import { ApiError } from "../errors";
 import { ulid } from "../ids";
 import { originalKey } from "../storage";
 import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
+import { checkCallbackUrl } from "../webhooks/url";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
 import { jobStub, ownerStub, slugClaim } from "./stubs";
 
@@ -38,15 +39,19 @@ export async function ownJob(env: Env, caller: Caller, id: string): Promise<Job>
 	return job;
 }
 
-/** The slug chosen in the query string or in a form field before `file`, if any. */
-function chosenSlug(query: UploadOptions, upload: Upload): string | undefined {
+/** The options given in the query string or in form fields before `file` (each in one place only). */
+function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
 	const fields = UploadOptions.safeParse(upload.fields);
 	if (!fields.success) throw ApiError.invalid(fields.error, "form");
-	if (query.slug && fields.data.slug && query.slug !== fields.data.slug) {
-		throw new ApiError(400, "invalid_parameter", "The query string and the form name different slugs.");
+	for (const name of ["slug", "callback_url"] as const) {
+		if (query[name] !== undefined && fields.data[name] !== undefined && query[name] !== fields.data[name]) {
+			throw new ApiError(400, "invalid_parameter", `The query string and the form give different values for ${name}.`);
+		}
 	}
-	return query.slug ?? fields.data.slug;
+	return { slug: query.slug ?? fields.data.slug, callback_url: query.callback_url ?? fields.data.callback_url };
 }
+
+const chosenSlug = (query: UploadOptions, upload: Upload) => chosenOptions(query, upload).slug;
 
 /** Makes a job of the upload in `req`; `replayed` when an Idempotency-Key named an earlier one. */
 export async function submitUpload(
@@ -59,6 +64,8 @@ export async function submitUpload(
 	const cfg = settings(env);
 	const limits: UploadLimits = { maxBytes: cfg.MAX_UPLOAD_BYTES, maxPixels: cfg.MAX_PIXELS, maxJpegScans: cfg.MAX_JPEG_SCANS };
 	const { ownerId } = caller;
+	// A bad callback URL in the query is refused before the body is read.
+	if (query.callback_url !== undefined) checkCallbackUrl(query.callback_url, cfg.webhookDevHosts);
 	const key = idempotencyKeyOf(req);
 	const earlier = key ? await earlierJob(env, ownerId, key) : null;
 	if (earlier) {
@@ -75,7 +82,9 @@ export async function submitUpload(
 	try {
 		const upload = await ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits);
 		undo.push(() => env.BUCKET.delete(originalKey(id)));
-		const chosen = chosenSlug(query, upload);
+		const options = chosenOptions(query, upload);
+		const chosen = options.slug;
+		const callbackUrl = options.callback_url === undefined ? null : checkCallbackUrl(options.callback_url, cfg.webhookDevHosts);
 		if (key) {
 			const winner = await claimKey(env, ownerId, key, id, fingerprintOf(upload.sha256, chosen));
 			if (winner) {
@@ -93,6 +102,8 @@ export async function submitUpload(
 		const job = await jobStub(env, id).create({
 			id,
 			ownerId,
+			keyHash: caller.keyHash,
+			callbackUrl,
 			indexShards: cfg.OWNER_INDEX_SHARDS,
 			slug,
 			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
@@ -146,4 +157,15 @@ async function enqueue(env: Env, id: string): Promise<void> {
 	} catch (err) {
 		console.error(`job ${id}: enqueue failed, leaving it to the watchdog`, err);
 	}
+}
+
+/** POST /jobs/<id>/webhook/redeliver: the job's latest event goes out again. */
+export async function redeliverWebhook(env: Env, caller: Caller, id: string): Promise<Job> {
+	const current = await ownJob(env, caller, id);
+	if (!current.callbackUrl || current.webhookEvents.length === 0) {
+		throw new ApiError(409, "no_webhook", `Job "${id}" has no webhook event to send: it was uploaded without a callback_url, or has not ended yet.`);
+	}
+	const job = await jobStub(env, id).redeliver();
+	if (!job) throw jobNotFound(id);
+	return job;
 }

@@ -15,6 +15,19 @@ export function jobView(job: Job, publicBaseUrl: string) {
 			thumbnail: { width: job.thumbnail.width, height: job.thumbnail.height, bytes: job.thumbnail.bytes },
 		}),
 		...(job.deletedAt !== null && { deletedAt: new Date(job.deletedAt).toISOString() }),
+		...(job.callbackUrl && {
+			webhook: {
+				url: job.callbackUrl,
+				// Each event's state (pending, delivered, failed) and every delivery attempt.
+				events: job.webhookEvents.map((e) => ({
+					id: e.id,
+					type: e.type,
+					state: e.state,
+					...(e.nextAttemptAt !== null && { nextAttemptAt: new Date(e.nextAttemptAt).toISOString() }),
+					attempts: e.attempts.map((a) => ({ at: new Date(a.at).toISOString(), status: a.status, error: a.error, ms: a.ms })),
+				})),
+			},
+		}),
 		createdAt: new Date(job.createdAt).toISOString(),
 		updatedAt: new Date(job.updatedAt).toISOString(),
 	};

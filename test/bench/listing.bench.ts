@@ -56,6 +56,8 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 				const job: Job = {
 					id,
 					ownerId,
+					callbackUrl: null,
+					webhookEvents: [],
 					slug: id,
 					status: "done",
 					original: { contentType: "image/jpeg", bytes: 59_886, width: 640, height: 480 },

@@ -1,0 +1,34 @@
+/**
+ * Standard Webhooks signing (https://www.standardwebhooks.com): a `whsec_` secret is
+ * base64 of the HMAC key; `webhook-signature` is `v1,` + base64 HMAC-SHA256 of
+ * `<webhook-id>.<webhook-timestamp>.<body>`, one per secret, space-separated (during
+ * a rotation both the new and the old secret sign).
+ */
+const enc = new TextEncoder();
+
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+
+export function newWebhookSecret(): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(24));
+	return WEBHOOK_SECRET_PREFIX + btoa(String.fromCharCode(...bytes));
+}
+
+async function signOne(secret: string, content: string): Promise<string> {
+	const raw = Uint8Array.from(atob(secret.slice(WEBHOOK_SECRET_PREFIX.length)), (c) => c.charCodeAt(0));
+	const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(content)));
+	return `v1,${btoa(String.fromCharCode(...mac))}`;
+}
+
+/** The three Standard Webhooks headers for one delivery attempt of message `id`. */
+export async function webhookHeaders(secrets: readonly string[], id: string, body: string, now = Date.now()): Promise<Record<string, string>> {
+	const timestamp = String(Math.floor(now / 1000));
+	const signatures = await Promise.all(secrets.map((s) => signOne(s, `${id}.${timestamp}.${body}`)));
+	return {
+		"webhook-id": id,
+		"webhook-timestamp": timestamp,
+		"webhook-signature": signatures.join(" "),
+		"Content-Type": "application/json",
+		"User-Agent": "edge-thumbnails-webhooks",
+	};
+}
