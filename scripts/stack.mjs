@@ -248,6 +248,8 @@ export async function startStack({ workerPort, thumborPort, thumborUrl, envFile,
 				THUMBOR_URL: thumborUrl,
 				ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`,
 				PUBLIC_BASE_URL: `http://127.0.0.1:${workerPort}`,
+				// Local stacks only: webhooks may go to plain-http receivers on this machine.
+				WEBHOOK_DEV_HOSTS: "127.0.0.1",
 				...vars,
 			},
 		});

@@ -16,6 +16,7 @@ describe("npm run dev", () => {
 			expect(key).toBeDefined();
 			const job = await fetch(`${dev.baseUrl}/jobs/00000000000000000000000000`, { headers: { Authorization: `Bearer ${key}` } });
 			expect(job.status).toBe(404);
+			expect(dev.output()).toMatch(/Webhooks +signed with the secret in \S+\.dev-webhook-secret/);
 
 			await killGroup(dev.thumborPid, dev.thumborPort);
 			// The Worker answers while Thumbor is away.

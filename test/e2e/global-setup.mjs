@@ -23,13 +23,11 @@ export default async function setup({ provide }) {
 		envFile,
 		persistTo: join(dir, "state"),
 		logDir,
-		// Retries compressed about 20-fold, so an outage test of seconds stands for minutes.
-		vars: { RETRY_BASE_SECONDS: "0.25", RETRY_MAX_DELAY_SECONDS: "2", RETRY_WINDOW_SECONDS: "600" },
+		// Webhook retries a second apart instead of 5 s … 10 h.
+		vars: { WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1,1,1,1,1" },
 	});
 	provide("baseUrl", stack.baseUrl);
 	provide("thumborUrl", stack.thumborUrl);
-	provide("thumborPort", thumborPort);
-	provide("thumborPid", stack.thumbor.pid);
 	provide("thumborKey", thumborKey);
 	provide("fixtures", fixtures);
 	provide("python", venvBin("python"));
@@ -38,7 +36,7 @@ export default async function setup({ provide }) {
 	const [a, b] = await Promise.all(
 		["e2e-a", "e2e-b"].map((ownerId) => createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId })),
 	);
-	provide("apiKeys", { a: a.key, b: b.key });
+	provide("apiKeys", { a: a.key, b: b.key, aWebhookSecret: a.webhookSecret });
 
 	return async () => {
 		await stack.stopAll();

@@ -16,3 +16,17 @@ export function startDev(): Promise<{
 	waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
 	stop: () => Promise<number | null>;
 }>;
+export interface Receiver {
+	status: number;
+	url: string;
+	requests: { id: string; at: number; event: { type: string; timestamp: string; data: Record<string, unknown> } | null; error: string | null; status: number }[];
+	close: () => Promise<void>;
+}
+export function startReceiver(secret: string): Promise<Receiver>;
+export function startOwnStack(vars?: Record<string, string>): Promise<{
+	baseUrl: string;
+	apiKey: string;
+	stopThumbor: () => Promise<void>;
+	restartThumbor: () => Promise<void>;
+	stop: () => Promise<void>;
+}>;

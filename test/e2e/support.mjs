@@ -3,8 +3,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
 import { join } from "node:path";
-import { ROOT, freePorts, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import { createKey } from "../../scripts/keys.mjs";
+import { ROOT, ensureSecrets, freePorts, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -113,6 +115,66 @@ export async function startDev() {
 			const code = await exited;
 			rmSync(dir, { recursive: true, force: true });
 			return code;
+		},
+	};
+}
+
+/**
+ * A webhook receiver on 127.0.0.1 that checks every request with the `standardwebhooks`
+ * package (an independent implementation, which also refuses stale timestamps) and
+ * answers `status` (changeable). `requests` lists what arrived: webhook-id, the event if
+ * it verified, and what was answered.
+ */
+export async function startReceiver(secret) {
+	const { Webhook } = await import("standardwebhooks");
+	const verifier = new Webhook(secret);
+	const receiver = { status: 200, requests: [], url: "" };
+	const server = createServer((req, res) => {
+		let body = "";
+		req.on("data", (d) => (body += d));
+		req.on("end", () => {
+			let event = null;
+			let error = null;
+			try {
+				event = verifier.verify(body, req.headers);
+			} catch (err) {
+				error = err.message;
+			}
+			const status = error ? 401 : receiver.status;
+			receiver.requests.push({ id: req.headers["webhook-id"], at: Date.now(), event, error, status });
+			res.writeHead(status).end();
+		});
+	});
+	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+	receiver.url = `http://127.0.0.1:${server.address().port}/hooks`;
+	receiver.close = () => new Promise((resolve) => server.close(resolve));
+	return receiver;
+}
+
+/**
+ * A Thumbor and `wrangler dev` of a test's own (fresh secrets, state, ports and key), for a
+ * test that must take Thumbor away without pulling it from under the other test files.
+ */
+export async function startOwnStack(vars = {}) {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-own-"));
+	const envFile = join(dir, "secrets.env");
+	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
+	const [workerPort, thumborPort] = await freePorts(2);
+	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), vars });
+	const { key } = await createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId: "e2e-own" });
+	let replacement;
+	return {
+		baseUrl: stack.baseUrl,
+		apiKey: key,
+		/** Stops Thumbor and waits until its port refuses connections. */
+		stopThumbor: () => killGroup(stack.thumbor.pid, thumborPort),
+		/** Starts Thumbor again on the same port. */
+		async restartThumbor() {
+			replacement = await startThumborOn(thumborPort, thumborKey);
+		},
+		async stop() {
+			await Promise.all([stack.stopAll(), replacement?.stop()]);
+			rmSync(dir, { recursive: true, force: true });
 		},
 	};
 }

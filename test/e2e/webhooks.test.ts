@@ -1,0 +1,103 @@
+/**
+ * Webhooks between real processes: the Worker under `wrangler dev` (its webhook retries
+ * compressed to a second apart) posts to a receiver on 127.0.0.1 that verifies every
+ * request with the `standardwebhooks` package and answers what the test tells it to.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { JobView } from "../../src/jobs/view";
+import { type Receiver, readFixture, startReceiver } from "./support.mjs";
+
+const base = inject("baseUrl");
+const { a: key, aWebhookSecret } = inject("apiKeys");
+const auth = { Authorization: `Bearer ${key}` };
+let receiver: Receiver;
+beforeAll(async () => {
+	receiver = await startReceiver(aWebhookSecret);
+});
+afterAll(async () => receiver.close());
+
+async function uploadWithCallback(fixture: string): Promise<JobView> {
+	const res = await fetch(`${base}/jobs?callback_url=${encodeURIComponent(receiver.url)}`, {
+		method: "POST",
+		body: readFixture(inject("fixtures"), fixture),
+		headers: auth,
+	});
+	expect(res.status, await res.clone().text()).toBe(202);
+	return (await res.json()) as JobView;
+}
+
+/** The requests the receiver got for job `id`'s events. */
+const eventsFor = (id: string) => receiver.requests.filter((r) => (r.event?.data as { id?: string } | undefined)?.id === id);
+
+async function until<T>(what: string, job: JobView, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = fn();
+		if (value) return value;
+		if (Date.now() > deadline) {
+			const now = await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).text();
+			throw new Error(`timed out waiting for ${what}; the job: ${now}; last requests: ${JSON.stringify(receiver.requests.slice(-3))}`);
+		}
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+describe("webhooks", () => {
+	it("sends exactly one verified job.done with the finished job", async () => {
+		receiver.status = 200;
+		const job = await uploadWithCallback("photo-640x480.jpg");
+		const got = await until("job.done", job, () => eventsFor(job.id)[0]);
+		expect(got.error).toBeNull();
+		expect(got.event).toMatchObject({ type: "job.done", data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } } });
+		await new Promise((r) => setTimeout(r, 2000));
+		expect(eventsFor(job.id)).toHaveLength(1);
+		const view = (await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).json()) as JobView & {
+			webhook: { events: { id: string; state: string; attempts: { status: number }[] }[] };
+		};
+		expect(view.webhook.events).toMatchObject([{ id: got.id, state: "delivered", attempts: [{ status: 200 }] }]);
+	});
+
+	it("sends job.failed with the reason for an image that cannot be made into a thumbnail", async () => {
+		receiver.status = 200;
+		const job = await uploadWithCallback("half-photo-640x480.jpg");
+		const got = await until("job.failed", job, () => eventsFor(job.id)[0]);
+		expect(got.event).toMatchObject({ type: "job.failed", data: { id: job.id, status: "failed", error: { code: "unprocessable_image" } } });
+	});
+
+	it("delivers once the receiver is back after answering 503, with the same webhook-id", async () => {
+		receiver.status = 503;
+		const job = await uploadWithCallback("photo-640x480.jpg");
+		const firstTry = await until("a first attempt", job, () => eventsFor(job.id)[0]);
+		await new Promise((r) => setTimeout(r, 3000));
+		receiver.status = 200;
+		await until("delivery", job, () => eventsFor(job.id).find((r) => r.status === 200));
+		const attempts = eventsFor(job.id);
+		expect(new Set(attempts.map((r) => r.id))).toEqual(new Set([firstTry.id]));
+		expect(attempts.filter((r) => r.status === 200)).toHaveLength(1);
+		expect(attempts.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(2);
+		console.log(
+			`receiver down 3 s: ${attempts.length} attempts, delivered ${attempts.at(-1)!.at - firstTry.at} ms after the first`,
+		);
+	});
+
+	it("stops for good when the receiver answers 410", async () => {
+		receiver.status = 410;
+		const job = await uploadWithCallback("photo-640x480.jpg");
+		await until("the 410", job, () => eventsFor(job.id)[0]);
+		await new Promise((r) => setTimeout(r, 3000));
+		expect(eventsFor(job.id)).toHaveLength(1);
+		receiver.status = 200;
+	});
+
+	it("answers POST /webhooks/test with a verified ping", async () => {
+		receiver.status = 200;
+		const before = receiver.requests.length;
+		const res = await fetch(`${base}/webhooks/test`, {
+			method: "POST",
+			headers: { ...auth, "Content-Type": "application/json" },
+			body: JSON.stringify({ url: receiver.url }),
+		});
+		expect(await res.json()).toMatchObject({ delivered: true, status: 200 });
+		expect(receiver.requests.slice(before)).toMatchObject([{ error: null, event: { type: "ping" } }]);
+	});
+});
