@@ -135,11 +135,11 @@ function launch(name, command, args, { env = {}, logTo, logFile } = {}) {
  * Starts Thumbor from the venv on 127.0.0.1 with the project's thumbor.conf.
  * `allowedSources` is the Worker's hostname: the only place Thumbor may load from.
  */
-export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo, logFile, env = {} }) {
+export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo, logFile, env = {}, conf = join(ROOT, "thumbor", "thumbor.conf") }) {
 	return launch(
 		"thumbor",
 		venvBin("thumbor"),
-		["--ip=127.0.0.1", `--port=${port}`, `--conf=${join(ROOT, "thumbor", "thumbor.conf")}`],
+		["--ip=127.0.0.1", `--port=${port}`, `--conf=${conf}`],
 		{
 			// thumbor.conf names our engine and log filter, which live beside it.
 			env: { THUMBOR_SECURITY_KEY: securityKey, THUMBOR_ALLOWED_SOURCES: allowedSources, PYTHONPATH: join(ROOT, "thumbor"), ...env },

@@ -132,8 +132,22 @@ def guard(
     return img
 
 
+def reduce_on_decode(img: Image.Image, width: int, height: int) -> None:
+    """Asks the JPEG decoder for the smallest DCT scale (1/2, 1/4, 1/8) that still leaves
+    the image at least twice the output on both axes, before anything crops it.
+
+    Stock Thumbor asks for this only inside resize, after a crop has already decoded the
+    full image (a 12 MP photo: ~230 ms instead of ~40). Both axes get twice the larger
+    output side, so EXIF rotation, applied later, cannot leave one short.
+    """
+    side = 2 * max(width, height)
+    if img.format == "JPEG" and side > 0:
+        img.draft(None, (side, side))
+
+
 class Engine(PILEngine):
-    """Thumbor's PIL engine with `guard` applied to every image it opens."""
+    """Thumbor's PIL engine with `guard` applied to every image it opens, decoding JPEGs at
+    reduced size when the output is much smaller."""
 
     def create_image(self, buffer):
         try:
@@ -144,4 +158,9 @@ class Engine(PILEngine):
             return None
         if img is None or isinstance(img, list):
             return img
-        return guard(img, buffer)
+        img = guard(img, buffer)
+        request = self.context.request
+        width, height = (getattr(request, name, 0) if request else 0 for name in ("width", "height"))
+        if isinstance(width, int) and isinstance(height, int):
+            reduce_on_decode(img, width, height)
+        return img

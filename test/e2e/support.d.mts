@@ -30,3 +30,5 @@ export function startOwnStack(vars?: Record<string, string>): Promise<{
 	restartThumbor: () => Promise<void>;
 	stop: () => Promise<void>;
 }>;
+export function meanDifference(python: string, a: Uint8Array, b: Uint8Array): number;
+export function startStockThumbor(dir: string): Promise<{ url: string; stop: () => Promise<void> }>;

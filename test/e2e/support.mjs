@@ -178,3 +178,36 @@ export async function startOwnStack(vars = {}) {
 		},
 	};
 }
+
+/** Mean absolute difference per channel (0-255) between two images of one size. */
+export function meanDifference(python, a, b) {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-compare-"));
+	try {
+		writeFileSync(join(dir, "a"), a);
+		writeFileSync(join(dir, "b"), b);
+		const r = spawnSync(python, [join(ROOT, "test", "fixtures", "compare_thumbnail.py"), join(dir, "a"), join(dir, "b")], {
+			encoding: "utf8",
+		});
+		if (r.status !== 0) throw new Error(`compare_thumbnail failed: ${r.stderr}`);
+		return JSON.parse(r.stdout).mean;
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+/**
+ * Stock Thumbor (the same venv and thumbor.conf, without our engine) reading `dir` with
+ * its file loader, on a free port: the reference our engine's output is held to.
+ */
+export async function startStockThumbor(dir) {
+	const conf = join(mkdtempSync(join(tmpdir(), "thumbs-stock-")), "stock.conf");
+	const ours = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
+	writeFileSync(
+		conf,
+		`${ours.replace(/^ENGINE = .*$/m, "")}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`,
+	);
+	const [port] = await freePorts(1);
+	const child = startThumbor({ port, securityKey: "stock-reference-key-not-secret", conf });
+	await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
+	return { url: `http://127.0.0.1:${port}`, stop: () => stop(child) };
+}
