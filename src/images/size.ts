@@ -12,7 +12,7 @@ const u32be = (b: Uint8Array, at: number) => ((b[at]! << 24) >>> 0) + (b[at + 1]
 
 /**
  * An image's pixel size from the start of its file, or null when the header
- * does not say within `head` (or the format is one we do not parse: AVIF, TIFF).
+ * does not say within `head`.
  * Lets an upload be refused at once rather than fail later in Thumbor.
  */
 export function readImageSize(head: Uint8Array, type: ImageType): ImageSize | null {
@@ -27,9 +27,66 @@ export function readImageSize(head: Uint8Array, type: ImageType): ImageSize | nu
 		}
 		case "image/jpeg":
 			return jpegSize(head);
+		case "image/tiff":
+			return tiffSize(head);
+		case "image/avif":
+			return isobmffSize(head);
 		default:
 			return null;
 	}
+}
+
+const u16le32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+
+/** A TIFF's first image size: ImageWidth (256) and ImageLength (257) in its first IFD. */
+function tiffSize(b: Uint8Array): ImageSize | null {
+	if (b.length < 8) return null;
+	const little = b[0] === 0x49;
+	const u16 = (at: number) => (little ? u16le(b, at) : u16be(b, at));
+	const u32 = (at: number) => (little ? u16le32(b, at) : u32be(b, at));
+	const ifd = u32(4);
+	if (ifd + 2 > b.length) return null;
+	const count = u16(ifd);
+	let width: number | null = null;
+	let height: number | null = null;
+	for (let i = 0; i < count; i++) {
+		const at = ifd + 2 + i * 12;
+		if (at + 12 > b.length) return null;
+		const tag = u16(at);
+		const type = u16(at + 2);
+		if (tag !== 256 && tag !== 257) continue;
+		const value = type === 3 ? u16(at + 8) : type === 4 ? u32(at + 8) : null;
+		if (value === null) return null;
+		if (tag === 256) width = value;
+		else height = value;
+	}
+	return width !== null && height !== null ? { width, height } : null;
+}
+
+/**
+ * An AVIF's (ISOBMFF) image size from its `ispe` properties (meta → iprp → ipco). A grid
+ * image has one for the whole picture and one per tile: the largest is the picture, and
+ * what the pixel limit must hold.
+ */
+function isobmffSize(b: Uint8Array): ImageSize | null {
+	let best: ImageSize | null = null;
+	const walk = (start: number, end: number, depth: number) => {
+		for (let at = start; at + 8 <= end; ) {
+			let size = u32be(b, at);
+			const type = String.fromCharCode(b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
+			if (size === 0) size = end - at;
+			if (size < 8 || at + size > end) return;
+			if (type === "meta" && depth === 0) walk(at + 12, at + size, 1); // a full box: 4 bytes of version and flags
+			else if ((type === "iprp" && depth === 1) || (type === "ipco" && depth === 2)) walk(at + 8, at + size, depth + 1);
+			else if (type === "ispe" && depth === 3 && size >= 20) {
+				const found = { width: u32be(b, at + 12), height: u32be(b, at + 16) };
+				if (!best || found.width * found.height > best.width * best.height) best = found;
+			}
+			at += size;
+		}
+	};
+	walk(0, b.length, 0);
+	return best;
 }
 
 /** Walks the JPEG markers up to the first start-of-frame, which holds the size. */

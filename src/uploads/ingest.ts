@@ -21,7 +21,7 @@ export interface UploadLimits {
 export interface Upload {
 	contentType: ImageType;
 	bytes: number;
-	/** From the file's header, where it says (not for AVIF and TIFF). */
+	/** From the file's header, where it says so within its first 64 KiB. */
 	width: number | null;
 	height: number | null;
 	/** Lowercase hex SHA-256 of the file's bytes. */

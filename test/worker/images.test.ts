@@ -72,7 +72,29 @@ describe("readImageSize", () => {
 		expect(readImageSize(bytes([0xff, 0xd8, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]), "image/jpeg")).toBeNull();
 	});
 
-	it("does not guess for AVIF and TIFF", () => {
-		expect(readImageSize(bytes("II*", [0, 8, 0, 0, 0]), "image/tiff")).toBeNull();
+	it("reads TIFF sizes from the first IFD, either byte order, SHORT or LONG", () => {
+		const le32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
+		const be32 = (n: number) => le32(n).reverse();
+		const entry = (le: boolean, tag: number, type: number, value: number) =>
+			le
+				? [...le16(tag), ...le16(type), ...le32(1), ...(type === 3 ? [...le16(value), 0, 0] : le32(value))]
+				: [...be16(tag), ...be16(type), ...be32(1), ...(type === 3 ? [...be16(value), 0, 0] : be32(value))];
+		const little = bytes("II", [42, 0], le32(8), le16(3), entry(true, 254, 4, 0), entry(true, 256, 4, 7000), entry(true, 257, 3, 9000));
+		expect(readImageSize(little, "image/tiff")).toEqual({ width: 7000, height: 9000 });
+		const big = bytes("MM", [0, 42], be32(8), be16(2), entry(false, 256, 3, 640), entry(false, 257, 4, 480));
+		expect(readImageSize(big, "image/tiff")).toEqual({ width: 640, height: 480 });
+		// An IFD beyond the bytes read (a TIFF written data-first): unknown, and Thumbor decides.
+		expect(readImageSize(bytes("II*", [0], le32(90_000)), "image/tiff")).toBeNull();
+	});
+
+	it("reads an AVIF's size from its ispe property (a real file's header, made by Pillow)", () => {
+		const avif = Uint8Array.from(
+			atob(
+				"AAAAIGZ0eXBhdmlmAAAAAGF2aWZtaWYxbWlhZk1BMUIAAADrbWV0YQAAAAAAAAAhaGRscgAAAAAAAAAAcGljdAAAAAAAAAAAAAAAAAAAAAAOcGl0bQAAAAAAAQAAAB5pbG9jAAAAAEQAAAEAAQAAAAEAAAETAAAOsAAAAChpaW5mAAAAAAABAAAAGmluZmUCAAAAAAEAAGF2MDFDb2xvcgAAAABqaXBycAAAAEtpcGNvAAAAFGlzcGUAAAAAAAAAyAAAAJYAAAAQcGl4aQAAAAADCAgIAAAADGF2MUOBAAwAAAAAE2NvbHJuY2x4AAEADQAGgAAAABdpcG1hAAAAAAAAAAEAAQQBAoMEAAAOuG1kYXQSAAoKGB3x5VogIaDQgDKfHUR4eHhiGEkk",
+			),
+			(c) => c.charCodeAt(0),
+		);
+		expect(readImageSize(avif, "image/avif")).toEqual({ width: 200, height: 150 });
+		expect(readImageSize(avif.subarray(0, 100), "image/avif")).toBeNull();
 	});
 });
