@@ -10,7 +10,7 @@ import type { Caller } from "../contracts";
 import { settings } from "../config";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
 import { jobStub } from "./stubs";
-import { jobNotFound, ownJob } from "./submit";
+import { jobNotFound, ownJob } from "./common";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
 	await ownJob(env, caller, id);

@@ -7,7 +7,9 @@ import { valid } from "../validate";
 import { listJobs } from "../listing/list";
 import { deleteJob } from "./delete";
 import { jobStub } from "./stubs";
-import { jobNotFound, ownJob, redeliverWebhook, retryJob, submitUpload } from "./submit";
+import { jobNotFound, ownJob } from "./common";
+import { redeliverWebhook, retryJob } from "./retry";
+import { submitUpload } from "./submit";
 import { jobView } from "./view";
 
 /** The job id in the path, or 404: a malformed id names no job. */

@@ -3,7 +3,6 @@
  * claim the key and the slug, make the job, enqueue it. Every step that can fail
  * after something was stored undoes what came before it.
  */
-import { RETRYABLE_ERRORS } from "../attempts";
 import { type Caller, type Job, UploadOptions } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
@@ -12,32 +11,11 @@ import { originalKey } from "../storage";
 import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
 import { checkCallbackUrl } from "../webhooks/url";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
+import { admit, enqueue } from "./common";
 import { jobStub, ownerStub, slugClaim } from "./stubs";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
-export const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
-
-/** Reserves a place among the owner's jobs in flight for job `id`, or answers 429. */
-async function admit(env: Env, ownerId: string, id: string): Promise<void> {
-	const max = settings(env).MAX_JOBS_IN_FLIGHT;
-	if (!(await ownerStub(env, ownerId).admit(id, max))) {
-		throw new ApiError(
-			429,
-			"too_many_jobs_in_flight",
-			`You have ${max} jobs queued or processing, the most one owner may have; wait for some to finish.`,
-			{ limit: max },
-			{ "Retry-After": "10" },
-		);
-	}
-}
-
-/** The caller's job `id`; another owner's job is as absent as one that never existed (404). */
-export async function ownJob(env: Env, caller: Caller, id: string): Promise<Job> {
-	const job = await jobStub(env, id).get();
-	if (!job || job.ownerId !== caller.ownerId) throw jobNotFound(id);
-	return job;
-}
 
 /** The options given in the query string or in form fields before `file` (each in one place only). */
 function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
@@ -114,58 +92,4 @@ export async function submitUpload(
 		for (const step of undo) ctx.waitUntil(step());
 		throw err;
 	}
-}
-
-/**
- * POST /jobs/<id>/retry: a job that failed for a reason that says nothing
- * against its image goes back in the queue, keeping its id and slug.
- */
-export async function retryJob(env: Env, caller: Caller, id: string): Promise<Job> {
-	const current = await ownJob(env, caller, id);
-	if (!isRetryable(current)) throw notRetryable(current);
-	await admit(env, caller.ownerId, id);
-	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
-	if (!result?.requeued) {
-		// Changed in the meantime (retried by another request, say).
-		await ownerStub(env, caller.ownerId).release(id);
-		throw notRetryable(result?.job ?? current);
-	}
-	await enqueue(env, id);
-	return result.job;
-}
-
-const isRetryable = (job: Job) =>
-	job.status === "failed" && job.originalDeletedAt === null && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
-
-function notRetryable(job: Job): ApiError {
-	const why =
-		job.status !== "failed"
-			? `it is ${job.status}; only a failed job can be retried`
-			: job.originalDeletedAt !== null
-				? "its original has been deleted (ORIGINAL_RETENTION_DAYS); upload the image again"
-				: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
-	return new ApiError(409, "not_retryable", `Job "${job.id}" cannot be retried: ${why}.`, {
-		jobStatus: job.status,
-		retryable: RETRYABLE_ERRORS,
-	});
-}
-
-/** Sends the job to the queue; if that fails the job's watchdog alarm sends it later. */
-async function enqueue(env: Env, id: string): Promise<void> {
-	try {
-		await env.JOB_QUEUE.send({ jobId: id });
-	} catch (err) {
-		console.error(`job ${id}: enqueue failed, leaving it to the watchdog`, err);
-	}
-}
-
-/** POST /jobs/<id>/webhook/redeliver: the job's latest event goes out again. */
-export async function redeliverWebhook(env: Env, caller: Caller, id: string): Promise<Job> {
-	const current = await ownJob(env, caller, id);
-	if (!current.callbackUrl || current.webhookEvents.length === 0) {
-		throw new ApiError(409, "no_webhook", `Job "${id}" has no webhook event to send: it was uploaded without a callback_url, or has not ended yet.`);
-	}
-	const job = await jobStub(env, id).redeliver();
-	if (!job) throw jobNotFound(id);
-	return job;
 }

@@ -1,0 +1,54 @@
+/**
+ * Acting again on a job that has ended: POST /jobs/<id>/retry and
+ * POST /jobs/<id>/webhook/redeliver.
+ */
+import { RETRYABLE_ERRORS } from "../attempts";
+import type { Caller, Job } from "../contracts";
+import { ApiError } from "../errors";
+import { admit, enqueue, jobNotFound, ownJob } from "./common";
+import { jobStub, ownerStub } from "./stubs";
+
+/**
+ * POST /jobs/<id>/retry: a job that failed for a reason that says nothing
+ * against its image goes back in the queue, keeping its id and slug.
+ */
+export async function retryJob(env: Env, caller: Caller, id: string): Promise<Job> {
+	const current = await ownJob(env, caller, id);
+	if (!isRetryable(current)) throw notRetryable(current);
+	await admit(env, caller.ownerId, id);
+	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
+	if (!result?.requeued) {
+		// Changed in the meantime (retried by another request, say).
+		await ownerStub(env, caller.ownerId).release(id);
+		throw notRetryable(result?.job ?? current);
+	}
+	await enqueue(env, id);
+	return result.job;
+}
+
+const isRetryable = (job: Job) =>
+	job.status === "failed" && job.originalDeletedAt === null && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
+
+function notRetryable(job: Job): ApiError {
+	const why =
+		job.status !== "failed"
+			? `it is ${job.status}; only a failed job can be retried`
+			: job.originalDeletedAt !== null
+				? "its original has been deleted (ORIGINAL_RETENTION_DAYS); upload the image again"
+				: `it failed with ${job.error?.code}, which another attempt would not change; upload a different image`;
+	return new ApiError(409, "not_retryable", `Job "${job.id}" cannot be retried: ${why}.`, {
+		jobStatus: job.status,
+		retryable: RETRYABLE_ERRORS,
+	});
+}
+
+/** POST /jobs/<id>/webhook/redeliver: the job's latest event goes out again. */
+export async function redeliverWebhook(env: Env, caller: Caller, id: string): Promise<Job> {
+	const current = await ownJob(env, caller, id);
+	if (!current.callbackUrl || current.webhookEvents.length === 0) {
+		throw new ApiError(409, "no_webhook", `Job "${id}" has no webhook event to send: it was uploaded without a callback_url, or has not ended yet.`);
+	}
+	const job = await jobStub(env, id).redeliver();
+	if (!job) throw jobNotFound(id);
+	return job;
+}
