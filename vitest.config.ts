@@ -39,7 +39,7 @@ export default defineConfig({
 						MAX_JOBS_IN_FLIGHT: "20",
 					}),
 				],
-				test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+				test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
 			},
 			{
 				// End to end: a real Thumbor and a real `wrangler dev`, started by the global setup.
