@@ -108,6 +108,7 @@ export const NewJob = z.object({
 	ownerId: OwnerId,
 	keyHash: z.string().nullable().describe("The API key that made the job: its webhook secrets sign the job's events"),
 	callbackUrl: z.string().nullable().describe("Where the job's events are POSTed (checked at upload)"),
+	sha256: z.string().nullable().describe("Hex SHA-256 of the original: identical bytes reuse a thumbnail"),
 	indexShards: z.number().int().min(0).describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
 	slug: Slug,
 	original: z.object({
@@ -135,6 +136,7 @@ export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 	originalDeletedAt: z.number().int().nullable().describe("When the original was removed (deletion, or ORIGINAL_RETENTION_DAYS)"),
 	version: z.number().int().describe("Grows with every change: lets the listing index keep the newest view"),
 	webhookEvents: z.array(WebhookEvent).describe("The job's events and each delivery attempt, oldest first"),
+	deduplicatedFrom: z.string().nullable().describe("The owner's earlier job with the same bytes whose thumbnail this one copied"),
 	createdAt: z.number().int(),
 	updatedAt: z.number().int(),
 });

@@ -13,7 +13,7 @@ import { signedOriginalUrl } from "../originals/signing";
 import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
-import { jobStub } from "./stubs";
+import { digestClaim, jobStub } from "./stubs";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
@@ -41,9 +41,15 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 				log("job.deleted", attempt.job, { ms: Date.now() - started });
 				return message.ack();
 			}
-			const { thumbnail, thumborMs } = made;
-			const done = await job.succeed(thumbnail);
-			log(done.status === "deleted" ? "job.deleted" : "job.done", attempt.job, { ms: Date.now() - started, thumborMs, bytes: thumbnail.bytes });
+			const { thumbnail, thumborMs, dedupOf = null } = made;
+			const done = await job.succeed(thumbnail, dedupOf);
+			if (done.status === "done" && !dedupOf) await rememberBytes(env, done);
+			log(done.status === "deleted" ? "job.deleted" : "job.done", attempt.job, {
+				ms: Date.now() - started,
+				thumborMs,
+				bytes: thumbnail.bytes,
+				...(dedupOf && { deduplicatedFrom: dedupOf }),
+			});
 		} catch (err) {
 			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
 			const failure =
@@ -84,7 +90,7 @@ async function makeThumbnail(
 	cfg: Settings,
 	job: Job,
 	stub: ReturnType<typeof jobStub>,
-): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number } | null> {
+): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number; dedupOf?: string } | null> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
 	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
@@ -95,6 +101,16 @@ async function makeThumbnail(
 			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
 		}
 		return { thumbnail: { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag }, thumborMs: 0 };
+	}
+	const reused = await reuseThumbnail(env, job);
+	if (reused) {
+		if (!(await stub.claimWrite())) return null;
+		const put = await env.BUCKET.put(thumbnailKey(job.slug), reused.bytes, {
+			httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
+			customMetadata: { jobId: job.id, width: String(reused.width), height: String(reused.height), copiedFrom: reused.from },
+		});
+		const { width, height } = reused;
+		return { thumbnail: { width, height, bytes: reused.bytes.length, etag: put.httpEtag }, thumborMs: 0, dedupOf: reused.from };
 	}
 	const started = Date.now();
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
@@ -115,6 +131,33 @@ async function makeThumbnail(
 		customMetadata: { jobId: job.id, width: String(width), height: String(height) },
 	});
 	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: put.httpEtag }, thumborMs };
+}
+
+/**
+ * Never pay Thumbor twice for the same bytes: the thumbnail of the owner's earlier job
+ * with an identical original (by SHA-256), if that job is done and its thumbnail is still
+ * there. The bytes are copied, so deleting either job leaves the other's intact. Per owner
+ * only: across owners, "identical bytes" would tell one owner what another uploaded.
+ */
+async function reuseThumbnail(env: Env, job: Job): Promise<{ bytes: Uint8Array; width: number; height: number; from: string } | null> {
+	if (!job.sha256 || !job.ownerId) return null;
+	const held = await digestClaim(env, job.ownerId, job.sha256).holder();
+	if (!held || held.owner === job.id) return null;
+	const source = await jobStub(env, held.owner).get();
+	if (source?.status !== "done" || !source.thumbnail) return null;
+	const object = await env.BUCKET.get(thumbnailKey(source.slug));
+	if (!object) return null;
+	return { bytes: new Uint8Array(await object.arrayBuffer()), width: source.thumbnail.width, height: source.thumbnail.height, from: source.id };
+}
+
+/** A job done through Thumbor becomes the one later uploads of the same bytes copy from (the first one stays). */
+async function rememberBytes(env: Env, job: Job): Promise<void> {
+	if (!job.sha256 || !job.ownerId) return;
+	try {
+		await digestClaim(env, job.ownerId, job.sha256).claim(job.id);
+	} catch (err) {
+		console.error(`job ${job.id}: could not record its bytes for reuse`, err);
+	}
 }
 
 /** Each dead letter on its own: one that cannot be recorded now is delivered again, without holding back the rest. */

@@ -9,7 +9,7 @@
 import type { Caller } from "../contracts";
 import { settings } from "../config";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
-import { jobStub } from "./stubs";
+import { digestClaim, jobStub } from "./stubs";
 import { jobNotFound, ownJob } from "./common";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
@@ -26,4 +26,6 @@ export async function deleteJob(env: Env, caller: Caller, id: string): Promise<v
 	// purge API (README), or age out — the 410 itself is cached for minutes only.
 	await caches.default.delete(thumbnailCacheKey(settings(env).PUBLIC_BASE_URL, job.slug));
 	await stub.originalDeleted();
+	// Later uploads of the same bytes no longer copy from this job (those that did keep their copy).
+	if (job.sha256) await digestClaim(env, job.ownerId, job.sha256).release(job.id);
 }

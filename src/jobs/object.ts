@@ -53,6 +53,8 @@ type Row = {
 	index_shard: number | null;
 	callback_url: string | null;
 	key_hash: string | null;
+	sha256: string | null;
+	dedup_of: string | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -104,6 +106,9 @@ const MIGRATIONS = [
 		created_at INTEGER NOT NULL
 	)`,
 	"CREATE TABLE webhook_attempt (event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER, error TEXT, ms INTEGER NOT NULL)",
+	// The original's SHA-256, and the earlier job whose thumbnail this one copied (same bytes).
+	"ALTER TABLE job ADD COLUMN sha256 TEXT",
+	"ALTER TABLE job ADD COLUMN dedup_of TEXT",
 ];
 
 type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
@@ -139,14 +144,15 @@ export class JobObject extends DurableObject<Env> {
 		this.#schema.ensure();
 		const now = Date.now();
 		this.#sql.exec(
-			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, slug, status, original_content_type, original_bytes,
-			                  original_width, original_height, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
+			                  original_bytes, original_width, original_height, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
 			input.ownerId,
 			input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null,
 			input.keyHash,
 			input.callbackUrl,
+			input.sha256,
 			input.slug,
 			input.original.contentType,
 			input.original.bytes,
@@ -219,8 +225,11 @@ export class JobObject extends DurableObject<Env> {
 		return true;
 	}
 
-	/** The thumbnail is in R2: the job is done (unless it was deleted meanwhile: then it stays deleted). */
-	async succeed(thumbnail: ThumbnailInfo): Promise<Job> {
+	/**
+	 * The thumbnail is in R2: the job is done (unless it was deleted meanwhile: then it stays
+	 * deleted). `dedupOf`: the earlier job whose thumbnail was copied instead of asking Thumbor.
+	 */
+	async succeed(thumbnail: ThumbnailInfo, dedupOf: string | null = null): Promise<Job> {
 		const row = this.#row();
 		if (row?.status === "deleted") {
 			this.#update("writing_until = NULL");
@@ -228,11 +237,12 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update(
 			`status = 'done', lease_until = NULL, writing_until = NULL, error_code = NULL, error_message = NULL,
-			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?`,
+			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?`,
 			thumbnail.width,
 			thumbnail.height,
 			thumbnail.bytes,
 			thumbnail.etag,
+			dedupOf,
 		);
 		await this.#ended("job.done");
 		return this.#report();
@@ -517,6 +527,8 @@ function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
 		id: row.id,
 		ownerId: row.owner_id ?? "",
 		callbackUrl: row.callback_url,
+		sha256: row.sha256,
+		deduplicatedFrom: row.dedup_of,
 		webhookEvents,
 		slug: row.slug,
 		status: row.status,

@@ -10,6 +10,10 @@ export const slugClaim = (env: Env, slug: Slug) => env.CLAIMS.get(env.CLAIMS.idF
 export const idempotencyClaim = (env: Env, ownerId: string, key: string) =>
 	env.CLAIMS.get(env.CLAIMS.idFromName(`idempotency:${ownerId}:${key}`));
 
+/** The Durable Object that records an owner's first job done with these bytes (thumbnail reuse). */
+export const digestClaim = (env: Env, ownerId: string, sha256: string) =>
+	env.CLAIMS.get(env.CLAIMS.idFromName(`digest:${ownerId}:${sha256}`));
+
 /** The Durable Object that counts an owner's jobs in flight (owners/object.ts). */
 export const ownerStub = (env: Env, ownerId: string) => env.OWNERS.get(env.OWNERS.idFromName(`owner:${ownerId}`));
 

@@ -82,6 +82,7 @@ export async function submitUpload(
 			ownerId,
 			keyHash: caller.keyHash,
 			callbackUrl,
+			sha256: upload.sha256,
 			indexShards: cfg.OWNER_INDEX_SHARDS,
 			slug,
 			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },

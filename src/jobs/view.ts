@@ -14,6 +14,7 @@ export function jobView(job: Job, publicBaseUrl: string) {
 		...(job.thumbnail && {
 			thumbnail: { width: job.thumbnail.width, height: job.thumbnail.height, bytes: job.thumbnail.bytes },
 		}),
+		...(job.deduplicatedFrom !== null && { deduplicated: true, deduplicatedFrom: job.deduplicatedFrom }),
 		...(job.deletedAt !== null && { deletedAt: new Date(job.deletedAt).toISOString() }),
 		...(job.callbackUrl && {
 			webhook: {

@@ -57,6 +57,8 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 					id,
 					ownerId,
 					callbackUrl: null,
+					sha256: null,
+					deduplicatedFrom: null,
 					webhookEvents: [],
 					slug: id,
 					status: "done",

@@ -169,6 +169,19 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		await thumbnailOf(await settle(first.id));
 	});
 
+	it("never asks Thumbor twice for the same bytes: a second upload copies the first thumbnail", async () => {
+		const image = fixture("alpha-300x200.png");
+		type Deduped = Job & { deduplicated?: boolean; deduplicatedFrom?: string };
+		const first = (await settle((await uploadOk(image)).id)) as Deduped;
+		const second = (await settle((await uploadOk(image)).id)) as Deduped;
+		// The source is the owner's first job made from these bytes (an earlier test may have made it).
+		expect(second).toMatchObject({ status: "done", deduplicated: true, deduplicatedFrom: first.deduplicatedFrom ?? first.id });
+		expect(second.slug).not.toBe(first.slug);
+		const a = await thumbnailOf(first);
+		const b = await thumbnailOf(second);
+		expect(b.bytes).toEqual(a.bytes);
+	});
+
 	it("processes concurrent uploads, every one to done", async () => {
 		const image = fixture("photo-640x480.jpg");
 		const created = await Promise.all(Array.from({ length: 10 }, () => uploadOk(image)));

@@ -20,7 +20,7 @@ async function newJob() {
 	const id = ulid();
 	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
 	const stub = jobStub(env, id);
-	await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, indexShards: 8, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
+	await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: 8, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
 	return { id, stub };
 }
 
@@ -338,7 +338,7 @@ describe("JobObject", () => {
 
 	it("is created once: a second create returns the first job", async () => {
 		const { id, stub } = await newJob();
-		const again = await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, indexShards: 8, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
+		const again = await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: 8, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
 		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
 	});
 

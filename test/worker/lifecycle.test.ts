@@ -13,7 +13,7 @@ type Page = { items: JobView[]; nextCursor: string | null };
 /** A job of `ownerId` as the upload path leaves it (indexed as it is created). */
 async function seed(ownerId: string) {
 	const id = ulid();
-	await jobStub(env, id).create({ id, ownerId, keyHash: null, callbackUrl: null, indexShards: settings(env).OWNER_INDEX_SHARDS, slug: id, original: { contentType: "image/png", bytes: 512, width: 16, height: 16 } });
+	await jobStub(env, id).create({ id, ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: settings(env).OWNER_INDEX_SHARDS, slug: id, original: { contentType: "image/png", bytes: 512, width: 16, height: 16 } });
 	return id;
 }
 
