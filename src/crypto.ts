@@ -22,6 +22,10 @@ export async function hmacVerify(
 	return crypto.subtle.verify("HMAC", key, signature, encoder.encode(message));
 }
 
+/** Lowercase hex of `bytes` (digests as the API and storage show them). */
+export const hex = (bytes: ArrayBuffer | Uint8Array) =>
+	[...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 /** URL-safe base64; `pad` keeps the `=` padding (Thumbor's signatures have it). */
 export function base64url(bytes: Uint8Array, pad = false): string {
 	let bin = "";

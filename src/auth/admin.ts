@@ -7,6 +7,8 @@ import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
 import { keyRegistry } from "./objects";
 
+const keyNotFound = (id: string) => new ApiError(404, "not_found", `No API key with id "${id}".`);
+
 /** API keys, made, listed and revoked without a redeploy; guarded by ADMIN_TOKEN. */
 export const admin = new Hono<{ Bindings: Env }>()
 	.use(requireAdmin)
@@ -19,7 +21,7 @@ export const admin = new Hono<{ Bindings: Env }>()
 	.post("/keys/:id/webhook-secret", async (c) => {
 		const overlapMs = settings(c.env).WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000;
 		const rotated = await keyRegistry(c.env).rotateWebhookSecret(c.req.param("id"), overlapMs);
-		if (!rotated) throw new ApiError(404, "not_found", `No API key with id "${c.req.param("id")}".`);
+		if (!rotated) throw keyNotFound(c.req.param("id"));
 		return c.json({ id: c.req.param("id"), webhookSecret: rotated.secret, previousValidUntil: rotated.previousValidUntil }, 200, {
 			"Cache-Control": "no-store",
 		});
@@ -31,6 +33,6 @@ export const admin = new Hono<{ Bindings: Env }>()
 	/** Revokes a key: it stops working everywhere within AUTH_CACHE_SECONDS. */
 	.delete("/keys/:id", async (c) => {
 		const key = await keyRegistry(c.env).revoke(c.req.param("id"));
-		if (!key) throw new ApiError(404, "not_found", `No API key with id "${c.req.param("id")}".`);
+		if (!key) throw keyNotFound(c.req.param("id"));
 		return c.json(key, 200, { "Cache-Control": "no-store" });
 	});

@@ -3,7 +3,7 @@
  * lets people and secret scanners spot a key; only its SHA-256 is ever stored (a key
  * is random enough that a fast hash is safe), and lookups go by that hash.
  */
-import { base64url } from "../crypto";
+import { base64url, hex } from "../crypto";
 
 export const KEY_PREFIX = "et_live_";
 const KEY_SHAPE = /^et_live_[A-Za-z0-9_-]{32}$/;
@@ -20,7 +20,7 @@ export const shownPrefix = (secret: string) => `${secret.slice(0, SHOWN)}…`;
 /** Lowercase hex SHA-256 of `text`. */
 export async function sha256Hex(text: string): Promise<string> {
 	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+	return hex(digest);
 }
 
 /** Compares two secrets in constant time (by their digests, so lengths leak nothing either). */

@@ -158,20 +158,24 @@ export class KeyRegistry extends DurableObject<Env> {
 
 	/** A new webhook secret for key `id` (the old one signs too for `overlapMs`); null if there is no such key. */
 	async rotateWebhookSecret(id: string, overlapMs: number): Promise<{ secret: string; previousValidUntil: number } | null> {
-		const row = this.#schema.exists ? this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] : undefined;
+		const row = this.#byId(id);
 		if (!row) return null;
 		return keyObject(this.env, row.hash).rotateWebhookSecret(overlapMs);
 	}
 
 	/** Revokes key `id`; null if there is no such key. Revoking twice changes nothing. */
 	async revoke(id: string): Promise<ApiKey | null> {
-		if (!this.#schema.exists) return null;
-		const row = this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0];
+		const row = this.#byId(id);
 		if (!row) return null;
 		const at = row.revoked_at ?? Date.now();
 		await keyObject(this.env, row.hash).revoke(at);
 		this.ctx.storage.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ?", at, id);
 		return toApiKey({ ...row, revoked_at: at });
+	}
+
+	#byId(id: string): KeyRow | null {
+		if (!this.#schema.exists) return null;
+		return this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] ?? null;
 	}
 }
 

@@ -5,6 +5,7 @@
  * file's first bytes; the declared Content-Type only tells raw from multipart.
  */
 import { ImageType } from "../contracts";
+import { hex } from "../crypto";
 import { ApiError } from "../errors";
 import { JpegScanCounter } from "../images/jpeg";
 import { readImageSize } from "../images/size";
@@ -178,7 +179,7 @@ async function store(
 		throw pumped.reason;
 	}
 	if (stored.status === "rejected") throw stored.reason;
-	return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+	return hex(await digest.digest);
 }
 
 function tooManyScans(max: number): ApiError {
