@@ -104,13 +104,8 @@ async function makeThumbnail(
 	}
 	const reused = await reuseThumbnail(env, job);
 	if (reused) {
-		if (!(await stub.claimWrite())) return null;
-		const put = await env.BUCKET.put(thumbnailKey(job.slug), reused.bytes, {
-			httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-			customMetadata: { jobId: job.id, width: String(reused.width), height: String(reused.height), copiedFrom: reused.from },
-		});
-		const { width, height } = reused;
-		return { thumbnail: { width, height, bytes: reused.bytes.length, etag: put.httpEtag }, thumborMs: 0, dedupOf: reused.from };
+		const thumbnail = await storeThumbnail(env, stub, job, reused.bytes, reused, { copiedFrom: reused.from });
+		return thumbnail && { thumbnail, thumborMs: 0, dedupOf: reused.from };
 	}
 	const started = Date.now();
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
@@ -118,19 +113,33 @@ async function makeThumbnail(
 	const rendered = await renderThumbnail(origin, await thumborPath(cfg.THUMBOR_SECURITY_KEY, source), {
 		attempt: job.attempts,
 		previousError: job.error?.code ?? null,
-		originalServed: async () => (await jobStub(env, job.id).get())?.originalServedAttempt === job.attempts,
+		originalServed: async () => (await stub.get())?.originalServedAttempt === job.attempts,
 		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
 	});
 	const thumborMs = Date.now() - started;
-	const { width, height } = rendered.info;
-	// A delete that came while Thumbor worked wins: nothing is written. One that comes during
-	// the write waits for it, then removes it.
+	const thumbnail = await storeThumbnail(env, stub, job, rendered.bytes, rendered.info);
+	return thumbnail && { thumbnail, thumborMs };
+}
+
+/**
+ * Writes a job's thumbnail at its slug, once its object allows the write: a delete that
+ * came first wins (null, nothing written); one that comes during the write waits for it,
+ * then removes it.
+ */
+async function storeThumbnail(
+	env: Env,
+	stub: ReturnType<typeof jobStub>,
+	job: Job,
+	bytes: Uint8Array,
+	{ width, height }: { width: number; height: number },
+	extraMetadata: Record<string, string> = {},
+): Promise<ThumbnailInfo | null> {
 	if (!(await stub.claimWrite())) return null;
-	const put = await env.BUCKET.put(thumbnailKey(job.slug), rendered.bytes, {
+	const put = await env.BUCKET.put(thumbnailKey(job.slug), bytes, {
 		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-		customMetadata: { jobId: job.id, width: String(width), height: String(height) },
+		customMetadata: { jobId: job.id, width: String(width), height: String(height), ...extraMetadata },
 	});
-	return { thumbnail: { width, height, bytes: rendered.bytes.length, etag: put.httpEtag }, thumborMs };
+	return { width, height, bytes: bytes.length, etag: put.httpEtag };
 }
 
 /**
