@@ -55,6 +55,7 @@ type Row = {
 	key_hash: string | null;
 	sha256: string | null;
 	dedup_of: string | null;
+	ended_at: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -109,6 +110,9 @@ const MIGRATIONS = [
 	// The original's SHA-256, and the earlier job whose thumbnail this one copied (same bytes).
 	"ALTER TABLE job ADD COLUMN sha256 TEXT",
 	"ALTER TABLE job ADD COLUMN dedup_of TEXT",
+	// When it became done or failed: the original's retention counts from here (updated_at moves
+	// on with every webhook attempt).
+	"ALTER TABLE job ADD COLUMN ended_at INTEGER",
 ];
 
 type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
@@ -237,12 +241,13 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update(
 			`status = 'done', lease_until = NULL, writing_until = NULL, error_code = NULL, error_message = NULL,
-			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?`,
+			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?, ended_at = ?`,
 			thumbnail.width,
 			thumbnail.height,
 			thumbnail.bytes,
 			thumbnail.etag,
 			dedupOf,
+			Date.now(),
 		);
 		await this.#ended("job.done");
 		return this.#report();
@@ -254,9 +259,10 @@ export class JobObject extends DurableObject<Env> {
 		if (!row) return null;
 		if (TERMINAL_STATUSES.includes(row.status)) return this.#toJob(row);
 		this.#update(
-			"status = 'failed', lease_until = NULL, writing_until = NULL, error_code = ?, error_message = ?",
+			"status = 'failed', lease_until = NULL, writing_until = NULL, error_code = ?, error_message = ?, ended_at = ?",
 			error.code,
 			error.message,
+			Date.now(),
 		);
 		await this.#ended("job.failed");
 		return this.#report();
@@ -376,7 +382,7 @@ export class JobObject extends DurableObject<Env> {
 	#retentionDue(row: Row): number | null {
 		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
 		if (days <= 0 || row.original_deleted_at !== null || row.status === "deleted") return null;
-		return row.updated_at + days * 86_400_000;
+		return (row.ended_at ?? row.updated_at) + days * 86_400_000;
 	}
 
 	/** Retention: an ended job's original is deleted once it has been kept long enough. */

@@ -160,7 +160,7 @@ describe("retention", () => {
 		expect(await env.BUCKET.head(originalKey(job.id))).not.toBeNull();
 		// 31 days later.
 		await runInDurableObject(stub, (_o, state) => {
-			state.storage.sql.exec("UPDATE job SET updated_at = ?", Date.now() - 31 * 86_400_000);
+			state.storage.sql.exec("UPDATE job SET ended_at = ?", Date.now() - 31 * 86_400_000);
 		});
 		await runDurableObjectAlarm(stub);
 		expect(await env.BUCKET.head(originalKey(job.id))).toBeNull();

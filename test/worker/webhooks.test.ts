@@ -92,8 +92,11 @@ describe("delivery", () => {
 		const after = await view(id);
 		expect(after.status).toBe("done");
 		expect(after.webhook.events).toMatchObject([{ type: "job.done", state: "delivered", attempts: [{ status: 200 }] }]);
-		// With nothing pending, the alarm is back to the retention, days away.
+		// With nothing pending, the alarm is back to the retention, days away, counted from when the
+		// job ended (the delivery attempt does not move it).
 		expect(await alarmAt(stub)).toBeGreaterThan(Date.now() + 86_400_000);
+		const ended = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ at: number }>("SELECT ended_at AS at FROM job").one().at);
+		expect(await alarmAt(stub)).toBe(ended + settings(env).ORIGINAL_RETENTION_DAYS * 86_400_000);
 	});
 
 	it("retries a receiver that fails on the schedule, and stops for good at 410", async () => {
