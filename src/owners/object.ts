@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { metered, meteredSql } from "../metering";
 import { TERMINAL_STATUSES } from "../contracts";
 import { jobStub } from "../jobs/stubs";
 import { Schema } from "../sql";
@@ -24,8 +25,8 @@ export class OwnerObject extends DurableObject<Env> {
 	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
-		this.#sql = ctx.storage.sql;
+		super(ctx, metered(env));
+		this.#sql = meteredSql(ctx.storage.sql, env);
 		// Synchronous: done before any call reaches the object.
 		this.#schema = new Schema(this.#sql, MIGRATIONS);
 	}
@@ -39,11 +40,12 @@ export class OwnerObject extends DurableObject<Env> {
 		return true;
 	}
 
-	/** Job `jobId` ended (or never started). */
+	/**
+	 * Job `jobId` ended (or never started). The empty table stays: an owner uploads again,
+	 * and making the schema anew for each job would be most of the rows this object writes.
+	 */
 	async release(jobId: string): Promise<void> {
-		if (!this.#schema.exists) return;
-		this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
-		if (this.#count() === 0) await this.#schema.dropAll(this.ctx.storage);
+		if (this.#schema.exists) this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
 	}
 
 	/** How many jobs are in flight now. */
