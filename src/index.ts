@@ -10,6 +10,8 @@ import { originals } from "./originals/routes";
 import { thumbnails } from "./thumbnails/routes";
 import { webhooks } from "./webhooks/routes";
 import { httpOrigin } from "./thumbor/origin";
+import { serverTiming } from "./timing";
+import { count, metered } from "./metering";
 
 export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
@@ -25,7 +27,7 @@ const apiCors = cors({
 	},
 	allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
 	allowHeaders: ["Authorization", "Idempotency-Key", "Content-Type"],
-	exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate"],
+	exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate", "Server-Timing"],
 	maxAge: 600,
 });
 
@@ -42,6 +44,7 @@ const app = new Hono<{ Bindings: Env }>()
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
 	})
 	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
+	.use("*", serverTiming)
 	.use("/jobs/*", apiCors)
 	.use("/webhooks/*", apiCors)
 	.route("/jobs", jobs)
@@ -54,6 +57,15 @@ app.onError(onError);
 app.notFound(notFound);
 
 export default {
-	fetch: app.fetch,
-	queue: handleQueue,
+	fetch(req: Request, env: Env, ctx: ExecutionContext) {
+		const meteredEnv = metered(env);
+		// The meter's own reads (and key management) are not what a thumbnail costs.
+		if (!new URL(req.url).pathname.startsWith("/admin/")) count("worker fetch");
+		return app.fetch(req, meteredEnv, ctx);
+	},
+	queue(batch, env) {
+		const meteredEnv = metered(env);
+		count("worker queue");
+		return handleQueue(batch, meteredEnv);
+	},
 } satisfies ExportedHandler<Env>;

@@ -6,6 +6,7 @@ import { ApiError } from "../errors";
 import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
 import { keyRegistry } from "./objects";
+import { meterReset, meterSnapshot } from "../metering";
 
 const keyNotFound = (id: string) => new ApiError(404, "not_found", `No API key with id "${id}".`);
 
@@ -35,4 +36,18 @@ export const admin = new Hono<{ Bindings: Env }>()
 		const key = await keyRegistry(c.env).revoke(c.req.param("id"));
 		if (!key) throw keyNotFound(c.req.param("id"));
 		return c.json(key, 200, { "Cache-Control": "no-store" });
+	})
+	/** The billed operations counted since the last reset (METER_OPS="1" only; src/metering.ts). */
+	.get("/meter", (c) => {
+		requireMetering(c.env);
+		return c.json({ ops: meterSnapshot() }, 200, { "Cache-Control": "no-store" });
+	})
+	.delete("/meter", (c) => {
+		requireMetering(c.env);
+		meterReset();
+		return c.body(null, 204, { "Cache-Control": "no-store" });
 	});
+
+function requireMetering(env: Env): void {
+	if (env.METER_OPS !== "1") throw new ApiError(404, "not_found", "Operation metering is off (METER_OPS).");
+}

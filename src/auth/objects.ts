@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { metered } from "../metering";
 import { type ApiKey, type Caller, type NewApiKey } from "../contracts";
 import { ulid } from "../ids";
 import { Schema } from "../sql";
@@ -56,7 +57,7 @@ export class KeyObject extends DurableObject<Env> {
 	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
+		super(ctx, metered(env));
 		// Synchronous: done before any call reaches the object.
 		this.#schema = new Schema(ctx.storage.sql, [
 			KEY_TABLE,
@@ -125,7 +126,7 @@ export class KeyRegistry extends DurableObject<Env> {
 	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
+		super(ctx, metered(env));
 		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
 	}
 

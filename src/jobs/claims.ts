@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { count, metered, meteredSql } from "../metering";
 import { Schema } from "../sql";
 
 const MIGRATIONS = [
@@ -28,8 +29,8 @@ export class ClaimObject extends DurableObject<Env> {
 	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
-		this.#sql = ctx.storage.sql;
+		super(ctx, metered(env));
+		this.#sql = meteredSql(ctx.storage.sql, env);
 		// Synchronous: done before any call reaches the object.
 		this.#schema = new Schema(this.#sql, MIGRATIONS);
 	}
@@ -62,6 +63,11 @@ export class ClaimObject extends DurableObject<Env> {
 		return { owner, fingerprint, claimedAt: now };
 	}
 
+	/** Gives the name from `from` to `to`, if `from` still holds it (a holder that will never use it). */
+	async handOver(from: string, to: string): Promise<void> {
+		if ((await this.holder())?.owner === from) this.#sql.exec("UPDATE claim SET owner = ?, claimed_at = ?", to, Date.now());
+	}
+
 	/** Gives the name up, if `owner` holds it (a claim whose request failed). */
 	async release(owner: string): Promise<void> {
 		if ((await this.holder())?.owner === owner) await this.#schema.dropAll(this.ctx.storage);
@@ -69,6 +75,7 @@ export class ClaimObject extends DurableObject<Env> {
 
 	/** Deletes an expired claim, and with it everything this object stored. */
 	override async alarm(): Promise<void> {
+		count("do alarm ClaimObject");
 		if ((await this.holder()) === null) await this.#schema.dropAll(this.ctx.storage);
 	}
 }

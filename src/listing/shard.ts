@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { metered, meteredSql } from "../metering";
 import type { Job, JobStatus } from "../contracts";
 import { Schema } from "../sql";
 
@@ -23,8 +24,8 @@ export class JobIndexShard extends DurableObject<Env> {
 	readonly #schema: Schema;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
-		this.#sql = ctx.storage.sql;
+		super(ctx, metered(env));
+		this.#sql = meteredSql(ctx.storage.sql, env);
 		// Synchronous: done before any call reaches the object.
 		this.#schema = new Schema(this.#sql, MIGRATIONS);
 	}

@@ -1,12 +1,15 @@
 import { settings } from "../config";
+import { count } from "../metering";
 import { shardOf } from "../shards";
 import type { ThumborOrigin } from "./client";
 
 /** A Thumbor reached over HTTP at `baseUrl` (the local venv, docker compose, any host). */
 export const httpOrigin =
 	(baseUrl: string): ThumborOrigin =>
-	(path, signal) =>
-		fetch(`${baseUrl.replace(/\/+$/, "")}${path}`, { signal });
+	(path, signal) => {
+		count("fetch thumbor");
+		return fetch(`${baseUrl.replace(/\/+$/, "")}${path}`, { signal });
+	};
 
 /**
  * Where Thumbor is: THUMBOR_URL when set, else one of THUMBOR_INSTANCES Cloudflare

@@ -3,6 +3,7 @@
  * `410 Gone` means the receiver wants no more (stop for good); anything else, or no
  * answer within the timeout, is tried again later.
  */
+import { count } from "../metering";
 import { webhookHeaders } from "./sign";
 
 /** How long one attempt may take. */
@@ -20,6 +21,7 @@ export interface AttemptOutcome {
 
 export async function attemptDelivery(url: string, secrets: readonly string[], id: string, body: string): Promise<AttemptOutcome> {
 	const at = Date.now();
+	count("fetch webhook");
 	try {
 		const res = await fetch(url, {
 			method: "POST",

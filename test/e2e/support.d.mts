@@ -26,6 +26,7 @@ export function startReceiver(secret: string): Promise<Receiver>;
 export function startOwnStack(vars?: Record<string, string>): Promise<{
 	baseUrl: string;
 	apiKey: string;
+	adminToken: string;
 	stopThumbor: () => Promise<void>;
 	restartThumbor: () => Promise<void>;
 	stop: () => Promise<void>;

@@ -166,6 +166,7 @@ export async function startOwnStack(vars = {}) {
 	return {
 		baseUrl: stack.baseUrl,
 		apiKey: key,
+		adminToken,
 		/** Stops Thumbor and waits until its port refuses connections. */
 		stopThumbor: () => killGroup(stack.thumbor.pid, thumborPort),
 		/** Starts Thumbor again on the same port. */

@@ -1,0 +1,59 @@
+/**
+ * What one thumbnail costs, counted by the Worker itself (METER_OPS="1") on a stack of this
+ * test's own: the ordinary path's every billed operation, so that a change adding a round
+ * trip fails here until this table (and the README's) says so. `npm run bench` prices them.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { meterUploads } from "../../scripts/cost.mjs";
+import { readFixture, startOwnStack } from "./support.mjs";
+
+let stack: Awaited<ReturnType<typeof startOwnStack>>;
+beforeAll(async () => {
+	stack = await startOwnStack({ METER_OPS: "1" });
+});
+afterAll(async () => stack?.stop());
+
+const image = () => Buffer.from(readFixture(inject("fixtures"), "photo-640x480.jpg"));
+const roundTrips = (ops: Record<string, number>) => Object.fromEntries(Object.entries(ops).filter(([op]) => !op.startsWith("sqlite ")));
+
+/** What every upload costs until its job's object is asked to make it (the two paths below differ after). */
+const UPLOAD = {
+	"worker fetch": 2, // POST /jobs?wait, then GET /thumbnails/<slug>.webp
+	"ratelimit UPLOAD_RATE_LIMITER": 1,
+	"do OWNERS.admit": 1, // a place among the owner's jobs in flight…
+	"do OWNERS.release": 1, // …given back when the job ends
+	"do JOBS.create": 1, // the job's object, which sends the queue message itself
+	"do JOBS.waitToEnd": 1, // the upload's answer waits for the thumbnail
+	"do JOB_INDEX.record": 3, // the listing index hears of queued, processing and done
+	"queue write": 1,
+	"queue read": 1,
+	"queue ack": 1,
+	"worker queue": 1, // one batch each, uploads one after another
+	"do JOBS.begin": 1,
+	"do CLAIMS.claim": 1, // whose thumbnail these bytes get (asked beside begin)
+	"do JOBS.claimWrite": 1,
+	"do JOBS.succeed": 1,
+	"r2 A put": 2, // the original, the thumbnail
+	"r2 B get": 2, // the original (for Thumbor), the thumbnail (its first fetch; later ones are cached)
+};
+
+describe("the operations one thumbnail costs", () => {
+	it("an upload taken to done through Thumbor (POST /jobs?wait), and its thumbnail fetched once", async () => {
+		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 3 });
+		expect(roundTrips(perUpload)).toEqual({
+			...UPLOAD,
+			"worker fetch": 3, // and Thumbor's fetch of the original
+			"do JOBS.noteOriginalServed": 1, // …which the job's object records
+			"fetch thumbor": 1,
+		});
+		expect(perUpload["sqlite rows written"]).toBeGreaterThan(0);
+	});
+
+	it("the same bytes again: the thumbnail is copied, Thumbor is not asked", async () => {
+		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 2, same: true });
+		expect(roundTrips(perUpload)).toEqual({
+			...UPLOAD,
+			"do JOBS.get": 1, // the job that made these bytes' thumbnail, and is done
+		});
+	});
+});
