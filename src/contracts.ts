@@ -143,7 +143,12 @@ export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 export type Job = z.infer<typeof Job>;
 
 /** The queue message: everything else is read from the job's Durable Object. */
-export const JobMessage = z.object({ jobId: JobId });
+export const JobMessage = z.object({
+	jobId: JobId,
+	/** The job's owner and its original's SHA-256: the consumer looks for a thumbnail to reuse while the job's object is asked for the job. */
+	ownerId: OwnerId.optional(),
+	sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
 export type JobMessage = z.infer<typeof JobMessage>;
 
 /**
@@ -169,8 +174,15 @@ export const JobListQuery = z.object({
 });
 export type JobListQuery = z.infer<typeof JobListQuery>;
 
+const WaitSeconds = z.coerce.number().min(0).max(30);
+
 export const JobLookup = z.object({
-	wait: z.coerce.number().min(0).max(30).optional().describe("Seconds to hold the request until the status changes"),
+	wait: WaitSeconds.optional().describe("Seconds to hold the request until the status changes"),
+});
+
+/** POST /jobs's query string: the upload options, and how long to wait for the thumbnail. */
+export const UploadQuery = UploadOptions.extend({
+	wait: WaitSeconds.optional().describe("Seconds to hold the answer until the job is done or failed (201), else 202"),
 });
 
 export const THUMBNAIL = { width: 100, height: 100, quality: 80 } as const;

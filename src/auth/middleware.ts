@@ -10,8 +10,9 @@ import { settings } from "../config";
 import { ApiError } from "../errors";
 import { looksLikeKey, secretsEqual, sha256Hex } from "./keys";
 import { keyObject } from "./objects";
+import type { Steps } from "../timing";
 
-export type AuthEnv = { Bindings: Env; Variables: { caller: Caller } };
+export type AuthEnv = { Bindings: Env; Variables: { caller: Caller; steps: Steps } };
 
 const REALM = 'Bearer realm="edge-thumbnails"';
 const unauthorized = (detail: string, given: boolean) =>
@@ -43,7 +44,8 @@ export async function callerOf(env: Env, secret: string, ttlMs: number): Promise
 export const requireKey = createMiddleware<AuthEnv>(async (c, next) => {
 	const secret = bearer(c.req.raw);
 	if (!secret) throw unauthorized("Send your API key: Authorization: Bearer <key>.", false);
-	const caller = looksLikeKey(secret) ? await callerOf(c.env, secret, settings(c.env).AUTH_CACHE_SECONDS * 1000) : null;
+	const ttlMs = settings(c.env).AUTH_CACHE_SECONDS * 1000;
+	const caller = looksLikeKey(secret) ? await c.var.steps.time("auth", () => callerOf(c.env, secret, ttlMs)) : null;
 	if (!caller) throw unauthorized("This API key is not valid: it is malformed, unknown or revoked.", true);
 	c.set("caller", caller);
 	await next();

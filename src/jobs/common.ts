@@ -1,6 +1,6 @@
 /**
- * What the job routes share: finding the caller's own job, a place among the owner's
- * jobs in flight, and handing a job to the queue.
+ * What the job routes share: finding the caller's own job, and a place among the
+ * owner's jobs in flight.
  */
 import type { Caller, Job } from "../contracts";
 import { settings } from "../config";
@@ -27,14 +27,5 @@ export async function admit(env: Env, ownerId: string, id: string): Promise<void
 			{ limit: max },
 			{ "Retry-After": "10" },
 		);
-	}
-}
-
-/** Sends the job to the queue; if that fails the job's watchdog alarm sends it later. */
-export async function enqueue(env: Env, id: string): Promise<void> {
-	try {
-		await env.JOB_QUEUE.send({ jobId: id });
-	} catch (err) {
-		console.error(`job ${id}: enqueue failed, leaving it to the watchdog`, err);
 	}
 }

@@ -14,13 +14,15 @@ import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
 import { digestClaim, jobStub } from "./stubs";
+import { Steps } from "../timing";
+import { meteredMessages } from "../metering";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
 	const handle = isDeadLetterQueue(batch.queue) ? buryMessage : processMessage;
-	await Promise.all(batch.messages.map((message) => handle(message, env)));
+	await Promise.all(meteredMessages(batch.messages).map((message) => handle(message, env)));
 }
 
 async function processMessage(message: Message<unknown>, env: Env): Promise<void> {
@@ -30,24 +32,30 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		return message.ack();
 	}
 	const cfg = settings(env);
-	const job = jobStub(env, parsed.data.jobId);
+	const { jobId, ownerId, sha256 } = parsed.data;
+	const job = jobStub(env, jobId);
+	const steps = new Steps();
+	// Who else made a thumbnail of these bytes is asked while the job's object is.
+	const bytesOf = ownerId && sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
+	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
 	try {
-		const attempt = await job.begin(cfg.retry);
+		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
 		if (!attempt.proceed) return message.ack();
 		const started = Date.now();
 		try {
-			const made = await makeThumbnail(env, cfg, attempt.job, job);
+			const made = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
 			if (!made) {
 				log("job.deleted", attempt.job, { ms: Date.now() - started });
 				return message.ack();
 			}
-			const { thumbnail, thumborMs, dedupOf = null } = made;
-			const done = await job.succeed(thumbnail, dedupOf);
-			if (done.status === "done" && !dedupOf) await rememberBytes(env, done);
+			const { thumbnail, dedupOf = null } = made;
+			const done = await steps.time("succeed", () => job.succeed(thumbnail, dedupOf));
 			log(done.status === "deleted" ? "job.deleted" : "job.done", attempt.job, {
 				ms: Date.now() - started,
-				thumborMs,
+				// From the upload's answer to this attempt (the queue's delivery), first attempts only.
+				...(attempt.job.attempts === 1 && { queuedMs: started - attempt.job.createdAt }),
 				bytes: thumbnail.bytes,
+				...steps.fields(),
 				...(dedupOf && { deduplicatedFrom: dedupOf }),
 			});
 		} catch (err) {
@@ -90,7 +98,9 @@ async function makeThumbnail(
 	cfg: Settings,
 	job: Job,
 	stub: ReturnType<typeof jobStub>,
-): Promise<{ thumbnail: ThumbnailInfo; thumborMs: number; dedupOf?: string } | null> {
+	steps: Steps,
+	bytesOf: Promise<string | null> | null,
+): Promise<{ thumbnail: ThumbnailInfo; dedupOf?: string } | null> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
 	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
@@ -100,25 +110,28 @@ async function makeThumbnail(
 		if (jobId !== job.id) {
 			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
 		}
-		return { thumbnail: { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag }, thumborMs: 0 };
+		return { thumbnail: { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag } };
 	}
-	const reused = await reuseThumbnail(env, job);
+	// A message from before messages carried the digest: ask now.
+	bytesOf ??= job.sha256 && job.ownerId ? steps.time("reuse", () => claimBytes(env, job.ownerId, job.sha256!, job.id)) : null;
+	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
 	if (reused) {
-		const thumbnail = await storeThumbnail(env, stub, job, reused.bytes, reused, { copiedFrom: reused.from });
-		return thumbnail && { thumbnail, thumborMs: 0, dedupOf: reused.from };
+		const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, reused.bytes, reused, { copiedFrom: reused.from }));
+		return thumbnail && { thumbnail, dedupOf: reused.from };
 	}
-	const started = Date.now();
 	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
-	const rendered = await renderThumbnail(origin, await thumborPath(cfg.THUMBOR_SECURITY_KEY, source), {
-		attempt: job.attempts,
-		previousError: job.error?.code ?? null,
-		originalServed: async () => (await stub.get())?.originalServedAttempt === job.attempts,
-		originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
-	});
-	const thumborMs = Date.now() - started;
-	const thumbnail = await storeThumbnail(env, stub, job, rendered.bytes, rendered.info);
-	return thumbnail && { thumbnail, thumborMs };
+	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, source);
+	const rendered = await steps.time("thumbor", () =>
+		renderThumbnail(origin, path, {
+			attempt: job.attempts,
+			previousError: job.error?.code ?? null,
+			originalServed: async () => (await stub.get())?.originalServedAttempt === job.attempts,
+			originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
+		}),
+	);
+	const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, rendered.bytes, rendered.info));
+	return thumbnail && { thumbnail };
 }
 
 /**
@@ -143,30 +156,44 @@ async function storeThumbnail(
 }
 
 /**
- * Never pay Thumbor twice for the same bytes: the thumbnail of the owner's earlier job
- * with an identical original (by SHA-256), if that job is done and its thumbnail is still
- * there. The bytes are copied, so deleting either job leaves the other's intact. Per owner
- * only: across owners, "identical bytes" would tell one owner what another uploaded.
+ * The job that makes thumbnails of these bytes for this owner: the first to be
+ * processed claims them (one call, made while the job's object is asked for the job).
+ * Null when the claim could not be reached: the job then simply asks Thumbor.
  */
-async function reuseThumbnail(env: Env, job: Job): Promise<{ bytes: Uint8Array; width: number; height: number; from: string } | null> {
-	if (!job.sha256 || !job.ownerId) return null;
-	const held = await digestClaim(env, job.ownerId, job.sha256).holder();
-	if (!held || held.owner === job.id) return null;
-	const source = await jobStub(env, held.owner).get();
-	if (source?.status !== "done" || !source.thumbnail) return null;
-	const object = await env.BUCKET.get(thumbnailKey(source.slug));
-	if (!object) return null;
-	return { bytes: new Uint8Array(await object.arrayBuffer()), width: source.thumbnail.width, height: source.thumbnail.height, from: source.id };
+async function claimBytes(env: Env, ownerId: string, sha256: string, jobId: string): Promise<string | null> {
+	try {
+		return (await digestClaim(env, ownerId, sha256).claim(jobId)).owner;
+	} catch (err) {
+		console.error(`job ${jobId}: could not look up its bytes for reuse`, err);
+		return null;
+	}
 }
 
-/** A job done through Thumbor becomes the one later uploads of the same bytes copy from (the first one stays). */
-async function rememberBytes(env: Env, job: Job): Promise<void> {
-	if (!job.sha256 || !job.ownerId) return;
-	try {
-		await digestClaim(env, job.ownerId, job.sha256).claim(job.id);
-	} catch (err) {
-		console.error(`job ${job.id}: could not record its bytes for reuse`, err);
+/**
+ * Never pay Thumbor twice for the same bytes: the thumbnail of `holder`, the owner's
+ * job that claimed an identical original (by SHA-256), if it is done and its thumbnail
+ * is still there. The bytes are copied, so deleting either job leaves the other's intact.
+ * A holder that failed (or vanished) hands its claim to this job. Per owner only: across
+ * owners, "identical bytes" would tell one owner what another uploaded.
+ */
+async function reuseThumbnail(
+	env: Env,
+	job: Job,
+	holder: string | null,
+): Promise<{ bytes: Uint8Array; width: number; height: number; from: string } | null> {
+	if (!holder || holder === job.id || !job.sha256) return null;
+	const source = await jobStub(env, holder).get();
+	if (source?.status === "done" && source.thumbnail) {
+		const object = await env.BUCKET.get(thumbnailKey(source.slug));
+		if (object) {
+			return { bytes: new Uint8Array(await object.arrayBuffer()), width: source.thumbnail.width, height: source.thumbnail.height, from: source.id };
+		}
 	}
+	// A holder still at work keeps its claim (this job asks Thumbor meanwhile); one that will never be done gives it up.
+	if (!source || source.status === "failed" || source.status === "deleted") {
+		await digestClaim(env, job.ownerId, job.sha256).handOver(holder, job.id);
+	}
+	return null;
 }
 
 /** Each dead letter on its own: one that cannot be recorded now is delivered again, without holding back the rest. */

@@ -1,7 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
+import { count, metered, meteredSql } from "../metering";
 import {
 	type Job,
 	type JobError,
+	type JobMessage,
 	type JobStatus,
 	type NewJob,
 	type ThumbnailInfo,
@@ -56,11 +58,12 @@ type Row = {
 	sha256: string | null;
 	dedup_of: string | null;
 	ended_at: number | null;
+	reported_version: number | null;
 	created_at: number;
 	updated_at: number;
 };
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
 	`CREATE TABLE job (
 		id TEXT PRIMARY KEY,
 		slug TEXT NOT NULL,
@@ -113,7 +116,52 @@ const MIGRATIONS = [
 	// When it became done or failed: the original's retention counts from here (updated_at moves
 	// on with every webhook attempt).
 	"ALTER TABLE job ADD COLUMN ended_at INTEGER",
+	// The newest version the listing index has confirmed (reports go out in the background); null: none yet.
+	"ALTER TABLE job ADD COLUMN reported_version INTEGER",
 ];
+
+/** MIGRATIONS' end state, made at once for a new job (test/worker/schema.test.ts checks they agree). */
+export const FRESH_SCHEMA = [
+	`CREATE TABLE job (
+		id TEXT PRIMARY KEY,
+		slug TEXT NOT NULL,
+		status TEXT NOT NULL,
+		original_content_type TEXT NOT NULL,
+		original_bytes INTEGER NOT NULL,
+		original_width INTEGER,
+		original_height INTEGER,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		lease_until INTEGER,
+		original_served_attempt INTEGER,
+		thumbnail_width INTEGER,
+		thumbnail_height INTEGER,
+		thumbnail_bytes INTEGER,
+		thumbnail_etag TEXT,
+		error_code TEXT,
+		error_message TEXT,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		retries_since INTEGER,
+		next_attempt_at INTEGER,
+		owner_id TEXT,
+		version INTEGER NOT NULL DEFAULT 0,
+		writing_until INTEGER,
+		deleted_at INTEGER,
+		original_deleted_at INTEGER,
+		index_shard INTEGER,
+		callback_url TEXT,
+		key_hash TEXT,
+		sha256 TEXT,
+		dedup_of TEXT,
+		ended_at INTEGER,
+		reported_version INTEGER
+	)`,
+	MIGRATIONS[11]!,
+	MIGRATIONS[12]!,
+];
+
+/** How soon the alarm tries again after the listing index could not be told of a change. */
+export const REPORT_RETRY_MS = 30_000;
 
 type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
 
@@ -135,10 +183,10 @@ export class JobObject extends DurableObject<Env> {
 	readonly #waiters = new Set<() => void>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, env);
-		this.#sql = ctx.storage.sql;
+		super(ctx, metered(env));
+		this.#sql = meteredSql(ctx.storage.sql, env);
 		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(this.#sql, MIGRATIONS);
+		this.#schema = new Schema(this.#sql, MIGRATIONS, FRESH_SCHEMA);
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */
@@ -166,8 +214,10 @@ export class JobObject extends DurableObject<Env> {
 			now,
 		);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
-		// Listed before the upload is answered.
-		return this.#report();
+		// Listed before the upload is answered; the queue is told at the same time.
+		const job = this.#toJob(this.#row()!);
+		await Promise.all([this.#sendReport(), this.#enqueue()]);
+		return job;
 	}
 
 	/** The job, or null if this object was never given one. */
@@ -185,6 +235,16 @@ export class JobObject extends DurableObject<Env> {
 		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && this.#toJob(current);
 		await this.#nextChange(timeoutMs);
 		return this.get();
+	}
+
+	/** Resolves with the job once it has ended, or after `timeoutMs` (an upload that waits for its thumbnail). */
+	async waitToEnd(timeoutMs: number): Promise<Job | null> {
+		const until = Date.now() + timeoutMs;
+		for (let row = this.#row(); row; row = this.#row()) {
+			if (TERMINAL_STATUSES.includes(row.status) || Date.now() >= until) return this.#toJob(row);
+			await this.#nextChange(until - Date.now());
+		}
+		return null;
 	}
 
 	/**
@@ -209,7 +269,7 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
-		return { proceed: true, job: await this.#report(), retryUntil };
+		return { proceed: true, job: this.#report(), retryUntil };
 	}
 
 	/** Thumbor has fetched the original during the current attempt. */
@@ -284,7 +344,7 @@ export class JobObject extends DurableObject<Env> {
 			if (wasActive) this.#leftFlight();
 			this.#queueEvent("job.deleted");
 			await this.#armEnded();
-			await this.#report();
+			this.#report();
 		}
 		for (let r = this.#row()!; (r.writing_until ?? 0) > Date.now(); r = this.#row()!) {
 			await this.#nextChange(r.writing_until! - Date.now());
@@ -296,7 +356,7 @@ export class JobObject extends DurableObject<Env> {
 	async originalDeleted(): Promise<void> {
 		if (this.#row()?.original_deleted_at === null) {
 			this.#update("original_deleted_at = ?", Date.now());
-			await this.#report();
+			this.#report();
 		}
 	}
 
@@ -329,32 +389,49 @@ export class JobObject extends DurableObject<Env> {
 		const now = Date.now();
 		this.#update("status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL", now);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
-		return { job: await this.#report(), requeued: true };
+		const job = this.#report();
+		await this.#enqueue();
+		return { job, requeued: true };
 	}
 
 	/**
 	 * A scheduled attempt is due, or the watchdog found the job stuck (its message
-	 * lost, its worker dead): send it to the queue again.
+	 * lost, its worker dead): send it to the queue again. Also: a listing report that
+	 * failed goes out again, and an ended job's webhooks and retention are served.
 	 */
 	override async alarm(): Promise<void> {
+		count("do alarm JobObject");
 		const row = this.#row();
 		if (!row) return;
+		await this.#sendReport();
 		const now = Date.now();
 		if (TERMINAL_STATUSES.includes(row.status)) {
 			await this.#deliverDue(now);
 			await this.#retain(row, now);
 			return this.#armEnded();
 		}
-		if (row.status === "processing" && (row.lease_until ?? 0) > now) {
-			await this.ctx.storage.setAlarm(row.lease_until!);
+		// Woken early (a report retry): nothing is due yet.
+		const due = this.#watchdogDue(row);
+		if (due > now) {
+			await this.ctx.storage.setAlarm(due);
 			return;
 		}
-		const scheduled = row.status === "queued" && row.next_attempt_at !== null && row.next_attempt_at <= now;
-		if (!scheduled) console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
+		if (row.next_attempt_at === null) {
+			console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
+		}
 		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
-		await this.env.JOB_QUEUE.send({ jobId: row.id });
+		await this.env.JOB_QUEUE.send(messageFor(row));
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
-		await this.#report();
+		this.#report();
+	}
+
+	/**
+	 * When a job in flight is due for the alarm's attention: its scheduled attempt, the
+	 * end of its processing lease, or its time in the queue running out.
+	 */
+	#watchdogDue(row: Row): number {
+		if (row.status === "processing") return row.lease_until ?? 0;
+		return row.next_attempt_at ?? row.updated_at + QUEUED_TIMEOUT_MS;
 	}
 
 	/** A job has ended: its place in flight is free, its event is on its way, its original is kept a while. */
@@ -443,7 +520,7 @@ export class JobObject extends DurableObject<Env> {
 			);
 		}
 		this.#update(""); // a change: wakes long-polls, reaches the index
-		await this.#report();
+		this.#report();
 	}
 
 	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
@@ -481,18 +558,42 @@ export class JobObject extends DurableObject<Env> {
 		return toJob(row, row.callback_url ? this.#events() : []);
 	}
 
-	/** Tells the owner's listing index the job's new state; returns the job. A failed report is logged, not fatal. */
-	async #report(): Promise<Job> {
-		const row = this.#row()!;
-		const job = this.#toJob(row);
-		if (row.owner_id && row.index_shard !== null) {
-			try {
-				await indexShard(this.env, row.owner_id, row.index_shard).record(job);
-			} catch (err) {
-				console.error(`job ${job.id}: could not update the listing index`, err);
-			}
-		}
+	/**
+	 * Returns the job, and tells the owner's listing index its new state in the
+	 * background: the index lags a change by one call, and no caller waits for it.
+	 */
+	#report(): Job {
+		const job = this.#toJob(this.#row()!);
+		this.ctx.waitUntil(this.#sendReport());
 		return job;
+	}
+
+	/**
+	 * Tells the listing index the job's current state (reports are versioned: one that
+	 * arrives late changes nothing). One that fails is sent again by the alarm.
+	 */
+	async #sendReport(): Promise<void> {
+		const row = this.#row()!;
+		if (!row.owner_id || row.index_shard === null || (row.reported_version ?? -1) >= row.version) return;
+		try {
+			await indexShard(this.env, row.owner_id, row.index_shard).record(this.#toJob(row));
+			this.#sql.exec("UPDATE job SET reported_version = MAX(COALESCE(reported_version, -1), ?)", row.version);
+		} catch (err) {
+			console.error(`job ${row.id}: could not update the listing index; trying again in ${REPORT_RETRY_MS / 1000} s`, err);
+			const retryAt = Date.now() + REPORT_RETRY_MS;
+			const armed = await this.ctx.storage.getAlarm();
+			if (armed === null || armed > retryAt) await this.ctx.storage.setAlarm(retryAt);
+		}
+	}
+
+	/** Hands the job to the queue; if that fails, the watchdog alarm sends it later. */
+	async #enqueue(): Promise<void> {
+		const row = this.#row()!;
+		try {
+			await this.env.JOB_QUEUE.send(messageFor(row));
+		} catch (err) {
+			console.error(`job ${row.id}: enqueue failed, leaving it to the watchdog`, err);
+		}
 	}
 
 	/** Resolves at the next change of this job, or after `timeoutMs`. */
@@ -527,6 +628,9 @@ export class JobObject extends DurableObject<Env> {
 		for (const wake of [...this.#waiters]) wake();
 	}
 }
+
+/** The queue message for a job: what the consumer may start on before the job's object answers. */
+const messageFor = (row: Row): JobMessage => ({ jobId: row.id, ownerId: row.owner_id ?? undefined, sha256: row.sha256 ?? undefined });
 
 function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
 	return {

@@ -5,7 +5,7 @@
 import { RETRYABLE_ERRORS } from "../attempts";
 import type { Caller, Job } from "../contracts";
 import { ApiError } from "../errors";
-import { admit, enqueue, jobNotFound, ownJob } from "./common";
+import { admit, jobNotFound, ownJob } from "./common";
 import { jobStub, ownerStub } from "./stubs";
 
 /**
@@ -22,7 +22,6 @@ export async function retryJob(env: Env, caller: Caller, id: string): Promise<Jo
 		await ownerStub(env, caller.ownerId).release(id);
 		throw notRetryable(result?.job ?? current);
 	}
-	await enqueue(env, id);
 	return result.job;
 }
 

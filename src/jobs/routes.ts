@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { rateLimit } from "../auth/limits";
 import { type AuthEnv, requireKey } from "../auth/middleware";
-import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadOptions } from "../contracts";
+import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../contracts";
 import { settings } from "../config";
 import { valid } from "../validate";
 import { listJobs } from "../listing/list";
@@ -25,10 +25,19 @@ const reads = rateLimit("READ_RATE_LIMITER", "requests");
 /** The caller's jobs; every route needs an API key, and sees only its owner's jobs. */
 export const jobs = new Hono<AuthEnv>()
 	.use(requireKey)
-	/** Upload an image; the thumbnail is made in the background. */
-	.post("/", uploads, valid("query", UploadOptions), async (c) => {
-		const { job, replayed } = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, c.req.valid("query"));
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, {
+	/**
+	 * Upload an image; the thumbnail is made in the background. With `?wait=<s>` the answer
+	 * waits (at most that long) for the job to end: 201 with the finished job, else 202.
+	 */
+	.post("/", uploads, valid("query", UploadQuery), async (c) => {
+		const { wait, ...options } = c.req.valid("query");
+		const submitted = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, options, c.var.steps);
+		const { replayed } = submitted;
+		let { job } = submitted;
+		if (wait && !TERMINAL_STATUSES.includes(job.status)) {
+			job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
+		}
+		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), TERMINAL_STATUSES.includes(job.status) ? 201 : 202, {
 			Location: `/jobs/${job.id}`,
 			"Cache-Control": "no-store",
 			...(replayed && { "Idempotent-Replayed": "true" }),

@@ -1,6 +1,6 @@
 /**
  * POST /jobs as a protocol: replay an Idempotency-Key, stream the upload into R2,
- * claim the key and the slug, make the job, enqueue it. Every step that can fail
+ * claim the key and the slug, make the job (its object enqueues it). Every step that can fail
  * after something was stored undoes what came before it.
  */
 import { type Caller, type Job, UploadOptions } from "../contracts";
@@ -11,8 +11,9 @@ import { originalKey } from "../storage";
 import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
 import { checkCallbackUrl } from "../webhooks/url";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
-import { admit, enqueue } from "./common";
+import { admit } from "./common";
 import { jobStub, ownerStub, slugClaim } from "./stubs";
+import type { Steps } from "../timing";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
@@ -38,6 +39,7 @@ export async function submitUpload(
 	caller: Caller,
 	req: Request,
 	query: UploadOptions,
+	steps: Steps,
 ): Promise<{ job: Job; replayed: boolean }> {
 	const cfg = settings(env);
 	const limits: UploadLimits = { maxBytes: cfg.MAX_UPLOAD_BYTES, maxPixels: cfg.MAX_PIXELS, maxJpegScans: cfg.MAX_JPEG_SCANS };
@@ -55,10 +57,10 @@ export async function submitUpload(
 	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
 
 	const id = ulid();
-	await admit(env, ownerId, id);
+	await steps.time("admit", () => admit(env, ownerId, id));
 	const undo: (() => Promise<void>)[] = [() => ownerStub(env, ownerId).release(id)];
 	try {
-		const upload = await ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits);
+		const upload = await steps.time("store", () => ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits));
 		undo.push(() => env.BUCKET.delete(originalKey(id)));
 		const options = chosenOptions(query, upload);
 		const chosen = options.slug;
@@ -77,7 +79,8 @@ export async function submitUpload(
 		// A slug claim is never given back, even if what follows fails: the job may exist
 		// after all, and two jobs must never share a slug.
 		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
-		const job = await jobStub(env, id).create({
+		const job = await steps.time("create", () =>
+			jobStub(env, id).create({
 			id,
 			ownerId,
 			keyHash: caller.keyHash,
@@ -86,8 +89,8 @@ export async function submitUpload(
 			indexShards: cfg.OWNER_INDEX_SHARDS,
 			slug,
 			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
-		});
-		await enqueue(env, id);
+			}),
+		);
 		return { job, replayed: false };
 	} catch (err) {
 		for (const step of undo) ctx.waitUntil(step());

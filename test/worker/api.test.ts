@@ -433,6 +433,28 @@ describe("GET|HEAD /thumbnails/<slug>.webp", () => {
 	});
 });
 
+describe("POST /jobs?wait", () => {
+	it("answers 201 with the job once it has ended, 202 if the wait ran out first, and times its steps", async () => {
+		const res = await upload(pngLike(), { query: "?wait=0.3" });
+		// Thumbor is down in these tests: the job is still waiting for its next attempt.
+		expect(res.status).toBe(202);
+		expect(((await res.json()) as JobBody).status).toBe("queued");
+		expect(res.headers.get("Server-Timing")).toMatch(/^auth;dur=[\d.]+, ratelimit;dur=[\d.]+, admit;dur=[\d.]+, store;dur=[\d.]+, create;dur=[\d.]+, wait;dur=[\d.]+$/);
+
+		const slug = uniqueSlug("wait");
+		const waiting = upload(pngLike(), { query: `?wait=20&slug=${slug}` });
+		await expect.poll(async () => (await slugClaim(env, slug).holder())?.owner ?? null).not.toBeNull();
+		const stub = jobStub(env, (await slugClaim(env, slug).holder())!.owner);
+		await expect.poll(() => stub.get()).not.toBeNull();
+		await stub.begin({ baseSeconds: 4, maxDelaySeconds: 600, windowSeconds: 86_400 });
+		await stub.fail({ code: "unprocessable_image", message: "test" });
+		const ended = await waiting;
+		expect(ended.status).toBe(201);
+		expect(((await ended.json()) as JobBody).status).toBe("failed");
+		await expectProblem(await upload(pngLike(), { query: "?wait=31" }), 400, "invalid_parameter");
+	});
+});
+
 describe("GET /jobs/:id?wait", () => {
 	it("answers as soon as the status changes", async () => {
 		const created = (await (await upload(pngLike())).json()) as JobBody;

@@ -76,6 +76,27 @@ describe("GET /jobs", () => {
 	});
 });
 
+describe("the listing index", () => {
+	it("hears again, from the job's alarm, of a change whose report did not arrive; the alarm leaves a waiting job alone", async () => {
+		const id = await seed(caller.ownerId);
+		const stub = jobStub(env, id);
+		// A change the index never heard of (as if its report had failed).
+		await runInDurableObject(stub, (_o, state) => {
+			state.storage.sql.exec("UPDATE job SET status = 'failed', error_code = 'timed_out', version = version + 1");
+			state.storage.sql.exec("UPDATE job SET status = 'queued', error_code = NULL, next_attempt_at = ?", Date.now() + 60_000);
+		});
+		expect((await page("?status=queued")).body.items.map((j) => j.id)).toContain(id);
+		expect((await page("")).body.items.find((j) => j.id === id)?.error ?? null).toBeNull();
+		await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE job SET error_code = 'thumbor_unavailable'"));
+		await runDurableObjectAlarm(stub);
+		expect((await page("")).body.items.find((j) => j.id === id)?.error?.code).toBe("thumbor_unavailable");
+		// Woken before its next attempt was due: still queued, nothing sent, the alarm set for the attempt.
+		expect((await stub.get())?.status).toBe("queued");
+		const due = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ t: number }>("SELECT next_attempt_at AS t FROM job").one().t);
+		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBe(due);
+	});
+});
+
 /** A job taken to done as the consumer would: its thumbnail stored and recorded. */
 async function doneJob() {
 	const slug = uniqueSlug("del");
