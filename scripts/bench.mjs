@@ -1,20 +1,25 @@
-// `npm run bench [-- --n 20 --concurrency 8]`: upload-to-done latency of the whole
-// pipeline beside Thumbor asked directly for the same thumbnail, one at a time, then
-// throughput of both with `concurrency` requests in flight; one run, loopback only.
-//
-// Starts its own Thumbor and `wrangler dev` on free ports with fresh keys and a
-// throwaway state dir; the image is the 640x480 JPEG from the test fixtures.
+// `npm run bench [-- --n 30 --concurrency 8]`: what a thumbnail takes and costs, one run,
+// loopback only. Starts its own Thumbor and `wrangler dev` (METER_OPS=1) on free ports with
+// fresh keys and a throwaway state dir, and prints:
+//   1. latency: Thumbor asked directly beside the pipeline, one request at a time, alternating;
+//      the pipeline both as a client polls (POST, then GET ?wait) and in one request (POST ?wait);
+//   2. where the pipeline's time goes: the upload's Server-Timing steps, the consumer's log steps;
+//   3. throughput with `concurrency` requests in flight, Thumbor direct and pipeline;
+//   4. the operations one thumbnail costs (counted by the Worker) and the price of a million.
+// Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
+// Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
-import { ensureSecrets, freePorts, makeTestImages, startStack, stopLaunched } from "./stack.mjs";
+import { ROOT, ensureSecrets, freePorts, makeTestImages, startStack, stopLaunched } from "./stack.mjs";
 
 const { values } = parseArgs({
-	options: { n: { type: "string", default: "20" }, concurrency: { type: "string", default: "8" } },
+	options: { n: { type: "string", default: "30" }, concurrency: { type: "string", default: "8" } },
 });
 const N = Math.max(1, Math.min(200, Number(values.n)));
 const CONCURRENCY = Math.max(1, Math.min(32, Number(values.concurrency)));
@@ -39,6 +44,49 @@ const row = (name, xs) => ({
 	"min ms": +Math.min(...xs).toFixed(1),
 	"max ms": +Math.max(...xs).toFixed(1),
 });
+const time = async (fn) => {
+	const t0 = performance.now();
+	await fn();
+	return performance.now() - t0;
+};
+
+/** The Containers instance the Thumbor origin is declared with in wrangler.toml (Containers' instance types). */
+function containerInstance() {
+	const types = { lite: [1 / 16, 0.25], basic: [1 / 4, 1], "standard-1": [1 / 2, 4], "standard-2": [1, 6], "standard-3": [2, 8], "standard-4": [4, 12] };
+	const name = /^instance_type\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1] ?? "lite";
+	const [vcpu, gib] = types[name] ?? types.lite;
+	return { name, vcpu, gib };
+}
+
+/** `/proc/<pid>/stat` after the command name: [state, ppid, …]. */
+const stat = (pid) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+
+/** CPU seconds a process (and its threads) has used so far, from /proc. */
+const cpuSeconds = (pid) => (Number(stat(pid)[11]) + Number(stat(pid)[12])) / 100; // utime + stime, in USER_HZ ticks
+
+/** `pid` and all its descendants, each with its command line. */
+function processTree(pid) {
+	const all = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+		try {
+			return [{ pid: Number(p), ppid: Number(stat(p)[1]), cmd: readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0") }];
+		} catch {
+			return []; // gone meanwhile
+		}
+	});
+	const tree = all.filter((p) => p.pid === pid);
+	for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i].pid));
+	return tree;
+}
+
+/** What each process of the stack is, in a word. */
+function role(p) {
+	const cmd = p.cmd.join(" ");
+	if (cmd.includes("thumbor")) return "Thumbor";
+	if (cmd.includes("workerd") && cmd.includes("--socket-addr=entry=127.0.0.1:0")) return "workerd: the Worker, its objects, Miniflare's R2/Queues/Cache";
+	if (cmd.includes("workerd")) return "workerd: wrangler dev's proxy";
+	if (cmd.includes("esbuild")) return "esbuild (wrangler's watcher)";
+	return "wrangler (node)";
+}
 
 const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-"));
 let fileServer;
@@ -49,86 +97,99 @@ try {
 	const envFile = join(dir, "secrets.env");
 	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
 	const [workerPort, thumborPort, filePort] = await freePorts(3);
+	const logDir = join(dir, "logs");
+	mkdirSync(logDir);
 	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
-	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state") });
+	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), logDir, vars: { METER_OPS: "1" } });
 	// API keys made as a user would (npm run keys); a fresh one every 100 uploads stays under
 	// the per-key upload rate limit (wrangler.toml), which would otherwise be what is measured.
 	const total = Math.max(N * 2, CONCURRENCY * 4);
 	const keys = await Promise.all(
-		Array.from({ length: Math.ceil((3 + N + total) / 100) }, (_, i) => createKey(stack.baseUrl, adminToken, { name: `bench ${i}`, ownerId: "bench" })),
+		Array.from({ length: Math.ceil((10 + 2 * N + total + 2 * N) / 100) + 1 }, (_, i) => createKey(stack.baseUrl, adminToken, { name: `bench ${i}`, ownerId: "bench" })),
 	);
 	let sent = 0;
-	const auth = () => ({ Authorization: `Bearer ${keys[Math.floor(sent / 100)].key}` });
+	const key = () => keys[Math.floor(sent++ / 100)].key;
 
 	// Thumbor direct: the same image from a plain loopback file server.
 	fileServer = createServer((_req, res) => res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": image.length }).end(image));
 	await new Promise((r) => fileServer.listen(filePort, "127.0.0.1", r));
 	const path = `${OPERATION}/${encodeURIComponent(`http://127.0.0.1:${filePort}/photo.jpg`)}`;
 	const direct = `${stack.thumborUrl}/${sign(thumborKey, path)}/${path}`;
-
-	const time = async (fn) => {
-		const t0 = performance.now();
-		await fn();
-		return performance.now() - t0;
-	};
 	const directOnce = async () => {
 		const res = await fetch(direct);
 		if (res.status !== 200) throw new Error(`Thumbor answered ${res.status}`);
 		await res.arrayBuffer();
 	};
-	const uploads = [];
-	let lastDone;
-	const pipelineOnce = async () => {
-		const t0 = performance.now();
-		const headers = { "Content-Type": "image/jpeg", ...auth() };
-		sent++;
-		const res = await fetch(`${stack.baseUrl}/jobs`, { method: "POST", body: image, headers });
-		if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
-		uploads.push(performance.now() - t0);
-		const { id } = await res.json();
-		for (;;) {
-			const job = await (await fetch(`${stack.baseUrl}/jobs/${id}?wait=30`, { headers })).json();
-			if (job.status === "done") return (lastDone = id);
+
+	const serverTiming = {};
+	const upload = async (wait) => {
+		const apiKey = key();
+		const res = await fetch(`${stack.baseUrl}/jobs${wait ? "?wait=30" : ""}`, {
+			method: "POST",
+			body: uniqueJpeg(image, `${process.pid}-${sent}`),
+			headers: { "Content-Type": "image/jpeg", Authorization: `Bearer ${apiKey}` },
+		});
+		if (res.status !== 202 && res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+		for (const step of (res.headers.get("Server-Timing") ?? "").split(", ").filter(Boolean)) {
+			const [name, dur] = step.split(";dur=");
+			(serverTiming[name] ??= []).push(Number(dur));
+		}
+		return { res, job: await res.json(), apiKey };
+	};
+	/** As a client that polls: POST, then GET ?wait until the job has ended. */
+	const polled = async () => {
+		let { job, apiKey } = await upload(false);
+		while (job.status !== "done") {
 			if (job.status === "failed") throw new Error(`job failed: ${JSON.stringify(job.error)}`);
+			job = await (await fetch(`${stack.baseUrl}/jobs/${job.id}?wait=30`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
 		}
 	};
+	/** In one request: POST ?wait (201 with the finished job). */
+	const waited = async () => {
+		const { res, job } = await upload(true);
+		if (res.status !== 201 || job.status !== "done") throw new Error(`POST ?wait answered ${res.status} ${job.status}`);
+	};
+	const supportsWait = (await upload(true)).res.status === 201;
 
 	// Warm both paths (Python imports, workerd isolates), then alternate so drift hits both alike.
 	for (let i = 0; i < 3; i++) {
 		await directOnce();
-		await pipelineOnce();
+		await polled();
+		if (supportsWait) await waited();
 	}
-	uploads.length = 0;
+	for (const k of Object.keys(serverTiming)) delete serverTiming[k];
 	const directMs = [];
-	const pipelineMs = [];
+	const polledMs = [];
+	const waitedMs = [];
 	for (let i = 0; i < N; i++) {
 		directMs.push(await time(directOnce));
-		pipelineMs.push(await time(pipelineOnce));
+		polledMs.push(await time(polled));
+		if (supportsWait) waitedMs.push(await time(waited));
 	}
+	const thumborP50 = percentile(directMs, 50);
+	const vsThumbor = (xs) => `${(percentile(xs, 50) / thumborP50).toFixed(2)}x, +${(percentile(xs, 50) - thumborP50).toFixed(1)} ms`;
 
-	// A read of a finished job with an API key (checked once, then from the isolate's cache).
-	const readMs = [];
-	for (let i = 0; i < N; i++) {
-		readMs.push(
-			await time(async () => {
-				const res = await fetch(`${stack.baseUrl}/jobs/${lastDone}`, { headers: auth() });
-				if (res.status !== 200) throw new Error(`GET /jobs/<id> answered ${res.status}`);
-				await res.arrayBuffer();
-			}),
-		);
-	}
-
-	console.log(`\n640x480 JPEG → 100x100 WebP, ${N} sequential runs each, one machine, loopback only`);
+	console.log(`\n1. Latency: 640x480 JPEG → 100x100 WebP, ${N} runs each, one at a time, alternating`);
 	console.table([
 		row("Thumbor called directly", directMs),
-		row("pipeline: POST /jobs → 202", uploads),
-		row("pipeline: GET /jobs/<id> (done)", readMs),
-		row("pipeline: POST /jobs → status done", pipelineMs),
+		{ ...row("pipeline: POST, then GET ?wait until done", polledMs), "vs Thumbor p50": vsThumbor(polledMs) },
+		...(supportsWait ? [{ ...row("pipeline: POST ?wait (one request)", waitedMs), "vs Thumbor p50": vsThumbor(waitedMs) }] : []),
 	]);
-	console.log(
-		`pipeline p50 / Thumbor p50 = ${(percentile(pipelineMs, 50) / percentile(directMs, 50)).toFixed(2)}x; ` +
-			`overhead p50 = ${(percentile(pipelineMs, 50) - percentile(directMs, 50)).toFixed(1)} ms`,
-	);
+
+	// Where the time goes: the upload's own steps, and the consumer's (its job.done log lines).
+	const consumerSteps = {};
+	for (const line of readFileSync(join(logDir, "wrangler.log"), "utf8").split("\n")) {
+		const at = line.indexOf('{"event":"job.done"');
+		if (at < 0) continue;
+		const done = JSON.parse(line.slice(at));
+		for (const [name, ms] of Object.entries(done)) if (name.endsWith("Ms")) (consumerSteps[name.slice(0, -2)] ??= []).push(ms);
+	}
+	const stepRows = (where, steps) => Object.entries(steps).map(([step, xs]) => ({ where, step, n: xs.length, "p50 ms": +percentile(xs, 50).toFixed(1) }));
+	console.log("\n2. Where the pipeline's time goes (p50 of each step; the Workers clock moves in whole ms across I/O)");
+	console.table([
+		...stepRows("POST /jobs (Server-Timing)", serverTiming),
+		...stepRows("queue consumer (job.done log)", consumerSteps),
+	]);
 
 	// Throughput: `total` requests, `CONCURRENCY` in flight at a time.
 	const saturate = async (fn) => {
@@ -143,17 +204,65 @@ try {
 		return { latencies, perSecond: total / ((performance.now() - t0) / 1000) };
 	};
 	const directLoad = await saturate(directOnce);
-	const pipelineLoad = await saturate(pipelineOnce);
-	console.log(`\n${total} requests, ${CONCURRENCY} in flight`);
+	const stackProcesses = [...processTree(stack.worker.pid), ...processTree(stack.thumbor.pid)];
+	const cpuBefore = new Map(stackProcesses.map((p) => [p.pid, cpuSeconds(p.pid)]));
+	const pipelineLoad = await saturate(supportsWait ? waited : polled);
+	const cpuPerJob = {};
+	for (const p of stackProcesses) cpuPerJob[role(p)] = (cpuPerJob[role(p)] ?? 0) + ((cpuSeconds(p.pid) - cpuBefore.get(p.pid)) * 1000) / total;
+	console.log(`\n3. Throughput: ${total} requests, ${CONCURRENCY} in flight`);
 	console.table([
 		{ ...row("Thumbor called directly", directLoad.latencies), "per second": +directLoad.perSecond.toFixed(1) },
-		{ ...row("pipeline: POST /jobs → status done", pipelineLoad.latencies), "per second": +pipelineLoad.perSecond.toFixed(1) },
+		{
+			...row(`pipeline: ${supportsWait ? "POST ?wait" : "POST, then GET ?wait"}`, pipelineLoad.latencies),
+			"per second": +pipelineLoad.perSecond.toFixed(1),
+			"vs Thumbor": `${(pipelineLoad.perSecond / directLoad.perSecond).toFixed(2)}x`,
+		},
 	]);
+	console.log("CPU per pipeline job, by process, during that run (/proc), on this machine's 2 cores:");
+	console.table(Object.entries(cpuPerJob).map(([process, ms]) => ({ process, "CPU ms per job": +ms.toFixed(1) })));
 	console.log(
-		`pipeline throughput / Thumbor throughput = ${(pipelineLoad.perSecond / directLoad.perSecond).toFixed(2)}\n` +
-			"(locally one workerd process runs the Worker, queue, R2 and Durable Objects on the same cores as Thumbor:\n" +
-			" this bounds the pipeline's throughput here far more than it would on Cloudflare)",
+		"Locally one workerd thread runs the Worker, every Durable Object and Miniflare's simulated R2, Queues and Cache,\n" +
+			"and wrangler dev's proxy sits in front of every request (Thumbor's fetch of the original included): that thread's\n" +
+			"CPU per job bounds the pipeline's throughput here; on Cloudflare those run spread over many machines.",
 	);
+
+	// Cost: the operations counted by the Worker, and Thumbor's CPU, for uploads one at a time.
+	const meter = await fetch(`${stack.baseUrl}/admin/meter`, { headers: { Authorization: `Bearer ${adminToken}` } });
+	if (!supportsWait || meter.status !== 200) {
+		console.log("\n4. Cost: skipped (this Worker has no POST ?wait or /admin/meter)");
+	} else {
+		const cpuBefore = cpuSeconds(stack.thumbor.pid);
+		const metered = await meterUploads({ baseUrl: stack.baseUrl, adminToken, apiKey: key(), image, n: N });
+		const thumborCpuSeconds = (cpuSeconds(stack.thumbor.pid) - cpuBefore) / (N + 1); // + the warm-up upload
+		const deduped = await meterUploads({ baseUrl: stack.baseUrl, adminToken, apiKey: key(), image, n: 5, same: true });
+		const instance = containerInstance();
+		const cost = (perUpload, cpu) =>
+			costPerMillion(perUpload, {
+				thumborCpuSeconds: cpu,
+				// Memory is billed while the instance runs; kept busy, it runs cpu / vCPUs seconds per image.
+				thumborGibSeconds: (cpu / instance.vcpu) * instance.gib,
+				originalBytes: metered.originalBytes,
+				thumbnailBytes: metered.thumbnailBytes,
+			});
+		const fresh = cost(metered.perUpload, thumborCpuSeconds);
+		const again = cost(deduped.perUpload, 0);
+		console.log(`\n4. Cost of one thumbnail: upload (POST ?wait) → done, thumbnail fetched once; ${N} uploads metered`);
+		const ops = [...new Set([...Object.keys(metered.perUpload), ...Object.keys(deduped.perUpload)])].sort();
+		console.table(Object.fromEntries(ops.map((op) => [op, { "new bytes": metered.perUpload[op] ?? 0, "same bytes again": deduped.perUpload[op] ?? 0 }])));
+		console.log(
+			`Thumbor: ${thumborCpuSeconds.toFixed(4)} CPU-seconds per image (this machine's process, /proc); priced on a "${instance.name}" container ` +
+				`(${instance.vcpu} vCPU, ${instance.gib} GiB) kept busy.`,
+		);
+		console.table(fresh.rows.map((r, i) => ({ ...r, "USD per million, same bytes again": again.rows[i]["USD per million"] })));
+		console.log(
+			`Total per million thumbnails: $${fresh.total} (new bytes), $${again.total} (same bytes again, no Thumbor call).\n` +
+				`Storage, per month kept: originals $${fresh.storage.originals} (${(metered.originalBytes / 1024).toFixed(0)} KiB each, deleted after ORIGINAL_RETENTION_DAYS), ` +
+				`thumbnails $${fresh.storage.thumbnails} (${(metered.thumbnailBytes / 1024).toFixed(1)} KiB each).\n` +
+				`Cloudflare Images for the same million: $${fresh.images.toFixed(0)} in transformations alone ($${PRICES.imagesTransformation * 1000} per 1,000 unique transformations).\n` +
+				"Not in these figures: Workers CPU time ($0.02 per million CPU-ms) and Durable Object duration ($12.50 per million GB-s), " +
+				"which wrangler dev does not measure; the monthly plan and included amounts.",
+		);
+	}
 } finally {
 	fileServer?.close();
 	await stopLaunched();

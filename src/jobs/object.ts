@@ -58,7 +58,7 @@ type Row = {
 	sha256: string | null;
 	dedup_of: string | null;
 	ended_at: number | null;
-	reported_version: number | null;
+	report_due: number | null;
 	created_at: number;
 	updated_at: number;
 };
@@ -116,11 +116,15 @@ export const MIGRATIONS = [
 	// When it became done or failed: the original's retention counts from here (updated_at moves
 	// on with every webhook attempt).
 	"ALTER TABLE job ADD COLUMN ended_at INTEGER",
-	// The newest version the listing index has confirmed (reports go out in the background); null: none yet.
-	"ALTER TABLE job ADD COLUMN reported_version INTEGER",
+	// Reports to the listing index go out in the background; set when one failed (the version it
+	// was for), the alarm then reports again. Null: nothing known to be missing.
+	"ALTER TABLE job ADD COLUMN report_due INTEGER",
 ];
 
-/** MIGRATIONS' end state, made at once for a new job (test/worker/schema.test.ts checks they agree). */
+/**
+ * MIGRATIONS' end state, made at once for a new job (test/worker/schema.test.ts checks they
+ * agree), less the webhook tables, made only for a job with a callback URL.
+ */
 export const FRESH_SCHEMA = [
 	`CREATE TABLE job (
 		id TEXT PRIMARY KEY,
@@ -154,11 +158,12 @@ export const FRESH_SCHEMA = [
 		sha256 TEXT,
 		dedup_of TEXT,
 		ended_at INTEGER,
-		reported_version INTEGER
+		report_due INTEGER
 	)`,
-	MIGRATIONS[11]!,
-	MIGRATIONS[12]!,
 ];
+
+/** The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL. */
+export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) => s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"));
 
 /** How soon the alarm tries again after the listing index could not be told of a change. */
 export const REPORT_RETRY_MS = 30_000;
@@ -194,6 +199,7 @@ export class JobObject extends DurableObject<Env> {
 		const existing = this.#row();
 		if (existing) return this.#toJob(existing);
 		this.#schema.ensure();
+		if (input.callbackUrl) for (const table of WEBHOOK_TABLES) this.#sql.exec(table);
 		const now = Date.now();
 		this.#sql.exec(
 			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
@@ -403,7 +409,7 @@ export class JobObject extends DurableObject<Env> {
 		count("do alarm JobObject");
 		const row = this.#row();
 		if (!row) return;
-		await this.#sendReport();
+		if (row.report_due !== null) await this.#sendReport();
 		const now = Date.now();
 		if (TERMINAL_STATUSES.includes(row.status)) {
 			await this.#deliverDue(now);
@@ -447,9 +453,9 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	async #armEnded(): Promise<void> {
 		const row = this.#row()!;
-		const next = this.#sql
-			.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_event WHERE state = 'pending'")
-			.one().at;
+		const next = row.callback_url
+			? this.#sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_event WHERE state = 'pending'").one().at
+			: null;
 		const candidates = [next, this.#retentionDue(row)].filter((t): t is number => t !== null);
 		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
 		else await this.ctx.storage.deleteAlarm();
@@ -490,10 +496,11 @@ export class JobObject extends DurableObject<Env> {
 	/** Attempts every pending event that is due, oldest first, and records each attempt. */
 	async #deliverDue(now: number): Promise<void> {
 		const row = this.#row()!;
+		if (!row.callback_url) return;
 		const due = this.#sql
 			.exec<EventRow>("SELECT * FROM webhook_event WHERE state = 'pending' AND next_at <= ? ORDER BY created_at", now)
 			.toArray();
-		if (due.length === 0 || !row.callback_url) return;
+		if (due.length === 0) return;
 		const secrets = row.key_hash ? await keyObject(this.env, row.key_hash).webhookSecrets() : [];
 		for (const event of due) {
 			const outcome =
@@ -574,12 +581,14 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	async #sendReport(): Promise<void> {
 		const row = this.#row()!;
-		if (!row.owner_id || row.index_shard === null || (row.reported_version ?? -1) >= row.version) return;
+		if (!row.owner_id || row.index_shard === null) return;
 		try {
 			await indexShard(this.env, row.owner_id, row.index_shard).record(this.#toJob(row));
-			this.#sql.exec("UPDATE job SET reported_version = MAX(COALESCE(reported_version, -1), ?)", row.version);
+			// Only a missed report costs a row written: success writes nothing (rows written are billed).
+			if (row.report_due !== null && this.#row()!.version === row.version) this.#sql.exec("UPDATE job SET report_due = NULL");
 		} catch (err) {
 			console.error(`job ${row.id}: could not update the listing index; trying again in ${REPORT_RETRY_MS / 1000} s`, err);
+			this.#sql.exec("UPDATE job SET report_due = ?", row.version);
 			const retryAt = Date.now() + REPORT_RETRY_MS;
 			const armed = await this.ctx.storage.getAlarm();
 			if (armed === null || armed > retryAt) await this.ctx.storage.setAlarm(retryAt);

@@ -161,7 +161,12 @@ export async function startOwnStack(vars = {}) {
 	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
 	const [workerPort, thumborPort] = await freePorts(2);
 	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), vars });
-	const { key } = await createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId: "e2e-own" });
+	// A stack that came up but could not be given a key is stopped here: no caller holds it yet.
+	const { key } = await createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId: "e2e-own" }).catch(async (err) => {
+		await stack.stopAll();
+		rmSync(dir, { recursive: true, force: true });
+		throw err;
+	});
 	let replacement;
 	return {
 		baseUrl: stack.baseUrl,

@@ -87,11 +87,13 @@ describe("the listing index", () => {
 		});
 		expect((await page("?status=queued")).body.items.map((j) => j.id)).toContain(id);
 		expect((await page("")).body.items.find((j) => j.id === id)?.error ?? null).toBeNull();
-		await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE job SET error_code = 'thumbor_unavailable'"));
+		// Its report failed: the job's object noted it (report_due), as #sendReport does.
+		await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE job SET error_code = 'thumbor_unavailable', report_due = version"));
 		await runDurableObjectAlarm(stub);
 		expect((await page("")).body.items.find((j) => j.id === id)?.error?.code).toBe("thumbor_unavailable");
 		// Woken before its next attempt was due: still queued, nothing sent, the alarm set for the attempt.
 		expect((await stub.get())?.status).toBe("queued");
+		expect(await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("SELECT report_due FROM job").one().report_due)).toBeNull();
 		const due = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ t: number }>("SELECT next_attempt_at AS t FROM job").one().t);
 		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBe(due);
 	});
