@@ -26,7 +26,7 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["done", "failed", "deleted"];
 
 export const ImageType = z
-	.enum(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff"])
+	.enum(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/heic", "image/tiff"])
 	.describe("Decided from the file's magic bytes, never from a header");
 export type ImageType = z.infer<typeof ImageType>;
 

@@ -30,6 +30,7 @@ export function readImageSize(head: Uint8Array, type: ImageType): ImageSize | nu
 		case "image/tiff":
 			return tiffSize(head);
 		case "image/avif":
+		case "image/heic":
 			return isobmffSize(head);
 		default:
 			return null;
@@ -64,9 +65,10 @@ function tiffSize(b: Uint8Array): ImageSize | null {
 }
 
 /**
- * An AVIF's (ISOBMFF) image size from its `ispe` properties (meta → iprp → ipco). A grid
- * image has one for the whole picture and one per tile: the largest is the picture, and
- * what the pixel limit must hold.
+ * An AVIF's or HEIC's (ISOBMFF) image size from its `ispe` properties (meta → iprp → ipco).
+ * A grid image (an iPhone's HEIC: 512x512 tiles) has one for the whole picture and one per
+ * tile, besides a thumbnail's: the largest is the picture, and what the pixel limit must
+ * hold. It is the stored size: a rotation (`irot`) swaps the sides, not their product.
  */
 function isobmffSize(b: Uint8Array): ImageSize | null {
 	let best: ImageSize | null = null;

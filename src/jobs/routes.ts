@@ -37,7 +37,9 @@ export const jobs = new Hono<AuthEnv>()
 		if (wait && !TERMINAL_STATUSES.includes(job.status)) {
 			job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
 		}
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), TERMINAL_STATUSES.includes(job.status) ? 201 : 202, {
+		// Without `wait` always 202, even for a replay of a job that has ended since.
+		const ended = wait !== undefined && TERMINAL_STATUSES.includes(job.status);
+		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), ended ? 201 : 202, {
 			Location: `/jobs/${job.id}`,
 			"Cache-Control": "no-store",
 			...(replayed && { "Idempotent-Replayed": "true" }),

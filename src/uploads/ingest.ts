@@ -106,7 +106,7 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxJpegScan
 	const head = await body.peek(Math.min(bytes, HEAD_BYTES));
 	const type = sniffImageType(head);
 	if (!type) {
-		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF or TIFF.", {
+		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF.", {
 			supported: ImageType.options,
 		});
 	}

@@ -202,15 +202,16 @@ export function meanDifference(python, a, b) {
 }
 
 /**
- * Stock Thumbor (the same venv and thumbor.conf, without our engine) reading `dir` with
- * its file loader, on a free port: the reference our engine's output is held to.
+ * Stock Thumbor (the same venv and thumbor.conf, without our engine and detector: a `smart`
+ * crop is then the centre) reading `dir` with its file loader, on a free port: the reference
+ * our engine's output is held to.
  */
 export async function startStockThumbor(dir) {
 	const conf = join(mkdtempSync(join(tmpdir(), "thumbs-stock-")), "stock.conf");
 	const ours = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
 	writeFileSync(
 		conf,
-		`${ours.replace(/^ENGINE = .*$/m, "")}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`,
+		`${ours.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []")}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`,
 	);
 	const [port] = await freePorts(1);
 	const child = startThumbor({ port, securityKey: "stock-reference-key-not-secret", conf });

@@ -14,6 +14,8 @@ describe("sniffImageType", () => {
 		["image/gif", bytes("GIF87a", [1, 0, 1, 0])],
 		["image/webp", WEBP.lossy100],
 		["image/avif", bytes([0, 0, 0, 0x1c], "ftypavif", [0, 0, 0, 0])],
+		["image/heic", bytes([0, 0, 0, 0x18], "ftypheic", [0, 0, 0, 0], "mif1heic")],
+		["image/heic", bytes([0, 0, 0, 0x18], "ftypmif1", [0, 0, 0, 0], "mif1heic")],
 		["image/tiff", bytes("II*", [0, 8, 0, 0, 0])],
 		["image/tiff", bytes("MM", [0, 42, 0, 0, 0, 8])],
 	])("recognises %s by its magic bytes", (type, head) => {
@@ -28,6 +30,9 @@ describe("sniffImageType", () => {
 		["a lone JPEG SOI", bytes([0xff, 0xd8])],
 		["RIFF that is not WebP", bytes("RIFF\0\0\0\0WAVEfmt ")],
 		["nothing", new Uint8Array(0)],
+		["an MP4 video", bytes([0, 0, 0, 0x18], "ftypisom", [0, 0, 2, 0], "isomiso2")],
+		["a HEIF image sequence", bytes([0, 0, 0, 0x18], "ftyphevc", [0, 0, 0, 0], "msf1hevc")],
+		["a HEIF whose brands name no HEIC", bytes([0, 0, 0, 0x14], "ftypmif1", [0, 0, 0, 0], "mif1")],
 	])("refuses %s", (_name, head) => {
 		expect(sniffImageType(head)).toBeNull();
 	});
@@ -96,5 +101,17 @@ describe("readImageSize", () => {
 		);
 		expect(readImageSize(avif, "image/avif")).toEqual({ width: 200, height: 150 });
 		expect(readImageSize(avif.subarray(0, 100), "image/avif")).toBeNull();
+	});
+
+	it("reads a HEIC's size from its ispe property (the header of one pillow-heif wrote, turned by irot)", () => {
+		const heic = Uint8Array.from(
+			atob(
+				"AAAAHGZ0eXBoZWljAAAAAG1pZjFoZWljbWlhZgAAAaFtZXRhAAAAAAAAACFoZGxyAAAAAAAAAABwaWN0AAAAAAAAAAAAAAAAAAAAADRpbG9jAAAAAERAAAIAAQAAAAABxQABAAAAAAAAAs0AAgAAAAAEkgABAAAAAAAAACQAAAA4aWluZgAAAAAAAgAAABVpbmZlAgAAAAABAABodmMxAAAAABVpbmZlAgAAAQACAABFeGlmAAAAAA5waXRtAAAAAAABAAAA4GlwcnAAAADAaXBjbwAAAHhodmNDAQNwAAAAkAAAAAAAPPAA/P34+AAADwNgAAEAGEABDAH//wNwAAADAJAAAAMAAAMAPLoCQGEAAQArQgEBA3AAAAMAkAAAAwAAAwA8oAyIDJZbqSSmubgIaDAgAAADAyAAAAMAIWIAAQAHRAHBcrBiQAAAABNjb2xybmNseAABAA0ABoAAAAAUaXNwZQAAAAAAAAGQAAAAyAAAABBwaXhpAAAAAAMICAgAAAAJaXJvdAMAAAAYaXBtYQAAAAAAAAABAAEFgQIDBIUAAAAaaXJlZgAAAAAAAAAOY2RzYwACAAEAAQ==",
+			),
+			(c) => c.charCodeAt(0),
+		);
+		expect(sniffImageType(heic)).toBe("image/heic");
+		// Stored 400x200 (a portrait photo turned a quarter by irot): the pixel count is what matters.
+		expect(readImageSize(heic, "image/heic")).toEqual({ width: 400, height: 200 });
 	});
 });
