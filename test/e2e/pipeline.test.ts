@@ -129,6 +129,13 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		expect(decoded.bottom[0]).toBeLessThan(50);
 	});
 
+	it.each([1, 2, 3, 4, 5, 6, 7, 8])("shows a JPEG with EXIF orientation %i upright and unmirrored", async (n) => {
+		const { decoded } = await thumbnailOf(await settle((await uploadOk(fixture(`orientation-${n}.jpg`))).id));
+		const near = (rgb: number[], want: number[]) => rgb.every((v, i) => Math.abs(v - want[i]!) < 40);
+		const [topLeft, topRight, bottomLeft, bottomRight] = decoded.quadrants;
+		expect(near(topLeft!, [255, 0, 0]) && near(topRight!, [0, 255, 0]) && near(bottomLeft!, [0, 0, 255]) && near(bottomRight!, [255, 255, 255]), JSON.stringify(decoded.quadrants)).toBe(true);
+	});
+
 	it("decides the type from the bytes when the Content-Type lies", async () => {
 		const png = await uploadOk(fixture("alpha-300x200.png"), { contentType: "image/jpeg" });
 		const jpeg = await uploadOk(fixture("photo-640x480.jpg"), { contentType: "text/plain" });

@@ -2,7 +2,7 @@ export function readFixture(dir: string, name: string): Uint8Array;
 export function inspectImage(
 	python: string,
 	bytes: Uint8Array,
-): { format: string; width: number; height: number; frames: number; top: number[]; bottom: number[]; stdev: number };
+): { format: string; width: number; height: number; frames: number; top: number[]; bottom: number[]; stdev: number; quadrants: number[][] };
 export function killGroup(pid: number, port: number): Promise<void>;
 export function startThumborOn(port: number, securityKey: string, logFile?: string): Promise<{ stop: () => Promise<void> }>;
 export function readLog(logDir: string, name: "thumbor" | "wrangler"): string;

@@ -1,0 +1,118 @@
+// `npm run bench:thumbor [-- --n 20]`: our Thumbor origin beside stock Thumbor, one run,
+// loopback only. Both come from the same venv and thumbor.conf and read the images with
+// Thumbor's file loader; "stock" drops our engine and detector (so `smart` is a centre crop),
+// "ours" keeps them (reduced-size decoding, attention detection on). For each image, a fresh
+// pair of processes: p50 of `n` requests one at a time, images/s with 4 in flight, and each
+// process's peak RSS (VmHWM) at the end. The operation is the pipeline's:
+// 100x100/smart/filters:format(webp):quality(80).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ROOT, ensureThumborVenv, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+
+const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
+const N = Math.max(3, Math.min(200, Number(values.n)));
+const IN_FLIGHT = 4;
+const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
+
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+const peakRssMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+/** A thumbor.conf for benchmarking: ours, or stock (no engine, no detector), reading `dir` with the file loader. */
+function conf(dir, kind) {
+	let text = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
+	if (kind === "stock") text = text.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
+	const file = join(dir, `${kind}.conf`);
+	writeFileSync(file, `${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`);
+	return file;
+}
+
+async function measure(url) {
+	const once = async () => {
+		const t0 = performance.now();
+		const res = await fetch(url);
+		if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+		await res.arrayBuffer();
+		return performance.now() - t0;
+	};
+	for (let i = 0; i < 3; i++) await once(); // warm: imports, first decode
+	const sequential = [];
+	for (let i = 0; i < N; i++) sequential.push(await once());
+	let next = 0;
+	const t0 = performance.now();
+	await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+		while (next++ < N * 2) await once();
+	}));
+	return { p50: percentile(sequential, 50), perSecond: (N * 2) / ((performance.now() - t0) / 1000) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-thumbor-"));
+const started = [];
+try {
+	ensureThumborVenv();
+	makeTestImages(dir);
+	// What the fixtures lack: a camera-like 12 MP photo (shapes, soft edges, mild sensor noise;
+	// 3.3 MB as a JPEG, as phones write them), as a JPEG and as a HEIC with the 320-pixel
+	// thumbnail iPhones store (and one without, the worst case), and a 1920x1080 PNG.
+	const made = spawnSync(
+		venvBin("python"),
+		[
+			"-c",
+			`import pillow_heif, random, sys
+from PIL import Image, ImageDraw, ImageFilter
+pillow_heif.register_heif_opener()
+out, rng, (w, h) = sys.argv[1], random.Random(7), (4000, 3000)
+scene = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+draw = ImageDraw.Draw(scene)
+for _ in range(300):
+    x, y, r = rng.randrange(w), rng.randrange(h), rng.randrange(20, 400)
+    draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(rng.randrange(256) for _ in range(3)))
+photo = Image.blend(scene.filter(ImageFilter.GaussianBlur(3)), Image.effect_noise((w, h), 25).convert("RGB"), 0.25)
+photo.save(out + "/camera-4000x3000.jpg", quality=90)
+fast = {"preset": "ultrafast"}  # encoding speed only; decoding is what is measured
+photo.save(out + "/camera-4000x3000.heic", quality=80, thumbnails=[320], enc_params=fast)
+photo.save(out + "/camera-no-thumbnail-4000x3000.heic", quality=80, thumbnails=[], enc_params=fast)
+photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
+			dir,
+		],
+		{ encoding: "utf8" },
+	);
+	if (made.status !== 0) throw new Error(made.stderr);
+	const images = [
+		"camera-4000x3000.jpg",
+		"large-4000x3000.jpg", // the noisy test fixture: 6.4 MB, the worst case for entropy decoding
+		"photo-640x480.jpg",
+		"camera-4000x3000.heic",
+		"camera-no-thumbnail-4000x3000.heic",
+		"screen-1920x1080.png",
+	];
+	const confs = { stock: conf(dir, "stock"), ours: conf(dir, "ours") };
+	const rows = [];
+	for (const image of images) {
+		const row = { image, MB: +(statSync(join(dir, image)).size / 1e6).toFixed(1) };
+		for (const kind of ["stock", "ours"]) {
+			const [port] = await freePorts(1);
+			const child = startThumbor({ port, securityKey: "bench-thumbor-not-secret", conf: confs[kind] });
+			started.push(child);
+			await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
+			const { p50, perSecond } = await measure(`http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`);
+			row[`${kind} p50 ms`] = +p50.toFixed(1);
+			row[`${kind} images/s (${IN_FLIGHT} in flight)`] = +perSecond.toFixed(1);
+			row[`${kind} peak RSS MiB`] = Math.round(peakRssMiB(child.pid));
+			await stop(child);
+		}
+		rows.push(row);
+		process.stdout.write(".");
+	}
+	console.log(`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`);
+	console.table(rows);
+	console.log(
+		"stock: Thumbor's PIL engine, no detectors (smart = centre crop). ours: edge_engine (JPEGs decoded at reduced size,\n" +
+			"HEICs from their stored thumbnail, decode budgets) + attention_detector (smart = the subject).",
+	);
+} finally {
+	await Promise.all(started.map((child) => stop(child)));
+	rmSync(dir, { recursive: true, force: true });
+}
