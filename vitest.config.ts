@@ -48,6 +48,8 @@ export default defineConfig({
 					include: ["test/e2e/**/*.test.ts"],
 					environment: "node",
 					globalSetup: ["test/e2e/global-setup.mjs"],
+					// Every response of the shared stack is held to /openapi.json (test/contract.mjs).
+					setupFiles: ["test/e2e/contract-setup.ts"],
 					testTimeout: 90_000,
 					hookTimeout: 300_000,
 				},

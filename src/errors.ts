@@ -7,6 +7,9 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 
+/** A validation issue, as zod and every Standard Schema library report it. */
+type Issue = { readonly message: string; readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] };
+
 export type ProblemCode =
 	| "bad_request"
 	| "empty_body"
@@ -61,8 +64,11 @@ export class ApiError extends Error {
 		this.name = "ApiError";
 	}
 
-	static invalid(error: ZodError, where: string): ApiError {
-		const issues = error.issues.map((i) => ({ field: i.path.join(".") || where, message: i.message }));
+	/** From a ZodError, or the issues of any Standard Schema validation. */
+	static invalid(error: ZodError | { readonly issues: readonly Issue[] } | readonly Issue[], where: string): ApiError {
+		const list = "issues" in error ? error.issues : (error as readonly Issue[]);
+		const key = (p: PropertyKey | { key: PropertyKey }) => String(typeof p === "object" ? p.key : p);
+		const issues = list.map((i) => ({ field: (i.path ?? []).map(key).join(".") || where, message: i.message }));
 		const first = issues[0];
 		return new ApiError(400, "invalid_parameter", `Invalid ${first?.field ?? where}: ${first?.message ?? "malformed"}`, {
 			issues,

@@ -12,6 +12,10 @@ import { webhooks } from "./webhooks/routes";
 import { httpOrigin } from "./thumbor/origin";
 import { serverTiming } from "./timing";
 import { count, metered } from "./metering";
+import { describeRoute, openAPIRouteHandler } from "hono-openapi";
+import { z } from "zod";
+import { json } from "./openapi/describe";
+import { DOCS_PAGE } from "./openapi/docs-page";
 
 export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
@@ -31,8 +35,10 @@ const apiCors = cors({
 	maxAge: 600,
 });
 
+const Health = z.object({ status: z.literal("ok"), thumbor: z.string().describe('"ok", "unreachable", "http <status>", or "container"') });
+
 const app = new Hono<{ Bindings: Env }>()
-	.get("/health", async (c) => {
+	.get("/health", describeRoute({ tags: ["service"], summary: "Whether the Worker and its Thumbor answer", responses: { 200: json(Health, "Up") } }), async (c) => {
 		// Reports whether a Thumbor at THUMBOR_URL answers, without failing the Worker's own health.
 		// Containers are not probed: a health check must not start one.
 		const { THUMBOR_URL } = settings(c.env);
@@ -53,8 +59,59 @@ const app = new Hono<{ Bindings: Env }>()
 	.route("/thumbnails", thumbnails)
 	.route("/originals", originals);
 
+/** The OpenAPI 3.1 document, generated from the routes' descriptions and zod schemas. */
+app.get(
+	"/openapi.json",
+	describeRoute({
+		tags: ["service"],
+		summary: "This document",
+		responses: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
+	}),
+	openAPIRouteHandler(app, {
+		documentation: {
+			openapi: "3.1.0",
+			info: {
+				title: "edge-thumbnails",
+				version: "1.0.0",
+				description: "Upload an image, get a job; a 100x100 WebP thumbnail appears at a stable URL; a signed webhook says when.",
+			},
+			tags: [
+				{ name: "jobs", description: "Uploads and their jobs (API key)" },
+				{ name: "webhooks", description: "Signed events to your callback_url (API key)" },
+				{ name: "thumbnails", description: "Public, cache-friendly thumbnails" },
+				{ name: "admin", description: "API keys and metering (ADMIN_TOKEN)" },
+				{ name: "service", description: "Health" },
+				{ name: "internal", description: "For Thumbor only" },
+			],
+			components: {
+				securitySchemes: {
+					apiKey: { type: "http", scheme: "bearer", description: "An API key: et_live_… (npm run keys -- create)" },
+					adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (a Worker secret)" },
+				},
+			},
+		},
+		// Validation failures answer in the one error format, documented per route.
+		defaultValidationErrorResponse: false,
+	}),
+);
+/** The API reference, rendered from /openapi.json in the browser; no internet needed. */
+app.get(
+	"/docs",
+	describeRoute({
+		tags: ["service"],
+		summary: "The API reference (this document, readable)",
+		responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } },
+	}),
+	(c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-store" }),
+);
+
 app.onError(onError);
 app.notFound(notFound);
+
+/** The app's routes and their types: `hc<AppType>(baseUrl)` (hono/client) is a typed client. */
+export type AppType = typeof app;
+/** The app itself, for tests that compare its routes with /openapi.json. */
+export { app };
 
 export default {
 	fetch(req: Request, env: Env, ctx: ExecutionContext) {

@@ -1,11 +1,12 @@
-import { validator } from "hono/validator";
+import { validator } from "hono-openapi";
 import type { z } from "zod";
 import { ApiError } from "./errors";
 
-/** A Hono validator for one target; failures become the one error format. */
-export const valid = <T extends z.ZodType>(target: "query" | "param" | "json", schema: T) =>
-	validator(target, (value): z.output<T> => {
-		const result = schema.safeParse(value);
+/**
+ * A validator for one target; failures become the one error format. hono-openapi's, so the
+ * schema also documents the parameter or body in /openapi.json.
+ */
+export const valid = <T extends z.ZodType, Target extends "query" | "param" | "json">(target: Target, schema: T) =>
+	validator(target, schema, (result) => {
 		if (!result.success) throw ApiError.invalid(result.error, target);
-		return result.data;
 	});

@@ -10,7 +10,15 @@ import { jobStub } from "./stubs";
 import { jobNotFound, ownJob } from "./common";
 import { redeliverWebhook, retryJob } from "./retry";
 import { submitUpload } from "./submit";
-import { jobView } from "./view";
+import { JobView, jobView } from "./view";
+import { KEYED, bearer, empty, json, problem } from "../openapi/describe";
+import { describeRoute } from "hono-openapi";
+import { z } from "zod";
+
+const idParam = { name: "id", in: "path" as const, required: true, schema: { type: "string" as const }, description: "The job id (a ULID)" };
+const notFound = problem("No such job, or another owner's (`not_found`)");
+const JobPage = z.object({ items: z.array(JobView), nextCursor: z.string().nullable() }).meta({ id: "JobPage" });
+const image = { type: "string" as const, contentMediaType: "application/octet-stream" };
 
 /** The job id in the path, or 404: a malformed id names no job. */
 function jobIdParam(raw: string): JobId {
@@ -29,60 +37,168 @@ export const jobs = new Hono<AuthEnv>()
 	 * Upload an image; the thumbnail is made in the background. With `?wait=<s>` the answer
 	 * waits (at most that long) for the job to end: 201 with the finished job, else 202.
 	 */
-	.post("/", uploads, valid("query", UploadQuery), async (c) => {
-		const { wait, ...options } = c.req.valid("query");
-		const submitted = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, options, c.var.steps);
-		const { replayed } = submitted;
-		let { job } = submitted;
-		if (wait && !TERMINAL_STATUSES.includes(job.status)) {
-			job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
-		}
-		// Without `wait` always 202, even for a replay of a job that has ended since.
-		const ended = wait !== undefined && TERMINAL_STATUSES.includes(job.status);
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), ended ? 201 : 202, {
-			Location: `/jobs/${job.id}`,
-			"Cache-Control": "no-store",
-			...(replayed && { "Idempotent-Replayed": "true" }),
-		});
-	})
+	.post(
+		"/",
+		describeRoute({
+			tags: ["jobs"],
+			summary: "Upload an image",
+			description:
+				"The body is the image (JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF, typed by its bytes), raw or as the `file` part of a multipart form (`slug` and `callback_url` may be form fields before it). Answers 202 at once, or with `wait` 201 once the job has ended.",
+			security: bearer,
+			parameters: [
+				{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 }, description: "Makes a retried upload return the first one's job (24 hours)" },
+			],
+			requestBody: {
+				required: true,
+				content: {
+					"image/*": { schema: image },
+					"application/octet-stream": { schema: image },
+					"multipart/form-data": {
+						schema: {
+							type: "object",
+							required: ["file"],
+							properties: { slug: { type: "string" }, callback_url: { type: "string" }, file: image },
+						},
+					},
+				},
+			},
+			responses: {
+				201: json(JobView, "With `wait`: the job has ended (done or failed)", "Location", "Idempotent-Replayed"),
+				202: json(JobView, "The job is queued (or, with `wait`, still at work)", "Location", "Idempotent-Replayed"),
+				...KEYED,
+				400: problem("Empty body, malformed multipart, a bad parameter or callback URL, or the body ended early"),
+				409: problem("The slug is taken (`slug_taken`), or a request with this Idempotency-Key is under way"),
+				411: problem("A chunked body without Content-Length (`length_required`)"),
+				413: problem("Over MAX_UPLOAD_BYTES, or a form over its limits (`payload_too_large`)"),
+				415: problem("Not a supported raster image (`unsupported_media_type`)"),
+				422: problem("Too many pixels or JPEG scans, a zero-sized header, or an Idempotency-Key reused for another upload"),
+				429: problem("Over the key's upload rate (`rate_limited`) or the owner's jobs in flight (`too_many_jobs_in_flight`)", "Retry-After"),
+			},
+		}),
+		uploads,
+		valid("query", UploadQuery),
+		async (c) => {
+			const { wait, ...options } = c.req.valid("query");
+			const submitted = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, options, c.var.steps);
+			const { replayed } = submitted;
+			let { job } = submitted;
+			if (wait && !TERMINAL_STATUSES.includes(job.status)) {
+				job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
+			}
+			// Without `wait` always 202, even for a replay of a job that has ended since.
+			const ended = wait !== undefined && TERMINAL_STATUSES.includes(job.status);
+			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), ended ? 201 : 202, {
+				Location: `/jobs/${job.id}`,
+				"Cache-Control": "no-store",
+				...(replayed && { "Idempotent-Replayed": "true" }),
+			});
+		},
+	)
 	/** The caller's jobs, newest first, a page at a time. */
-	.get("/", reads, valid("query", JobListQuery), async (c) => {
-		const query = c.req.valid("query");
-		const { items, nextCursor } = await listJobs(c.env, c.var.caller, query);
-		const base = settings(c.env).PUBLIC_BASE_URL;
-		const headers: Record<string, string> = { "Cache-Control": "no-store" };
-		if (nextCursor) {
-			const next = new URL("/jobs", base);
-			next.searchParams.set("limit", String(query.limit));
-			if (query.status) next.searchParams.set("status", query.status);
-			next.searchParams.set("cursor", nextCursor);
-			headers.Link = `<${next.pathname}${next.search}>; rel="next"`;
-		}
-		return c.json({ items: items.map((job) => jobView(job, base)), nextCursor }, 200, headers);
-	})
+	.get(
+		"/",
+		describeRoute({
+			tags: ["jobs"],
+			summary: "The caller's jobs, newest first",
+			security: bearer,
+			responses: {
+				200: json(JobPage, "A page; follow `nextCursor` (or the Link header) for the next", "Link"),
+				...KEYED,
+				400: problem("A bad parameter, or a cursor not issued for this listing (`invalid_cursor`)"),
+				404: problem("Listing is off here (OWNER_INDEX_SHARDS = 0)"),
+			},
+		}),
+		reads,
+		valid("query", JobListQuery),
+		async (c) => {
+			const query = c.req.valid("query");
+			const { items, nextCursor } = await listJobs(c.env, c.var.caller, query);
+			const base = settings(c.env).PUBLIC_BASE_URL;
+			const headers: Record<string, string> = { "Cache-Control": "no-store" };
+			if (nextCursor) {
+				const next = new URL("/jobs", base);
+				next.searchParams.set("limit", String(query.limit));
+				if (query.status) next.searchParams.set("status", query.status);
+				next.searchParams.set("cursor", nextCursor);
+				headers.Link = `<${next.pathname}${next.search}>; rel="next"`;
+			}
+			return c.json({ items: items.map((job) => jobView(job, base)), nextCursor }, 200, headers);
+		},
+	)
 	/** A job's state; `?wait=<s>` holds the answer until the status changes. */
-	.get("/:id", reads, valid("query", JobLookup), async (c) => {
-		const id = jobIdParam(c.req.param("id"));
-		let job = await ownJob(c.env, c.var.caller, id);
-		const { wait } = c.req.valid("query");
-		if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
-	})
+	.get(
+		"/:id",
+		describeRoute({
+			tags: ["jobs"],
+			summary: "A job's state; `wait` long-polls until it changes",
+			security: bearer,
+			parameters: [idParam],
+			responses: { 200: json(JobView, "The job"), ...KEYED, 404: notFound },
+		}),
+		reads,
+		valid("query", JobLookup),
+		async (c) => {
+			const id = jobIdParam(c.req.param("id"));
+			let job = await ownJob(c.env, c.var.caller, id);
+			const { wait } = c.req.valid("query");
+			if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
+			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
+		},
+	)
 	/** Delete a job: its original and thumbnail go, its slug stays reserved, its URL answers 410. */
-	.delete("/:id", uploads, async (c) => {
-		await deleteJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
-		return c.body(null, 204, { "Cache-Control": "no-store" });
-	})
+	.delete(
+		"/:id",
+		describeRoute({
+			tags: ["jobs"],
+			summary: "Delete a job: its original and thumbnail go, its slug stays taken, its URL answers 410",
+			security: bearer,
+			parameters: [idParam],
+			responses: { 204: empty("Deleted (again: still 204)"), ...KEYED, 404: notFound },
+		}),
+		uploads,
+		async (c) => {
+			await deleteJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
+			return c.body(null, 204, { "Cache-Control": "no-store" });
+		},
+	)
 	/** Send the job's latest webhook event again (same webhook-id), from the start of the schedule. */
-	.post("/:id/webhook/redeliver", uploads, async (c) => {
-		const job = await redeliverWebhook(c.env, c.var.caller, jobIdParam(c.req.param("id")));
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, { "Cache-Control": "no-store" });
-	})
+	.post(
+		"/:id/webhook/redeliver",
+		describeRoute({
+			tags: ["webhooks"],
+			summary: "Send the job's latest webhook event again (same webhook-id)",
+			security: bearer,
+			parameters: [idParam],
+			responses: { 202: json(JobView, "Redelivery scheduled"), ...KEYED, 404: notFound, 409: problem("The job has no webhook event (`no_webhook`)") },
+		}),
+		uploads,
+		async (c) => {
+			const job = await redeliverWebhook(c.env, c.var.caller, jobIdParam(c.req.param("id")));
+			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, { "Cache-Control": "no-store" });
+		},
+	)
 	/** Try a job again that failed for a passing reason; it keeps its slug. */
-	.post("/:id/retry", uploads, async (c) => {
-		const job = await retryJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
-		return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, {
-			Location: `/jobs/${job.id}`,
-			"Cache-Control": "no-store",
-		});
-	});
+	.post(
+		"/:id/retry",
+		describeRoute({
+			tags: ["jobs"],
+			summary: "Try again a job that failed for a passing reason (it keeps its id and slug)",
+			security: bearer,
+			parameters: [idParam],
+			responses: {
+				202: json(JobView, "Queued again", "Location"),
+				...KEYED,
+				404: notFound,
+				409: problem("Not failed, failed for a reason another attempt would not change, or its original is gone (`not_retryable`)"),
+				429: problem("Over the key's rate, or the owner's jobs in flight", "Retry-After"),
+			},
+		}),
+		uploads,
+		async (c) => {
+			const job = await retryJob(c.env, c.var.caller, jobIdParam(c.req.param("id")));
+			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 202, {
+				Location: `/jobs/${job.id}`,
+				"Cache-Control": "no-store",
+			});
+		},
+	);

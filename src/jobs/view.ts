@@ -1,38 +1,83 @@
-import { type Job, thumbnailPath } from "../contracts";
+import { z } from "zod";
+import { ImageType, type Job, JobError, JobId, JobStatus, Slug, WebhookEvent, thumbnailPath } from "../contracts";
+
+const Instant = z.iso.datetime().describe("ISO 8601, UTC");
+
+/** A job as the HTTP API shows it (and /openapi.json documents it). */
+export const JobView = z
+	.object({
+		id: JobId,
+		status: JobStatus,
+		slug: Slug,
+		thumbnailUrl: z.url().describe("Where the thumbnail is served once the job is done (on PUBLIC_BASE_URL)"),
+		error: JobError.optional().describe("Why the job failed; while queued, why its last attempt will be retried"),
+		nextAttemptAt: Instant.optional().describe("When a job waiting after a passing fault is tried again"),
+		attempts: z.number().int().min(0),
+		original: z.object({
+			contentType: ImageType,
+			bytes: z.number().int().positive(),
+			width: z.number().int().positive().nullable().describe("From the file's header; null where it did not say"),
+			height: z.number().int().positive().nullable(),
+			deletedAt: Instant.optional().describe("When the original was deleted (ORIGINAL_RETENTION_DAYS, or with the job)"),
+		}),
+		thumbnail: z.object({ width: z.number().int(), height: z.number().int(), bytes: z.number().int() }).optional(),
+		deduplicated: z.literal(true).optional().describe("The thumbnail was copied from an earlier job with identical bytes"),
+		deduplicatedFrom: JobId.optional(),
+		deletedAt: Instant.optional(),
+		webhook: z
+			.object({
+				url: z.string(),
+				events: z.array(
+					z.object({
+						id: WebhookEvent.shape.id,
+						type: WebhookEvent.shape.type,
+						state: WebhookEvent.shape.state,
+						nextAttemptAt: Instant.optional(),
+						attempts: z.array(
+							z.object({ at: Instant, status: z.number().int().nullable(), error: z.string().nullable(), ms: z.number().int() }),
+						),
+					}),
+				),
+			})
+			.optional()
+			.describe("Present when the job was uploaded with a callback_url: each event and every delivery attempt"),
+		createdAt: Instant,
+		updatedAt: Instant,
+	})
+	.meta({ id: "Job" });
+export type JobView = z.infer<typeof JobView>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A job as the HTTP API shows it: absolute thumbnail URL (on PUBLIC_BASE_URL, never the request's Host), ISO timestamps, no internals. */
-export function jobView(job: Job, publicBaseUrl: string) {
+export function jobView(job: Job, publicBaseUrl: string): JobView {
 	return {
 		id: job.id,
 		status: job.status,
 		slug: job.slug,
 		thumbnailUrl: new URL(thumbnailPath(job.slug), publicBaseUrl).href,
 		...(job.error && { error: job.error }),
-		...(job.nextAttemptAt !== null && { nextAttemptAt: new Date(job.nextAttemptAt).toISOString() }),
+		...(job.nextAttemptAt !== null && { nextAttemptAt: iso(job.nextAttemptAt) }),
 		attempts: job.attempts,
-		original: { ...job.original, ...(job.originalDeletedAt !== null && { deletedAt: new Date(job.originalDeletedAt).toISOString() }) },
+		original: { ...job.original, ...(job.originalDeletedAt !== null && { deletedAt: iso(job.originalDeletedAt) }) },
 		...(job.thumbnail && {
 			thumbnail: { width: job.thumbnail.width, height: job.thumbnail.height, bytes: job.thumbnail.bytes },
 		}),
-		...(job.deduplicatedFrom !== null && { deduplicated: true, deduplicatedFrom: job.deduplicatedFrom }),
-		...(job.deletedAt !== null && { deletedAt: new Date(job.deletedAt).toISOString() }),
+		...(job.deduplicatedFrom !== null && { deduplicated: true as const, deduplicatedFrom: job.deduplicatedFrom }),
+		...(job.deletedAt !== null && { deletedAt: iso(job.deletedAt) }),
 		...(job.callbackUrl && {
 			webhook: {
 				url: job.callbackUrl,
-				// Each event's state (pending, delivered, failed) and every delivery attempt.
 				events: job.webhookEvents.map((e) => ({
 					id: e.id,
 					type: e.type,
 					state: e.state,
-					...(e.nextAttemptAt !== null && { nextAttemptAt: new Date(e.nextAttemptAt).toISOString() }),
-					attempts: e.attempts.map((a) => ({ at: new Date(a.at).toISOString(), status: a.status, error: a.error, ms: a.ms })),
+					...(e.nextAttemptAt !== null && { nextAttemptAt: iso(e.nextAttemptAt) }),
+					attempts: e.attempts.map((a) => ({ at: iso(a.at), status: a.status, error: a.error, ms: a.ms })),
 				})),
 			},
 		}),
-		createdAt: new Date(job.createdAt).toISOString(),
-		updatedAt: new Date(job.updatedAt).toISOString(),
+		createdAt: iso(job.createdAt),
+		updatedAt: iso(job.updatedAt),
 	};
 }
-
-/** The job view's shape, for clients and tests. */
-export type JobView = ReturnType<typeof jobView>;

@@ -5,9 +5,27 @@ import { ApiError } from "../errors";
 import { jobStub } from "../jobs/stubs";
 import { originalKey } from "../storage";
 import { verifyOriginalSignature } from "./signing";
+import { describeRoute } from "hono-openapi";
+import { problem } from "../openapi/describe";
 
 /** Originals, for Thumbor's HTTP loader only: every URL is signed and expires within minutes. */
-export const originals = new Hono<{ Bindings: Env }>().get("/:id", async (c) => {
+const described = describeRoute({
+	tags: ["internal"],
+	summary: "An original, for Thumbor's loader only (signed, expires within minutes)",
+	parameters: [
+		{ name: "id", in: "path", required: true, schema: { type: "string" } },
+		{ name: "exp", in: "query", required: true, schema: { type: "integer" }, description: "Expiry, epoch seconds" },
+		{ name: "sig", in: "query", required: true, schema: { type: "string" }, description: "HMAC-SHA256, base64url" },
+	],
+	responses: {
+		200: { description: "The original's bytes", content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } } },
+		403: problem("Not signed, or the signature has expired (`forbidden`)"),
+		404: problem("No such original"),
+		500: problem("Something went wrong on our side"),
+	},
+});
+
+export const originals = new Hono<{ Bindings: Env }>().get("/:id", described, async (c) => {
 	const id = JobId.safeParse(c.req.param("id"));
 	const exp = Number(c.req.query("exp"));
 	const sig = c.req.query("sig") ?? "";

@@ -3,6 +3,8 @@ import { Slug } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
 import { GONE_MAX_AGE_S, IMMUTABLE, goneKey, thumbnailCacheKey, thumbnailKey } from "../storage";
+import { describeRoute } from "hono-openapi";
+import { pick, problem } from "../openapi/describe";
 
 const notReady = (name: string) =>
 	new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
@@ -24,42 +26,61 @@ export const thumbnails = new Hono<{ Bindings: Env }>()
 		res.headers.set("Cross-Origin-Resource-Policy", "cross-origin");
 		c.res = res;
 	})
-	.get("/:file", async (c) => {
-	const name = c.req.param("file");
-	const slug = Slug.safeParse(name.endsWith(".webp") ? name.slice(0, -5) : "");
-	if (!slug.success) throw notReady(name);
-
-	const cache = caches.default;
-	const cacheKey = thumbnailCacheKey(settings(c.env).PUBLIC_BASE_URL, slug.data);
-	let response = await cache.match(cacheKey);
-	if (!response) {
-		const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));
-		if (!object) {
-			if (await c.env.BUCKET.head(goneKey(slug.data))) {
-				throw new ApiError(410, "gone", `The thumbnail "${name}" was deleted by its owner.`, {}, {
-					"Cache-Control": `public, max-age=${GONE_MAX_AGE_S}`,
-				});
-			}
-			throw notReady(name);
-		}
-		const body = "body" in object ? (object as R2ObjectBody).body : null;
-		response = new Response(body, {
-			headers: {
-				"Content-Type": "image/webp",
-				"Content-Length": String(object.size),
-				ETag: object.httpEtag,
-				"Cache-Control": IMMUTABLE,
-				"Last-Modified": object.uploaded.toUTCString(),
+	.get(
+		"/:file",
+		describeRoute({
+			tags: ["thumbnails"],
+			summary: "A thumbnail: public, cacheable for ever (GET and HEAD)",
+			parameters: [{ name: "file", in: "path", required: true, schema: { type: "string" }, description: "<slug>.webp" }],
+			responses: {
+				200: {
+					description: "The 100x100 WebP",
+					headers: { ...pick("ETag", "Cache-Control") },
+					content: { "image/webp": { schema: { type: "string", contentMediaType: "image/webp" } } },
+				},
+				304: { description: "Not modified (If-None-Match matched the ETag)", headers: pick("ETag", "Cache-Control") },
+				404: problem("No such thumbnail yet: its job is not done, or never was"),
+				410: problem("Its job was deleted by its owner (`gone`)"),
+				500: problem("Something went wrong on our side"),
 			},
-		});
-		if (body) c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
-	}
-	const etag = response.headers.get("ETag") ?? "";
-	if (matches(c.req.header("If-None-Match"), etag)) {
-		await response.body?.cancel();
-		const headers = new Headers(response.headers);
-		headers.delete("Content-Length");
-		return new Response(null, { status: 304, headers });
-	}
-	return response;
-});
+		}),
+		async (c) => {
+			const name = c.req.param("file");
+			const slug = Slug.safeParse(name.endsWith(".webp") ? name.slice(0, -5) : "");
+			if (!slug.success) throw notReady(name);
+
+			const cache = caches.default;
+			const cacheKey = thumbnailCacheKey(settings(c.env).PUBLIC_BASE_URL, slug.data);
+			let response = await cache.match(cacheKey);
+			if (!response) {
+				const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));
+				if (!object) {
+					if (await c.env.BUCKET.head(goneKey(slug.data))) {
+						throw new ApiError(410, "gone", `The thumbnail "${name}" was deleted by its owner.`, {}, {
+							"Cache-Control": `public, max-age=${GONE_MAX_AGE_S}`,
+						});
+					}
+					throw notReady(name);
+				}
+				const body = "body" in object ? (object as R2ObjectBody).body : null;
+				response = new Response(body, {
+					headers: {
+						"Content-Type": "image/webp",
+						"Content-Length": String(object.size),
+						ETag: object.httpEtag,
+						"Cache-Control": IMMUTABLE,
+						"Last-Modified": object.uploaded.toUTCString(),
+					},
+				});
+				if (body) c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
+			}
+			const etag = response.headers.get("ETag") ?? "";
+			if (matches(c.req.header("If-None-Match"), etag)) {
+				await response.body?.cancel();
+				const headers = new Headers(response.headers);
+				headers.delete("Content-Length");
+				return new Response(null, { status: 304, headers });
+			}
+			return response;
+		},
+	);
