@@ -45,7 +45,7 @@ export default defineConfig({
 				// End to end: a real Thumbor and a real `wrangler dev`, started by the global setup.
 				test: {
 					name: "e2e",
-					include: ["test/e2e/**/*.test.ts"],
+					include: ["test/e2e/**/*.test.{ts,mjs}"],
 					environment: "node",
 					globalSetup: ["test/e2e/global-setup.mjs"],
 					// Every response of the shared stack is held to /openapi.json (test/contract.mjs).

@@ -16,6 +16,7 @@ import { describeRoute, openAPIRouteHandler } from "hono-openapi";
 import { z } from "zod";
 import { json } from "./openapi/describe";
 import { DOCS_PAGE } from "./openapi/docs-page";
+import { UPLOAD_PAGE } from "./page/upload-page";
 
 export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
@@ -93,6 +94,16 @@ app.get(
 		// Validation failures answer in the one error format, documented per route.
 		defaultValidationErrorResponse: false,
 	}),
+);
+/** A page to try the service: upload images with an API key, see their thumbnails. */
+app.get(
+	"/",
+	describeRoute({
+		tags: ["service"],
+		summary: "The upload page",
+		responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } },
+	}),
+	(c) => c.html(UPLOAD_PAGE, 200, { "Cache-Control": "no-cache" }),
 );
 /** The API reference, rendered from /openapi.json in the browser; no internet needed. */
 app.get(

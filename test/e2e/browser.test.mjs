@@ -1,0 +1,91 @@
+/**
+ * The upload page (GET /) in a real browser: Debian's Chromium driven by puppeteer-core,
+ * against the real stack. A person's path: paste a key, pick images, watch the progress
+ * bar (uploads throttled so it can be seen), see the thumbnail appear and a refused file's
+ * reason. Screenshots of each state go to test-output/screenshots/.
+ *
+ * Without a Chromium (CHROMIUM_PATH, or chromium on PATH) these tests are skipped and say
+ * why; CI sets REQUIRE_BROWSER=1 so that they cannot be skipped there.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import puppeteer from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ROOT } from "../../scripts/stack.mjs";
+
+/** @returns {string | null} */
+function findChromium() {
+	if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+	for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
+		try {
+			return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
+		} catch {
+			// not this one
+		}
+	}
+	return null;
+}
+
+const chromium = findChromium();
+if (!chromium) {
+	const why = "no Chromium found (set CHROMIUM_PATH, or apt install chromium): the upload page's browser tests are skipped";
+	if (process.env.REQUIRE_BROWSER === "1") throw new Error(`${why}, but REQUIRE_BROWSER=1`);
+	console.warn(why);
+}
+
+const base = inject("baseUrl");
+const shots = join(ROOT, "test-output", "screenshots");
+/** @type {import("puppeteer-core").Browser} */
+let browser;
+/** @type {import("puppeteer-core").Page} */
+let page;
+
+beforeAll(async () => {
+	if (!chromium) return;
+	mkdirSync(shots, { recursive: true });
+	browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+	page = await browser.newPage();
+	await page.setViewport({ width: 900, height: 1000 });
+});
+afterAll(async () => browser?.close());
+
+const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+describe.skipIf(!chromium)("the upload page, in Chromium", () => {
+	it("uploads with a pasted key, shows real progress, then the thumbnail with its URL; a refused file says why", async () => {
+		await page.goto(`${base}/`);
+		await shot("1-empty");
+		// Keyboard only: the key field is labelled and reachable.
+		expect(await page.$eval("label[for=key]", (l) => l.textContent)).toContain("API key");
+		await page.focus("#key");
+		await page.keyboard.type(inject("apiKeys").a);
+		await page.keyboard.press("Tab"); // leaving the field lists the key's jobs
+
+		// Uploads slowed to ~20 KB/s, so the progress bar has time to move.
+		const cdp = await page.createCDPSession();
+		await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 20_000 });
+		const notAnImage = join(mkdtempSync(join(tmpdir(), "thumbs-browser-")), "notes.txt");
+		writeFileSync(notAnImage, "a shopping list, not an image\n");
+		const input = await page.$("#files");
+		await input.uploadFile(join(inject("fixtures"), "photo-640x480.jpg"), notAnImage);
+		await page.waitForFunction(() => [...document.querySelectorAll("progress")].some((p) => p.value > 5 && p.value < 95), { timeout: 20_000 });
+		await shot("2-uploading");
+		await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+		await page.waitForFunction(() => [...document.querySelectorAll(".job img")].some((i) => i.complete && i.naturalWidth === 100), { timeout: 30_000 });
+		const url = await page.$eval(".job .url", (a) => a.textContent ?? "");
+		expect(url).toMatch(new RegExp(`^${base}/thumbnails/[0-9a-z]{26}\\.webp$`));
+		expect(await page.$eval(".job .url", (a) => a.closest("li").innerText)).toMatch(/image\/jpeg, 58 KiB, 640x480/);
+		expect(await page.$$eval("button", (bs) => bs.map((b) => b.textContent))).toContain("Copy URL");
+		await page.waitForFunction((want) => document.getElementById("recent").textContent.includes(want), {}, url.split("/").pop().replace(".webp", ""));
+		await shot("3-done");
+
+		const reason = await page.$eval(".reason", (e) => e.textContent ?? "");
+		expect(reason).toContain("not a supported image");
+		expect(await page.$eval(".reason", (e) => e.getAttribute("role"))).toBe("alert");
+		await page.$eval(".reason", (e) => e.scrollIntoView());
+		await shot("4-failed");
+	});
+});
