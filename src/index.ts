@@ -96,25 +96,11 @@ app.get(
 	}),
 );
 /** A page to try the service: upload images with an API key, see their thumbnails. */
-app.get(
-	"/",
-	describeRoute({
-		tags: ["service"],
-		summary: "The upload page",
-		responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } },
-	}),
-	(c) => c.html(UPLOAD_PAGE, 200, { "Cache-Control": "no-cache" }),
-);
+const page = (summary: string) =>
+	describeRoute({ tags: ["service"], summary, responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } } });
+app.get("/", page("The upload page"), (c) => c.html(UPLOAD_PAGE, 200, { "Cache-Control": "no-cache" }));
 /** The API reference, rendered from /openapi.json in the browser; no internet needed. */
-app.get(
-	"/docs",
-	describeRoute({
-		tags: ["service"],
-		summary: "The API reference (this document, readable)",
-		responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } },
-	}),
-	(c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-store" }),
-);
+app.get("/docs", page("The API reference (this document, readable)"), (c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-store" }));
 
 app.onError(onError);
 app.notFound(notFound);

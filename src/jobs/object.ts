@@ -122,44 +122,15 @@ export const MIGRATIONS = [
 ];
 
 /**
- * MIGRATIONS' end state, made at once for a new job (test/worker/schema.test.ts checks they
- * agree), less the webhook tables, made only for a job with a callback URL.
+ * MIGRATIONS' end state, made at once for a new job: the first CREATE TABLE with every later
+ * ADD COLUMN folded in (test/worker/schema.test.ts checks they agree). The webhook tables are
+ * made only for a job with a callback URL.
  */
 export const FRESH_SCHEMA = [
-	`CREATE TABLE job (
-		id TEXT PRIMARY KEY,
-		slug TEXT NOT NULL,
-		status TEXT NOT NULL,
-		original_content_type TEXT NOT NULL,
-		original_bytes INTEGER NOT NULL,
-		original_width INTEGER,
-		original_height INTEGER,
-		attempts INTEGER NOT NULL DEFAULT 0,
-		lease_until INTEGER,
-		original_served_attempt INTEGER,
-		thumbnail_width INTEGER,
-		thumbnail_height INTEGER,
-		thumbnail_bytes INTEGER,
-		thumbnail_etag TEXT,
-		error_code TEXT,
-		error_message TEXT,
-		created_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL,
-		retries_since INTEGER,
-		next_attempt_at INTEGER,
-		owner_id TEXT,
-		version INTEGER NOT NULL DEFAULT 0,
-		writing_until INTEGER,
-		deleted_at INTEGER,
-		original_deleted_at INTEGER,
-		index_shard INTEGER,
-		callback_url TEXT,
-		key_hash TEXT,
-		sha256 TEXT,
-		dedup_of TEXT,
-		ended_at INTEGER,
-		report_due INTEGER
-	)`,
+	MIGRATIONS[0]!.replace(
+		/\s*\)\s*$/,
+		`,\n\t\t${MIGRATIONS.flatMap((m) => /^ALTER TABLE job ADD COLUMN (.+)$/s.exec(m)?.[1] ?? []).join(",\n\t\t")}\n\t)`,
+	),
 ];
 
 /** The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL. */
