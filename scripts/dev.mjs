@@ -92,6 +92,7 @@ stack.worker.once("exit", (code) => {
 });
 console.log(`
 edge-thumbnails is up:
+  Try it     ${stack.baseUrl}/ (upload page)   ${stack.baseUrl}/docs (API reference)   npm run demo
   API        ${stack.baseUrl}
   API key    ${apiKey ?? "(none: see the error above)"}   (also in ${keyFile})
              try: curl -H "Authorization: Bearer $(cat .dev-api-key)" --data-binary @photo.jpg ${stack.baseUrl}/jobs
