@@ -168,6 +168,8 @@ export async function startOwnStack(vars = {}) {
 		throw err;
 	});
 	let replacement;
+	// Its answers are held to /openapi.json like the shared stack's (contract-setup.ts).
+	(globalThis.contractOrigins ??= new Set()).add(stack.baseUrl);
 	return {
 		baseUrl: stack.baseUrl,
 		apiKey: key,
