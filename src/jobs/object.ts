@@ -133,7 +133,10 @@ export const FRESH_SCHEMA = [
 	),
 ];
 
-/** The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL. */
+/**
+ * The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL, so
+ * a later migration that changes them must allow for their absence.
+ */
 export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) => s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"));
 
 /** How soon the alarm tries again after the listing index could not be told of a change. */
