@@ -89,4 +89,18 @@ describe.skipIf(!chromium)("the upload page, in Chromium", () => {
 		const failedRow = (await page.$(".reason").then((r) => r.evaluateHandle((e) => e.closest("li")))).asElement();
 		await failedRow.screenshot({ path: join(shots, "4-failed.png") });
 	});
+
+	it("renders the API reference at /docs from /openapi.json, with nothing fetched from elsewhere", async () => {
+		const elsewhere = [];
+		page.on("request", (req) => {
+			if (!req.url().startsWith(base) && !req.url().startsWith("data:")) elsewhere.push(req.url());
+		});
+		await page.goto(`${base}/docs`);
+		await page.waitForSelector("#reference details");
+		const text = await page.$eval("#reference", (e) => e.textContent);
+		for (const path of ["/jobs", "/jobs/{id}", "/thumbnails/{file}", "/webhooks/test"]) expect(text).toContain(path);
+		await page.click("#reference details summary"); // opens an operation, as a reader would
+		await shot("5-docs");
+		expect(elsewhere).toEqual([]);
+	});
 });
