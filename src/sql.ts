@@ -4,6 +4,8 @@
  * must store nothing, so the schema is made by the first write, and an existing
  * one is brought up to date when the object starts.
  */
+import { meteredSql } from "./metering";
+
 export class Schema {
 	#ready: boolean;
 
@@ -21,6 +23,14 @@ export class Schema {
 		// Reading sqlite_master writes nothing.
 		this.#ready = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").toArray().length > 0;
 		if (this.#ready) this.#migrate();
+	}
+
+	/**
+	 * The schema of a Durable Object's own database, made in its constructor (synchronous:
+	 * done before any call reaches the object), on its SQL with rows counted when METER_OPS is on.
+	 */
+	static of(ctx: DurableObjectState, env: Env, migrations: readonly string[], fresh?: readonly string[]): Schema {
+		return new Schema(meteredSql(ctx.storage.sql, env), migrations, fresh);
 	}
 
 	/** Whether this object has ever stored anything. */

@@ -58,8 +58,7 @@ export class KeyObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(ctx.storage.sql, [
+		this.#schema = Schema.of(ctx, env, [
 			KEY_TABLE,
 			// The key's webhook signing secrets: the current one (valid_until null) and, during a
 			// rotation, the one before it until valid_until.
@@ -70,8 +69,8 @@ export class KeyObject extends DurableObject<Env> {
 	/** Records the key (by the registry, when it is made) with its first webhook secret. */
 	async init(row: KeyRow, webhookSecret: string): Promise<void> {
 		this.#schema.ensure();
-		insertKey(this.ctx.storage.sql, row);
-		if (this.#secrets().length === 0) this.ctx.storage.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", webhookSecret);
+		insertKey(this.#schema.sql, row);
+		if (this.#secrets().length === 0) this.#schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", webhookSecret);
 	}
 
 	/** Who holds the key with this hash, or null if it is unknown or revoked. */
@@ -91,15 +90,15 @@ export class KeyObject extends DurableObject<Env> {
 		this.#schema.ensure();
 		const until = Date.now() + overlapMs;
 		const secret = newWebhookSecret();
-		this.ctx.storage.sql.exec("DELETE FROM webhook_secret WHERE valid_until IS NOT NULL");
-		this.ctx.storage.sql.exec("UPDATE webhook_secret SET valid_until = ?", until);
-		this.ctx.storage.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", secret);
+		this.#schema.sql.exec("DELETE FROM webhook_secret WHERE valid_until IS NOT NULL");
+		this.#schema.sql.exec("UPDATE webhook_secret SET valid_until = ?", until);
+		this.#schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", secret);
 		return { secret, previousValidUntil: until };
 	}
 
 	#secrets(): string[] {
 		if (!this.#schema.exists) return [];
-		return this.ctx.storage.sql
+		return this.#schema.sql
 			.exec<{ secret: string }>(
 				"SELECT secret FROM webhook_secret WHERE valid_until IS NULL OR valid_until > ? ORDER BY valid_until IS NOT NULL",
 				Date.now(),
@@ -109,12 +108,12 @@ export class KeyObject extends DurableObject<Env> {
 	}
 
 	async revoke(at: number): Promise<void> {
-		if (this.#row()) this.ctx.storage.sql.exec("UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?)", at);
+		if (this.#row()) this.#schema.sql.exec("UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?)", at);
 	}
 
 	#row(): KeyRow | null {
 		if (!this.#schema.exists) return null;
-		return this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key LIMIT 1").toArray()[0] ?? null;
+		return this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key LIMIT 1").toArray()[0] ?? null;
 	}
 }
 
@@ -127,7 +126,7 @@ export class KeyRegistry extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = new Schema(ctx.storage.sql, [KEY_TABLE]);
+		this.#schema = Schema.of(ctx, env, [KEY_TABLE]);
 	}
 
 	/** Makes a key and its webhook secret; both are in the answer, and the key nowhere else. */
@@ -145,15 +144,15 @@ export class KeyRegistry extends DurableObject<Env> {
 		};
 		const webhookSecret = newWebhookSecret();
 		await keyObject(this.env, row.hash).init(row, webhookSecret);
-		insertKey(this.ctx.storage.sql, row);
+		insertKey(this.#schema.sql, row);
 		return { key: toApiKey(row), secret, webhookSecret };
 	}
 
 	async list(ownerId?: string): Promise<ApiKey[]> {
 		if (!this.#schema.exists) return [];
 		const rows = ownerId
-			? this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE owner_id = ? ORDER BY id", ownerId)
-			: this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key ORDER BY id");
+			? this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key WHERE owner_id = ? ORDER BY id", ownerId)
+			: this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key ORDER BY id");
 		return rows.toArray().map(toApiKey);
 	}
 
@@ -170,13 +169,13 @@ export class KeyRegistry extends DurableObject<Env> {
 		if (!row) return null;
 		const at = row.revoked_at ?? Date.now();
 		await keyObject(this.env, row.hash).revoke(at);
-		this.ctx.storage.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ?", at, id);
+		this.#schema.sql.exec("UPDATE api_key SET revoked_at = ? WHERE id = ?", at, id);
 		return toApiKey({ ...row, revoked_at: at });
 	}
 
 	#byId(id: string): KeyRow | null {
 		if (!this.#schema.exists) return null;
-		return this.ctx.storage.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] ?? null;
+		return this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] ?? null;
 	}
 }
 

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { count, metered, meteredSql } from "../metering";
+import { count, metered } from "../metering";
 import { Schema } from "../sql";
 
 const MIGRATIONS = [
@@ -30,9 +30,8 @@ export class ClaimObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#sql = meteredSql(ctx.storage.sql, env);
-		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(this.#sql, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#sql = this.#schema.sql;
 	}
 
 	/** The current claim, if any and not expired. */

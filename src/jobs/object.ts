@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { count, metered, meteredSql } from "../metering";
+import { count, metered } from "../metering";
 import {
 	type Job,
 	type JobError,
@@ -163,9 +163,8 @@ export class JobObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#sql = meteredSql(ctx.storage.sql, env);
-		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(this.#sql, MIGRATIONS, FRESH_SCHEMA);
+		this.#schema = Schema.of(ctx, env, MIGRATIONS, FRESH_SCHEMA);
+		this.#sql = this.#schema.sql;
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */

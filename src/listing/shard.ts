@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { metered, meteredSql } from "../metering";
+import { metered } from "../metering";
 import type { Job, JobStatus } from "../contracts";
 import { Schema } from "../sql";
 
@@ -25,9 +25,8 @@ export class JobIndexShard extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#sql = meteredSql(ctx.storage.sql, env);
-		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(this.#sql, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#sql = this.#schema.sql;
 	}
 
 	/** Records a job's state, unless a newer one is already here (reports may arrive out of order). */

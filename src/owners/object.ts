@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { metered, meteredSql } from "../metering";
+import { metered } from "../metering";
 import { TERMINAL_STATUSES } from "../contracts";
 import { jobStub } from "../jobs/stubs";
 import { Schema } from "../sql";
@@ -26,9 +26,8 @@ export class OwnerObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#sql = meteredSql(ctx.storage.sql, env);
-		// Synchronous: done before any call reaches the object.
-		this.#schema = new Schema(this.#sql, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#sql = this.#schema.sql;
 	}
 
 	/** Admits job `jobId` unless `max` are in flight already; true when admitted. */
