@@ -11,7 +11,7 @@ import { thumbnails } from "./thumbnails/routes";
 import { webhooks } from "./webhooks/routes";
 import { httpOrigin } from "./thumbor/origin";
 import { serverTiming } from "./timing";
-import { count, metered } from "./metering";
+import { count, countFetch, metered } from "./metering";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
 import { z } from "zod";
 import { json } from "./openapi/describe";
@@ -113,8 +113,7 @@ export { app };
 export default {
 	fetch(req: Request, env: Env, ctx: ExecutionContext) {
 		const meteredEnv = metered(env);
-		// The meter's own reads (and key management) are not what a thumbnail costs.
-		if (!new URL(req.url).pathname.startsWith("/admin/")) count("worker fetch");
+		countFetch(req);
 		return app.fetch(req, meteredEnv, ctx);
 	},
 	queue(batch, env) {

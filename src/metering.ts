@@ -19,6 +19,11 @@ export function count(op: string, n = 1): void {
 	if (on) counts.set(op, (counts.get(op) ?? 0) + n);
 }
 
+/** A Worker invocation by HTTP; the meter's own reads (and key management) are not what a thumbnail costs. */
+export function countFetch(req: Request): void {
+	if (on && !new URL(req.url).pathname.startsWith("/admin/")) count("worker fetch");
+}
+
 export const meterSnapshot = (): Record<string, number> => Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
 export const meterReset = (): void => counts.clear();
 
