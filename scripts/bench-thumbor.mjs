@@ -6,11 +6,11 @@
 // process's peak RSS (VmHWM) at the end. The operation is the pipeline's:
 // 100x100/smart/filters:format(webp):quality(80).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT, ensureThumborVenv, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+import { ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
 const N = Math.max(3, Math.min(200, Number(values.n)));
@@ -19,15 +19,6 @@ const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
 
 const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 const peakRssMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
-
-/** A thumbor.conf for benchmarking: ours, or stock (no engine, no detector), reading `dir` with the file loader. */
-function conf(dir, kind) {
-	let text = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
-	if (kind === "stock") text = text.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
-	const file = join(dir, `${kind}.conf`);
-	writeFileSync(file, `${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`);
-	return file;
-}
 
 async function measure(url) {
 	const once = async () => {
@@ -88,7 +79,7 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		"camera-no-thumbnail-4000x3000.heic",
 		"screen-1920x1080.png",
 	];
-	const confs = { stock: conf(dir, "stock"), ours: conf(dir, "ours") };
+	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
 	const rows = [];
 	for (const image of images) {
 		const row = { image, MB: +(statSync(join(dir, image)).size / 1e6).toFixed(1) };

@@ -25,6 +25,19 @@ function findPython() {
 	throw new Error("Python 3.10 or newer is needed for the local Thumbor (set PYTHON to its path)");
 }
 
+/**
+ * Writes `<dir>/<ours|stock>.conf`: thumbor.conf reading images from `dir` with Thumbor's file
+ * loader and unsigned URLs, for measuring and comparing. `stock` drops our engine and detector
+ * (a `smart` crop is then the centre), the reference our origin is held to. Returns its path.
+ */
+export function fileLoaderConf(dir, { stock = false } = {}) {
+	let text = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
+	if (stock) text = text.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
+	const file = join(dir, stock ? "stock.conf" : "ours.conf");
+	writeFileSync(file, `${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`);
+	return file;
+}
+
 /** Makes `.venv` from thumbor/requirements.txt, once; again only when the requirements change. */
 export function ensureThumborVenv(log = console.log) {
 	const wanted = createHash("sha256").update(readFileSync(REQUIREMENTS)).digest("hex");

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ROOT, ensureSecrets, freePorts, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import { ROOT, ensureSecrets, fileLoaderConf, freePorts, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -209,12 +209,7 @@ export function meanDifference(python, a, b) {
  * our engine's output is held to.
  */
 export async function startStockThumbor(dir) {
-	const conf = join(mkdtempSync(join(tmpdir(), "thumbs-stock-")), "stock.conf");
-	const ours = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
-	writeFileSync(
-		conf,
-		`${ours.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []")}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`,
-	);
+	const conf = fileLoaderConf(dir, { stock: true });
 	const [port] = await freePorts(1);
 	const child = startThumbor({ port, securityKey: "stock-reference-key-not-secret", conf });
 	await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
