@@ -62,7 +62,10 @@ function containerInstance() {
 const stat = (pid) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
 
 /** CPU seconds a process (and its threads) has used so far, from /proc. */
-const cpuSeconds = (pid) => (Number(stat(pid)[11]) + Number(stat(pid)[12])) / 100; // utime + stime, in USER_HZ ticks
+function cpuSeconds(pid) {
+	const fields = stat(pid);
+	return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ ticks
+}
 
 /** `pid` and all its descendants, each with its command line. */
 function processTree(pid) {
