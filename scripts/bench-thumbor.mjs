@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+import { percentile } from "./stats.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
 const N = Math.max(3, Math.min(200, Number(values.n)));
 const IN_FLIGHT = 4;
 const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
 
-const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 const peakRssMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 
 async function measure(url) {

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
+import { percentile } from "./stats.mjs";
 import { ROOT, ensureSecrets, freePorts, makeTestImages, startStack, stopLaunched } from "./stack.mjs";
 
 const { values } = parseArgs({
@@ -32,10 +33,6 @@ if (sign("lab-3f9c2a7e-not-a-real-secret", `${OPERATION}/127.0.0.1:8000/small_64
 	throw new Error("bench signer disagrees with the verified Thumbor vector");
 }
 
-const percentile = (xs, p) => {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-};
 const row = (name, xs) => ({
 	measurement: name,
 	n: xs.length,

@@ -16,9 +16,9 @@ import { ulid } from "../../src/ids";
 import worker from "../../src/index";
 import { indexShard } from "../../src/jobs/stubs";
 import { shardOf } from "../../src/shards";
+import { percentile } from "../../scripts/stats.mjs";
 
 const JOBS = 10_000;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const row = (measurement: string, xs: number[], extra = "") =>
 	`${measurement.padEnd(40)} ${String(xs.length).padStart(4)} ${percentile(xs, 50).toFixed(1).padStart(8)} ${percentile(xs, 90).toFixed(1).padStart(8)} ${Math.max(...xs).toFixed(1).padStart(8)}${extra}`;
 /** A plain table (workerd's console has no console.table). */
