@@ -100,7 +100,16 @@ try {
 	const logDir = join(dir, "logs");
 	mkdirSync(logDir);
 	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
-	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), logDir, vars: { METER_OPS: "1" } });
+	const stack = await startStack({
+		workerPort,
+		thumborPort,
+		envFile,
+		persistTo: join(dir, "state"),
+		logDir,
+		vars: { METER_OPS: "1" },
+		// The pipeline pushes originals; asked directly, Thumbor also loads one by URL from the file server below.
+		thumborEnv: { THUMBOR_ALLOWED_SOURCES: "127.0.0.1" },
+	});
 	// API keys made as a user would (npm run keys); a fresh one every 100 uploads stays under
 	// the per-key upload rate limit (wrangler.toml), which would otherwise be what is measured.
 	const total = Math.max(N * 2, CONCURRENCY * 4);

@@ -27,12 +27,12 @@ function findPython() {
 
 /**
  * Writes `<dir>/<ours|stock>.conf`: thumbor.conf reading images from `dir` with Thumbor's file
- * loader and unsigned URLs, for measuring and comparing. `stock` drops our engine and detector
- * (a `smart` crop is then the centre), the reference our origin is held to. Returns its path.
+ * loader and unsigned URLs, for measuring and comparing. `stock` drops our engine, detector and
+ * POST route (a `smart` crop is then the centre), the reference our origin is held to. Returns its path.
  */
 export function fileLoaderConf(dir, { stock = false } = {}) {
 	let text = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
-	if (stock) text = text.replace(/^ENGINE = .*$/m, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
+	if (stock) text = text.replace(/^(ENGINE|HANDLER_LISTS) = .*$/gm, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
 	const file = join(dir, stock ? "stock.conf" : "ours.conf");
 	writeFileSync(file, `${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`);
 	return file;
@@ -60,7 +60,7 @@ export function ensureThumborVenv(log = console.log) {
 
 export const randomKey = () => randomBytes(32).toString("base64url");
 
-const SECRET_NAMES = ["THUMBOR_SECURITY_KEY", "ORIGINALS_SIGNING_KEY", "ADMIN_TOKEN"];
+const SECRET_NAMES = ["THUMBOR_SECURITY_KEY", "CURSOR_SIGNING_KEY", "ADMIN_TOKEN"];
 
 /**
  * Makes sure the dotenv file at `path` (mode 600) holds every secret the Worker and
@@ -145,10 +145,11 @@ function launch(name, command, args, { env = {}, logTo, logFile } = {}) {
 }
 
 /**
- * Starts Thumbor from the venv on 127.0.0.1 with the project's thumbor.conf.
- * `allowedSources` is the Worker's hostname: the only place Thumbor may load from.
+ * Starts Thumbor from the venv on 127.0.0.1 with the project's thumbor.conf. The Worker pushes
+ * originals to it; `allowedSources` (hostnames) lets GETs load by URL too, for measuring
+ * Thumbor on its own (none by default, as in production).
  */
-export function startThumbor({ port, securityKey, allowedSources = "127.0.0.1", logTo, logFile, env = {}, conf = join(ROOT, "thumbor", "thumbor.conf") }) {
+export function startThumbor({ port, securityKey, allowedSources = "", logTo, logFile, env = {}, conf = join(ROOT, "thumbor", "thumbor.conf") }) {
 	return launch(
 		"thumbor",
 		venvBin("thumbor"),
@@ -259,7 +260,6 @@ export async function startStack({ workerPort, thumborPort, thumborUrl, envFile,
 			logFile: logFile("wrangler"),
 			vars: {
 				THUMBOR_URL: thumborUrl,
-				ORIGINALS_BASE_URL: `http://127.0.0.1:${workerPort}`,
 				PUBLIC_BASE_URL: `http://127.0.0.1:${workerPort}`,
 				// Local stacks only: webhooks may go to plain-http receivers on this machine.
 				WEBHOOK_DEV_HOSTS: "127.0.0.1",

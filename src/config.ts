@@ -1,8 +1,6 @@
 import { z } from "zod";
 import type { RetryPolicy } from "./attempts";
 
-const LOOPBACK = /^(127\.|localhost$|\[::1\]$)/;
-
 const Settings = z
 	.object({
 		THUMBOR_URL: z
@@ -10,7 +8,6 @@ const Settings = z
 			.default("")
 			.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
 		THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
-		ORIGINALS_BASE_URL: z.url().describe("This Worker's base URL as Thumbor reaches it"),
 		PUBLIC_BASE_URL: z.url().describe("This Worker's base URL as clients reach it: thumbnail URLs are built on it"),
 		MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
 		MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
@@ -32,18 +29,7 @@ const Settings = z
 		CORS_ALLOWED_ORIGINS: z.string().default(""),
 		THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
 		ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),
-		ORIGINALS_SIGNING_KEY: z.string().min(16, "ORIGINALS_SIGNING_KEY must be set (16+ characters)"),
-	})
-	.superRefine((s, ctx) => {
-		// A malformed URL is reported by its own field; this check only looks at a well-formed one.
-		const originals = URL.canParse(s.ORIGINALS_BASE_URL) ? new URL(s.ORIGINALS_BASE_URL) : null;
-		if (s.THUMBOR_URL === "" && originals && LOOPBACK.test(originals.hostname)) {
-			ctx.addIssue({
-				code: "custom",
-				path: ["ORIGINALS_BASE_URL"],
-				message: "must be the Worker's public URL when Thumbor runs in Cloudflare Containers (THUMBOR_URL empty)",
-			});
-		}
+		CURSOR_SIGNING_KEY: z.string().min(16, "CURSOR_SIGNING_KEY must be set (16+ characters): it signs listing cursors"),
 	});
 type ParsedSettings = z.infer<typeof Settings>;
 export type Settings = ParsedSettings & {

@@ -124,11 +124,6 @@ export type NewJob = z.infer<typeof NewJob>;
 export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 	status: JobStatus,
 	attempts: z.number().int().nonnegative(),
-	originalServedAttempt: z
-		.number()
-		.int()
-		.nullable()
-		.describe("The last attempt during which Thumbor fetched the original: tells a bad image from an unreachable origin"),
 	thumbnail: ThumbnailInfo.nullable(),
 	error: JobError.nullable().describe("Set when failed; while queued, why the last attempt will be retried"),
 	nextAttemptAt: z.number().int().nullable().describe("While queued after a passing fault: when the next attempt starts"),

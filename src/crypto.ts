@@ -1,4 +1,4 @@
-/** HMAC and base64url helpers shared by the Thumbor URL signer and the originals URL signer. */
+/** HMAC and base64url helpers shared by the Thumbor URL signer, listing cursors and API keys. */
 
 const encoder = new TextEncoder();
 

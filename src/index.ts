@@ -6,10 +6,9 @@ import { settings } from "./config";
 import { notFound, onError } from "./errors";
 import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
-import { originals } from "./originals/routes";
 import { thumbnails } from "./thumbnails/routes";
 import { webhooks } from "./webhooks/routes";
-import { httpOrigin } from "./thumbor/origin";
+import { HEALTH_TIMEOUT_MS } from "./thumbor/origin";
 import { serverTiming } from "./timing";
 import { count, countFetch, metered } from "./metering";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
@@ -44,8 +43,8 @@ const app = new Hono<{ Bindings: Env }>()
 		// Containers are not probed: a health check must not start one.
 		const { THUMBOR_URL } = settings(c.env);
 		const thumbor = THUMBOR_URL
-			? await httpOrigin(THUMBOR_URL)("/healthcheck", AbortSignal.timeout(2000))
-					.then((r) => (r.ok ? "ok" : `http ${r.status}`))
+			? await fetch(`${THUMBOR_URL.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) })
+					.then(async (r) => (await r.body?.cancel(), r.ok ? "ok" : `http ${r.status}`))
 					.catch(() => "unreachable")
 			: "container";
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
@@ -57,8 +56,7 @@ const app = new Hono<{ Bindings: Env }>()
 	.route("/jobs", jobs)
 	.route("/webhooks", webhooks)
 	.route("/admin", admin)
-	.route("/thumbnails", thumbnails)
-	.route("/originals", originals);
+	.route("/thumbnails", thumbnails);
 
 /** The OpenAPI 3.1 document, generated from the routes' descriptions and zod schemas. */
 app.get(

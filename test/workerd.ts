@@ -11,11 +11,10 @@ export function workerdTests(bindings: Record<string, string>) {
 			bindings: {
 				// Thumbor is down in these runs (see outboundService below).
 				THUMBOR_URL: "http://127.0.0.1:1",
-				ORIGINALS_BASE_URL: "http://127.0.0.1:1",
 				// Not the host tests send requests to: job views must never echo the request's Host.
 				PUBLIC_BASE_URL: "https://img.example",
 				THUMBOR_SECURITY_KEY: key(),
-				ORIGINALS_SIGNING_KEY: key(),
+				CURSOR_SIGNING_KEY: key(),
 				ADMIN_TOKEN: key(),
 				...bindings,
 			},

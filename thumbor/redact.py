@@ -1,10 +1,9 @@
 """A logging filter that keeps URL signatures out of Thumbor's logs.
 
-Thumbor and Tornado log the request path on every 4xx/5xx, and the path holds
-two secrets' worth of signatures: Thumbor's own HMAC (the first path segment)
-and the `sig` of the Worker's signed /originals URL inside it. Either one, read
-from a log, lets someone replay the request until it expires (Thumbor's never
-does). Installed on the log handler by THUMBOR_LOG_CONFIG in thumbor.conf.
+Thumbor and Tornado log the request path on every 4xx/5xx, and the path begins
+with Thumbor's HMAC signature of the rest. Read from a log, it lets someone replay
+the request for ever (a signed path never expires). Installed on the log handler
+by THUMBOR_LOG_CONFIG in thumbor.conf.
 """
 
 from __future__ import annotations
@@ -14,13 +13,10 @@ import re
 
 # Thumbor's signature: 27 URL-safe base64 characters and '=' (a padded SHA-1), a whole path segment.
 _THUMBOR_SIGNATURE = re.compile(r"/[A-Za-z0-9_-]{27}=(?=/)")
-# The originals URL's signature, plain or percent-encoded as Thumbor sees it.
-_ORIGINALS_SIGNATURE = re.compile(r"(sig(?:=|%3[Dd]))[A-Za-z0-9_%-]+")
 
 
 def redact(text: str) -> str:
-    text = _THUMBOR_SIGNATURE.sub("/<signature>", text)
-    return _ORIGINALS_SIGNATURE.sub(r"\1<redacted>", text)
+    return _THUMBOR_SIGNATURE.sub("/<signature>", text)
 
 
 class RedactSignatures(logging.Filter):

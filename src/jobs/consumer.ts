@@ -9,7 +9,6 @@
 import { AttemptError, duration, retryDelayMs } from "../attempts";
 import { type Job, JobMessage, type ThumbnailInfo } from "../contracts";
 import { type Settings, settings } from "../config";
-import { signedOriginalUrl } from "../originals/signing";
 import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
@@ -119,19 +118,20 @@ async function makeThumbnail(
 		const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, reused.bytes, reused, { copiedFrom: reused.from }));
 		return thumbnail && { thumbnail, dedupOf: reused.from };
 	}
-	const source = await signedOriginalUrl(cfg.ORIGINALS_BASE_URL, cfg.ORIGINALS_SIGNING_KEY, job.id);
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
-	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, source);
+	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
 	const rendered = await steps.time("thumbor", () =>
-		renderThumbnail(origin, path, {
-			attempt: job.attempts,
-			previousError: job.error?.code ?? null,
-			originalServed: async () => (await stub.get())?.originalServedAttempt === job.attempts,
-			originalExists: async () => (await env.BUCKET.head(originalKey(job.id))) !== null,
-		}),
+		renderThumbnail(origin, path, () => openOriginal(env, job), { attempt: job.attempts, previousError: job.error?.code ?? null }),
 	);
 	const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, rendered.bytes, rendered.info));
 	return thumbnail && { thumbnail };
+}
+
+/** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
+async function openOriginal(env: Env, job: Job): Promise<ReadableStream<Uint8Array>> {
+	const object = await env.BUCKET.get(originalKey(job.id));
+	if (!object) throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+	return object.body;
 }
 
 /**

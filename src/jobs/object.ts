@@ -38,7 +38,6 @@ type Row = {
 	original_height: number | null;
 	attempts: number;
 	lease_until: number | null;
-	original_served_attempt: number | null;
 	thumbnail_width: number | null;
 	thumbnail_height: number | null;
 	thumbnail_bytes: number | null;
@@ -74,7 +73,7 @@ export const MIGRATIONS = [
 		original_height INTEGER,
 		attempts INTEGER NOT NULL DEFAULT 0,
 		lease_until INTEGER,
-		original_served_attempt INTEGER,
+		original_served_attempt INTEGER, -- unused since originals are pushed to Thumbor; kept, as old tables have it
 		thumbnail_width INTEGER,
 		thumbnail_height INTEGER,
 		thumbnail_bytes INTEGER,
@@ -249,11 +248,6 @@ export class JobObject extends DurableObject<Env> {
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
 		return { proceed: true, job: this.#report(), retryUntil };
-	}
-
-	/** Thumbor has fetched the original during the current attempt. */
-	async noteOriginalServed(): Promise<void> {
-		if (this.#schema.exists) this.#sql.exec("UPDATE job SET original_served_attempt = attempts");
 	}
 
 	/**
@@ -631,7 +625,6 @@ function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
 			height: row.original_height,
 		},
 		attempts: row.attempts,
-		originalServedAttempt: row.original_served_attempt,
 		thumbnail:
 			row.thumbnail_width === null
 				? null

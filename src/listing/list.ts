@@ -13,7 +13,7 @@ import { readCursor, writeCursor } from "./cursor";
 export async function listJobs(env: Env, caller: Caller, query: JobListQuery): Promise<{ items: Job[]; nextCursor: string | null }> {
 	const cfg = settings(env);
 	if (cfg.OWNER_INDEX_SHARDS === 0) throw new ApiError(404, "not_found", "Listing is turned off on this deployment (OWNER_INDEX_SHARDS = 0).");
-	const key = cfg.ORIGINALS_SIGNING_KEY;
+	const key = cfg.CURSOR_SIGNING_KEY;
 	const status = query.status ?? null;
 	const before = query.cursor ? await readCursor(key, query.cursor, caller.ownerId, status) : null;
 	// One more than asked for from each shard: then whether another page exists is known.

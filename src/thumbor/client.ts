@@ -16,16 +16,22 @@ export async function signThumborPath(securityKey: string, path: string): Promis
 }
 
 /**
- * The signed Thumbor path (from its leading slash) for `sourceUrl`. The source is
- * percent-encoded whole: a raw `?query` would be neither signed nor forwarded.
+ * The signed Thumbor path (from its leading slash) for the original named `name` (a job id).
+ * The original itself goes in the request's body (thumbor/pushed_original.py): the name only
+ * labels it in Thumbor's logs, and the signature covers it like the rest of the path.
  */
-export async function thumborPath(securityKey: string, sourceUrl: string): Promise<string> {
-	const path = `${OPERATION}/${encodeURIComponent(sourceUrl)}`;
+export async function thumborPath(securityKey: string, name: string): Promise<string> {
+	const path = `${OPERATION}/${encodeURIComponent(name)}`;
 	return `/${await signThumborPath(securityKey, path)}/${path}`;
 }
 
-/** Something that answers GETs of Thumbor paths: a Thumbor at a URL, or our container (thumbor/origin.ts). */
-export type ThumborOrigin = (path: string, signal: AbortSignal) => Promise<Response>;
+/** A Thumbor: a process at a URL, or one of our containers (thumbor/origin.ts). */
+export interface ThumborOrigin {
+	/** Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path). */
+	render(path: string, original: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<Response>;
+	/** Whether Thumbor answers its health check at once (it is up and not swamped). */
+	healthy(): Promise<boolean>;
+}
 
 export interface Rendered {
 	bytes: Uint8Array;
@@ -38,38 +44,39 @@ export interface Rendered {
  */
 const THUMBOR_TIMEOUT_MS = 30_000;
 
-/** What the Worker saw of an attempt, which Thumbor's empty error bodies do not say. */
+/** What the Worker knows of an attempt, which Thumbor's empty error bodies do not say. */
 export interface AttemptContext {
 	/** Which attempt this is, from 1. */
 	attempt: number;
 	/** Why the attempt before this one failed, if it did: an image fault seen twice is final. */
 	previousError: JobErrorCode | null;
-	/** Whether Thumbor fetched the original during this attempt (the originals route records it). */
-	originalServed: () => Promise<boolean>;
-	/** Whether the original is still in R2. */
-	originalExists: () => Promise<boolean>;
 }
 
-/** Asks Thumbor for the thumbnail at `path`; throws AttemptError with a reason a user can act on. */
+/**
+ * Sends `original` (opened afresh for each ask) to Thumbor and returns the thumbnail;
+ * throws AttemptError with a reason a user can act on.
+ */
 export async function renderThumbnail(
 	origin: ThumborOrigin,
 	path: string,
+	original: () => Promise<ReadableStream<Uint8Array>>,
 	context: AttemptContext,
 	timeoutMs = THUMBOR_TIMEOUT_MS,
 ): Promise<Rendered> {
 	const signal = AbortSignal.timeout(timeoutMs);
-	const ask = () =>
+	const ask = async () =>
 		Promise.race([
-			origin(path, signal),
+			origin.render(path, await original(), signal),
 			new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
 		]);
 	let res: Response;
 	try {
 		// A pooled connection to a Thumbor that has since restarted fails once; a fresh one may not.
-		res = await ask().catch((err: unknown) => (signal.aborted ? Promise.reject(err) : ask()));
+		res = await ask().catch((err: unknown) => (signal.aborted || err instanceof AttemptError ? Promise.reject(err) : ask()));
 	} catch (err) {
-		if (signal.aborted && (await context.originalServed())) {
-			// Thumbor had the image and never answered: the image keeps it busy (or it is swamped).
+		if (err instanceof AttemptError) throw err;
+		if (signal.aborted && (await origin.healthy())) {
+			// Thumbor had the image, answers others and never answered this: the image keeps it busy.
 			throw imageFault("image_too_complex", TOO_COMPLEX, context);
 		}
 		throw new AttemptError(
@@ -81,7 +88,7 @@ export async function renderThumbnail(
 		// Thumbor's error bodies are empty; the status and what we saw are all there is.
 		await res.body?.cancel();
 		console.warn(`Thumbor answered ${res.status} on attempt ${context.attempt}`);
-		throw await classifyThumborStatus(res.status, context);
+		throw classifyThumborStatus(res.status, context);
 	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	const info = readWebpInfo(bytes);
@@ -108,26 +115,23 @@ function imageFault(code: JobErrorCode, message: string, context: AttemptContext
 }
 
 /**
- * What a Thumbor error status means for the job.
+ * What a Thumbor error status means for the job. Thumbor had the image in the request,
+ * so every answer is about this image, except the last two kinds.
  * - 400: a refusal (not an image, corrupt, truncated, too many pixels): final.
  * - 422: our engine stopped a decode that ran past its budget, or refused one that would: final.
- * - 404: Thumbor's loader got no original: final if it is gone from R2, else a passing fault.
- * - 500: seen both when the decoder chokes on an image and when the origin is unreachable.
- *   If Thumbor did fetch the original, the image is at fault: final once a retry saw it too.
+ * - 500: the decoder choked: final once a retry saw it too.
+ * - 404 or 405: this Thumbor takes no pushed originals (not ours, or misconfigured): a passing
+ *   fault, so jobs wait for the fix instead of failing.
  * - anything else (502, 503, 504…): a passing fault.
  */
-export async function classifyThumborStatus(status: number, context: AttemptContext): Promise<AttemptError> {
+export function classifyThumborStatus(status: number, context: AttemptContext): AttemptError {
 	if (status === 400) return imageFault("unprocessable_image", UNDECODABLE, context, true);
 	if (status === 422) return imageFault("image_too_complex", TOO_COMPLEX, context, true);
-	if (status === 404) {
-		return (await context.originalExists())
-			? new AttemptError({ code: "original_missing", message: "The image service could not load the original upload." }, false)
-			: new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
-	}
-	if (status === 500) {
-		if (await context.originalServed()) return imageFault("unprocessable_image", UNDECODABLE, context);
+	if (status === 500) return imageFault("unprocessable_image", UNDECODABLE, context);
+	if (status === 404 || status === 405) {
+		console.error(`Thumbor answered ${status} to a pushed original: is it started with thumbor/thumbor.conf (pushed_original)?`);
 		return new AttemptError(
-			{ code: "thumbor_unavailable", message: "The image service could not load the original (HTTP 500)." },
+			{ code: "thumbor_unavailable", message: `The image service does not take pushed originals (HTTP ${status}).` },
 			false,
 		);
 	}

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { settings } from "../config";
+import { HEALTH_TIMEOUT_MS } from "./origin";
 
 /** Thumbor's port inside the image (thumbor/Dockerfile). */
 const PORT = 8888;
@@ -14,18 +15,35 @@ const IDLE_TIMEOUT_MS = 10 * 60_000;
 export class ThumborContainer extends DurableObject<Env> {
 	#starting: Promise<void> | undefined;
 
-	/** Thumbor's answer to a GET of `path` (a signed Thumbor path), starting the container if needed. */
-	async get(path: string): Promise<Response> {
+	/** Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path), starting the container if needed. */
+	async render(path: string, original: ReadableStream<Uint8Array>): Promise<Response> {
 		if (!this.ctx.container) {
 			// A deployment without [[containers]]: every job waits (a passing fault) until it is fixed.
 			console.error("ThumborContainer has no container: add [[containers]] to wrangler.toml");
+			await original.cancel();
 			return new Response("ThumborContainer has no container", { status: 503 });
 		}
+		await this.#ready();
+		return this.#container().getTcpPort(PORT).fetch(`http://thumbor${path}`, { method: "POST", body: original });
+	}
+
+	/** Whether this instance's Thumbor answers its health check at once (false when it is not running). */
+	async healthy(): Promise<boolean> {
+		if (!this.ctx.container?.running) return false;
+		try {
+			const res = await this.#container().getTcpPort(PORT).fetch("http://thumbor/healthcheck", { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+			await res.body?.cancel();
+			return res.ok;
+		} catch {
+			return false;
+		}
+	}
+
+	#ready(): Promise<void> {
 		this.#starting ??= this.#start().finally(() => {
 			this.#starting = undefined;
 		});
-		await this.#starting;
-		return this.#container().getTcpPort(PORT).fetch(`http://thumbor${path}`);
+		return this.#starting;
 	}
 
 	#container(): Container {
@@ -39,11 +57,10 @@ export class ThumborContainer extends DurableObject<Env> {
 		if (!container.running) {
 			const cfg = settings(this.env);
 			container.start({
-				// Thumbor loads originals from this Worker's public /originals URLs.
-				enableInternet: true,
+				// Every original comes in the request (thumbor/pushed_original.py): Thumbor fetches nothing.
+				enableInternet: false,
 				env: {
 					THUMBOR_SECURITY_KEY: cfg.THUMBOR_SECURITY_KEY,
-					THUMBOR_ALLOWED_SOURCES: new URL(cfg.ORIGINALS_BASE_URL).hostname,
 					THUMBOR_MAX_PIXELS: String(cfg.MAX_PIXELS),
 				},
 			});

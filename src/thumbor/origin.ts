@@ -3,13 +3,28 @@ import { count } from "../metering";
 import { shardOf } from "../shards";
 import type { ThumborOrigin } from "./client";
 
+/** How long a health check may take before Thumbor counts as unresponsive. */
+export const HEALTH_TIMEOUT_MS = 2_000;
+
 /** A Thumbor reached over HTTP at `baseUrl` (the local venv, docker compose, any host). */
-export const httpOrigin =
-	(baseUrl: string): ThumborOrigin =>
-	(path, signal) => {
-		count("fetch thumbor");
-		return fetch(`${baseUrl.replace(/\/+$/, "")}${path}`, { signal });
+export function httpOrigin(baseUrl: string): ThumborOrigin {
+	const base = baseUrl.replace(/\/+$/, "");
+	return {
+		render(path, original, signal) {
+			count("fetch thumbor");
+			return fetch(`${base}${path}`, { method: "POST", body: original, signal });
+		},
+		async healthy() {
+			try {
+				const res = await fetch(`${base}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+				await res.body?.cancel();
+				return res.ok;
+			} catch {
+				return false;
+			}
+		},
 	};
+}
 
 /**
  * Where Thumbor is: THUMBOR_URL when set, else one of THUMBOR_INSTANCES Cloudflare
@@ -19,5 +34,8 @@ export function thumborOrigin(env: Env, key: string): ThumborOrigin {
 	const cfg = settings(env);
 	if (cfg.THUMBOR_URL) return httpOrigin(cfg.THUMBOR_URL);
 	const instance = env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${shardOf(key, cfg.THUMBOR_INSTANCES)}`));
-	return async (path) => instance.get(path);
+	return {
+		render: (path, original) => instance.render(path, original),
+		healthy: () => instance.healthy(),
+	};
 }

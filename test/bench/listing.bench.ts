@@ -64,7 +64,6 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 					status: "done",
 					original: { contentType: "image/jpeg", bytes: 59_886, width: 640, height: 480 },
 					attempts: 1,
-					originalServedAttempt: 1,
 					thumbnail: { width: 100, height: 100, bytes: 3236, etag: '"e"' },
 					error: null,
 					nextAttemptAt: null,

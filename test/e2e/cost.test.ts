@@ -34,7 +34,7 @@ const UPLOAD = {
 	"do JOBS.claimWrite": 1,
 	"do JOBS.succeed": 1,
 	"r2 A put": 2, // the original, the thumbnail
-	"r2 B get": 2, // the original (for Thumbor), the thumbnail (its first fetch; later ones are cached)
+	"r2 B get": 2, // the original (sent to Thumbor), the thumbnail (its first fetch; later ones are cached)
 };
 
 describe("the operations one thumbnail costs", () => {
@@ -42,9 +42,7 @@ describe("the operations one thumbnail costs", () => {
 		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 3 });
 		expect(roundTrips(perUpload)).toEqual({
 			...UPLOAD,
-			"worker fetch": 3, // and Thumbor's fetch of the original
-			"do JOBS.noteOriginalServed": 1, // …which the job's object records
-			"fetch thumbor": 1,
+			"fetch thumbor": 1, // the original goes in the request: Thumbor never calls back
 		});
 		expect(perUpload["sqlite rows written"]).toBeGreaterThan(0);
 	});

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { ulid } from "../../src/ids";
 import { idempotencyClaim, jobStub, slugClaim } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
-import { signedOriginalUrl } from "../../src/originals/signing";
 import { originalKey } from "../../src/storage";
 import { ingestUpload } from "../../src/uploads/ingest";
 import { caller, countOriginals, env, expectProblem, newKey, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
@@ -256,26 +255,6 @@ describe("GET /jobs/:id", () => {
 		const created = (await (await upload(pngLike())).json()) as JobBody;
 		await expectProblem(await request(`/jobs/${created.id}?wait=600`), 400, "invalid_parameter");
 		await expectProblem(await request(`/jobs/${created.id}?wait=soon`), 400, "invalid_parameter");
-	});
-});
-
-describe("GET /originals/:id", () => {
-	it("serves the original only on a valid, unexpired signature", async () => {
-		const image = pngLike(1234);
-		const { id } = (await (await upload(image)).json()) as JobBody;
-		await expectProblem(await request(`/originals/${id}`), 403, "forbidden");
-		await expectProblem(await request(`/originals/${id}?exp=9999999999&sig=AAAA`), 403, "forbidden");
-		const expired = new URL(await signedOriginalUrl("http://x", env.ORIGINALS_SIGNING_KEY, id, Date.now() - 3_600_000));
-		await expectProblem(await request(`${expired.pathname}${expired.search}`), 403, "forbidden");
-
-		const signed = new URL(await signedOriginalUrl("http://x", env.ORIGINALS_SIGNING_KEY, id));
-		const res = await request(`${signed.pathname}${signed.search}`);
-		expect(res.status).toBe(200);
-		// Recorded, so a Thumbor 500 can be told apart from an unreachable origin.
-		expect((await jobStub(env, id).get())?.originalServedAttempt).toBe(0);
-		expect(res.headers.get("Content-Type")).toBe("image/png");
-		expect(res.headers.get("Cache-Control")).toBe("private, no-store");
-		expect(new Uint8Array(await res.arrayBuffer())).toEqual(image);
 	});
 });
 

@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { afterEach, vi } from "vitest";
-import { type RetryPolicy, retryDelayMs } from "../../src/attempts";
+import { AttemptError, type RetryPolicy, retryDelayMs } from "../../src/attempts";
 import { settings } from "../../src/config";
 import type { JobErrorCode, JobStatus } from "../../src/contracts";
 import { ulid } from "../../src/ids";
@@ -247,79 +247,91 @@ describe("POST /jobs/:id/retry", () => {
 });
 
 describe("Thumbor answers", () => {
-	const context = (attempt: number, { served = false, exists = true, previous = null as JobErrorCode | null } = {}) => ({
-		attempt,
-		previousError: previous,
-		originalServed: async () => served,
-		originalExists: async () => exists,
-	});
+	const context = (attempt: number, previous: JobErrorCode | null = null) => ({ attempt, previousError: previous });
 
 	// Stand-ins for faults a live Thumbor cannot be made to show on demand.
-	const answering = (...answers: (Response | Error)[]): ThumborOrigin => {
-		return async () => {
-			const next = answers.shift();
-			if (!next) throw new Error("no more answers");
-			if (next instanceof Error) throw next;
-			return next;
+	const answering = (...answers: (Response | Error)[]): ThumborOrigin & { bodies: string[] } => {
+		const bodies: string[] = [];
+		return {
+			bodies,
+			async render(_path, original) {
+				bodies.push(await new Response(original).text());
+				const next = answers.shift();
+				if (!next) throw new Error("no more answers");
+				if (next instanceof Error) throw next;
+				return next;
+			},
+			healthy: async () => true,
 		};
 	};
+	const silent = (healthy: boolean): ThumborOrigin => ({
+		render: (_path, _original, signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+		healthy: async () => healthy,
+	});
+	/** The original, opened afresh on each call (as the consumer streams it from R2). */
+	const original = () => async () => new Response("original bytes").body!;
 	const webp = (bytes: Uint8Array) => new Response(bytes, { headers: { "Content-Type": "image/webp" } });
 
-	it("asks once more at once when a connection drops (a pooled connection to a restarted Thumbor)", async () => {
-		const rendered = await renderThumbnail(answering(new Error("Network connection lost."), webp(WEBP.lossy100)), "/x", context(1));
+	it("sends the original in the request, and once more at once when a connection drops (a pooled connection to a restarted Thumbor)", async () => {
+		const origin = answering(new Error("Network connection lost."), webp(WEBP.lossy100));
+		const rendered = await renderThumbnail(origin, "/x", original(), context(1));
 		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
+		expect(origin.bodies).toEqual(["original bytes", "original bytes"]);
 		await expect(
-			renderThumbnail(answering(new Error("Network connection lost."), new Error("Network connection lost.")), "/x", context(1)),
+			renderThumbnail(answering(new Error("Network connection lost."), new Error("Network connection lost.")), "/x", original(), context(1)),
 		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+	});
+
+	it("fails for good, without asking Thumbor, when the original is gone", async () => {
+		const origin = answering(webp(WEBP.lossy100));
+		const gone = async (): Promise<ReadableStream<Uint8Array>> => {
+			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+		};
+		await expect(renderThumbnail(origin, "/x", gone, context(1))).rejects.toMatchObject({ permanent: true, error: { code: "original_missing" } });
+		expect(origin.bodies).toEqual([]);
 	});
 
 	it("refuses output that is not a still 100x100 WebP", async () => {
 		for (const bytes of [WEBP.lossless3x7, WEBP.animated5x4, pngLike()]) {
-			await expect(renderThumbnail(answering(webp(bytes)), "/x", context(1))).rejects.toMatchObject({
+			await expect(renderThumbnail(answering(webp(bytes)), "/x", original(), context(1))).rejects.toMatchObject({
 				permanent: true,
 				error: { code: "unexpected_output" },
 			});
 		}
 	});
 
-	it("maps each status, with what the Worker saw, to what it means for the job", async () => {
-		expect(await classifyThumborStatus(400, context(1))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+	it("maps each status to what it means for the job", () => {
+		expect(classifyThumborStatus(400, context(1))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
 		// Our engine refused or stopped a decode that costs too much.
-		expect(await classifyThumborStatus(422, context(1))).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
-		// 500 after Thumbor fetched the original: the image is at fault, once a retry agrees.
-		expect(await classifyThumborStatus(500, context(1, { served: true }))).toMatchObject({
-			permanent: false,
-			error: { code: "unprocessable_image" },
-		});
-		expect(await classifyThumborStatus(500, context(5, { served: true, previous: "unprocessable_image" }))).toMatchObject({
+		expect(classifyThumborStatus(422, context(1))).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
+		// 500: Thumbor had the image and choked on it; final once a retry agrees.
+		expect(classifyThumborStatus(500, context(1))).toMatchObject({ permanent: false, error: { code: "unprocessable_image" } });
+		expect(classifyThumborStatus(500, context(5, "unprocessable_image"))).toMatchObject({
 			permanent: true,
 			error: { code: "unprocessable_image" },
 		});
 		// A second attempt after an outage has seen nothing against the image yet.
-		expect(await classifyThumborStatus(500, context(2, { served: true, previous: "thumbor_unavailable" }))).toMatchObject({
-			permanent: false,
-		});
-		// 500 without a fetch: Thumbor could not reach the Worker, however often it happens.
-		expect(await classifyThumborStatus(500, context(4))).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
-		expect(await classifyThumborStatus(404, context(1))).toMatchObject({ permanent: false, error: { code: "original_missing" } });
-		expect(await classifyThumborStatus(404, context(1, { exists: false }))).toMatchObject({
-			permanent: true,
-			error: { code: "original_missing" },
-		});
-		for (const status of [502, 503, 504]) expect((await classifyThumborStatus(status, context(3))).permanent).toBe(false);
+		expect(classifyThumborStatus(500, context(2, "thumbor_unavailable"))).toMatchObject({ permanent: false });
+		// A Thumbor that takes no pushed originals (stock, or started without our thumbor.conf): jobs wait for the fix.
+		for (const status of [404, 405]) {
+			expect(classifyThumborStatus(status, context(4, "thumbor_unavailable"))).toMatchObject({
+				permanent: false,
+				error: { code: "thumbor_unavailable", message: expect.stringMatching(/pushed originals/) },
+			});
+		}
+		for (const status of [502, 503, 504]) expect(classifyThumborStatus(status, context(3)).permanent).toBe(false);
 	});
 
-	it("blames the image when Thumbor had it and never answered, twice; an unreachable Thumbor otherwise", async () => {
-		const silent: ThumborOrigin = (_path, signal) =>
-			new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
-		await expect(renderThumbnail(silent, "/x", context(1, { served: true }), 50)).rejects.toMatchObject({
+	it("blames the image when Thumbor, healthy, never answered it, twice; Thumbor itself when it does not answer its health check", async () => {
+		await expect(renderThumbnail(silent(true), "/x", original(), context(1), 50)).rejects.toMatchObject({
 			permanent: false,
 			error: { code: "image_too_complex" },
 		});
-		await expect(
-			renderThumbnail(silent, "/x", context(2, { served: true, previous: "image_too_complex" }), 50),
-		).rejects.toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
-		await expect(renderThumbnail(silent, "/x", context(1), 50)).rejects.toMatchObject({
+		await expect(renderThumbnail(silent(true), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
+			permanent: true,
+			error: { code: "image_too_complex" },
+		});
+		await expect(renderThumbnail(silent(false), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
 			permanent: false,
 			error: { code: "thumbor_unavailable" },
 		});
@@ -384,30 +396,22 @@ describe("JobObject", () => {
 describe("where Thumbor is", () => {
 	afterEach(() => vi.restoreAllMocks());
 
-	it("refuses a loopback ORIGINALS_BASE_URL when Thumbor runs in containers, which could never reach it", () => {
-		expect(() => settings({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "http://127.0.0.1:8787" })).toThrow(
-			/public URL[\s\S]*ORIGINALS_BASE_URL/,
-		);
-	});
-
-	it("says which setting is wrong when ORIGINALS_BASE_URL is not a URL", () => {
-		const misconfigured = () => settings({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "not a url" });
-		expect(misconfigured).toThrow(/invalid configuration[\s\S]*ORIGINALS_BASE_URL/);
-		expect(misconfigured).not.toThrow(TypeError);
-	});
-
-	it("uses THUMBOR_URL when it is set", async () => {
-		const fetch = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response("WORKING"));
+	it("POSTs the original to THUMBOR_URL when it is set", async () => {
+		const fetch = vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response("WORKING"));
 		const origin = thumborOrigin({ ...env, THUMBOR_URL: "http://thumbor.internal:8888/" }, "job:1");
-		expect(await (await origin("/healthcheck", AbortSignal.timeout(5000))).text()).toBe("WORKING");
-		expect(fetch).toHaveBeenCalledWith("http://thumbor.internal:8888/healthcheck", expect.anything());
+		const body = new Response("original").body!;
+		expect(await (await origin.render("/sig/op/name", body, AbortSignal.timeout(5000))).text()).toBe("WORKING");
+		expect(fetch).toHaveBeenCalledWith("http://thumbor.internal:8888/sig/op/name", expect.objectContaining({ method: "POST", body }));
+		expect(await origin.healthy()).toBe(true);
+		expect(fetch).toHaveBeenLastCalledWith("http://thumbor.internal:8888/healthcheck", expect.anything());
 	});
 
 	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {
-		const origin = thumborOrigin({ ...env, THUMBOR_URL: "", ORIGINALS_BASE_URL: "https://thumbs.example" }, "job:1");
+		const origin = thumborOrigin({ ...env, THUMBOR_URL: "" }, "job:1");
 		// The test runtime has no container engine: reaching the object is what is checked here.
-		const res = await origin("/healthcheck", AbortSignal.timeout(5000));
+		const res = await origin.render("/sig/op/name", new Response("original").body!, AbortSignal.timeout(5000));
 		expect(res.status).toBe(503);
 		expect(await res.text()).toMatch(/has no container/);
+		expect(await origin.healthy()).toBe(false);
 	});
 });
