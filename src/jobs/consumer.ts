@@ -7,9 +7,9 @@
  * window lasts.
  */
 import { AttemptError, duration, retryDelayMs } from "../attempts";
-import { type Job, JobMessage, type ThumbnailInfo } from "../contracts";
+import { type Job, JobMessage } from "../contracts";
 import { type Settings, settings } from "../config";
-import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
+import { originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
 import { digestClaim, jobStub } from "./stubs";
@@ -42,20 +42,18 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		if (!attempt.proceed) return message.ack();
 		const started = Date.now();
 		try {
-			const made = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
-			if (!made) {
+			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
+			if (done?.status !== "done") {
 				log("job.deleted", attempt.job, { ms: Date.now() - started });
 				return message.ack();
 			}
-			const { thumbnail, dedupOf = null } = made;
-			const done = await steps.time("succeed", () => job.succeed(thumbnail, dedupOf));
-			log(done.status === "deleted" ? "job.deleted" : "job.done", attempt.job, {
+			log("job.done", attempt.job, {
 				ms: Date.now() - started,
 				// From the upload's answer to this attempt (the queue's delivery), first attempts only.
 				...(attempt.job.attempts === 1 && { queuedMs: started - attempt.job.createdAt }),
-				bytes: thumbnail.bytes,
+				bytes: done.thumbnail?.bytes,
 				...steps.fields(),
-				...(dedupOf && { deduplicatedFrom: dedupOf }),
+				...(done.deduplicatedFrom && { deduplicatedFrom: done.deduplicatedFrom }),
 			});
 		} catch (err) {
 			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
@@ -91,7 +89,10 @@ function log(event: string, job: Job, fields: Record<string, unknown>): void {
 	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
 }
 
-/** The thumbnail, stored; null when the job was deleted before it could be stored (nothing is written then). */
+/**
+ * Makes and stores the job's thumbnail; the job as it ends up (done, or deleted meanwhile),
+ * or null when it was no longer being processed (nothing is written then).
+ */
 async function makeThumbnail(
 	env: Env,
 	cfg: Settings,
@@ -99,7 +100,7 @@ async function makeThumbnail(
 	stub: ReturnType<typeof jobStub>,
 	steps: Steps,
 	bytesOf: Promise<string | null> | null,
-): Promise<{ thumbnail: ThumbnailInfo; dedupOf?: string } | null> {
+): Promise<Job | null> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
 	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
@@ -109,22 +110,19 @@ async function makeThumbnail(
 		if (jobId !== job.id) {
 			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
 		}
-		return { thumbnail: { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag } };
+		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
+		return steps.time("store", () => stub.succeed(thumbnail));
 	}
 	// A message from before messages carried the digest: ask now.
 	bytesOf ??= job.sha256 && job.ownerId ? steps.time("reuse", () => claimBytes(env, job.ownerId, job.sha256!, job.id)) : null;
 	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
-	if (reused) {
-		const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, reused.bytes, reused, { copiedFrom: reused.from }));
-		return thumbnail && { thumbnail, dedupOf: reused.from };
-	}
+	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.from));
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
 	const rendered = await steps.time("thumbor", () =>
 		renderThumbnail(origin, path, () => openOriginal(env, job), { attempt: job.attempts, previousError: job.error?.code ?? null }),
 	);
-	const thumbnail = await steps.time("store", () => storeThumbnail(env, stub, job, rendered.bytes, rendered.info));
-	return thumbnail && { thumbnail };
+	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info));
 }
 
 /** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
@@ -132,27 +130,6 @@ async function openOriginal(env: Env, job: Job): Promise<ReadableStream<Uint8Arr
 	const object = await env.BUCKET.get(originalKey(job.id));
 	if (!object) throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
 	return object.body;
-}
-
-/**
- * Writes a job's thumbnail at its slug, once its object allows the write: a delete that
- * came first wins (null, nothing written); one that comes during the write waits for it,
- * then removes it.
- */
-async function storeThumbnail(
-	env: Env,
-	stub: ReturnType<typeof jobStub>,
-	job: Job,
-	bytes: Uint8Array,
-	{ width, height }: { width: number; height: number },
-	extraMetadata: Record<string, string> = {},
-): Promise<ThumbnailInfo | null> {
-	if (!(await stub.claimWrite())) return null;
-	const put = await env.BUCKET.put(thumbnailKey(job.slug), bytes, {
-		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-		customMetadata: { jobId: job.id, width: String(width), height: String(height), ...extraMetadata },
-	});
-	return { width, height, bytes: bytes.length, etag: put.httpEtag };
 }
 
 /**

@@ -17,7 +17,7 @@ import { jobView } from "./view";
 import { settings } from "../config";
 import { shardOf } from "../shards";
 import { Schema } from "../sql";
-import { originalKey } from "../storage";
+import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
 import { keyObject } from "../auth/objects";
 import { indexShard, ownerStub } from "./stubs";
 
@@ -25,8 +25,8 @@ import { indexShard, ownerStub } from "./stubs";
 export const LEASE_MS = 2 * 60_000;
 /** How long a queued job may wait for the queue before the watchdog sends it again. */
 export const QUEUED_TIMEOUT_MS = 5 * 60_000;
-/** How long the consumer may take to store a thumbnail it has claimed the write for. */
-export const WRITE_LEASE_MS = 30_000;
+/** How long a delete waits for a thumbnail being written to finish before it removes what is there. */
+export const WRITE_WAIT_MS = 30_000;
 
 type Row = {
 	id: string;
@@ -91,6 +91,7 @@ export const MIGRATIONS = [
 	// Every change adds one, so the listing index keeps the newest state it is told.
 	"ALTER TABLE job ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
 	// While the consumer stores the thumbnail (a delete waits for it, then removes it).
+	// Unused since the job's object writes the thumbnail itself (storeThumbnail); old tables have it.
 	"ALTER TABLE job ADD COLUMN writing_until INTEGER",
 	"ALTER TABLE job ADD COLUMN deleted_at INTEGER",
 	"ALTER TABLE job ADD COLUMN original_deleted_at INTEGER",
@@ -159,6 +160,8 @@ export class JobObject extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
 	readonly #schema: Schema;
 	readonly #waiters = new Set<() => void>();
+	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
+	#writing: Promise<unknown> | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
@@ -251,15 +254,32 @@ export class JobObject extends DurableObject<Env> {
 	}
 
 	/**
-	 * The consumer is about to store the thumbnail: false if the job was deleted
-	 * meanwhile (the bytes are then thrown away). A delete that comes during the write
-	 * waits for it (up to WRITE_LEASE_MS), so that it can remove what was written.
+	 * Writes the thumbnail at the job's slug and marks the job done, in one call from the
+	 * consumer. Null, with nothing written, when the job is no longer being processed (deleted
+	 * meanwhile, say). A delete that comes during the write waits for it, and the bytes written
+	 * are removed again here: the job is then returned deleted. `dedupOf`: the earlier job
+	 * whose thumbnail was copied instead of asking Thumbor.
 	 */
-	async claimWrite(): Promise<boolean> {
+	async storeThumbnail(bytes: Uint8Array, size: { width: number; height: number }, dedupOf: string | null = null): Promise<Job | null> {
 		const row = this.#row();
-		if (!row || row.status !== "processing") return false;
-		this.#update("writing_until = ?", Date.now() + WRITE_LEASE_MS);
-		return true;
+		if (!row || row.status !== "processing") return null;
+		const key = thumbnailKey(row.slug);
+		const put = this.env.BUCKET.put(key, bytes, {
+			httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
+			customMetadata: { jobId: row.id, width: String(size.width), height: String(size.height), ...(dedupOf && { copiedFrom: dedupOf }) },
+		});
+		const writing = (this.#writing = put.catch(() => {}));
+		try {
+			const stored = await put;
+			const now = this.#row()!;
+			if (now.status === "deleted") {
+				await this.env.BUCKET.delete(key);
+				return this.#toJob(now);
+			}
+			return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
+		} finally {
+			if (this.#writing === writing) this.#writing = null;
+		}
 	}
 
 	/**
@@ -268,12 +288,9 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	async succeed(thumbnail: ThumbnailInfo, dedupOf: string | null = null): Promise<Job> {
 		const row = this.#row();
-		if (row?.status === "deleted") {
-			this.#update("writing_until = NULL");
-			return this.#toJob(this.#row()!);
-		}
+		if (row?.status === "deleted") return this.#toJob(row);
 		this.#update(
-			`status = 'done', lease_until = NULL, writing_until = NULL, error_code = NULL, error_message = NULL,
+			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL,
 			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?, ended_at = ?`,
 			thumbnail.width,
 			thumbnail.height,
@@ -292,7 +309,7 @@ export class JobObject extends DurableObject<Env> {
 		if (!row) return null;
 		if (TERMINAL_STATUSES.includes(row.status)) return this.#toJob(row);
 		this.#update(
-			"status = 'failed', lease_until = NULL, writing_until = NULL, error_code = ?, error_message = ?, ended_at = ?",
+			"status = 'failed', lease_until = NULL, error_code = ?, error_message = ?, ended_at = ?",
 			error.code,
 			error.message,
 			Date.now(),
@@ -303,8 +320,8 @@ export class JobObject extends DurableObject<Env> {
 
 	/**
 	 * Its owner deletes the job: it becomes a tombstone (`deleted`, for good) and is
-	 * never processed again. If the consumer is storing its thumbnail right now, this
-	 * waits until that write is over, so the caller can remove it. Returns the job and
+	 * never processed again. If its thumbnail is being written right now, this waits
+	 * until that write is over, so the caller can remove it. Returns the job and
 	 * whether it was deleted before; null for an unknown job.
 	 */
 	async delete(): Promise<{ job: Job; already: boolean } | null> {
@@ -319,9 +336,7 @@ export class JobObject extends DurableObject<Env> {
 			await this.#armEnded();
 			this.#report();
 		}
-		for (let r = this.#row()!; (r.writing_until ?? 0) > Date.now(); r = this.#row()!) {
-			await this.#nextChange(r.writing_until! - Date.now());
-		}
+		if (this.#writing) await Promise.race([this.#writing, scheduler.wait(WRITE_WAIT_MS)]);
 		return { job: this.#toJob(this.#row()!), already };
 	}
 

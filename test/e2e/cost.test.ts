@@ -31,8 +31,7 @@ const UPLOAD = {
 	"worker queue": 1, // one batch each, uploads one after another
 	"do JOBS.begin": 1,
 	"do CLAIMS.claim": 1, // whose thumbnail these bytes get (asked beside begin)
-	"do JOBS.claimWrite": 1,
-	"do JOBS.succeed": 1,
+	"do JOBS.storeThumbnail": 1, // writes the thumbnail to R2 and marks the job done
 	"r2 A put": 2, // the original, the thumbnail
 	"r2 B get": 2, // the original (sent to Thumbor), the thumbnail (its first fetch; later ones are cached)
 };

@@ -105,9 +105,7 @@ async function doneJob() {
 	const job = (await (await upload(pngLike(), { query: `?slug=${slug}` })).json()) as JobView;
 	const stub = jobStub(env, job.id);
 	await stub.begin(POLICY);
-	expect(await stub.claimWrite()).toBe(true);
-	const put = (await env.BUCKET.put(thumbnailKey(slug), WEBP.lossy100, { customMetadata: { jobId: job.id } }))!;
-	await stub.succeed({ width: 100, height: 100, bytes: WEBP.lossy100.length, etag: put.httpEtag });
+	expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }))?.status).toBe("done");
 	return { ...job, stub };
 }
 
@@ -146,30 +144,24 @@ describe("DELETE /jobs/:id", () => {
 	});
 
 	it("wins over a job being processed: the consumer stores nothing after the delete answered", async () => {
-		// Deleted while Thumbor works: the consumer is refused the write.
+		// Deleted while Thumbor works: the consumer's write is refused.
 		const a = (await (await upload(pngLike())).json()) as JobView;
 		const stubA = jobStub(env, a.id);
 		await stubA.begin(POLICY);
 		expect((await request(`/jobs/${a.id}`, { method: "DELETE" })).status).toBe(204);
-		expect(await stubA.claimWrite()).toBe(false);
+		expect(await stubA.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 })).toBeNull();
+		expect(await env.BUCKET.head(thumbnailKey(a.slug))).toBeNull();
 
-		// Deleted while the consumer writes: the delete waits for the write, then removes it.
+		// Deleted while the thumbnail is being written (the delete reaches the job's object while
+		// it waits for R2): the delete waits for the write, and what was written is removed again.
 		const b = (await (await upload(pngLike())).json()) as JobView;
 		const stubB = jobStub(env, b.id);
 		await stubB.begin(POLICY);
-		expect(await stubB.claimWrite()).toBe(true);
-		let answered = false;
-		const deleting = request(`/jobs/${b.id}`, { method: "DELETE" }).then((r) => {
-			answered = true;
-			return r;
-		});
-		await new Promise((r) => setTimeout(r, 100));
-		expect(answered).toBe(false);
-		const put = (await env.BUCKET.put(thumbnailKey(b.slug), WEBP.lossy100, { customMetadata: { jobId: b.id } }))!;
-		const after = await stubB.succeed({ width: 100, height: 100, bytes: WEBP.lossy100.length, etag: put.httpEtag });
-		expect(after.status).toBe("deleted");
-		expect((await deleting).status).toBe(204);
+		const [stored, deleted] = await Promise.all([stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }), stubB.delete()]);
+		expect(stored?.status).toBe("deleted"); // written, then removed (null would mean refused before writing)
+		expect(deleted).toMatchObject({ already: false, job: { status: "deleted" } });
 		expect(await env.BUCKET.head(thumbnailKey(b.slug))).toBeNull();
+		expect((await request(`/jobs/${b.id}`, { method: "DELETE" })).status).toBe(204);
 		expect((await request(`/thumbnails/${b.slug}.webp`, {}, null)).status).toBe(410);
 	});
 });
