@@ -3,8 +3,9 @@
 // fresh keys and a throwaway state dir, and prints:
 //   1. latency: Thumbor asked directly beside the pipeline, one request at a time, alternating;
 //      the pipeline both as a client polls (POST, then GET ?wait) and in one request (POST ?wait);
+//      and the floor: the product's fixed shape with nothing else (scripts/floor, its own wrangler dev);
 //   2. where the pipeline's time goes: the upload's Server-Timing steps, the consumer's log steps;
-//   3. throughput with `concurrency` requests in flight, Thumbor direct and pipeline;
+//   3. throughput with `concurrency` requests in flight: Thumbor direct, pipeline, floor;
 //   4. the operations one thumbnail costs (counted by the Worker) and the price of a million.
 // Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
 // Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
@@ -17,7 +18,7 @@ import { parseArgs } from "node:util";
 import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
 import { percentile } from "./stats.mjs";
-import { ROOT, ensureSecrets, freePorts, makeTestImages, startStack, stopLaunched } from "./stack.mjs";
+import { ROOT, ensureSecrets, freePort, freePorts, makeTestImages, startStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
 
 const { values } = parseArgs({
 	options: { n: { type: "string", default: "30" }, concurrency: { type: "string", default: "8" } },
@@ -96,7 +97,7 @@ try {
 
 	const envFile = join(dir, "secrets.env");
 	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
-	const [workerPort, thumborPort, filePort] = await freePorts(3);
+	const [workerPort, thumborPort, filePort, floorPort] = await freePorts(4);
 	const logDir = join(dir, "logs");
 	mkdirSync(logDir);
 	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
@@ -110,6 +111,22 @@ try {
 		// The pipeline pushes originals; asked directly, Thumbor also loads one by URL from the file server below.
 		thumborEnv: { THUMBOR_ALLOWED_SOURCES: "127.0.0.1" },
 	});
+	// The floor: the same shape with nothing else, on its own wrangler dev and the same Thumbor.
+	const floor = startWrangler({
+		config: join(ROOT, "scripts", "floor", "wrangler.toml"),
+		port: floorPort,
+		inspectorPort: await freePort(),
+		persistTo: join(dir, "floor-state"),
+		logFile: join(logDir, "floor.log"),
+		vars: { THUMBOR_URL: stack.thumborUrl, THUMBOR_SECURITY_KEY: thumborKey },
+	});
+	await waitForHttp(`http://127.0.0.1:${floorPort}/`, { child: floor });
+	const floorOnce = async () => {
+		const res = await fetch(`http://127.0.0.1:${floorPort}/jobs`, { method: "POST", body: uniqueJpeg(image, `floor-${process.pid}-${sent++}`) });
+		if (res.status !== 201) throw new Error(`the floor answered ${res.status}: ${await res.text()}`);
+		await res.arrayBuffer();
+	};
+
 	// API keys made as a user would (npm run keys); a fresh one every 100 uploads stays under
 	// the per-key upload rate limit (wrangler.toml), which would otherwise be what is measured.
 	const total = Math.max(N * 2, CONCURRENCY * 4);
@@ -165,15 +182,18 @@ try {
 		await directOnce();
 		await polled();
 		if (supportsWait) await waited();
+		await floorOnce();
 	}
 	for (const k of Object.keys(serverTiming)) delete serverTiming[k];
 	const directMs = [];
 	const polledMs = [];
 	const waitedMs = [];
+	const floorMs = [];
 	for (let i = 0; i < N; i++) {
 		directMs.push(await time(directOnce));
 		polledMs.push(await time(polled));
 		if (supportsWait) waitedMs.push(await time(waited));
+		floorMs.push(await time(floorOnce));
 	}
 	const thumborP50 = percentile(directMs, 50);
 	const vsThumbor = (xs) => `${(percentile(xs, 50) / thumborP50).toFixed(2)}x, +${(percentile(xs, 50) - thumborP50).toFixed(1)} ms`;
@@ -183,6 +203,7 @@ try {
 		row("Thumbor called directly", directMs),
 		{ ...row("pipeline: POST, then GET ?wait until done", polledMs), "vs Thumbor p50": vsThumbor(polledMs) },
 		...(supportsWait ? [{ ...row("pipeline: POST ?wait (one request)", waitedMs), "vs Thumbor p50": vsThumbor(waitedMs) }] : []),
+		{ ...row("floor: the same shape, nothing else", floorMs), "vs Thumbor p50": vsThumbor(floorMs) },
 	]);
 
 	// Where the time goes: the upload's own steps, and the consumer's (its job.done log lines).
@@ -218,6 +239,11 @@ try {
 	const pipelineLoad = await saturate(supportsWait ? waited : polled);
 	const cpuPerJob = {};
 	for (const p of stackProcesses) cpuPerJob[role(p)] = (cpuPerJob[role(p)] ?? 0) + ((cpuSeconds(p.pid) - cpuBefore.get(p.pid)) * 1000) / total;
+	const floorProcesses = [...processTree(floor.pid), ...processTree(stack.thumbor.pid)];
+	const floorCpuBefore = new Map(floorProcesses.map((p) => [p.pid, cpuSeconds(p.pid)]));
+	const floorLoad = await saturate(floorOnce);
+	const floorCpu = {};
+	for (const p of floorProcesses) floorCpu[role(p)] = (floorCpu[role(p)] ?? 0) + ((cpuSeconds(p.pid) - floorCpuBefore.get(p.pid)) * 1000) / total;
 	console.log(`\n3. Throughput: ${total} requests, ${CONCURRENCY} in flight`);
 	console.table([
 		{ ...row("Thumbor called directly", directLoad.latencies), "per second": +directLoad.perSecond.toFixed(1) },
@@ -226,13 +252,25 @@ try {
 			"per second": +pipelineLoad.perSecond.toFixed(1),
 			"vs Thumbor": `${(pipelineLoad.perSecond / directLoad.perSecond).toFixed(2)}x`,
 		},
+		{
+			...row("floor: the same shape, nothing else", floorLoad.latencies),
+			"per second": +floorLoad.perSecond.toFixed(1),
+			"vs Thumbor": `${(floorLoad.perSecond / directLoad.perSecond).toFixed(2)}x`,
+		},
 	]);
-	console.log("CPU per pipeline job, by process, during that run (/proc), on this machine's 2 cores:");
-	console.table(Object.entries(cpuPerJob).map(([process, ms]) => ({ process, "CPU ms per job": +ms.toFixed(1) })));
+	console.log("CPU per job, by process, during those runs (/proc), on this machine's 2 cores:");
+	console.table(
+		Object.entries(cpuPerJob).map(([process, ms]) => ({
+			process,
+			"pipeline, CPU ms per job": +ms.toFixed(1),
+			"floor, CPU ms per job": +(floorCpu[process] ?? 0).toFixed(1),
+		})),
+	);
 	console.log(
 		"Locally one workerd thread runs the Worker, every Durable Object and Miniflare's simulated R2, Queues and Cache,\n" +
-			"and wrangler dev's proxy sits in front of every request (Thumbor's fetch of the original included): that thread's\n" +
-			"CPU per job bounds the pipeline's throughput here; on Cloudflare those run spread over many machines.",
+			"wrangler dev's proxy sits in front of every request, and Miniflare hands a queue's consumer one batch at a time\n" +
+			"(the next waits until the last has returned): the floor shows what that costs any Worker of this shape here.\n" +
+			"On Cloudflare those run spread over many machines, and a queue's consumer runs several batches at once.",
 	);
 
 	// Cost: the operations counted by the Worker, and Thumbor's CPU, for uploads one at a time.

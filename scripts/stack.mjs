@@ -163,11 +163,12 @@ export function startThumbor({ port, securityKey, allowedSources = "", logTo, lo
 	);
 }
 
-/** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir. */
-export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo, logFile }) {
+/** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir; `config`: another Worker's wrangler.toml. */
+export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo, logFile, config }) {
 	const args = [
 		join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
 		"dev",
+		...(config ? [`--config=${config}`] : []),
 		"--ip=127.0.0.1",
 		`--port=${port}`,
 		`--inspector-port=${inspectorPort}`,
