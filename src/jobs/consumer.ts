@@ -139,7 +139,7 @@ async function openOriginal(env: Env, job: Job): Promise<ReadableStream<Uint8Arr
  */
 async function claimBytes(env: Env, ownerId: string, sha256: string, jobId: string): Promise<string | null> {
 	try {
-		return (await digestClaim(env, ownerId, sha256).claim(jobId)).owner;
+		return await digestClaim(env, ownerId, sha256).claim(jobId);
 	} catch (err) {
 		console.error(`job ${jobId}: could not look up its bytes for reuse`, err);
 		return null;

@@ -10,12 +10,19 @@ export const slugClaim = (env: Env, slug: Slug) => env.CLAIMS.get(env.CLAIMS.idF
 export const idempotencyClaim = (env: Env, ownerId: string, key: string) =>
 	env.CLAIMS.get(env.CLAIMS.idFromName(`idempotency:${ownerId}:${key}`));
 
-/** The Durable Object that records an owner's first job done with these bytes (thumbnail reuse). */
-export const digestClaim = (env: Env, ownerId: string, sha256: string) =>
-	env.CLAIMS.get(env.CLAIMS.idFromName(`digest:${ownerId}:${sha256}`));
-
-/** The Durable Object that counts an owner's jobs in flight (owners/object.ts). */
+/** The Durable Object that counts an owner's jobs in flight and knows who holds its bytes (owners/object.ts). */
 export const ownerStub = (env: Env, ownerId: string) => env.OWNERS.get(env.OWNERS.idFromName(`owner:${ownerId}`));
+
+/** Which of an owner's jobs makes thumbnails of these bytes (thumbnail reuse), kept by the owner's object. */
+export const digestClaim = (env: Env, ownerId: string, sha256: string) => {
+	const owner = ownerStub(env, ownerId);
+	return {
+		/** Claims the bytes for `jobId` unless a job holds them; the holder afterwards. */
+		claim: (jobId: string) => owner.claimDigest(sha256, jobId),
+		handOver: (from: string, to: string) => owner.handOverDigest(sha256, from, to),
+		release: (jobId: string) => owner.releaseDigest(sha256, jobId),
+	};
+};
 
 /** One shard of an owner's listing index (listing/shard.ts). */
 export const indexShard = (env: Env, ownerId: string, shard: number) =>

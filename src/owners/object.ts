@@ -9,6 +9,13 @@ const MIGRATIONS = [
 		job_id TEXT PRIMARY KEY,
 		admitted_at INTEGER NOT NULL
 	)`,
+	// Which of the owner's jobs makes thumbnails of these bytes (SHA-256 of the original): the
+	// first processed; later uploads of the same bytes copy its thumbnail once it is done.
+	`CREATE TABLE digest (
+		sha256 TEXT PRIMARY KEY,
+		job_id TEXT NOT NULL,
+		claimed_at INTEGER NOT NULL
+	) WITHOUT ROWID`,
 ];
 
 /** An entry this old is checked against its job before a new one is refused (a lost release). */
@@ -19,6 +26,8 @@ const STALE_MS = 60_000;
  * owner: what keeps one caller from filling the queue. A job is admitted before its
  * upload is stored and leaves when it ends. Releases are best-effort, so when the
  * owner is at the cap, older entries are checked against their jobs first.
+ * Also which job holds each of the owner's originals' bytes (dedupe, per owner only:
+ * across owners, "identical bytes" would tell one owner what another uploaded).
  */
 export class OwnerObject extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
@@ -45,6 +54,25 @@ export class OwnerObject extends DurableObject<Env> {
 	 */
 	async release(jobId: string): Promise<void> {
 		if (this.#schema.exists) this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
+	}
+
+	/** Claims bytes `sha256` for job `jobId` unless a job holds them; returns the holder afterwards. */
+	async claimDigest(sha256: string, jobId: string): Promise<string> {
+		this.#schema.ensure();
+		this.#sql.exec("INSERT OR IGNORE INTO digest (sha256, job_id, claimed_at) VALUES (?, ?, ?)", sha256, jobId, Date.now());
+		return this.#sql.exec<{ job_id: string }>("SELECT job_id FROM digest WHERE sha256 = ?", sha256).one().job_id;
+	}
+
+	/** Gives bytes `sha256` from job `from` to job `to`, if `from` still holds them (a holder that will never be done). */
+	async handOverDigest(sha256: string, from: string, to: string): Promise<void> {
+		if (this.#schema.exists) {
+			this.#sql.exec("UPDATE digest SET job_id = ?, claimed_at = ? WHERE sha256 = ? AND job_id = ?", to, Date.now(), sha256, from);
+		}
+	}
+
+	/** Job `jobId` no longer holds bytes `sha256` (it was deleted). */
+	async releaseDigest(sha256: string, jobId: string): Promise<void> {
+		if (this.#schema.exists) this.#sql.exec("DELETE FROM digest WHERE sha256 = ? AND job_id = ?", sha256, jobId);
 	}
 
 	/** How many jobs are in flight now. */

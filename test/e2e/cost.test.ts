@@ -30,7 +30,7 @@ const UPLOAD = {
 	"queue ack": 1,
 	"worker queue": 1, // one batch each, uploads one after another
 	"do JOBS.begin": 1,
-	"do CLAIMS.claim": 1, // whose thumbnail these bytes get (asked beside begin)
+	"do OWNERS.claimDigest": 1, // whose thumbnail these bytes get (asked beside begin)
 	"do JOBS.storeThumbnail": 1, // writes the thumbnail to R2 and marks the job done
 	"r2 A put": 2, // the original, the thumbnail
 	"r2 B get": 2, // the original (sent to Thumbor), the thumbnail (its first fetch; later ones are cached)
