@@ -6,8 +6,13 @@
  */
 import { meteredSql } from "./metering";
 
+/** How a new database records the migrations it was made with, at no cost: a comment in its first table's SQL. */
+const MARK = (version: number) => `/* schema ${version} */`;
+const MARKED = /\/\* schema (\d+) \*\//;
+
 export class Schema {
-	#ready: boolean;
+	/** How many of the migrations this database has; null while it has stored nothing. */
+	#version: number | null;
 
 	/**
 	 * `migrations` bring any earlier database up to date, one statement at a time; `fresh`,
@@ -21,8 +26,8 @@ export class Schema {
 		readonly fresh?: readonly string[],
 	) {
 		// Reading sqlite_master writes nothing.
-		this.#ready = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").toArray().length > 0;
-		if (this.#ready) this.#migrate();
+		this.#version = Schema.#versionOf(sql);
+		if (this.#version !== null && this.#version < migrations.length) this.#migrate(this.#version);
 	}
 
 	/**
@@ -35,38 +40,56 @@ export class Schema {
 
 	/** Whether this object has ever stored anything. */
 	get exists(): boolean {
-		return this.#ready;
+		return this.#version !== null;
 	}
 
-	/** Makes the schema if it is not there yet: call before the first write. */
+	/** How many of the migrations this database has; null while it has stored nothing. */
+	get version(): number | null {
+		return this.#version;
+	}
+
+	/**
+	 * Makes the schema if it is not there yet: call before the first write. A new database
+	 * gets the latest schema in one go, and records that in a comment of its first table's SQL
+	 * (which SQLite keeps, through ALTER TABLE too) rather than in a table of its own: a
+	 * schema_migrations table and its row would be 3 of the few rows a new job's object writes.
+	 */
 	ensure(): void {
-		if (this.#ready) return;
-		if (this.fresh) {
-			this.sql.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-			for (const statement of this.fresh) this.sql.exec(statement);
-			this.sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", this.migrations.length, Date.now());
-		} else {
-			this.#migrate();
+		if (this.#version !== null) return;
+		let marked = false;
+		for (const statement of this.fresh ?? this.migrations) {
+			const first: boolean = !marked && /^CREATE TABLE \w+/.test(statement);
+			this.sql.exec(first ? statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${MARK(this.migrations.length)}`) : statement);
+			marked ||= first;
 		}
-		this.#ready = true;
+		if (!marked) throw new Error("a schema's migrations must create a table");
+		this.#version = this.migrations.length;
 	}
 
 	/** Deletes everything the object stored (its alarm too); the next write makes the schema again. */
 	async dropAll(storage: DurableObjectStorage): Promise<void> {
-		this.#ready = false;
+		this.#version = null;
 		await storage.deleteAll();
 	}
 
+	/** How far a database's migrations have gone: its schema_migrations table, else its mark; null for an empty one. */
+	static #versionOf(sql: SqlStorage): number | null {
+		if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").toArray().length > 0) {
+			return sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one().v ?? 0;
+		}
+		const marked = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%/* schema %'").toArray()[0];
+		return marked ? Number(MARKED.exec(marked.sql)![1]) : null;
+	}
+
 	/**
-	 * The numbered migrations this database has not seen yet, and one row saying how far
-	 * it now is (rows written are billed: one per migration would be most of a new job's).
+	 * The migrations after `from` that this database has not seen yet, and one row saying how
+	 * far it now is (rows written are billed: one per migration would be most of a new job's).
 	 */
-	#migrate(): void {
+	#migrate(from: number): void {
 		const { sql } = this;
+		for (const statement of this.migrations.slice(from)) sql.exec(statement);
 		sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-		const applied = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one().v ?? 0;
-		if (applied >= this.migrations.length) return;
-		for (const statement of this.migrations.slice(applied)) sql.exec(statement);
 		sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", this.migrations.length, Date.now());
+		this.#version = this.migrations.length;
 	}
 }

@@ -123,13 +123,14 @@ export const MIGRATIONS = [
 
 /**
  * MIGRATIONS' end state, made at once for a new job: the first CREATE TABLE with every later
- * ADD COLUMN folded in (test/worker/schema.test.ts checks they agree). The webhook tables are
- * made only for a job with a callback URL.
+ * ADD COLUMN folded in (test/worker/schema.test.ts checks they agree), WITHOUT ROWID: its one
+ * row is kept by its id alone, so making the table and the row writes no separate key index
+ * (2 rows fewer per job). The webhook tables are made only for a job with a callback URL.
  */
 export const FRESH_SCHEMA = [
 	MIGRATIONS[0]!.replace(
 		/\s*\)\s*$/,
-		`,\n\t\t${MIGRATIONS.flatMap((m) => /^ALTER TABLE job ADD COLUMN (.+)$/s.exec(m)?.[1] ?? []).join(",\n\t\t")}\n\t)`,
+		`,\n\t\t${MIGRATIONS.flatMap((m) => /^ALTER TABLE job ADD COLUMN (.+)$/s.exec(m)?.[1] ?? []).join(",\n\t\t")}\n\t) WITHOUT ROWID`,
 	),
 ];
 
