@@ -142,6 +142,12 @@ export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) => s.re
 
 /** How soon the alarm tries again after the listing index could not be told of a change. */
 export const REPORT_RETRY_MS = 30_000;
+/**
+ * How long an attempt runs before the listing index hears that the job is processing. Most
+ * thumbnails are done sooner, and then the index hears once (done), not twice: one Durable
+ * Object request and two rows written fewer per job.
+ */
+export const PROCESSING_REPORT_DELAY_MS = 1_000;
 
 type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
 
@@ -163,6 +169,8 @@ export class JobObject extends DurableObject<Env> {
 	readonly #waiters = new Set<() => void>();
 	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
 	#writing: Promise<unknown> | null = null;
+	/** A listing report put off (#reportSoon) until it is seen whether a later one makes it needless. */
+	#putOff: ReturnType<typeof setTimeout> | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
@@ -251,7 +259,7 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
-		return { proceed: true, job: this.#report(), retryUntil };
+		return { proceed: true, job: this.#reportSoon(PROCESSING_REPORT_DELAY_MS), retryUntil };
 	}
 
 	/**
@@ -554,8 +562,29 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	#report(): Job {
 		const job = this.#toJob(this.#row()!);
+		this.#cancelPutOff();
 		this.ctx.waitUntil(this.#sendReport());
 		return job;
+	}
+
+	/**
+	 * The job as it is now, reported to the listing index after `delayMs` unless another
+	 * report (which carries the newer state) goes first. Kept in memory only: if this object
+	 * stops meanwhile, the index shows the job's previous state (queued) until its next change.
+	 */
+	#reportSoon(delayMs: number): Job {
+		this.#cancelPutOff();
+		this.#putOff = setTimeout(() => {
+			this.#putOff = null;
+			this.ctx.waitUntil(this.#sendReport());
+		}, delayMs);
+		return this.#toJob(this.#row()!);
+	}
+
+	/** Drops a report put off by #reportSoon: the one being sent now says more. */
+	#cancelPutOff(): void {
+		if (this.#putOff) clearTimeout(this.#putOff);
+		this.#putOff = null;
 	}
 
 	/**

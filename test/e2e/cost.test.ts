@@ -24,7 +24,7 @@ const UPLOAD = {
 	"do OWNERS.release": 1, // …given back when the job ends
 	"do JOBS.create": 1, // the job's object, which sends the queue message itself
 	"do JOBS.waitToEnd": 1, // the upload's answer waits for the thumbnail
-	"do JOB_INDEX.record": 3, // the listing index hears of queued, processing and done
+	"do JOB_INDEX.record": 2, // the listing index hears of queued and done (processing only when an attempt runs a second)
 	"queue write": 1,
 	"queue read": 1,
 	"queue ack": 1,

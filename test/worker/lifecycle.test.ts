@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { settings } from "../../src/config";
 import { ulid } from "../../src/ids";
+import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/storage";
@@ -77,6 +78,23 @@ describe("GET /jobs", () => {
 });
 
 describe("the listing index", () => {
+	it("hears that a job is processing once its attempt has run a while; of one done sooner, only that it is done", async () => {
+		const listed = async (id: string) => (await page("")).body.items.find((j) => j.id === id)?.status;
+		const slow = await seed(caller.ownerId);
+		await jobStub(env, slow).begin(POLICY);
+		expect(await listed(slow)).toBe("queued");
+		await scheduler.wait(PROCESSING_REPORT_DELAY_MS + 300);
+		expect(await listed(slow)).toBe("processing");
+
+		const fast = await seed(caller.ownerId);
+		const stub = jobStub(env, fast);
+		await stub.begin(POLICY);
+		expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }))?.status).toBe("done");
+		await expect.poll(() => listed(fast)).toBe("done");
+		await scheduler.wait(PROCESSING_REPORT_DELAY_MS + 300);
+		expect(await listed(fast)).toBe("done");
+	});
+
 	it("hears again, from the job's alarm, of a change whose report did not arrive; the alarm leaves a waiting job alone", async () => {
 		const id = await seed(caller.ownerId);
 		const stub = jobStub(env, id);
