@@ -1,6 +1,6 @@
 // `npm run bench [-- --n 30 --concurrency 8]`: what a thumbnail takes and costs, one run,
 // loopback only. Starts its own Thumbor and `wrangler dev` (METER_OPS=1) on free ports with
-// fresh keys and a throwaway state dir, and prints:
+// fresh keys and a throwaway state dir (in /dev/shm where there is one: scratchDir), and prints:
 //   1. latency: Thumbor asked directly beside the pipeline, one request at a time, alternating;
 //      the pipeline both as a client polls (POST, then GET ?wait) and in one request (POST ?wait);
 //      and the floor: the product's fixed shape with nothing else (scripts/floor, its own wrangler dev);
@@ -10,15 +10,14 @@
 // Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
 // Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
 import { createHmac } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
 import { percentile } from "./stats.mjs";
-import { ROOT, ensureSecrets, freePort, freePorts, makeTestImages, startStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
+import { ROOT, ensureSecrets, freePort, freePorts, makeTestImages, scratchDir, startStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
 
 const { values } = parseArgs({
 	options: { n: { type: "string", default: "30" }, concurrency: { type: "string", default: "8" } },
@@ -89,7 +88,7 @@ function role(p) {
 	return "wrangler (node)";
 }
 
-const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-"));
+const dir = scratchDir("thumbs-bench-");
 let fileServer;
 try {
 	makeTestImages(join(dir, "img"));

@@ -1,14 +1,13 @@
 // Starts a real Thumbor (from thumbor/requirements.txt) and a real `wrangler dev`
 // on free loopback ports with freshly generated keys and a throwaway state dir,
 // writes the test images, and tears it all down afterwards.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ensureSecrets, freePorts, makeTestImages, startStack, venvBin } from "../../scripts/stack.mjs";
+import { ensureSecrets, freePorts, makeTestImages, scratchDir, startStack, venvBin } from "../../scripts/stack.mjs";
 
 export default async function setup({ provide }) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-e2e-"));
+	const dir = scratchDir("thumbs-e2e-");
 	const fixtures = join(dir, "fixtures");
 	makeTestImages(fixtures);
 	const envFile = join(dir, "secrets.env");

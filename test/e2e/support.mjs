@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ROOT, ensureSecrets, fileLoaderConf, freePorts, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import { ROOT, ensureSecrets, fileLoaderConf, freePorts, scratchDir, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -156,7 +156,7 @@ export async function startReceiver(secret) {
  * test that must take Thumbor away without pulling it from under the other test files.
  */
 export async function startOwnStack(vars = {}) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-own-"));
+	const dir = scratchDir("thumbs-own-");
 	const envFile = join(dir, "secrets.env");
 	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
 	const [workerPort, thumborPort] = await freePorts(2);
