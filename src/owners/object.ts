@@ -4,7 +4,7 @@ import { TERMINAL_STATUSES } from "../contracts";
 import { jobStub } from "../jobs/stubs";
 import { Schema } from "../sql";
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
 	`CREATE TABLE in_flight (
 		job_id TEXT PRIMARY KEY,
 		admitted_at INTEGER NOT NULL
@@ -17,6 +17,12 @@ const MIGRATIONS = [
 		claimed_at INTEGER NOT NULL
 	) WITHOUT ROWID`,
 ];
+
+/**
+ * MIGRATIONS' end state for a new owner: in_flight WITHOUT ROWID (keyed by job id alone, no
+ * separate key index: one row written per admission instead of two).
+ */
+export const FRESH_SCHEMA = [MIGRATIONS[0]!.replace(/\)\s*$/, ") WITHOUT ROWID"), ...MIGRATIONS.slice(1)];
 
 /** An entry this old is checked against its job before a new one is refused (a lost release). */
 const STALE_MS = 60_000;
@@ -35,7 +41,7 @@ export class OwnerObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, MIGRATIONS, FRESH_SCHEMA);
 		this.#sql = this.#schema.sql;
 	}
 

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FRESH_SCHEMA, MIGRATIONS, WEBHOOK_TABLES } from "../../src/jobs/object";
+import { FRESH_SCHEMA as OWNER_FRESH, MIGRATIONS as OWNER_MIGRATIONS } from "../../src/owners/object";
 import { Schema } from "../../src/sql";
 import { env } from "./helpers";
 
@@ -27,6 +28,14 @@ async function schemaAfter(make: (sql: SqlStorage) => void) {
 	});
 }
 
+/**
+ * `tables` with `table`'s key NOT NULL: what a WITHOUT ROWID table's key is by definition (a rowid
+ * table's merely never is null here), so a fresh schema compares equal to the migrated one.
+ */
+function keyNotNull(tables: Awaited<ReturnType<typeof schemaAfter>>["columns"], table: string) {
+	return tables.map((t) => (t.table === table ? { ...t, columns: t.columns.map((c) => (c.pk ? { ...c, notnull: 1 } : c)) } : t));
+}
+
 describe("a job's schema", () => {
 	it("made at once for a new job is the one its migrations end in", async () => {
 		const migrated = await schemaAfter((sql) => new Schema(sql, MIGRATIONS).ensure());
@@ -35,10 +44,7 @@ describe("a job's schema", () => {
 			new Schema(sql, MIGRATIONS, FRESH_SCHEMA).ensure();
 			for (const table of WEBHOOK_TABLES) sql.exec(table);
 		});
-		// The fresh job table is WITHOUT ROWID, whose key is NOT NULL by definition (a rowid table's merely never is null here).
-		const keyNotNull = (tables: typeof migrated.columns) =>
-			tables.map((t) => (t.table === "job" ? { ...t, columns: t.columns.map((c) => (c.pk ? { ...c, notnull: 1 } : c)) } : t));
-		expect(fresh.columns).toEqual(keyNotNull(migrated.columns));
+		expect(fresh.columns).toEqual(keyNotNull(migrated.columns, "job"));
 		expect(fresh.tables).toEqual(migrated.tables);
 		expect(fresh.version).toBe(MIGRATIONS.length);
 		expect(migrated.version).toBe(MIGRATIONS.length);
@@ -88,5 +94,17 @@ describe("a job's schema", () => {
 		});
 		expect(upgraded.version).toBe(later.length);
 		expect(upgraded.columns.find((t) => t.table === "job")?.columns.at(-1)).toMatchObject({ name: "added_later" });
+	});
+});
+
+describe("an owner's schema", () => {
+	it("made at once for a new owner is the one its migrations end in, without a key index beside in_flight", async () => {
+		const migrated = await schemaAfter((sql) => new Schema(sql, OWNER_MIGRATIONS).ensure());
+		const fresh = await schemaAfter((sql) => new Schema(sql, OWNER_MIGRATIONS, OWNER_FRESH).ensure());
+		expect(fresh.columns).toEqual(keyNotNull(migrated.columns, "in_flight"));
+		expect(fresh.tables).toEqual(["digest", "in_flight"]);
+		expect(fresh.version).toBe(OWNER_MIGRATIONS.length);
+		expect(migrated.indexes).toEqual(["sqlite_autoindex_in_flight_1"]);
+		expect(fresh.indexes).toEqual([]);
 	});
 });
