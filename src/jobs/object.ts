@@ -169,6 +169,8 @@ export class JobObject extends DurableObject<Env> {
 	readonly #waiters = new Set<() => void>();
 	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
 	#writing: Promise<unknown> | null = null;
+	/** The job's row as #row() last read it, while that read is current. */
+	#read: Row | null | undefined;
 	/** A listing report put off (#reportSoon) until it is seen whether a later one makes it needless. */
 	#putOff: ReturnType<typeof setTimeout> | null = null;
 
@@ -203,6 +205,7 @@ export class JobObject extends DurableObject<Env> {
 			now,
 			now,
 		);
+		this.#written();
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 		// Listed before the upload is answered; the queue is told at the same time.
 		const job = this.#toJob(this.#row()!);
@@ -597,10 +600,14 @@ export class JobObject extends DurableObject<Env> {
 		try {
 			await indexShard(this.env, row.owner_id, row.index_shard).record(this.#toJob(row));
 			// Only a missed report costs a row written: success writes nothing (rows written are billed).
-			if (row.report_due !== null && this.#row()!.version === row.version) this.#sql.exec("UPDATE job SET report_due = NULL");
+			if (row.report_due !== null && this.#row()!.version === row.version) {
+				this.#sql.exec("UPDATE job SET report_due = NULL");
+				this.#written();
+			}
 		} catch (err) {
 			console.error(`job ${row.id}: could not update the listing index; trying again in ${REPORT_RETRY_MS / 1000} s`, err);
 			this.#sql.exec("UPDATE job SET report_due = ?", row.version);
+			this.#written();
 			const retryAt = Date.now() + REPORT_RETRY_MS;
 			const armed = await this.ctx.storage.getAlarm();
 			if (armed === null || armed > retryAt) await this.ctx.storage.setAlarm(retryAt);
@@ -638,14 +645,28 @@ export class JobObject extends DurableObject<Env> {
 		this.ctx.waitUntil(ownerStub(this.env, row.owner_id).release(row.id).catch(() => {}));
 	}
 
+	/**
+	 * The job's row. One read serves every caller until the row is written (#written) or the
+	 * current synchronous run of this object's code ends: a call reads it a handful of times
+	 * between writes, and each read was a statement of its own.
+	 */
 	#row(): Row | null {
-		if (!this.#schema.exists) return null;
-		return this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null;
+		if (this.#read !== undefined) return this.#read;
+		const row = this.#schema.exists ? (this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
+		this.#read = row;
+		queueMicrotask(() => this.#written());
+		return row;
+	}
+
+	/** The job's row has changed (or may have, after an await): the next #row() reads it again. */
+	#written(): void {
+		this.#read = undefined;
 	}
 
 	#update(assignments: string, ...values: SqlStorageValue[]): void {
 		const set = assignments ? `${assignments}, ` : "";
 		this.#sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
+		this.#written();
 		for (const wake of [...this.#waiters]) wake();
 	}
 }
