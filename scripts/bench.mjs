@@ -10,14 +10,14 @@
 // Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
 // Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
 import { createHmac } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
 import { percentile } from "./stats.mjs";
-import { ROOT, ensureSecrets, freePort, freePorts, makeTestImages, scratchDir, startStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
+import { ROOT, freePort, freePorts, makeTestImages, scratchDir, startScratchStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
 
 const { values } = parseArgs({
 	options: { n: { type: "string", default: "30" }, concurrency: { type: "string", default: "8" } },
@@ -94,22 +94,14 @@ try {
 	makeTestImages(join(dir, "img"));
 	const image = readFileSync(join(dir, "img", "photo-640x480.jpg"));
 
-	const envFile = join(dir, "secrets.env");
-	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
-	const [workerPort, thumborPort, filePort, floorPort] = await freePorts(4);
-	const logDir = join(dir, "logs");
-	mkdirSync(logDir);
-	console.log(`starting Thumbor on :${thumborPort} and wrangler dev on :${workerPort}…`);
-	const stack = await startStack({
-		workerPort,
-		thumborPort,
-		envFile,
-		persistTo: join(dir, "state"),
-		logDir,
+	console.log("starting Thumbor, wrangler dev and the floor's wrangler dev…");
+	const stack = await startScratchStack(dir, {
 		vars: { METER_OPS: "1" },
 		// The pipeline pushes originals; asked directly, Thumbor also loads one by URL from the file server below.
 		thumborEnv: { THUMBOR_ALLOWED_SOURCES: "127.0.0.1" },
 	});
+	const { thumborKey, adminToken, logDir } = stack;
+	const [filePort, floorPort] = await freePorts(2);
 	// The floor: the same shape with nothing else, on its own wrangler dev and the same Thumbor.
 	const floor = startWrangler({
 		config: join(ROOT, "scripts", "floor", "wrangler.toml"),

@@ -2,7 +2,7 @@
 // and `wrangler dev`. Shared by `npm run dev`, the end-to-end tests and the benchmark.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -287,4 +287,19 @@ export async function startStack({ workerPort, thumborPort, thumborUrl, envFile,
 		throw err;
 	}
 	return { thumbor, worker, stopAll, baseUrl: `http://127.0.0.1:${workerPort}`, thumborUrl };
+}
+
+/**
+ * A stack (startStack) kept in the throwaway directory `dir`: fresh secrets in secrets.env, state
+ * in state/, logs in logs/, on free ports. Also returns Thumbor's key, the admin token, the log
+ * directory and Thumbor's port.
+ */
+export async function startScratchStack(dir, { vars = {}, thumborEnv = {} } = {}) {
+	const envFile = join(dir, "secrets.env");
+	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
+	const [workerPort, thumborPort] = await freePorts(2);
+	const logDir = join(dir, "logs");
+	mkdirSync(logDir, { recursive: true });
+	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), logDir, vars, thumborEnv });
+	return { ...stack, thumborKey, adminToken, logDir, thumborPort };
 }

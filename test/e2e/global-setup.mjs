@@ -1,30 +1,20 @@
 // Starts a real Thumbor (from thumbor/requirements.txt) and a real `wrangler dev`
 // on free loopback ports with freshly generated keys and a throwaway state dir,
 // writes the test images, and tears it all down afterwards.
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ensureSecrets, freePorts, makeTestImages, scratchDir, startStack, venvBin } from "../../scripts/stack.mjs";
+import { makeTestImages, scratchDir, startScratchStack, venvBin } from "../../scripts/stack.mjs";
 
 export default async function setup({ provide }) {
 	const dir = scratchDir("thumbs-e2e-");
 	const fixtures = join(dir, "fixtures");
 	makeTestImages(fixtures);
-	const envFile = join(dir, "secrets.env");
-	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
-	const [workerPort, thumborPort] = await freePorts(2);
-
-	const logDir = join(dir, "logs");
-	mkdirSync(logDir);
-	const stack = await startStack({
-		workerPort,
-		thumborPort,
-		envFile,
-		persistTo: join(dir, "state"),
-		logDir,
+	const stack = await startScratchStack(dir, {
 		// Webhook retries a second apart instead of 5 s … 10 h.
 		vars: { WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1,1,1,1,1" },
 	});
+	const { thumborKey, adminToken, logDir } = stack;
 	provide("baseUrl", stack.baseUrl);
 	provide("thumborUrl", stack.thumborUrl);
 	provide("thumborKey", thumborKey);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ROOT, ensureSecrets, fileLoaderConf, freePorts, scratchDir, startStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import { ROOT, fileLoaderConf, freePorts, scratchDir, startScratchStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -157,10 +157,8 @@ export async function startReceiver(secret) {
  */
 export async function startOwnStack(vars = {}) {
 	const dir = scratchDir("thumbs-own-");
-	const envFile = join(dir, "secrets.env");
-	const { THUMBOR_SECURITY_KEY: thumborKey, ADMIN_TOKEN: adminToken } = ensureSecrets(envFile).secrets;
-	const [workerPort, thumborPort] = await freePorts(2);
-	const stack = await startStack({ workerPort, thumborPort, envFile, persistTo: join(dir, "state"), vars });
+	const stack = await startScratchStack(dir, { vars });
+	const { thumborKey, adminToken, thumborPort } = stack;
 	// A stack that came up but could not be given a key is stopped here: no caller holds it yet.
 	const { key } = await createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId: "e2e-own" }).catch(async (err) => {
 		await stack.stopAll();
