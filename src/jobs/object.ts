@@ -283,10 +283,10 @@ export class JobObject extends DurableObject<Env> {
 		const writing = (this.#writing = put.catch(() => {}));
 		try {
 			const stored = await put;
-			const now = this.#row()!;
-			if (now.status === "deleted") {
+			const after = this.#row()!;
+			if (after.status === "deleted") {
 				await this.env.BUCKET.delete(key);
-				return this.#toJob(now);
+				return this.#toJob(after);
 			}
 			return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
 		} finally {
