@@ -80,7 +80,6 @@ app.get(
 				{ name: "thumbnails", description: "Public, cache-friendly thumbnails" },
 				{ name: "admin", description: "API keys and metering (ADMIN_TOKEN)" },
 				{ name: "service", description: "Health" },
-				{ name: "internal", description: "For Thumbor only" },
 			],
 			components: {
 				securitySchemes: {
