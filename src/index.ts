@@ -8,7 +8,7 @@ import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
 import { thumbnails } from "./thumbnails/routes";
 import { webhooks } from "./webhooks/routes";
-import { HEALTH_TIMEOUT_MS } from "./thumbor/origin";
+import { thumborHealth } from "./thumbor/origin";
 import { serverTiming } from "./timing";
 import { count, countFetch, metered } from "./metering";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
@@ -42,11 +42,7 @@ const app = new Hono<{ Bindings: Env }>()
 		// Reports whether a Thumbor at THUMBOR_URL answers, without failing the Worker's own health.
 		// Containers are not probed: a health check must not start one.
 		const { THUMBOR_URL } = settings(c.env);
-		const thumbor = THUMBOR_URL
-			? await fetch(`${THUMBOR_URL.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) })
-					.then(async (r) => (await r.body?.cancel(), r.ok ? "ok" : `http ${r.status}`))
-					.catch(() => "unreachable")
-			: "container";
+		const thumbor = THUMBOR_URL ? await thumborHealth(fetch, THUMBOR_URL) : "container";
 		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
 	})
 	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).

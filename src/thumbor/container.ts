@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { settings } from "../config";
-import { HEALTH_TIMEOUT_MS } from "./origin";
+import { thumborHealth } from "./origin";
 
 /** Thumbor's port inside the image (thumbor/Dockerfile). */
 const PORT = 8888;
@@ -29,14 +29,13 @@ export class ThumborContainer extends DurableObject<Env> {
 
 	/** Whether this instance's Thumbor answers its health check at once (false when it is not running). */
 	async healthy(): Promise<boolean> {
-		if (!this.ctx.container?.running) return false;
-		try {
-			const res = await this.#container().getTcpPort(PORT).fetch("http://thumbor/healthcheck", { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-			await res.body?.cancel();
-			return res.ok;
-		} catch {
-			return false;
-		}
+		return !!this.ctx.container?.running && (await this.#health()) === "ok";
+	}
+
+	/** What this instance's Thumbor health check says (thumborHealth). */
+	#health(): Promise<string> {
+		const port = this.#container().getTcpPort(PORT);
+		return thumborHealth((url, init) => port.fetch(url, init), "http://thumbor");
 	}
 
 	#ready(): Promise<void> {
@@ -67,16 +66,9 @@ export class ThumborContainer extends DurableObject<Env> {
 			await container.setInactivityTimeout(IDLE_TIMEOUT_MS);
 		}
 		// `running` means a start was requested, not that Thumbor listens yet.
-		const port = container.getTcpPort(PORT);
 		const deadline = Date.now() + READY_TIMEOUT_MS;
 		while (Date.now() < deadline) {
-			try {
-				const res = await port.fetch("http://thumbor/healthcheck");
-				await res.body?.cancel();
-				if (res.ok) return;
-			} catch {
-				// not listening yet
-			}
+			if ((await this.#health()) === "ok") return;
 			await new Promise((r) => setTimeout(r, 250));
 		}
 		throw new Error(`Thumbor container not ready after ${READY_TIMEOUT_MS} ms`);

@@ -4,7 +4,21 @@ import { shardOf } from "../shards";
 import type { ThumborOrigin } from "./client";
 
 /** How long a health check may take before Thumbor counts as unresponsive. */
-export const HEALTH_TIMEOUT_MS = 2_000;
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/**
+ * What Thumbor's health check says, asked through `fetcher` (fetch, or a container's port):
+ * "ok", "http <status>", or "unreachable" (no answer within HEALTH_TIMEOUT_MS).
+ */
+export async function thumborHealth(fetcher: (url: string, init: RequestInit) => Promise<Response>, baseUrl: string): Promise<string> {
+	try {
+		const res = await fetcher(`${baseUrl.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+		await res.body?.cancel();
+		return res.ok ? "ok" : `http ${res.status}`;
+	} catch {
+		return "unreachable";
+	}
+}
 
 /** A Thumbor reached over HTTP at `baseUrl` (the local venv, docker compose, any host). */
 export function httpOrigin(baseUrl: string): ThumborOrigin {
@@ -14,15 +28,7 @@ export function httpOrigin(baseUrl: string): ThumborOrigin {
 			count("fetch thumbor");
 			return fetch(`${base}${path}`, { method: "POST", body: original, signal });
 		},
-		async healthy() {
-			try {
-				const res = await fetch(`${base}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-				await res.body?.cancel();
-				return res.ok;
-			} catch {
-				return false;
-			}
-		},
+		healthy: async () => (await thumborHealth(fetch, base)) === "ok",
 	};
 }
 
