@@ -25,7 +25,6 @@ export class Schema {
 		readonly migrations: readonly string[],
 		readonly fresh?: readonly string[],
 	) {
-		// Reading sqlite_master writes nothing.
 		this.#version = Schema.#versionOf(sql);
 		if (this.#version !== null && this.#version < migrations.length) this.#migrate(this.#version);
 	}
@@ -72,13 +71,17 @@ export class Schema {
 		await storage.deleteAll();
 	}
 
-	/** How far a database's migrations have gone: its schema_migrations table, else its mark; null for an empty one. */
+	/**
+	 * How far a database's migrations have gone: its schema_migrations table, else its mark; null
+	 * for an empty one. One read of sqlite_master (every object's start makes it; it writes nothing).
+	 */
 	static #versionOf(sql: SqlStorage): number | null {
-		if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").toArray().length > 0) {
+		const tables = sql.exec<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table'").toArray();
+		if (tables.some((t) => t.name === "schema_migrations")) {
 			return sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one().v ?? 0;
 		}
-		const marked = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%/* schema %'").toArray()[0];
-		return marked ? Number(MARKED.exec(marked.sql)![1]) : null;
+		const mark = tables.map((t) => MARKED.exec(t.sql)).find((m) => m !== null);
+		return mark ? Number(mark[1]) : null;
 	}
 
 	/**
