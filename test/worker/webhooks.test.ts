@@ -24,25 +24,25 @@ describe("callback_url", () => {
 		["https://hooks.example:8443/", /default port/],
 		["https://localhost/", /names this machine/],
 		["https://api.localhost./", /names this machine/],
-		["https://127.0.0.1/", /private/],
-		["https://2130706433/", /private/], // 127.0.0.1 in decimal
-		["https://0x7f.1/", /private/], // hex, short form
-		["https://0177.0.0.1/", /private/], // octal
-		["https://10.1.2.3/", /private/],
-		["https://172.16.0.1/", /private/],
-		["https://172.31.255.255/", /private/],
-		["https://192.168.1.1/", /private/],
-		["https://100.64.0.1/", /private/], // CGNAT
-		["https://169.254.169.254/", /private/], // metadata
-		["https://0.0.0.0/", /private/],
-		["https://224.0.0.1/", /private/],
-		["https://[::1]/", /private/],
-		["https://[::]/", /private/],
-		["https://[::ffff:127.0.0.1]/", /private/],
-		["https://[::ffff:a9fe:a9fe]/", /private/], // 169.254.169.254, IPv4-mapped
-		["https://[64:ff9b::a00:1]/", /private/], // 10.0.0.1 via NAT64
-		["https://[fd00:ec2::254]/", /private/], // AWS metadata, unique local
-		["https://[fe80::1]/", /private/],
+		["https://127.0.0.1/", /not globally reachable/],
+		["https://2130706433/", /not globally reachable/], // 127.0.0.1 in decimal
+		["https://0x7f.1/", /not globally reachable/], // hex, short form
+		["https://0177.0.0.1/", /not globally reachable/], // octal
+		["https://10.1.2.3/", /not globally reachable/],
+		["https://172.16.0.1/", /not globally reachable/],
+		["https://172.31.255.255/", /not globally reachable/],
+		["https://192.168.1.1/", /not globally reachable/],
+		["https://100.64.0.1/", /not globally reachable/], // CGNAT
+		["https://169.254.169.254/", /not globally reachable/], // metadata
+		["https://0.0.0.0/", /not globally reachable/],
+		["https://224.0.0.1/", /not globally reachable/],
+		["https://[::1]/", /not globally reachable/],
+		["https://[::]/", /not globally reachable/],
+		["https://[::ffff:127.0.0.1]/", /not globally reachable/],
+		["https://[::ffff:a9fe:a9fe]/", /not globally reachable/], // 169.254.169.254, IPv4-mapped
+		["https://[64:ff9b::a00:1]/", /not globally reachable/], // 10.0.0.1 via NAT64
+		["https://[fd00:ec2::254]/", /not globally reachable/], // AWS metadata, unique local
+		["https://[fe80::1]/", /not globally reachable/],
 		[`https://hooks.example/${"a".repeat(2048)}`, /longer than 2048/],
 		["not a url", /absolute URL/],
 	])("refuses %s", (url, why) => {
