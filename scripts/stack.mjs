@@ -71,7 +71,7 @@ export function scratchDir(prefix) {
 
 export const randomKey = () => randomBytes(32).toString("base64url");
 
-const SECRET_NAMES = ["THUMBOR_SECURITY_KEY", "CURSOR_SIGNING_KEY", "ADMIN_TOKEN"];
+const SECRET_NAMES = ["THUMBOR_SECURITY_KEY", "CURSOR_SIGNING_KEY", "KEY_CHECKSUM_SECRET", "ADMIN_TOKEN"];
 
 /**
  * Makes sure the dotenv file at `path` (mode 600) holds every secret the Worker and

@@ -29,6 +29,9 @@ const Settings = z
 		CORS_ALLOWED_ORIGINS: z.string().default(""),
 		THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
 		ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),
+		KEY_CHECKSUM_SECRET: z
+			.string()
+			.min(16, "KEY_CHECKSUM_SECRET must be set (16+ characters): it signs the checksum every API key ends with"),
 		CURSOR_SIGNING_KEY: z.string().min(16, "CURSOR_SIGNING_KEY must be set (16+ characters): it signs listing cursors"),
 	});
 type ParsedSettings = z.infer<typeof Settings>;

@@ -15,6 +15,7 @@ export function workerdTests(bindings: Record<string, string>) {
 				PUBLIC_BASE_URL: "https://img.example",
 				THUMBOR_SECURITY_KEY: key(),
 				CURSOR_SIGNING_KEY: key(),
+				KEY_CHECKSUM_SECRET: key(),
 				ADMIN_TOKEN: key(),
 				...bindings,
 			},

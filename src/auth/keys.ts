@@ -1,20 +1,33 @@
 /**
- * API keys: `et_live_` and 32 URL-safe base64 characters (192 random bits). The prefix
- * lets people and secret scanners spot a key; only its SHA-256 is ever stored (a key
- * is random enough that a fast hash is safe), and lookups go by that hash.
+ * API keys: `et_live_`, 32 URL-safe base64 characters (192 random bits), then an
+ * 11-character checksum: the first 64 bits of HMAC-SHA256(KEY_CHECKSUM_SECRET, the rest).
+ * The prefix lets people and secret scanners spot a key; the checksum lets the Worker
+ * refuse a made-up key from its characters alone, before any lookup (GitHub's tokens end
+ * in a CRC32 for the same reason, but anyone can compute a CRC). Only a key's SHA-256 is
+ * ever stored (a key is random enough that a fast hash is safe), and lookups go by it.
+ * Changing KEY_CHECKSUM_SECRET invalidates every key.
  */
-import { base64url, hex } from "../crypto";
+import { base64url, hex, hmac } from "../crypto";
 
 export const KEY_PREFIX = "et_live_";
-const KEY_SHAPE = /^et_live_[A-Za-z0-9_-]{32}$/;
+const KEY_SHAPE = /^(et_live_[A-Za-z0-9_-]{32})([A-Za-z0-9_-]{11})$/;
 /** How much of a key the admin API shows, to recognise it by. */
 const SHOWN = KEY_PREFIX.length + 4;
 
-export function newKeySecret(): string {
-	return KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(24)));
+const checksum = async (checksumSecret: string, body: string) => base64url((await hmac(checksumSecret, "SHA-256", body)).subarray(0, 8));
+
+export async function newKeySecret(checksumSecret: string): Promise<string> {
+	const body = KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(24)));
+	return body + (await checksum(checksumSecret, body));
 }
 
-export const looksLikeKey = (secret: string) => KEY_SHAPE.test(secret);
+/** Whether `secret` has a key's shape and a checksum made with `checksumSecret`: no lookup needed to refuse it. */
+export async function keyChecksumValid(secret: string, checksumSecret: string): Promise<boolean> {
+	const m = KEY_SHAPE.exec(secret);
+	if (!m) return false;
+	return secretsEqual(await checksum(checksumSecret, m[1]!), m[2]!);
+}
+
 export const shownPrefix = (secret: string) => `${secret.slice(0, SHOWN)}…`;
 
 /** Lowercase hex SHA-256 of `text`. */

@@ -1,7 +1,8 @@
 /**
- * Per-key request rates, with the Workers Rate Limiting bindings declared in
- * wrangler.toml ([[ratelimits]]): one for uploads, one for reads. The binding says
- * only yes or no; `Retry-After` is its period, RATE_LIMIT_PERIOD_SECONDS.
+ * Request rates, with the Workers Rate Limiting bindings declared in wrangler.toml
+ * ([[ratelimits]]): per API key, one for uploads and one for reads; per client address,
+ * one for requests that fail to authenticate (auth/middleware.ts). A binding says only
+ * yes or no; `Retry-After` is their period, RATE_LIMIT_PERIOD_SECONDS.
  */
 import { createMiddleware } from "hono/factory";
 import { settings } from "../config";
@@ -11,11 +12,15 @@ import type { AuthEnv } from "./middleware";
 export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", what: string) =>
 	createMiddleware<AuthEnv>(async (c, next) => {
 		const { success } = await c.var.steps.time("ratelimit", () => c.env[limiter].limit({ key: c.var.caller.keyId }));
-		if (!success) {
-			const period = settings(c.env).RATE_LIMIT_PERIOD_SECONDS;
-			throw new ApiError(429, "rate_limited", `Too many ${what} with this API key; slow down and retry after ${period} s.`, {}, {
-				"Retry-After": String(period),
-			});
-		}
+		if (!success) throw tooMany(c.env, `${what} with this API key`);
 		await next();
 	});
+
+/** The 429 for too many `what`. */
+export function tooMany(env: Env, what: string): ApiError {
+	const period = settings(env).RATE_LIMIT_PERIOD_SECONDS;
+	return new ApiError(429, "rate_limited", `Too many ${what}; slow down and retry after ${period} s.`, {}, { "Retry-After": String(period) });
+}
+
+/** The client's address as Cloudflare saw it (wrangler dev sets it too); one key for every request without it. */
+export const clientAddress = (req: Request) => req.headers.get("CF-Connecting-IP") ?? "unknown";

@@ -1,22 +1,31 @@
 /**
- * Who is calling: `Authorization: Bearer <key>` on every API route. A key is looked up
- * by its SHA-256 in its own KeyObject (no global object on the request path), and the
- * answer is kept in this isolate for AUTH_CACHE_SECONDS: that is how long a revoked key
- * may still work, and what saves a Durable Object call on most requests.
+ * Who is calling: `Authorization: Bearer <key>` on every API route. A key whose checksum
+ * does not hold is refused on the spot (auth/keys.ts); one that does is looked up by its
+ * SHA-256 in its own KeyObject (no global object on the request path), and the answer is
+ * kept in this isolate for AUTH_CACHE_SECONDS: that is how long a revoked key may still
+ * work, and what saves a Durable Object call on most requests. Requests that fail to
+ * authenticate are counted per client address (ANON_RATE_LIMITER): past the limit they
+ * get 429, so guessing keys is slow as well as hopeless.
  */
 import { createMiddleware } from "hono/factory";
 import type { Caller } from "../contracts";
 import { settings } from "../config";
 import { ApiError } from "../errors";
-import { looksLikeKey, secretsEqual, sha256Hex } from "./keys";
+import { keyChecksumValid, secretsEqual, sha256Hex } from "./keys";
+import { clientAddress, tooMany } from "./limits";
 import { keyObject } from "./objects";
 import type { Steps } from "../timing";
 
 export type AuthEnv = { Bindings: Env; Variables: { caller: Caller; steps: Steps } };
 
 const REALM = 'Bearer realm="edge-thumbnails"';
-const unauthorized = (detail: string, given: boolean) =>
-	new ApiError(401, "unauthorized", detail, {}, { "WWW-Authenticate": given ? `${REALM}, error="invalid_token"` : REALM });
+
+/** The 401 for a request that did not authenticate, or a 429 once its address has failed too often. */
+async function unauthorized(env: Env, req: Request, detail: string, given: boolean): Promise<ApiError> {
+	const { success } = await env.ANON_RATE_LIMITER.limit({ key: clientAddress(req) });
+	if (!success) return tooMany(env, "requests without a valid key from this address");
+	return new ApiError(401, "unauthorized", detail, {}, { "WWW-Authenticate": given ? `${REALM}, error="invalid_token"` : REALM });
+}
 
 /** The bearer token of a request, or null. */
 function bearer(req: Request): string | null {
@@ -43,10 +52,12 @@ export async function callerOf(env: Env, secret: string, ttlMs: number): Promise
 /** Sets `caller`, or answers 401. */
 export const requireKey = createMiddleware<AuthEnv>(async (c, next) => {
 	const secret = bearer(c.req.raw);
-	if (!secret) throw unauthorized("Send your API key: Authorization: Bearer <key>.", false);
-	const ttlMs = settings(c.env).AUTH_CACHE_SECONDS * 1000;
-	const caller = looksLikeKey(secret) ? await c.var.steps.time("auth", () => callerOf(c.env, secret, ttlMs)) : null;
-	if (!caller) throw unauthorized("This API key is not valid: it is malformed, unknown or revoked.", true);
+	if (!secret) throw await unauthorized(c.env, c.req.raw, "Send your API key: Authorization: Bearer <key>.", false);
+	const cfg = settings(c.env);
+	const caller = await c.var.steps.time("auth", async () =>
+		(await keyChecksumValid(secret, cfg.KEY_CHECKSUM_SECRET)) ? callerOf(c.env, secret, cfg.AUTH_CACHE_SECONDS * 1000) : null,
+	);
+	if (!caller) throw await unauthorized(c.env, c.req.raw, "This API key is not valid: it is malformed, unknown or revoked.", true);
 	c.set("caller", caller);
 	await next();
 });
@@ -55,7 +66,7 @@ export const requireKey = createMiddleware<AuthEnv>(async (c, next) => {
 export const requireAdmin = createMiddleware<{ Bindings: Env }>(async (c, next) => {
 	const secret = bearer(c.req.raw);
 	if (!secret || !(await secretsEqual(secret, settings(c.env).ADMIN_TOKEN))) {
-		throw unauthorized("The admin API needs Authorization: Bearer <ADMIN_TOKEN>.", secret !== null);
+		throw await unauthorized(c.env, c.req.raw, "The admin API needs Authorization: Bearer <ADMIN_TOKEN>.", secret !== null);
 	}
 	await next();
 });

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { settings } from "../config";
 import { metered } from "../metering";
 import { type ApiKey, type Caller, type NewApiKey } from "../contracts";
 import { ulid } from "../ids";
@@ -132,7 +133,7 @@ export class KeyRegistry extends DurableObject<Env> {
 	/** Makes a key and its webhook secret; both are in the answer, and the key nowhere else. */
 	async create(input: NewApiKey): Promise<{ key: ApiKey; secret: string; webhookSecret: string }> {
 		this.#schema.ensure();
-		const secret = newKeySecret();
+		const secret = await newKeySecret(settings(this.env).KEY_CHECKSUM_SECRET);
 		const row: KeyRow = {
 			id: `key_${ulid()}`,
 			hash: await sha256Hex(secret),

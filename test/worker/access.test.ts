@@ -1,9 +1,10 @@
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { callerOf } from "../../src/auth/middleware";
 import { keyObject, keyRegistry } from "../../src/auth/objects";
-import { sha256Hex } from "../../src/auth/keys";
+import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/auth/keys";
 import { ulid } from "../../src/ids";
+import worker from "../../src/index";
 import { jobStub, ownerStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
 import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
@@ -34,7 +35,8 @@ describe("API keys", () => {
 		const res = await admin("/admin/keys", { method: "POST", body: JSON.stringify({ name: "acme web", ownerId: "acme" }) });
 		expect(res.status).toBe(201);
 		const made = (await res.json()) as { id: string; key: string; prefix: string; ownerId: string; name: string };
-		expect(made.key).toMatch(/^et_live_[A-Za-z0-9_-]{32}$/);
+		expect(made.key).toMatch(/^et_live_[A-Za-z0-9_-]{43}$/);
+		expect(await keyChecksumValid(made.key, env.KEY_CHECKSUM_SECRET)).toBe(true);
 		expect(made).toMatchObject({ name: "acme web", ownerId: "acme", prefix: `${made.key.slice(0, 12)}…` });
 		// Stored: the hash, never the key.
 		const hash = await sha256Hex(made.key);
@@ -82,9 +84,47 @@ describe("API keys", () => {
 	});
 
 	it("stores nothing for a key that does not exist", async () => {
-		const guess = "et_live_" + "B".repeat(32);
+		// Well made (its checksum holds), but never issued: looked up, and nothing is stored.
+		const guess = await newKeySecret(env.KEY_CHECKSUM_SECRET);
 		await expectProblem(await upload(pngLike(), { key: guess }), 401, "unauthorized");
 		expect(await storedState(keyObject(env, await sha256Hex(guess)))).toEqual({ tables: [], alarm: null });
+	});
+
+	it("refuses a made-up key by its checksum, without asking any Durable Object", async () => {
+		const asked: string[] = [];
+		const spy = new Proxy(env.KEYS, {
+			get: (target, prop) => {
+				asked.push(String(prop));
+				return Reflect.get(target, prop);
+			},
+		});
+		const issued = await newKeySecret(env.KEY_CHECKSUM_SECRET);
+		const forged = [
+			`et_live_${"A".repeat(43)}`, // the right shape, a wrong checksum
+			`${issued.slice(0, -11)}${"A".repeat(11)}`, // random part of a real-looking key, checksum made up
+			await newKeySecret("another-deployment-checksum-secret"), // issued elsewhere
+			issued.slice(0, -1), // cut short
+		];
+		for (const key of forged) expect(await keyChecksumValid(key, env.KEY_CHECKSUM_SECRET), key).toBe(false);
+		// Through the Worker: 401 as for any bad key, and KEYS is never touched.
+		for (const key of forged) {
+			const ctx = createExecutionContext();
+			const req = new Request("http://thumbs.test/jobs", { headers: { Authorization: `Bearer ${key}`, "CF-Connecting-IP": "203.0.113.7" } });
+			const res = await worker.fetch(req, { ...env, KEYS: spy }, ctx);
+			await waitOnExecutionContext(ctx);
+			await expectProblem(res, 401, "unauthorized");
+		}
+		expect(asked).toEqual([]);
+	});
+
+	it("slows down an address that keeps failing to authenticate (429 after 60 a minute), not the others", async () => {
+		const from = (address: string, key: string | null) => request("/jobs", { headers: { "CF-Connecting-IP": address } }, key);
+		for (let i = 0; i < 60; i++) await expectProblem(await from("198.51.100.9", `et_live_${"x".repeat(43)}`), 401, "unauthorized");
+		const limited = await expectProblem(await from("198.51.100.9", null), 429, "rate_limited");
+		expect(limited.detail).toMatch(/without a valid key from this address/);
+		// Another address is not held back, and a valid key from the limited one still works.
+		await expectProblem(await from("198.51.100.10", null), 401, "unauthorized");
+		expect((await from("198.51.100.9", caller.secret)).status).toBe(200);
 	});
 });
 

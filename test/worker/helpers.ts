@@ -42,16 +42,19 @@ export async function newKey(ownerId = `owner-${ulid().slice(-10)}`): Promise<{ 
 	return { secret, id: key.id, ownerId };
 }
 
-/** Each test calls as its own owner, with a key of its own (rate limits are per key). */
+/** Each test calls as its own owner, with a key of its own (rate limits are per key), from an address of its own. */
 export let caller: { secret: string; id: string; ownerId: string };
+let clientAddress: string;
 beforeEach(async () => {
 	caller = await newKey();
+	clientAddress = `2001:db8::${Array.from(crypto.getRandomValues(new Uint16Array(3)), (n) => n.toString(16)).join(":")}`;
 });
 
 /** A request to the Worker, with the test's API key unless `key` says otherwise (null: none). */
 export function request(path: string, init: RequestInit = {}, key: string | null = caller.secret): Promise<Response> {
 	const headers = new Headers(init.headers);
 	if (key !== null && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${key}`);
+	if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", clientAddress);
 	return exports.default.fetch(new Request(new URL(path, "http://thumbs.test"), { ...init, headers }));
 }
 
