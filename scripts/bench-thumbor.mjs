@@ -10,15 +10,64 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+import { ROOT, ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
 import { percentile } from "./stats.mjs";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
+const { values } = parseArgs({ options: { n: { type: "string", default: "20" }, "memory-only": { type: "boolean", default: false } } });
 const N = Math.max(3, Math.min(200, Number(values.n)));
 const IN_FLIGHT = 4;
 const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
 
-const peakRssMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+const peakRssMiB = (pid) => status(pid, "VmHWM");
+
+/** The largest images the limits allow (test/fixtures/make_big_images.py), each sent `inFlight` at once. */
+const MEMORY_IMAGES = ["big-rgba16-7070x7070.png", "big-rgb-7000x7000.png", "big-rgba-7000x7000.png"];
+const MEMORY_IN_FLIGHT = [1, 4, 8];
+const SETTLE_MS = 10_000;
+
+/**
+ * What one Thumbor process (ours, THUMBOR_THREADS=2) can be made to hold: for each image and
+ * number in flight, a fresh process is sent that many requests at once; the table gives the
+ * answers' statuses, the process's peak RSS, and its RSS SETTLE_MS after the last answer.
+ */
+async function memoryRun(dir, conf) {
+	const rows = [];
+	for (const image of MEMORY_IMAGES) {
+		for (const inFlight of MEMORY_IN_FLIGHT) {
+			const [port] = await freePorts(1);
+			const child = startThumbor({ port, securityKey: "bench-thumbor-not-secret", conf, env: { THUMBOR_THREADS: "2" } });
+			started.push(child);
+			await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
+			const url = `http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`;
+			await fetch(`http://127.0.0.1:${port}/unsafe/${OPERATION}/photo-640x480.jpg`).then((r) => r.arrayBuffer()); // warm
+			const idle = status(child.pid, "VmRSS");
+			const t0 = performance.now();
+			const answers = await Promise.all(
+				Array.from({ length: inFlight }, async () => {
+					const res = await fetch(url);
+					await res.arrayBuffer();
+					return res.status;
+				}),
+			);
+			const ms = performance.now() - t0;
+			await new Promise((r) => setTimeout(r, SETTLE_MS));
+			rows.push({
+				image,
+				"in flight": inFlight,
+				answers: [...new Set(answers)].join(","),
+				"all answered s": +(ms / 1000).toFixed(1),
+				"idle RSS MiB": Math.round(idle),
+				"peak RSS MiB": Math.round(peakRssMiB(child.pid)),
+				[`RSS ${SETTLE_MS / 1000} s after MiB`]: Math.round(status(child.pid, "VmRSS")),
+			});
+			await stop(child);
+			process.stdout.write(".");
+		}
+	}
+	console.log(`\nMemory: one Thumbor process (ours, THUMBOR_THREADS=2), the largest images the limits allow, sent n at once`);
+	console.table(rows);
+}
 
 async function measure(url) {
 	const once = async () => {
@@ -71,7 +120,10 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		{ encoding: "utf8" },
 	);
 	if (made.status !== 0) throw new Error(made.stderr);
-	const images = [
+	const big = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_big_images.py"), dir], { encoding: "utf8" });
+	if (big.status !== 0) throw new Error(big.stderr);
+	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
+	const images = values["memory-only"] ? [] : [
 		"camera-4000x3000.jpg",
 		"large-4000x3000.jpg", // the noisy test fixture: 6.4 MB, the worst case for entropy decoding
 		"photo-640x480.jpg",
@@ -79,7 +131,6 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		"camera-no-thumbnail-4000x3000.heic",
 		"screen-1920x1080.png",
 	];
-	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
 	const rows = [];
 	for (const image of images) {
 		const row = { image, MB: +(statSync(join(dir, image)).size / 1e6).toFixed(1) };
@@ -97,12 +148,15 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		rows.push(row);
 		process.stdout.write(".");
 	}
-	console.log(`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`);
-	console.table(rows);
-	console.log(
-		"stock: Thumbor's PIL engine, no detectors (smart = centre crop). ours: edge_engine (JPEGs decoded at reduced size,\n" +
-			"HEICs from their stored thumbnail, decode budgets) + attention_detector (smart = the subject).",
-	);
+	if (rows.length > 0) {
+		console.log(`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`);
+		console.table(rows);
+		console.log(
+			"stock: Thumbor's PIL engine, no detectors (smart = centre crop). ours: edge_engine (JPEGs decoded at reduced size,\n" +
+				"HEICs from their stored thumbnail, decode budgets) + attention_detector (smart = the subject).",
+		);
+	}
+	await memoryRun(dir, confs.ours);
 } finally {
 	await Promise.all(started.map((child) => stop(child)));
 	rmSync(dir, { recursive: true, force: true });

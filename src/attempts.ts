@@ -36,7 +36,13 @@ export function retryDelayMs(attempts: number, policy: RetryPolicy, random = Mat
 }
 
 /** Failures that say nothing against the image: its owner may retry the job (POST /jobs/<id>/retry). */
-export const RETRYABLE_ERRORS: readonly JobErrorCode[] = ["thumbor_unavailable", "timed_out", "internal_error", "unexpected_output"];
+export const RETRYABLE_ERRORS: readonly JobErrorCode[] = [
+	"thumbor_unavailable",
+	"thumbor_misconfigured",
+	"timed_out",
+	"internal_error",
+	"unexpected_output",
+];
 
 /** "3 h 5 min", "42 s": how long a job was retried, for its failure message. */
 export function duration(ms: number): string {

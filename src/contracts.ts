@@ -34,8 +34,10 @@ export type ImageType = z.infer<typeof ImageType>;
 export const JobErrorCode = z.enum([
 	"unprocessable_image",
 	"image_too_complex",
+	"image_too_large",
 	"original_missing",
 	"thumbor_unavailable",
+	"thumbor_misconfigured",
 	"unexpected_output",
 	"timed_out",
 	"internal_error",

@@ -8,7 +8,7 @@ import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
 import { thumbnails } from "./thumbnails/routes";
 import { webhooks } from "./webhooks/routes";
-import { thumborHealth } from "./thumbor/origin";
+import { originHealth } from "./thumbor/origin";
 import { serverTiming } from "./timing";
 import { count, countFetch, metered } from "./metering";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
@@ -35,16 +35,30 @@ const apiCors = cors({
 	maxAge: 600,
 });
 
-const Health = z.object({ status: z.literal("ok"), thumbor: z.string().describe('"ok", "unreachable", "http <status>", or "container"') });
+const Health = z
+	.object({
+		status: z.enum(["ok", "degraded"]).describe("degraded: the Worker answers, but Thumbor makes no thumbnails (jobs wait)"),
+		thumbor: z
+			.enum(["ok", "idle", "unreachable", "misconfigured", "failing"])
+			.describe("What one signed round trip through Thumbor found (idle: no container running, none started for this)"),
+		detail: z.string().optional().describe("Why, when not ok"),
+	})
+	.meta({ id: "Health" });
 
 const app = new Hono<{ Bindings: Env }>()
-	.get("/health", describeRoute({ tags: ["service"], summary: "Whether the Worker and its Thumbor answer", responses: { 200: json(Health, "Up") } }), async (c) => {
-		// Reports whether a Thumbor at THUMBOR_URL answers, without failing the Worker's own health.
-		// Containers are not probed: a health check must not start one.
-		const { THUMBOR_URL } = settings(c.env);
-		const thumbor = THUMBOR_URL ? await thumborHealth(fetch, THUMBOR_URL) : "container";
-		return c.json({ status: "ok", thumbor }, 200, { "Cache-Control": "no-store" });
-	})
+	.get(
+		"/health",
+		describeRoute({
+			tags: ["service"],
+			summary: "Whether the Worker answers and Thumbor makes thumbnails for it (one signed round trip)",
+			responses: { 200: json(Health, "Up"), 503: json(Health, "Thumbor is unreachable, refuses our requests (a wrong key) or fails") },
+		}),
+		async (c) => {
+			const origin = await originHealth(c.env);
+			const up = origin.thumbor === "ok" || origin.thumbor === "idle";
+			return c.json({ status: up ? "ok" : "degraded", ...origin }, up ? 200 : 503, { "Cache-Control": "no-store" });
+		},
+	)
 	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
 	.use("*", serverTiming)
 	.use("/jobs/*", apiCors)

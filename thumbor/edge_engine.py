@@ -12,11 +12,19 @@ while decoding:
 - While: the decoder is fed one scan (or 64 KiB) at a time, and the budget
   THUMBOR_DECODE_BUDGET_MS is checked between feeds; past it, decoding stops.
 - Truncated or corrupt data is an error, not a grey fill.
+- Memory: an image is refused unopened when it has more pixels than MAX_PIXELS (Pillow
+  itself only warns between one and two times its limit) or more decoded bytes than
+  THUMBOR_MAX_DECODED_BYTES (width x height x channels x bytes per sample: bit depth and
+  alpha count). Every decode is admitted against the process's THUMBOR_DECODE_MEMORY_MB
+  (DecodeMemory): big images wait for each other rather than stack, and their memory goes
+  back to the system once they are reduced.
 
-Thumbor turns the HTTP errors raised here into its answer: 422 for an image that
-is too costly to decode (the Worker fails the job with `image_too_complex`), 400
-for one that cannot be decoded (`unprocessable_image`). Decoding happens inside
-the transform step, where Thumbor lets an HTTPError through as the status.
+Each refusal is a `refusals.Refusal`, whose answer says it is about the image (the
+`Edge-Refusal` header): 422 `too_complex` for an image too costly to decode, 422
+`too_large` for one over the limits, 400 `undecodable` for one that cannot be decoded,
+503 `busy` when the decode memory stays full. Decoding happens inside the transform step,
+where Thumbor lets an HTTPError through as the status; a refusal found while opening is
+recorded on the handler instead (Thumbor turns an engine's exceptions into 500s).
 
 Configured by environment (see thumbor.conf); enabled with ENGINE = "edge_engine"
 and this directory on PYTHONPATH.
@@ -25,8 +33,11 @@ and this directory on PYTHONPATH.
 from __future__ import annotations
 
 import bisect
+import ctypes
+import ctypes.util
 import io
 import os
+import threading
 import time
 import weakref
 from typing import Callable
@@ -35,7 +46,8 @@ import pillow_heif
 from PIL import Image, ImageFile
 from thumbor.engines.pil import Engine as PILEngine
 from thumbor.utils import logger
-from tornado.web import HTTPError
+
+from refusals import Refusal, refuse_later
 
 # Thumbor's PIL engine turns this on at import; a truncated file must fail instead.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -44,7 +56,94 @@ DECODE_BUDGET_S = int(os.environ.get("THUMBOR_DECODE_BUDGET_MS", "5000")) / 1000
 # About a 50-megapixel JPEG with 32 scans; ordinary progressive JPEGs have about 10.
 MAX_PIXEL_SCANS = float(os.environ.get("THUMBOR_MAX_PIXEL_SCANS", str(50_000_000 * 32)))
 
+# 50 megapixels of 8-bit RGBA: any ordinary image within the pixel limit fits.
+MAX_DECODED_BYTES = int(os.environ.get("THUMBOR_MAX_DECODED_BYTES", "200000000"))
+# The decoded images one process holds at once (Pillow's own size for them: 4 bytes a pixel
+# for RGB); a decode that would go past it waits, THUMBOR_DECODE_WAIT_MS at most.
+DECODE_MEMORY_BYTES = int(os.environ.get("THUMBOR_DECODE_MEMORY_MB", "300")) * 1024 * 1024
+DECODE_WAIT_S = int(os.environ.get("THUMBOR_DECODE_WAIT_MS", "20000")) / 1000
+
 SOS = b"\xff\xda"
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if os.name == "posix" else None
+if _libc is not None and hasattr(_libc, "mallopt"):
+    # glibc raises its mmap threshold each time a big block is freed, after which the next big
+    # blocks come from the heap and stay with the process when freed. A fixed threshold (this
+    # also turns the raising off) keeps every image block in its own mapping, given back at once.
+    M_MMAP_THRESHOLD = -3
+    _libc.mallopt(M_MMAP_THRESHOLD, 1024 * 1024)
+
+
+def give_back_memory() -> None:
+    """Returns freed heap memory to the system (glibc's malloc_trim), after a big image."""
+    if _libc is not None and hasattr(_libc, "malloc_trim"):
+        _libc.malloc_trim(0)
+
+
+class DecodeMemory:
+    """The decoded images this process may hold at once, in bytes.
+
+    A decode takes its share before it starts and gives it back when the full-size image
+    is freed; one that does not fit waits (an image bigger than the whole budget waits
+    until it is alone). Waiting longer than `wait_s` refuses the image for now (503 busy):
+    the Worker tries again later.
+    """
+
+    def __init__(self, capacity: int, wait_s: float) -> None:
+        self.capacity = capacity
+        self.wait_s = wait_s
+        self.held = 0
+        self._cond = threading.Condition()  # re-entrant: a release may run inside an acquire (GC)
+
+    def acquire(self, amount: int) -> None:
+        with self._cond:
+            fits = lambda: self.held == 0 or self.held + amount <= self.capacity  # noqa: E731
+            if not self._cond.wait_for(fits, timeout=self.wait_s):
+                raise Refusal(503, "busy", "no room to decode %d MB within %.0f s (%d MB held)", amount >> 20, self.wait_s, self.held >> 20)
+            self.held += amount
+
+    def release(self, amount: int) -> None:
+        with self._cond:
+            self.held -= amount
+            self._cond.notify_all()
+        if amount >= 16 * 1024 * 1024:
+            give_back_memory()
+
+
+DECODE_MEMORY = DecodeMemory(DECODE_MEMORY_BYTES, DECODE_WAIT_S)
+
+# Bytes a pixel takes in Pillow's memory, by mode (RGB is stored in 4 bytes, like RGBA).
+_PILLOW_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+def memory_bytes(img: Image.Image) -> int:
+    """What decoding `img` at its current size (after any draft) makes Pillow hold."""
+    return img.size[0] * img.size[1] * _PILLOW_PIXEL_BYTES.get(img.mode, 4)
+
+
+# PNG colour types: channels once decoded (a palette becomes RGBA).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+
+
+def decoded_bytes(img: Image.Image, buffer: bytes) -> int:
+    """Width x height x channels x bytes per sample, from the file's header: the same rule
+    as the Worker's at upload (src/images/size.ts), bit depth and alpha included."""
+    width, height = img.size
+    channels, sample_bytes = len(img.getbands()), 1
+    if img.format == "PNG" and len(buffer) >= 26:
+        channels, sample_bytes = _PNG_CHANNELS.get(buffer[25], 4), 2 if buffer[24] == 16 else 1
+    elif img.format == "JPEG":
+        channels, sample_bytes = getattr(img, "layers", channels), 2 if getattr(img, "bits", 8) > 8 else 1
+    elif img.format == "TIFF":
+        tags = getattr(img, "tag_v2", {})
+        bits = tags.get(258, (8,))
+        channels = int(tags.get(277, len(bits) if isinstance(bits, tuple) else 1))
+        sample_bytes = (max(bits if isinstance(bits, tuple) else (bits,)) + 7) // 8
+    elif img.format == "GIF":
+        channels = 4
+    elif img.format in ("HEIF", "AVIF"):
+        sample_bytes = 2 if int(img.info.get("bit_depth", 8)) > 8 else 1
+    return width * height * channels * sample_bytes
 
 
 class DecodeBudgetExceeded(Exception):
@@ -92,10 +191,13 @@ def guard(
     budget_s: float = DECODE_BUDGET_S,
     max_pixel_scans: float = MAX_PIXEL_SCANS,
     clock: Callable[[], float] = time.monotonic,
+    memory: DecodeMemory = DECODE_MEMORY,
 ) -> Image.Image:
     """Makes `img` (opened, not yet decoded) refuse costly decodes and stop at `budget_s`.
 
-    Raises tornado HTTPErrors from the decode: 422 over budget, 400 undecodable.
+    Raises Refusals from the decode: 422 over budget, 400 undecodable, 503 when the
+    process's decode memory stays full; the full-size image's share of that memory is
+    given back when the image is freed.
     """
     if not isinstance(img, ImageFile.ImageFile) or img.fp is None:
         return img
@@ -118,22 +220,26 @@ def guard(
         if not img.tile:
             return load(img)
         if boundaries and width * height * len(boundaries) > max_pixel_scans:
-            raise HTTPError(
+            raise Refusal(
                 422,
+                "too_complex",
                 "refused before decoding: %dx%d JPEG with %d scans (over %d pixel-scans)",
                 width,
                 height,
                 len(boundaries),
                 max_pixel_scans,
             )
+        share = memory_bytes(img)  # at the size it decodes to (a JPEG draft is smaller)
+        memory.acquire(share)
+        weakref.finalize(img, memory.release, share)
         started = clock()
         fp.deadline = started + budget_s
         try:
             return load(img)
         except DecodeBudgetExceeded:
-            raise HTTPError(422, "decoding stopped after %.1f s (budget %.1f s)", clock() - started, budget_s) from None
+            raise Refusal(422, "too_complex", "decoding stopped after %.1f s (budget %.1f s)", clock() - started, budget_s) from None
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
-            raise HTTPError(400, "could not decode the image: %s", error) from None
+            raise Refusal(400, "undecodable", "could not decode the image: %s", error) from None
         finally:
             fp.deadline = None
 
@@ -179,20 +285,56 @@ def heif_thumbnail(img: Image.Image, buffer: bytes, width: int, height: int) -> 
     return thumbnail
 
 
-# Formats Image.reduce handles (a palette image is left as it is).
-REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "RGBX", "I", "F")
+# Modes reduced a strip at a time: with alpha (premultiplied first), or converted first.
+STRIP_MODES = ("LA", "RGBA", "La", "RGBa", "P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV")
+# Rows reduced at a time, at most: what a strip copy may hold beside the image.
+STRIP_BYTES = 16 * 1024 * 1024
 
 
 def reduce_decoded(img: Image.Image, width: int, height: int) -> Image.Image:
     """For an image decoded in full (PNG, HEIC without a thumbnail, WebP, AVIF, TIFF): shrink
     it at once by the largest whole factor that still leaves twice the output on both axes
     (a box filter, as Pillow's own `reducing_gap` does before a resize), so its full-size
-    pixels are freed right away and every later step works on a small image."""
+    pixels are freed right away and every later step works on a small image.
+
+    Pillow reduces an image with alpha through a premultiplied copy of the whole of it, and
+    other modes (a palette) must be converted first: both would double what a big image
+    holds, so those go a strip of rows at a time."""
     side = 2 * max(width, height)
     factor = min(img.size) // side if side > 0 else 0
-    if factor < 2 or img.mode not in REDUCIBLE_MODES:
+    if factor < 2:
         return img
-    return img.reduce(factor)
+    if img.mode in ("L", "RGB", "RGBX", "I", "F"):
+        return img.reduce(factor)
+    if img.mode not in STRIP_MODES:
+        return img
+    alpha = img.mode in ("LA", "RGBA", "PA", "La", "RGBa") or "transparency" in img.info
+    mode = img.mode if img.mode in ("LA", "RGBA") else "RGBA" if alpha else "RGB"
+    w, h = img.size[0] // factor, img.size[1] // factor
+    out = Image.new(mode, (w, h))
+    rows = max(1, STRIP_BYTES // (img.size[0] * 4 * factor)) * factor
+    for top in range(0, h * factor, rows):
+        strip = img.crop((0, top, w * factor, min(top + rows, h * factor)))
+        if strip.mode != mode:
+            strip = strip.convert(mode)
+        if alpha:  # premultiplied, so transparent pixels do not bleed their colour
+            strip = strip.convert(mode[:-1] + "a").reduce(factor).convert(mode)
+        else:
+            strip = strip.reduce(factor)
+        out.paste(strip, (0, top // factor))
+    out.info = {k: v for k, v in img.info.items() if k != "transparency"}
+    return out
+
+
+def over_limits(img: Image.Image, buffer: bytes, max_pixels: int, max_decoded_bytes: int) -> Refusal | None:
+    """A refusal when `img` (opened, not decoded) has more pixels or decoded bytes than allowed."""
+    width, height = img.size
+    if max_pixels and width * height > max_pixels:
+        return Refusal(422, "too_large", "%dx%d is over %d pixels", width, height, max_pixels)
+    need = decoded_bytes(img, buffer)
+    if need > max_decoded_bytes:
+        return Refusal(422, "too_large", "%dx%d %s decodes to %d bytes, over %d", width, height, img.mode, need, max_decoded_bytes)
+    return None
 
 
 class Engine(PILEngine):
@@ -267,6 +409,11 @@ class Engine(PILEngine):
             return None
         if img is None or isinstance(img, list):
             return img
+        refusal = over_limits(img, buffer, int(self.context.config.MAX_PIXELS or 0), MAX_DECODED_BYTES)
+        if refusal is not None:
+            logger.warning("refused unopened: %s", refusal.log_message % refusal.args)
+            refuse_later(self.context, refusal)
+            return None
         request = self.context.request
         width, height = (getattr(request, name, 0) if request else 0 for name in ("width", "height"))
         if not (isinstance(width, int) and isinstance(height, int)):

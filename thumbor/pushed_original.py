@@ -6,7 +6,9 @@ exchange. Thumbor then makes no request of its own: no call back to the Worker, 
 public originals URL to sign, and the container needs no network at all.
 
 This module is both halves of that:
-- a handler list (`HANDLER_LISTS`): Thumbor's imaging handler, also answering POST;
+- a handler list (`HANDLER_LISTS`): Thumbor's imaging handler, also answering POST, and
+  marking every error answer about the image itself (refusals.py) so that it cannot be
+  taken for a refusal of the request (a bad signature);
 - a loader (`LOADER`): a POST's body is the original (the path's `<name>` only names it
   in logs and the signature); a GET still loads by URL with Thumbor's HTTP loader, held
   to `ALLOWED_SOURCES`, and loads nothing when that list is empty.
@@ -16,12 +18,38 @@ from thumbor.handlers.imaging import ImagingHandler
 from thumbor.loaders import LoaderResult, http_loader
 from thumbor.url import Url
 
+import refusals
+
 
 class PushedImagingHandler(ImagingHandler):
     """Thumbor's imaging handler, unchanged for GET and HEAD, and taking POST: same checks, same signature."""
 
+    # Set by the loader once the URL check passed and the original is in hand: from then on,
+    # an error answer is about the image.
+    image_received = False
+    # A refusal recorded where it could not be raised (refusals.refuse_later).
+    edge_refusal: refusals.Refusal | None = None
+
     async def post(self, **kw):
         return await self.check_image(kw)
+
+    def _error(self, status, msg=None):
+        if self.edge_refusal is not None:
+            status = self.edge_refusal.status_code
+        super()._error(status, msg)
+
+    def send_error(self, status_code=500, **kwargs):
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, refusals.Refusal):
+            self.edge_refusal = error
+        super().send_error(status_code, **kwargs)
+
+    def finish(self, chunk=None):
+        status = self.get_status()
+        if status >= 400 and (self.image_received or self.edge_refusal is not None):
+            reason = self.edge_refusal.reason if self.edge_refusal is not None else refusals.reason_for(status)
+            self.set_header(refusals.HEADER, reason)
+        return super().finish(chunk)
 
 
 def get_handlers(context):
@@ -44,8 +72,11 @@ def validate(context, url):
 async def load(context, url):
     if not _pushed(context):
         return await http_loader.load(context, url)
-    body = context.request_handler.request.body
+    handler = context.request_handler
+    # Thumbor loads only after the URL and its signature checked out.
+    handler.image_received = True
+    body = handler.request.body
     if not body:
-        # Nothing to decode: the same 400 as any other undecodable original.
+        refusals.refuse_later(context, refusals.Refusal(400, "empty", "the request has no body"))
         return LoaderResult(successful=False, error=400)
     return LoaderResult(buffer=body)

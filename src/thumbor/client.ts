@@ -85,10 +85,11 @@ export async function renderThumbnail(
 		);
 	}
 	if (!res.ok) {
-		// Thumbor's error bodies are empty; the status and what we saw are all there is.
+		// Thumbor's error bodies say nothing; the status and our engine's header are what there is.
 		await res.body?.cancel();
-		console.warn(`Thumbor answered ${res.status} on attempt ${context.attempt}`);
-		throw classifyThumborStatus(res.status, context);
+		const refusal = res.headers.get(REFUSAL_HEADER);
+		console.warn(`Thumbor answered ${res.status}${refusal ? ` (${REFUSAL_HEADER}: ${refusal})` : ""} on attempt ${context.attempt}`);
+		throw classifyThumborAnswer(res.status, refusal, context);
 	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
 	const info = readWebpInfo(bytes);
@@ -104,10 +105,13 @@ export async function renderThumbnail(
 	return { bytes, info };
 }
 
-const UNDECODABLE =
-	"The image could not be decoded: it may be corrupt or truncated, or larger than the image service's pixel limit. Upload a complete image.";
+const UNDECODABLE = "The image could not be decoded: it may be corrupt or truncated. Upload a complete image.";
 const TOO_COMPLEX =
 	"The image takes too long to decode (a progressive JPEG with very many scans, say). Re-encode it and upload it again.";
+const TOO_LARGE =
+	"The image decodes to more pixels or bytes than the image service allows (a very large or 16-bit image, say). Upload a smaller one.";
+const MISCONFIGURED =
+	"The image service refused our request itself, not the image: its configuration does not match this service's (THUMBOR_SECURITY_KEY, or its route for pushed originals). The job waits until that is fixed.";
 
 /** A fault of the image: final at once when `certain`, else once the attempt before saw the same. */
 function imageFault(code: JobErrorCode, message: string, context: AttemptContext, certain = false): AttemptError {
@@ -115,25 +119,44 @@ function imageFault(code: JobErrorCode, message: string, context: AttemptContext
 }
 
 /**
- * What a Thumbor error status means for the job. Thumbor had the image in the request,
- * so every answer is about this image, except the last two kinds.
- * - 400: a refusal (not an image, corrupt, truncated, too many pixels): final.
- * - 422: our engine stopped a decode that ran past its budget, or refused one that would: final.
- * - 500: the decoder choked: final once a retry saw it too.
- * - 404 or 405: this Thumbor takes no pushed originals (not ours, or misconfigured): a passing
- *   fault, so jobs wait for the fix instead of failing.
- * - anything else (502, 503, 504…): a passing fault.
+ * The header our origin puts on every error answer about the image itself, with the reason
+ * (thumbor/refusals.py). Thumbor's own refusals of a request (a signature that does not match
+ * its key, an unknown route) come without it: those are never the image's fault.
  */
-export function classifyThumborStatus(status: number, context: AttemptContext): AttemptError {
-	if (status === 400) return imageFault("unprocessable_image", UNDECODABLE, context, true);
-	if (status === 422) return imageFault("image_too_complex", TOO_COMPLEX, context, true);
-	if (status === 500) return imageFault("unprocessable_image", UNDECODABLE, context);
-	if (status === 404 || status === 405) {
-		console.error(`Thumbor answered ${status} to a pushed original: is it started with thumbor/thumbor.conf (pushed_original)?`);
-		return new AttemptError(
-			{ code: "thumbor_unavailable", message: `The image service does not take pushed originals (HTTP ${status}).` },
-			false,
+export const REFUSAL_HEADER = "Edge-Refusal";
+
+/**
+ * What a Thumbor error answer means for the job.
+ * With our engine's `Edge-Refusal` reason, it is about the image:
+ * - `undecodable`, `empty`: not an image, corrupt, truncated: final.
+ * - `too_large`: more pixels or decoded bytes than allowed: final.
+ * - `too_complex`: a decode that ran, or would run, past its budget: final.
+ * - `crashed`: the decoder choked: final once a retry saw it too.
+ * - `busy`: no room to decode it now: a passing fault.
+ * Without it, the image was never looked at:
+ * - 4xx (400 "Malformed URL", 404, 405…): this Thumbor refuses our requests (a wrong key, not
+ *   our route): a passing fault of its own code, logged loudly, so jobs wait for the fix.
+ * - 5xx: a passing fault.
+ */
+export function classifyThumborAnswer(status: number, refusal: string | null, context: AttemptContext): AttemptError {
+	switch (refusal) {
+		case "undecodable":
+		case "empty":
+			return imageFault("unprocessable_image", UNDECODABLE, context, true);
+		case "too_large":
+			return imageFault("image_too_large", TOO_LARGE, context, true);
+		case "too_complex":
+			return imageFault("image_too_complex", TOO_COMPLEX, context, true);
+		case "crashed":
+			return imageFault("unprocessable_image", UNDECODABLE, context);
+		case "busy":
+			return new AttemptError({ code: "thumbor_unavailable", message: "The image service is busy with other large images." }, false);
+	}
+	if (status >= 400 && status < 500) {
+		console.error(
+			`THUMBOR MISCONFIGURED: it answered ${status} without looking at the image. Check that it runs thumbor/thumbor.conf with the Worker's THUMBOR_SECURITY_KEY; jobs wait until then.`,
 		);
+		return new AttemptError({ code: "thumbor_misconfigured", message: MISCONFIGURED }, false);
 	}
 	return new AttemptError({ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` }, false);
 }

@@ -1,7 +1,9 @@
+import { AttemptError } from "../attempts";
 import { settings } from "../config";
+import { fromBase64url } from "../crypto";
 import { count } from "../metering";
 import { shardOf } from "../shards";
-import type { ThumborOrigin } from "./client";
+import { type ThumborOrigin, renderThumbnail, thumborPath } from "./client";
 
 /** How long a health check may take before Thumbor counts as unresponsive. */
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -17,6 +19,33 @@ export async function thumborHealth(fetcher: (url: string, init: RequestInit) =>
 		return res.ok ? "ok" : `http ${res.status}`;
 	} catch {
 		return "unreachable";
+	}
+}
+
+/** An 8x8 PNG of one colour: what the health check has Thumbor make a thumbnail of. */
+const PROBE_PNG = fromBase64url("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8UaHBgA0wMeAAg1MCAB4nAXgllso1AAAAAElFTkSuQmCC")!;
+
+/** What the health check found: whether Thumbor makes thumbnails for us, and if not, why. */
+export interface OriginHealth {
+	/** ok; idle (a container not running: not started for a health check); unreachable; misconfigured; failing. */
+	thumbor: "ok" | "idle" | "unreachable" | "misconfigured" | "failing";
+	detail?: string;
+}
+
+/**
+ * One signed round trip through `origin`: a tiny image pushed as the consumer pushes an
+ * original, the thumbnail checked. A Thumbor that answers its health check but refuses our
+ * signature (another THUMBOR_SECURITY_KEY) is caught here, not by the first user's upload.
+ */
+export async function probeOrigin(origin: ThumborOrigin, securityKey: string): Promise<OriginHealth> {
+	if (!(await origin.healthy())) return { thumbor: "unreachable", detail: "Thumbor does not answer its health check." };
+	try {
+		const path = await thumborPath(securityKey, "health-probe");
+		await renderThumbnail(origin, path, async () => new Response(PROBE_PNG).body!, { attempt: 1, previousError: null }, HEALTH_TIMEOUT_MS);
+		return { thumbor: "ok" };
+	} catch (err) {
+		const error = err instanceof AttemptError ? err.error : { code: "internal_error", message: String(err) };
+		return { thumbor: error.code === "thumbor_misconfigured" ? "misconfigured" : "failing", detail: error.message };
 	}
 }
 
@@ -39,9 +68,25 @@ export function httpOrigin(baseUrl: string): ThumborOrigin {
 export function thumborOrigin(env: Env, key: string): ThumborOrigin {
 	const cfg = settings(env);
 	if (cfg.THUMBOR_URL) return httpOrigin(cfg.THUMBOR_URL);
-	const instance = env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${shardOf(key, cfg.THUMBOR_INSTANCES)}`));
+	return containerOrigin(env, shardOf(key, cfg.THUMBOR_INSTANCES));
+}
+
+function containerOrigin(env: Env, instance: number): ThumborOrigin {
+	const stub = env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${instance}`));
 	return {
-		render: (path, original) => instance.render(path, original),
-		healthy: () => instance.healthy(),
+		render: (path, original) => stub.render(path, original),
+		healthy: () => stub.healthy(),
 	};
+}
+
+/**
+ * The health check's view of the origin (probeOrigin). Containers are probed only when the
+ * first one is running: a health check must not start one.
+ */
+export async function originHealth(env: Env): Promise<OriginHealth> {
+	const cfg = settings(env);
+	if (cfg.THUMBOR_URL) return probeOrigin(httpOrigin(cfg.THUMBOR_URL), cfg.THUMBOR_SECURITY_KEY);
+	const first = containerOrigin(env, 0);
+	if (!(await first.healthy())) return { thumbor: "idle", detail: "No Thumbor container is running; one starts with the next job." };
+	return probeOrigin(first, cfg.THUMBOR_SECURITY_KEY);
 }

@@ -9,7 +9,7 @@ describe("npm run dev", () => {
 	it("makes a development key, starts Thumbor again when it dies (the Worker stays up), and stops everything on Ctrl-C", async () => {
 		const dev = await startDev();
 		try {
-			const health = async () => (await (await fetch(`${dev.baseUrl}/health`)).json()) as { status: string; thumbor: string };
+			const health = async () => (await (await fetch(`${dev.baseUrl}/health`)).json()) as { status: string; thumbor: string; detail?: string };
 			expect(await health()).toEqual({ status: "ok", thumbor: "ok" });
 			// It made a development key and says so; the key works.
 			const key = /API key +(et_live_\S+)/.exec(dev.output())?.[1];
@@ -19,8 +19,8 @@ describe("npm run dev", () => {
 			expect(dev.output()).toMatch(/Webhooks +signed with the secret in \S+\.dev-webhook-secret/);
 
 			await killGroup(dev.thumborPid, dev.thumborPort);
-			// The Worker answers while Thumbor is away.
-			expect((await health()).status).toBe("ok");
+			// The Worker answers while Thumbor is away, and says it is degraded.
+			expect(await health()).toMatchObject({ status: "degraded", thumbor: "unreachable" });
 			const back = await dev.waitFor(/Thumbor is back \(pid (\d+)\)/, 60_000);
 			expect(Number(back[1])).not.toBe(dev.thumborPid);
 			expect(await health()).toEqual({ status: "ok", thumbor: "ok" });

@@ -1,13 +1,13 @@
 /**
- * Thumbor down for a long while, on a stack of this test's own (so the other files keep
- * theirs): jobs wait, saying why, and all finish once Thumbor is back. Retries are
- * compressed about 20-fold: 15 s here stands for a 5-minute outage, which with the old five
- * attempts (4+8+16+32 s) failed every job for good.
+ * Thumbor down for a long while, then running with the wrong key, on a stack of this file's
+ * own (so the other files keep theirs): jobs wait, saying why, and all finish once Thumbor
+ * is back as it should be. Retries are compressed about 20-fold: 15 s here stands for a
+ * 5-minute outage.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
 import type { JobView } from "../../src/jobs/view";
-import { readFixture, startOwnStack } from "./support.mjs";
+import { readFixture, readLog, startOwnStack } from "./support.mjs";
 
 let stack: Awaited<ReturnType<typeof startOwnStack>>;
 beforeAll(async () => {
@@ -40,8 +40,9 @@ describe("nothing is lost while Thumbor is down", () => {
 		expect(sawBackoff).toBe(true);
 		expect(["queued", "processing"]).toContain(job.status);
 		expect(job.attempts).toBeGreaterThanOrEqual(5);
-		const health = (await (await fetch(`${stack.baseUrl}/health`)).json()) as { thumbor: string };
-		expect(health.thumbor).toBe("unreachable");
+		const health = await fetch(`${stack.baseUrl}/health`);
+		expect(health.status).toBe(503);
+		expect(await health.json()).toMatchObject({ status: "degraded", thumbor: "unreachable" });
 
 		await stack.restartThumbor();
 		for (const c of created) {
@@ -49,6 +50,46 @@ describe("nothing is lost while Thumbor is down", () => {
 			while (done.status !== "done" && done.status !== "failed") done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
 			expect(done.status).toBe("done");
 			expect(done.error).toBeUndefined();
+			const bytes = new Uint8Array(await (await fetch(done.thumbnailUrl)).arrayBuffer());
+			expect(readWebpInfo(bytes)).toEqual({ width: 100, height: 100, animated: false });
+		}
+	});
+
+	it("never blames the image for a Thumbor with the wrong key: jobs wait as thumbor_misconfigured, /health says so, and all finish once it is fixed", async () => {
+		// One character off, as a key copied by hand would be.
+		const wrong = `${stack.thumborKey.slice(0, -1)}${stack.thumborKey.endsWith("A") ? "B" : "A"}`;
+		await stack.stopThumbor();
+		await stack.restartThumbor(wrong);
+		const health = await fetch(`${stack.baseUrl}/health`);
+		expect(health.status).toBe(503);
+		expect(await health.json()).toMatchObject({ status: "degraded", thumbor: "misconfigured", detail: expect.stringMatching(/THUMBOR_SECURITY_KEY/) });
+
+		// Not the photo of the test before: the same bytes would copy its thumbnail without asking Thumbor.
+		const names = ["alpha-300x200.png", "photo-256.webp", "photo-200x150.tiff"];
+		const created = await Promise.all(
+			names.map(async (name) => (await (await api("/jobs", { method: "POST", body: readFixture(inject("fixtures"), name) })).json()) as JobView),
+		);
+		// Several attempts each, every one refused by Thumbor: the jobs wait, saying why.
+		const seen = new Map<string, JobView>();
+		const deadline = Date.now() + 30_000;
+		while (seen.size < created.length && Date.now() < deadline) {
+			await new Promise((r) => setTimeout(r, 500));
+			for (const c of created) {
+				const job = (await (await api(`/jobs/${c.id}`)).json()) as JobView;
+				expect(job.status).not.toBe("failed");
+				if (job.attempts >= 3 && job.error?.code === "thumbor_misconfigured") seen.set(job.id, job);
+			}
+		}
+		expect([...seen.values()].map((j) => [j.status, j.error?.code])).toEqual(created.map(() => ["queued", "thumbor_misconfigured"]));
+		expect(readLog(stack.logDir, "wrangler")).toMatch(/THUMBOR MISCONFIGURED: it answered 400 without looking at the image/);
+
+		await stack.stopThumbor();
+		await stack.restartThumbor();
+		expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
+		for (const c of created) {
+			let done = c;
+			while (done.status !== "done" && done.status !== "failed") done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
+			expect(done.status).toBe("done");
 			const bytes = new Uint8Array(await (await fetch(done.thumbnailUrl)).arrayBuffer());
 			expect(readWebpInfo(bytes)).toEqual({ width: 100, height: 100, animated: false });
 		}

@@ -27,8 +27,10 @@ export function startOwnStack(vars?: Record<string, string>): Promise<{
 	baseUrl: string;
 	apiKey: string;
 	adminToken: string;
+	thumborKey: string;
+	logDir: string;
 	stopThumbor: () => Promise<void>;
-	restartThumbor: () => Promise<void>;
+	restartThumbor: (securityKey?: string) => Promise<void>;
 	stop: () => Promise<void>;
 }>;
 export function meanDifference(python: string, a: Uint8Array, b: Uint8Array): number;

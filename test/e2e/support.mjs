@@ -158,7 +158,7 @@ export async function startReceiver(secret) {
 export async function startOwnStack(vars = {}) {
 	const dir = scratchDir("thumbs-own-");
 	const stack = await startScratchStack(dir, { vars });
-	const { thumborKey, adminToken, thumborPort } = stack;
+	const { thumborKey, adminToken, thumborPort, logDir } = stack;
 	// A stack that came up but could not be given a key is stopped here: no caller holds it yet.
 	const { key } = await createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId: "e2e-own" }).catch(async (err) => {
 		await stack.stopAll();
@@ -172,11 +172,16 @@ export async function startOwnStack(vars = {}) {
 		baseUrl: stack.baseUrl,
 		apiKey: key,
 		adminToken,
-		/** Stops Thumbor and waits until its port refuses connections. */
-		stopThumbor: () => killGroup(stack.thumbor.pid, thumborPort),
-		/** Starts Thumbor again on the same port. */
-		async restartThumbor() {
-			replacement = await startThumborOn(thumborPort, thumborKey);
+		thumborKey,
+		logDir,
+		/** Stops Thumbor (the first, or the one restartThumbor started) and waits until its port refuses connections. */
+		async stopThumbor() {
+			if (replacement) await replacement.stop();
+			else await killGroup(stack.thumbor.pid, thumborPort);
+		},
+		/** Starts Thumbor again on the same port, with the Worker's key or `securityKey`. */
+		async restartThumbor(securityKey = thumborKey) {
+			replacement = await startThumborOn(thumborPort, securityKey, logFile(logDir, "thumbor"));
 		},
 		async stop() {
 			await Promise.all([stack.stopAll(), replacement?.stop()]);

@@ -259,10 +259,11 @@ describe("GET /jobs/:id", () => {
 });
 
 describe("the rest", () => {
-	it("answers /health", async () => {
+	it("answers /health: 503 while Thumbor does not answer (it is down in these runs)", async () => {
 		const res = await request("/health");
-		expect(res.status).toBe(200);
-		expect(await res.json()).toEqual({ status: "ok", thumbor: "http 503" });
+		expect(res.status).toBe(503);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		expect(await res.json()).toEqual({ status: "degraded", thumbor: "unreachable", detail: expect.any(String) });
 	});
 
 	it("answers unknown routes in the one error format", async () => {

@@ -9,7 +9,7 @@ import worker from "../../src/index";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import { originalKey } from "../../src/storage";
-import { type ThumborOrigin, classifyThumborStatus, renderThumbnail } from "../../src/thumbor/client";
+import { type ThumborOrigin, classifyThumborAnswer, renderThumbnail } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
 import { WEBP, caller, env, expectProblem, pngLike, request } from "./helpers";
 
@@ -300,26 +300,30 @@ describe("Thumbor answers", () => {
 		}
 	});
 
-	it("maps each status to what it means for the job", () => {
-		expect(classifyThumborStatus(400, context(1))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
-		// Our engine refused or stopped a decode that costs too much.
-		expect(classifyThumborStatus(422, context(1))).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
-		// 500: Thumbor had the image and choked on it; final once a retry agrees.
-		expect(classifyThumborStatus(500, context(1))).toMatchObject({ permanent: false, error: { code: "unprocessable_image" } });
-		expect(classifyThumborStatus(500, context(5, "unprocessable_image"))).toMatchObject({
-			permanent: true,
-			error: { code: "unprocessable_image" },
-		});
+	it("maps each answer to what it means for the job: our engine's refusals are about the image, the rest never is", () => {
+		const classify = (status: number, refusal: string | null, ctx = context(1)) => classifyThumborAnswer(status, refusal, ctx);
+		expect(classify(400, "undecodable")).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classify(400, "empty")).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classify(422, "too_large")).toMatchObject({ permanent: true, error: { code: "image_too_large" } });
+		expect(classify(422, "too_complex")).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
+		// Thumbor had the image and choked on it; final once a retry agrees.
+		expect(classify(500, "crashed")).toMatchObject({ permanent: false, error: { code: "unprocessable_image" } });
+		expect(classify(500, "crashed", context(5, "unprocessable_image"))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
 		// A second attempt after an outage has seen nothing against the image yet.
-		expect(classifyThumborStatus(500, context(2, "thumbor_unavailable"))).toMatchObject({ permanent: false });
-		// A Thumbor that takes no pushed originals (stock, or started without our thumbor.conf): jobs wait for the fix.
-		for (const status of [404, 405]) {
-			expect(classifyThumborStatus(status, context(4, "thumbor_unavailable"))).toMatchObject({
+		expect(classify(500, "crashed", context(2, "thumbor_unavailable"))).toMatchObject({ permanent: false });
+		expect(classify(503, "busy")).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+		// Refused without a look at the image: a wrong key (Thumbor's 400 "Malformed URL"), a stock
+		// Thumbor or one started without our thumbor.conf. Jobs wait for the fix, never fail as corrupt.
+		for (const status of [400, 403, 404, 405]) {
+			expect(classify(status, null, context(4, "thumbor_misconfigured"))).toMatchObject({
 				permanent: false,
-				error: { code: "thumbor_unavailable", message: expect.stringMatching(/pushed originals/) },
+				error: { code: "thumbor_misconfigured", message: expect.stringMatching(/THUMBOR_SECURITY_KEY/) },
 			});
 		}
-		for (const status of [502, 503, 504]) expect(classifyThumborStatus(status, context(3)).permanent).toBe(false);
+		// Without our header, even a 500 says nothing against the image.
+		for (const status of [500, 502, 503, 504]) {
+			expect(classify(status, null, context(3, "unprocessable_image"))).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+		}
 	});
 
 	it("blames the image when Thumbor, healthy, never answered it, twice; Thumbor itself when it does not answer its health check", async () => {
