@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT, ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+import { ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
 import { percentile } from "./stats.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "20" }, "memory-only": { type: "boolean", default: false } } });
@@ -120,8 +120,6 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		{ encoding: "utf8" },
 	);
 	if (made.status !== 0) throw new Error(made.stderr);
-	const big = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_big_images.py"), dir], { encoding: "utf8" });
-	if (big.status !== 0) throw new Error(big.stderr);
 	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
 	const images = values["memory-only"] ? [] : [
 		"camera-4000x3000.jpg",

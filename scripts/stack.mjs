@@ -88,11 +88,13 @@ export function ensureSecrets(path, comment = "") {
 	return { secrets: readEnvFile(path), added: missing };
 }
 
-/** Writes the generated test images (test/fixtures/make_images.py) into `dir`, with the venv's Pillow. */
+/** Writes the generated test images (test/fixtures/make_images.py, make_big_images.py) into `dir`, with the venv's Pillow. */
 export function makeTestImages(dir) {
 	ensureThumborVenv();
-	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_images.py"), dir], { encoding: "utf8" });
-	if (made.status !== 0) throw new Error(`making test images failed:\n${made.stderr}`);
+	for (const script of ["make_images.py", "make_big_images.py"]) {
+		const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", script), dir], { encoding: "utf8" });
+		if (made.status !== 0) throw new Error(`making test images failed (${script}):\n${made.stderr}`);
+	}
 }
 
 /** `n` distinct ports the OS reports free on 127.0.0.1 right now. */

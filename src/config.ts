@@ -11,6 +11,7 @@ const Settings = z
 		PUBLIC_BASE_URL: z.url().describe("This Worker's base URL as clients reach it: thumbnail URLs are built on it"),
 		MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
 		MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+		MAX_DECODED_BYTES: z.coerce.number().int().positive().default(200_000_000),
 		MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
 		RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
 		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),

@@ -401,6 +401,10 @@ class Engine(PILEngine):
         return self.image
 
     def create_image(self, buffer):
+        # Thumbor hands MAX_PIXELS to Pillow (each engine it makes sets it again), which only warns
+        # between one and two times it, and Thumbor then answers a bare 400: over_limits checks it
+        # strictly instead, as a refusal.
+        Image.MAX_IMAGE_PIXELS = None
         try:
             img = super().create_image(buffer)
         except (OSError, SyntaxError, ValueError, EOFError) as error:

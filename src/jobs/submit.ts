@@ -42,7 +42,12 @@ export async function submitUpload(
 	steps: Steps,
 ): Promise<{ job: Job; replayed: boolean }> {
 	const cfg = settings(env);
-	const limits: UploadLimits = { maxBytes: cfg.MAX_UPLOAD_BYTES, maxPixels: cfg.MAX_PIXELS, maxJpegScans: cfg.MAX_JPEG_SCANS };
+	const limits: UploadLimits = {
+		maxBytes: cfg.MAX_UPLOAD_BYTES,
+		maxPixels: cfg.MAX_PIXELS,
+		maxDecodedBytes: cfg.MAX_DECODED_BYTES,
+		maxJpegScans: cfg.MAX_JPEG_SCANS,
+	};
 	const { ownerId } = caller;
 	// A bad callback URL in the query is refused before the body is read.
 	if (query.callback_url !== undefined) checkCallbackUrl(query.callback_url, cfg.webhookDevHosts);

@@ -61,6 +61,7 @@ export class ThumborContainer extends DurableObject<Env> {
 				env: {
 					THUMBOR_SECURITY_KEY: cfg.THUMBOR_SECURITY_KEY,
 					THUMBOR_MAX_PIXELS: String(cfg.MAX_PIXELS),
+					THUMBOR_MAX_DECODED_BYTES: String(cfg.MAX_DECODED_BYTES),
 				},
 			});
 			await container.setInactivityTimeout(IDLE_TIMEOUT_MS);

@@ -8,7 +8,7 @@ import { ImageType } from "../contracts";
 import { hex } from "../crypto";
 import { ApiError } from "../errors";
 import { JpegScanCounter } from "../images/jpeg";
-import { readImageSize } from "../images/size";
+import { decodedBytes, readImageSize } from "../images/size";
 import { sniffImageType } from "../images/sniff";
 import { ByteReader, ByteStreamError } from "./bytes";
 import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } from "./multipart";
@@ -16,6 +16,8 @@ import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } 
 export interface UploadLimits {
 	maxBytes: number;
 	maxPixels: number;
+	/** Most bytes the image may decode to (images/size.ts, decodedBytes). */
+	maxDecodedBytes: number;
 	maxJpegScans: number;
 }
 
@@ -102,7 +104,7 @@ async function ingestMultipart(
  * Type, size and (for a JPEG) scans so far, from the file's first bytes, which stay in
  * the stream: most refusals happen here, before anything is stored.
  */
-async function inspect(body: ByteReader, bytes: number, { maxPixels, maxJpegScans }: UploadLimits) {
+async function inspect(body: ByteReader, bytes: number, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
 	const head = await body.peek(Math.min(bytes, HEAD_BYTES));
 	const type = sniffImageType(head);
 	if (!type) {
@@ -111,8 +113,9 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxJpegScan
 		});
 	}
 	const size = readImageSize(head, type);
+	const dimensions = size && { width: size.width, height: size.height };
 	if (size && (size.width === 0 || size.height === 0)) {
-		throw new ApiError(422, "unprocessable_image", "The image's header says it has no pixels.", { ...size });
+		throw new ApiError(422, "unprocessable_image", "The image's header says it has no pixels.", { ...dimensions });
 	}
 	if (size && size.width * size.height > maxPixels) {
 		const mp = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
@@ -120,7 +123,16 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxJpegScan
 			422,
 			"image_too_large",
 			`The image is ${size.width}x${size.height} (${mp(size.width * size.height)}); the limit is ${mp(maxPixels)}.`,
-			{ ...size, maxPixels },
+			{ ...dimensions, maxPixels },
+		);
+	}
+	if (size && decodedBytes(size) > maxDecodedBytes) {
+		const mb = (n: number) => `${Math.round(n / 1e6)} MB`;
+		throw new ApiError(
+			422,
+			"image_too_large",
+			`The image is ${size.width}x${size.height} at ${size.bytesPerPixel} bytes a pixel (its bit depth and alpha): ${mb(decodedBytes(size))} decoded; the limit is ${mb(maxDecodedBytes)}.`,
+			{ ...dimensions, bytesPerPixel: size.bytesPerPixel, maxDecodedBytes },
 		);
 	}
 	if (type === "image/jpeg") {

@@ -210,12 +210,18 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 });
 
 describe("what Thumbor refuses ends as a failed job with a reason", () => {
-	it.each(["truncated.jpg", "huge-8000x8000.tiff", "half-photo-640x480.jpg", "half-alpha-300x200.png"])("%s", async (name) => {
+	it.each(["truncated.jpg", "half-photo-640x480.jpg", "half-alpha-300x200.png"])("%s", async (name) => {
 		const created = await uploadOk(fixture(name));
 		const job = await settle(created.id);
 		expect(job).toMatchObject({ status: "failed", attempts: 1, error: { code: "unprocessable_image" } });
 		expect(job.error?.message).toMatch(/could not be decoded/);
 		expect((await fetch(job.thumbnailUrl)).status).toBe(404);
+	});
+
+	it("huge-8000x8000.tiff (its size not in the bytes the upload reads): refused by the engine as too large", async () => {
+		const job = await settle((await uploadOk(fixture("huge-8000x8000.tiff"))).id);
+		expect(job).toMatchObject({ status: "failed", attempts: 1, error: { code: "image_too_large" } });
+		expect(job.error?.message).toMatch(/more pixels or bytes than the image service allows/);
 	});
 });
 
@@ -329,6 +335,16 @@ describe("bad input is refused at the door", () => {
 		expect(await res.json()).toMatchObject({ code: "image_too_large", width: 8000, height: 8000 });
 	});
 
+	it("refuses an image under the pixel limit that decodes to too many bytes (16-bit RGBA), and takes the largest 8-bit one", async () => {
+		const deep = await upload(fixture("big-rgba16-7070x7070.png"));
+		expect(deep.status).toBe(422);
+		expect(await deep.json()).toMatchObject({ code: "image_too_large", width: 7070, height: 7070, bytesPerPixel: 8 });
+		// 49 MP of 8-bit RGBA, half of it transparent: decoded in full (no reduced-size PNG decode), and made.
+		const job = await settle((await uploadOk(fixture("big-rgba-7000x7000.png"))).id);
+		expect(job.status).toBe("done");
+		await thumbnailOf(job);
+	});
+
 	it("keeps a slug to its first job", async () => {
 		const slug = uniqueSlug("mine");
 		const first = await settle((await uploadOk(fixture("photo-640x480.jpg"), { slug })).id);
@@ -367,5 +383,24 @@ describe("the Thumbor origin is locked down (thumbor/thumbor.conf)", () => {
 		// The body is the image: a wrong signature still refuses it.
 		expect((await fetch(`${thumbor}/${await signThumborPath("not-the-key", path)}/${path}`, { method: "POST", body: fixture("photo-640x480.jpg") })).status).toBe(400);
 		expect((await fetch(signed, { method: "POST", body: new Uint8Array(0) })).status).toBe(400);
+	});
+
+	it("says when a refusal is about the image (Edge-Refusal), and never when it is about the request", async () => {
+		const path = `${OPERATION}/some-job`;
+		const signed = `${thumbor}/${await signThumborPath(inject("thumborKey"), path)}/${path}`;
+		const answer = async (url: string, body: Uint8Array) => {
+			const res = await fetch(url, { method: "POST", body });
+			await res.arrayBuffer();
+			return [res.status, res.headers.get("Edge-Refusal")];
+		};
+		const photo = fixture("photo-640x480.jpg");
+		// Thumbor's own 400 for a signature made with another key: nothing about the image.
+		expect(await answer(`${thumbor}/${await signThumborPath("not-the-key", path)}/${path}`, photo)).toEqual([400, null]);
+		expect(await answer(signed, new Uint8Array(0))).toEqual([400, "empty"]);
+		expect(await answer(signed, fixture("truncated.jpg"))).toEqual([400, "undecodable"]);
+		expect(await answer(signed, new TextEncoder().encode("not an image at all"))).toEqual([400, "undecodable"]);
+		expect(await answer(signed, fixture("big-rgba16-7070x7070.png"))).toEqual([422, "too_large"]);
+		expect(await answer(signed, fixture("huge-8000x8000.png"))).toEqual([422, "too_large"]);
+		expect(await answer(signed, fixture("scan-bomb-10000.jpg"))).toEqual([422, "too_complex"]);
 	});
 });

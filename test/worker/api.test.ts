@@ -83,6 +83,10 @@ describe("POST /jobs", () => {
 		expect(problem.detail).toMatch(/10000x10000 \(100\.0 megapixels\); the limit is 50\.0 megapixels/);
 		await expectProblem(await upload(pngLike(512, 0, 100)), 422, "unprocessable_image");
 		expect((await upload(pngLike(512, 7071, 7071))).status).toBe(202);
+		// Under the pixel limit, over the decoded-bytes one: 16-bit RGBA is 8 bytes a pixel (400 MB).
+		const deep = await expectProblem(await upload(pngLike(512, 7070, 7070, { bitDepth: 16, colorType: 6 })), 422, "image_too_large");
+		expect(deep).toMatchObject({ width: 7070, height: 7070, bytesPerPixel: 8, maxDecodedBytes: 200_000_000 });
+		expect(deep.detail).toMatch(/400 MB decoded; the limit is 200 MB/);
 	});
 
 	it("refuses an empty body with 400", async () => {
@@ -111,7 +115,7 @@ describe("POST /jobs", () => {
 		});
 		// Called directly: between the test and the Worker a failing body is cut short silently.
 		const req = new Request("http://thumbs.test/jobs", { method: "POST", body: failing, headers: { "Content-Length": "5000" } });
-		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxJpegScans: 100 }).catch((e) => e);
+		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100 }).catch((e) => e);
 		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted" });
 	});
 

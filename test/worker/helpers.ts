@@ -5,8 +5,8 @@ import { ulid } from "../../src/ids";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** Bytes that start like a `width`x`height` PNG (signature and IHDR), `size` long, distinct per call. */
-export function pngLike(size = 512, width = 16, height = 16): Uint8Array {
+/** Bytes that start like a `width`x`height` PNG (signature and IHDR: 8-bit RGBA unless said), `size` long, distinct per call. */
+export function pngLike(size = 512, width = 16, height = 16, { bitDepth = 8, colorType = 6 } = {}): Uint8Array {
 	const out = new Uint8Array(size);
 	for (let at = 0; at < size; at += 65_536) crypto.getRandomValues(out.subarray(at, at + 65_536));
 	out.set(PNG_HEAD);
@@ -15,6 +15,7 @@ export function pngLike(size = 512, width = 16, height = 16): Uint8Array {
 	out.set([0x49, 0x48, 0x44, 0x52], 12); // "IHDR"
 	ihdr.setUint32(8, width);
 	ihdr.setUint32(12, height);
+	out.set([bitDepth, colorType], 24);
 	return out;
 }
 

@@ -60,10 +60,18 @@ describe("readImageSize", () => {
 	const le16 = (n: number) => [n & 0xff, n >> 8];
 
 	it("reads PNG, GIF and WebP headers", () => {
-		const png = bytes([0x89], "PNG\r\n\x1a\n", [0, 0, 0, 13], "IHDR", [0, 0, 0x0f, 0xa0, 0, 0, 0x0b, 0xb8]);
-		expect(readImageSize(png, "image/png")).toEqual({ width: 4000, height: 3000 });
-		expect(readImageSize(bytes("GIF89a", le16(640), le16(480)), "image/gif")).toEqual({ width: 640, height: 480 });
-		expect(readImageSize(WEBP.alpha640x2.subarray(0, 32), "image/webp")).toEqual({ width: 640, height: 2 });
+		const png = (depth: number, colour: number) =>
+			bytes([0x89], "PNG\r\n\x1a\n", [0, 0, 0, 13], "IHDR", [0, 0, 0x0f, 0xa0, 0, 0, 0x0b, 0xb8, depth, colour]);
+		expect(readImageSize(png(8, 2), "image/png")).toEqual({ width: 4000, height: 3000, bytesPerPixel: 3 });
+		// Bit depth and alpha count: 16-bit RGBA is 8 bytes a pixel, grey 1, a palette decodes to RGBA.
+		expect(readImageSize(png(16, 6), "image/png")?.bytesPerPixel).toBe(8);
+		expect(readImageSize(png(16, 0), "image/png")?.bytesPerPixel).toBe(2);
+		expect(readImageSize(png(1, 0), "image/png")?.bytesPerPixel).toBe(1);
+		expect(readImageSize(png(8, 3), "image/png")?.bytesPerPixel).toBe(4);
+		expect(readImageSize(bytes("GIF89a", le16(640), le16(480)), "image/gif")).toEqual({ width: 640, height: 480, bytesPerPixel: 4 });
+		expect(readImageSize(WEBP.alpha640x2.subarray(0, 32), "image/webp")).toEqual({ width: 640, height: 2, bytesPerPixel: 4 });
+		expect(readImageSize(WEBP.lossy100.subarray(0, 32), "image/webp")?.bytesPerPixel).toBe(3);
+		expect(readImageSize(WEBP.lossless3x7.subarray(0, 30), "image/webp")?.bytesPerPixel).toBe(3);
 	});
 
 	it("walks JPEG markers past EXIF to the start of frame", () => {
@@ -71,7 +79,10 @@ describe("readImageSize", () => {
 		const dqt = [0xff, 0xdb, ...be16(4), 0, 0];
 		const sof2 = [0xff, 0xc2, ...be16(17), 8, ...be16(3000), ...be16(4000), 3];
 		const jpeg = bytes([0xff, 0xd8], app1, dqt, [0xff], sof2, new Array(20).fill(0));
-		expect(readImageSize(jpeg, "image/jpeg")).toEqual({ width: 4000, height: 3000 });
+		expect(readImageSize(jpeg, "image/jpeg")).toEqual({ width: 4000, height: 3000, bytesPerPixel: 3 });
+		// 12 bits a sample, CMYK: two bytes a sample, four samples.
+		const deep = bytes([0xff, 0xd8], [0xff, 0xc1, ...be16(20), 12, ...be16(30), ...be16(40), 4], new Array(20).fill(0));
+		expect(readImageSize(deep, "image/jpeg")).toEqual({ width: 40, height: 30, bytesPerPixel: 8 });
 		// A start of frame beyond the bytes read: unknown, and Thumbor decides.
 		expect(readImageSize(jpeg.subarray(0, 900), "image/jpeg")).toBeNull();
 		expect(readImageSize(bytes([0xff, 0xd8, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]), "image/jpeg")).toBeNull();
@@ -85,9 +96,13 @@ describe("readImageSize", () => {
 				? [...le16(tag), ...le16(type), ...le32(1), ...(type === 3 ? [...le16(value), 0, 0] : le32(value))]
 				: [...be16(tag), ...be16(type), ...be32(1), ...(type === 3 ? [...be16(value), 0, 0] : be32(value))];
 		const little = bytes("II", [42, 0], le32(8), le16(3), entry(true, 254, 4, 0), entry(true, 256, 4, 7000), entry(true, 257, 3, 9000));
-		expect(readImageSize(little, "image/tiff")).toEqual({ width: 7000, height: 9000 });
+		expect(readImageSize(little, "image/tiff")).toEqual({ width: 7000, height: 9000, bytesPerPixel: 1 });
 		const big = bytes("MM", [0, 42], be32(8), be16(2), entry(false, 256, 3, 640), entry(false, 257, 4, 480));
-		expect(readImageSize(big, "image/tiff")).toEqual({ width: 640, height: 480 });
+		expect(readImageSize(big, "image/tiff")).toEqual({ width: 640, height: 480, bytesPerPixel: 1 });
+		// RGBA, 16 bits a sample (BitsPerSample's four values at an offset): 8 bytes a pixel.
+		const rgba16 = bytes("II", [42, 0], le32(8), le16(4), entry(true, 256, 3, 64), entry(true, 257, 3, 48),
+			[...le16(258), ...le16(3), ...le32(4), ...le32(62)], entry(true, 277, 3, 4), le32(0), le16(16), le16(16), le16(16), le16(16));
+		expect(readImageSize(rgba16, "image/tiff")).toEqual({ width: 64, height: 48, bytesPerPixel: 8 });
 		// An IFD beyond the bytes read (a TIFF written data-first): unknown, and Thumbor decides.
 		expect(readImageSize(bytes("II*", [0], le32(90_000)), "image/tiff")).toBeNull();
 	});
@@ -99,7 +114,7 @@ describe("readImageSize", () => {
 			),
 			(c) => c.charCodeAt(0),
 		);
-		expect(readImageSize(avif, "image/avif")).toEqual({ width: 200, height: 150 });
+		expect(readImageSize(avif, "image/avif")).toEqual({ width: 200, height: 150, bytesPerPixel: 3 });
 		expect(readImageSize(avif.subarray(0, 100), "image/avif")).toBeNull();
 	});
 
@@ -112,6 +127,6 @@ describe("readImageSize", () => {
 		);
 		expect(sniffImageType(heic)).toBe("image/heic");
 		// Stored 400x200 (a portrait photo turned a quarter by irot): the pixel count is what matters.
-		expect(readImageSize(heic, "image/heic")).toEqual({ width: 400, height: 200 });
+		expect(readImageSize(heic, "image/heic")).toEqual({ width: 400, height: 200, bytesPerPixel: 3 });
 	});
 });
