@@ -12,6 +12,7 @@ const Settings = z
 		MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
 		MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
 		MAX_DECODED_BYTES: z.coerce.number().int().positive().default(200_000_000),
+		UPLOAD_IDLE_SECONDS: z.coerce.number().positive().default(30),
 		MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
 		RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
 		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),

@@ -15,6 +15,7 @@ export type ProblemCode =
 	| "empty_body"
 	| "invalid_multipart"
 	| "upload_interrupted"
+	| "upload_stalled"
 	| "invalid_parameter"
 	| "length_required"
 	| "payload_too_large"
@@ -42,6 +43,8 @@ const TITLES: Record<number, string> = {
 	401: "Unauthorized",
 	403: "Forbidden",
 	404: "Not Found",
+	405: "Method Not Allowed",
+	408: "Request Timeout",
 	409: "Conflict",
 	410: "Gone",
 	411: "Length Required",
@@ -99,7 +102,7 @@ export function problemResponse(err: ApiError, headers: HeadersInit = {}): Respo
  */
 const DRAIN_LIMIT_BYTES = 32 * 1024 * 1024;
 
-/** A client sending slower than this is cut off rather than waited for. */
+/** A client sending slower than this, or stalled, is cut off rather than waited for. */
 const DRAIN_TIMEOUT_MS = 30_000;
 
 /** Reads and discards what is left of `body`, at most DRAIN_LIMIT_BYTES of it, for at most DRAIN_TIMEOUT_MS. */
@@ -109,8 +112,10 @@ async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
 	let read = 0;
 	try {
 		for (;;) {
-			if (Date.now() > deadline) return void (await reader.cancel());
-			const chunk = await reader.read();
+			const left = deadline - Date.now();
+			// A read of a stalled body never returns: it is raced against what is left of the time.
+			const chunk = left > 0 ? await Promise.race([reader.read(), scheduler.wait(left).then(() => null)]) : null;
+			if (chunk === null) return void (await reader.cancel());
 			if (chunk.done) return;
 			read += chunk.value.length;
 			if (read > DRAIN_LIMIT_BYTES) return void (await reader.cancel());

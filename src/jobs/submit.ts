@@ -47,6 +47,7 @@ export async function submitUpload(
 		maxPixels: cfg.MAX_PIXELS,
 		maxDecodedBytes: cfg.MAX_DECODED_BYTES,
 		maxJpegScans: cfg.MAX_JPEG_SCANS,
+		idleSeconds: cfg.UPLOAD_IDLE_SECONDS,
 	};
 	const { ownerId } = caller;
 	// A bad callback URL in the query is refused before the body is read.

@@ -9,6 +9,8 @@ export type ByteStreamFailure =
 	| "ended"
 	/** The stream itself failed (the client went away). */
 	| "failed"
+	/** No byte arrived for the reader's idle bound; the stream is cancelled. */
+	| "idle"
 	/** A delimiter was not found within the allowed number of bytes. */
 	| "too_long";
 
@@ -25,25 +27,50 @@ export class ByteStreamError extends Error {
 export class ByteReader {
 	readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
 	readonly #pushedBack: Uint8Array[] = [];
+	readonly #idleMs: number;
 	/** Bytes handed out so far. */
 	consumed = 0;
 
-	constructor(stream: ReadableStream<Uint8Array>) {
+	/** `idleMs`: how long a read may wait for the next bytes before the stream is given up ("idle"). */
+	constructor(stream: ReadableStream<Uint8Array>, { idleMs = Number.POSITIVE_INFINITY } = {}) {
 		this.#reader = stream.getReader();
+		this.#idleMs = idleMs;
 	}
 
 	/** The next chunk, or null at the end of the stream. */
 	async next(): Promise<Uint8Array | null> {
 		let chunk = this.#pushedBack.shift();
 		if (!chunk) {
-			const read = await this.#reader.read().catch((err: unknown) => {
-				throw new ByteStreamError("failed", `the stream failed: ${err instanceof Error ? err.message : String(err)}`);
-			});
+			const read = await this.#read();
 			if (read.done) return null;
 			chunk = read.value;
 		}
 		this.consumed += chunk.length;
 		return chunk;
+	}
+
+	/** One read of the stream, within the idle bound. */
+	async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const idle = new Promise<never>((_, reject) => {
+			if (Number.isFinite(this.#idleMs)) {
+				timer = setTimeout(() => reject(new ByteStreamError("idle", `no bytes for ${this.#idleMs / 1000} s`)), this.#idleMs);
+			}
+		});
+		try {
+			return await Promise.race([
+				this.#reader.read().catch((err: unknown) => {
+					throw new ByteStreamError("failed", `the stream failed: ${err instanceof Error ? err.message : String(err)}`);
+				}),
+				idle,
+			]);
+		} catch (err) {
+			// A stalled client is not waited for any longer: what it might still send is refused.
+			if (err instanceof ByteStreamError && err.failure === "idle") this.#reader.cancel(err).catch(() => {});
+			throw err;
+		} finally {
+			if (timer !== undefined) clearTimeout(timer);
+		}
 	}
 
 	unread(chunk: Uint8Array): void {

@@ -19,6 +19,8 @@ export interface UploadLimits {
 	/** Most bytes the image may decode to (images/size.ts, decodedBytes). */
 	maxDecodedBytes: number;
 	maxJpegScans: number;
+	/** How long the body may send nothing before the upload is refused (408). */
+	idleSeconds: number;
 }
 
 export interface Upload {
@@ -61,7 +63,7 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 	// Refused on its length alone, before a byte is read.
 	const most = multipart ? limits.maxBytes + MULTIPART_OVERHEAD_BYTES : limits.maxBytes;
 	if (length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
-	const body = new ByteReader(req.body);
+	const body = new ByteReader(req.body, { idleMs: limits.idleSeconds * 1000 });
 	try {
 		if (multipart) return await ingestMultipart(body, type, length, destination, limits);
 		const image = await inspect(body, length, limits);
@@ -205,6 +207,9 @@ function tooManyScans(max: number): ApiError {
 
 /** The answer for a failure of the body or its framing. */
 function asApiError(err: unknown): unknown {
+	if (err instanceof ByteStreamError && err.failure === "idle") {
+		return new ApiError(408, "upload_stalled", `No bytes of the upload arrived for ${err.message.replace(/^no bytes for /, "")}; nothing was stored. Send it again.`);
+	}
 	if (err instanceof ByteStreamError) return interrupted();
 	if (err instanceof MultipartError) {
 		switch (err.failure) {

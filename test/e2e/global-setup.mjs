@@ -11,8 +11,8 @@ export default async function setup({ provide }) {
 	const fixtures = join(dir, "fixtures");
 	makeTestImages(fixtures);
 	const stack = await startScratchStack(dir, {
-		// Webhook retries a second apart instead of 5 s … 10 h.
-		vars: { WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1,1,1,1,1" },
+		// Webhook retries a second apart instead of 5 s … 10 h; a stalled upload given up after 3 s, not 30.
+		vars: { WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1,1,1,1,1", UPLOAD_IDLE_SECONDS: "3" },
 	});
 	const { thumborKey, adminToken, logDir } = stack;
 	provide("baseUrl", stack.baseUrl);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
 import type { JobView as Job } from "../../src/jobs/view";
 import { OPERATION, signThumborPath } from "../../src/thumbor/client";
-import { decodeWithBudget, inspectImage, meanDifference, readFixture, readLog, startStockThumbor } from "./support.mjs";
+import { decodeWithBudget, inspectImage, meanDifference, rawUpload, readFixture, readLog, startStockThumbor } from "./support.mjs";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -327,6 +327,22 @@ describe("bad input is refused at the door", () => {
 			expect(res.headers.get("Content-Type")).toBe("application/problem+json");
 			expect(await res.json()).toMatchObject({ code: "payload_too_large", limit: 26_214_400 });
 		}
+	});
+
+	it("answers a stalled upload with 408 problem+json after UPLOAD_IDLE_SECONDS (3 s here)", async () => {
+		const photo = fixture("photo-640x480.jpg");
+		const stalled = await rawUpload(base, keyA, photo.subarray(0, 4096), photo.length);
+		expect(stalled.status).toBe(408);
+		expect(stalled.type).toBe("application/problem+json");
+		expect(JSON.parse(stalled.body)).toMatchObject({ code: "upload_stalled" });
+		expect(stalled.ms).toBeGreaterThanOrEqual(2_500);
+	});
+
+	it("takes a slow upload that keeps moving, whatever its whole length (a byte burst every 1 s, 6 s in all)", async () => {
+		const photo = fixture("photo-640x480.jpg");
+		const slow = await rawUpload(base, keyA, photo, photo.length, { chunks: 7, gapMs: 1_000 });
+		expect(slow.status).toBe(202);
+		expect((await settle(JSON.parse(slow.body).id)).status).toBe("done");
 	});
 
 	it("refuses an image over the pixel limit before it is stored (422)", async () => {

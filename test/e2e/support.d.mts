@@ -35,3 +35,10 @@ export function startOwnStack(vars?: Record<string, string>): Promise<{
 }>;
 export function meanDifference(python: string, a: Uint8Array, b: Uint8Array): number;
 export function startStockThumbor(dir: string): Promise<{ url: string; stop: () => Promise<void> }>;
+export function rawUpload(
+	baseUrl: string,
+	apiKey: string,
+	body: Uint8Array,
+	declared: number,
+	options?: { chunks?: number; gapMs?: number },
+): Promise<{ status: number; type: string; body: string; ms: number }>;

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
 import { ROOT, fileLoaderConf, freePorts, scratchDir, startScratchStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
@@ -217,4 +218,48 @@ export async function startStockThumbor(dir) {
 	const child = startThumbor({ port, securityKey: "stock-reference-key-not-secret", conf });
 	await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
 	return { url: `http://127.0.0.1:${port}`, stop: () => stop(child) };
+}
+
+/**
+ * A POST /jobs written on a raw socket to `baseUrl` with `apiKey`: `body` sent in `chunks` pieces
+ * `gapMs` apart under a Content-Length of `declared`, the connection then held open. Resolves
+ * with the answer as read off the socket, and how long after the last byte sent it came.
+ */
+export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs = 0 } = {}) {
+	const { port } = new URL(baseUrl);
+	return new Promise((resolve, reject) => {
+		const socket = connect(Number(port), "127.0.0.1");
+		let answer = "";
+		let lastSent = Date.now();
+		const timer = setTimeout(() => {
+			socket.destroy();
+			reject(new Error(`no whole answer within 60 s: ${JSON.stringify(answer)}`));
+		}, 60_000);
+		const settle = (whole) => {
+			const split = answer.indexOf("\r\n\r\n");
+			if (split === -1) return;
+			const [statusLine, ...lines] = answer.slice(0, split).split("\r\n");
+			const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+			const rest = answer.slice(split + 4);
+			if (!whole && Buffer.byteLength(rest) < Number(headers["content-length"] ?? Number.POSITIVE_INFINITY)) return;
+			clearTimeout(timer);
+			socket.destroy();
+			resolve({ status: Number(statusLine.split(" ")[1]), type: headers["content-type"] ?? "", body: rest, ms: Date.now() - lastSent });
+		};
+		socket.on("data", (d) => {
+			answer += d;
+			settle(false);
+		});
+		socket.on("close", () => settle(true));
+		socket.on("error", () => {});
+		socket.on("connect", async () => {
+			socket.write(`POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: ${declared}\r\n\r\n`);
+			const size = Math.ceil(body.length / chunks);
+			for (let at = 0; at < body.length; at += size) {
+				if (at > 0) await new Promise((r) => setTimeout(r, gapMs));
+				socket.write(body.subarray(at, at + size));
+				lastSent = Date.now();
+			}
+		});
+	});
 }

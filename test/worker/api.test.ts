@@ -115,8 +115,39 @@ describe("POST /jobs", () => {
 		});
 		// Called directly: between the test and the Worker a failing body is cut short silently.
 		const req = new Request("http://thumbs.test/jobs", { method: "POST", body: failing, headers: { "Content-Length": "5000" } });
-		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100 }).catch((e) => e);
+		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 30 }).catch((e) => e);
 		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted" });
+	});
+
+	it("answers 408 upload_stalled when the body sends nothing for the idle bound, and stores nothing; a slow body that keeps moving is taken", async () => {
+		const limits = { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 0.3 };
+		const image = pngLike(4000);
+		/** The image in `pieces`, `gapMs` apart, and then (if `stallAfter`) nothing more, ever. */
+		const body = (pieces: number, gapMs: number, stallAfter?: number) => {
+			let sent = 0;
+			return new ReadableStream<Uint8Array>({
+				async pull(controller) {
+					if (sent === stallAfter) return new Promise(() => {}); // never sends again
+					if (sent > 0) await scheduler.wait(gapMs);
+					const size = Math.ceil(image.length / pieces);
+					controller.enqueue(image.slice(sent * size, (sent + 1) * size));
+					if (++sent === pieces) controller.close();
+				},
+			});
+		};
+		const into = (key: string) => ({ bucket: env.BUCKET, key });
+		const req = (stream: ReadableStream<Uint8Array>) =>
+			new Request("http://thumbs.test/jobs", { method: "POST", body: stream, headers: { "Content-Length": String(image.length) } });
+		const stalledKey = `originals/stalled-${crypto.randomUUID()}`;
+		const refused = await ingestUpload(req(body(4, 0, 2)), into(stalledKey), limits).catch((e) => e);
+		expect(refused).toMatchObject({ status: 408, code: "upload_stalled", detail: expect.stringMatching(/0\.3 s; nothing was stored/) });
+		expect(await env.BUCKET.head(stalledKey)).toBeNull();
+		// Six pieces 150 ms apart: 750 ms in all, well past the 300 ms bound, but never 300 ms without a byte.
+		const slowKey = `originals/slow-${crypto.randomUUID()}`;
+		const taken = await ingestUpload(req(body(6, 150)), into(slowKey), limits);
+		expect(taken.bytes).toBe(image.length);
+		expect((await env.BUCKET.head(slowKey))?.size).toBe(image.length);
+		await env.BUCKET.delete(slowKey);
 	});
 
 	it("asks for a length when the body is chunked (411)", async () => {
