@@ -36,6 +36,7 @@ export type ProblemCode =
 	| "rate_limited"
 	| "too_many_jobs_in_flight"
 	| "forbidden"
+	| "method_not_allowed"
 	| "internal_error";
 
 const TITLES: Record<number, string> = {
@@ -145,6 +146,30 @@ export async function onError(err: Error, c: Context): Promise<Response> {
 	return problemResponse(new ApiError(500, "internal_error", "Something went wrong on our side; try again."));
 }
 
-export function notFound(c: Context): Response {
-	return problemResponse(new ApiError(404, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
+/** A route as Hono lists it (`app.routes`): middleware is method "ALL". */
+type Route = { readonly method: string; readonly path: string };
+
+/** The methods `routes` answer on `path` (HEAD wherever GET), in a stable order; none when no route has it. */
+export function allowedMethods(routes: readonly Route[], path: string): string[] {
+	const methods = new Set<string>();
+	for (const route of routes) {
+		if (route.method === "ALL") continue;
+		const pattern = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\/:[^/]+/g, "/[^/]+").replace(/\/\*$/, "(?:/.*)?");
+		if (new RegExp(`^${pattern}/?$`).test(path)) methods.add(route.method);
+	}
+	if (methods.has("GET")) methods.add("HEAD");
+	return ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].filter((m) => methods.has(m));
+}
+
+/** The answer where no route matched: 405 with Allow when the path has routes for other methods, else 404. */
+export function notFound(routes: readonly Route[]) {
+	return (c: Context): Response => {
+		const path = new URL(c.req.url).pathname;
+		const allowed = allowedMethods(routes, path);
+		if (allowed.length > 0) {
+			const allow = allowed.join(", ");
+			return problemResponse(new ApiError(405, "method_not_allowed", `${path} answers ${allow}, not ${c.req.method}.`, { allow: allowed }), { Allow: allow });
+		}
+		return problemResponse(new ApiError(404, "not_found", `No route for ${c.req.method} ${path}.`));
+	};
 }

@@ -110,7 +110,7 @@ app.get("/", page("The upload page"), (c) => c.html(UPLOAD_PAGE, 200, { "Cache-C
 app.get("/docs", page("The API reference (this document, readable)"), (c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-store" }));
 
 app.onError(onError);
-app.notFound(notFound);
+app.notFound(notFound(app.routes));
 
 /** The app's routes and their types: `hc<AppType>(baseUrl)` (hono/client) is a typed client. */
 export type AppType = typeof app;

@@ -36,6 +36,12 @@ export function contract(spec) {
 		const route = routes.find((r) => r.pattern.test(pathname));
 		if (!route) return [`${where}: the path is not in /openapi.json`];
 		const op = route.item[method === "HEAD" ? "get" : method.toLowerCase()];
+		if (!op && res.status === 405) {
+			// A method the path does not take: Allow must list exactly the documented ones.
+			const documented = ["get", "post", "put", "patch", "delete"].filter((m) => route.item[m]).flatMap((m) => (m === "get" ? ["GET", "HEAD"] : [m.toUpperCase()]));
+			const allow = (res.headers.get("allow") ?? "").split(/,\s*/).filter(Boolean);
+			return allow.sort().join() === documented.sort().join() ? [] : [`${where}: Allow "${allow.join(", ")}" is not the documented ${documented.join(", ")}`];
+		}
 		if (!op) return [`${where}: ${method} ${route.path} is not in /openapi.json`];
 		const documented = op.responses?.[String(res.status)] ?? op.responses?.[`${String(res.status)[0]}XX`] ?? op.responses?.default;
 		if (!documented) return [`${where}: status ${res.status} is not documented for ${method} ${route.path}`];

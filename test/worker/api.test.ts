@@ -303,7 +303,24 @@ describe("the rest", () => {
 
 	it("answers unknown routes in the one error format", async () => {
 		await expectProblem(await request("/nope"), 404, "not_found");
-		await expectProblem(await request("/jobs", { method: "PUT" }), 404, "not_found");
+		await expectProblem(await request("/jobs/01h/nope", { method: "POST" }), 404, "not_found");
+	});
+
+	it("answers a method a known path does not take with 405 and Allow, in the one error format", async () => {
+		const id = "01kb0000000000000000000000";
+		for (const [path, method, allow] of [
+			["/jobs", "PUT", "GET, HEAD, POST"],
+			[`/jobs/${id}`, "PATCH", "GET, HEAD, DELETE"],
+			[`/jobs/${id}/retry`, "GET", "POST"],
+			["/health", "DELETE", "GET, HEAD"],
+			["/thumbnails/some-slug.webp", "POST", "GET, HEAD"],
+			["/openapi.json", "PUT", "GET, HEAD"],
+		] as const) {
+			const res = await request(path, { method });
+			expect(res.headers.get("Allow"), `${method} ${path}`).toBe(allow);
+			const problem = await expectProblem(res, 405, "method_not_allowed");
+			expect(problem.allow).toEqual(allow.split(", "));
+		}
 	});
 });
 
