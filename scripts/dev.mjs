@@ -86,6 +86,20 @@ const apiKey = await devApiKey(stack.baseUrl).catch((err) => {
 	console.error(`could not make a development API key: ${err.message}`);
 	return null;
 });
+// A local queue keeps its messages in memory: jobs left in flight by the last run have lost
+// theirs. Send them again now rather than leave them to their watchdog (minutes away); every
+// attempt of the last run died with it, so its leases are abandoned too.
+await fetch(`${stack.baseUrl}/admin/jobs/requeue`, {
+	method: "POST",
+	headers: { Authorization: `Bearer ${readEnvFile(envFile).ADMIN_TOKEN}`, "Content-Type": "application/json" },
+	body: JSON.stringify({ abandonLeases: true }),
+})
+	.then(async (res) => {
+		if (!res.ok) throw new Error(`HTTP ${res.status}`);
+		const { requeued } = await res.json();
+		if (requeued > 0) console.log(`sent ${requeued} job${requeued === 1 ? "" : "s"} left unfinished by the last run to the queue again`);
+	})
+	.catch((err) => console.error(`could not requeue the last run's unfinished jobs: ${err.message}`));
 stack.worker.once("exit", (code) => {
 	if (!stopping) console.error(`wrangler exited (${code}); stopping the rest`);
 	void shutdown(code ?? 1);

@@ -7,6 +7,7 @@ import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
 import { keyRegistry } from "./objects";
 import { meterReset, meterSnapshot } from "../metering";
+import { requeueStranded } from "../jobs/requeue";
 import { describeRoute } from "hono-openapi";
 import { admin as adminAuth, empty, json, problem } from "../openapi/describe";
 
@@ -62,6 +63,19 @@ export const admin = new Hono<{ Bindings: Env }>()
 		if (!key) throw keyNotFound(c.req.param("id"));
 		return c.json(key, 200, { "Cache-Control": "no-store" });
 	})
+	/** Sends again every job in flight whose queue message may be lost (jobs/requeue.ts). */
+	.post(
+		"/jobs/requeue",
+		describe(
+			"Send again the jobs in flight whose queue message may be lost (npm run dev does this on every start)",
+			{
+				200: json(z.object({ inFlight: z.number().int(), requeued: z.number().int() }), "How many jobs were in flight, and how many were sent again"),
+				400: problem("A bad body"),
+			},
+		),
+		valid("json", z.object({ abandonLeases: z.boolean().default(false).describe("Take every lease as held by a dead attempt (the Worker restarted)") })),
+		async (c) => c.json(await requeueStranded(c.env, c.req.valid("json").abandonLeases), 200, { "Cache-Control": "no-store" }),
+	)
 	/** The billed operations counted since the last reset (METER_OPS="1" only; src/metering.ts). */
 	.get("/meter", describe("The billed operations counted since the last reset (METER_OPS=1)", { 200: json(z.object({ ops: z.record(z.string(), z.number()) }), "Counts by operation"), 404: problem("Metering is off") }), (c) => {
 		requireMetering(c.env);

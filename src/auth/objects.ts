@@ -149,6 +149,12 @@ export class KeyRegistry extends DurableObject<Env> {
 		return { key: toApiKey(row), secret, webhookSecret };
 	}
 
+	/** Every owner that has a key. */
+	async owners(): Promise<string[]> {
+		if (!this.#schema.exists) return [];
+		return this.#schema.sql.exec<{ owner_id: string }>("SELECT DISTINCT owner_id FROM api_key ORDER BY owner_id").toArray().map((r) => r.owner_id);
+	}
+
 	async list(ownerId?: string): Promise<ApiKey[]> {
 		if (!this.#schema.exists) return [];
 		const rows = ownerId

@@ -419,9 +419,31 @@ export class JobObject extends DurableObject<Env> {
 		if (row.next_attempt_at === null) {
 			console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
 		}
+		await this.#sendAgain(row);
+	}
+
+	/**
+	 * The queue may have lost this job's message (a local `wrangler dev` keeps its queue in
+	 * memory, so a restart loses every message in it): send the job again now, unless it is
+	 * waiting out a backoff (its alarm sends it) or an attempt holds its lease. With
+	 * `abandonLease`, a lease is taken as held by an attempt that died (the caller knows the
+	 * Worker restarted). True when the job was sent again.
+	 */
+	async requeue(abandonLease: boolean): Promise<boolean> {
+		const row = this.#row();
+		if (!row || TERMINAL_STATUSES.includes(row.status)) return false;
+		const now = Date.now();
+		if (row.status === "queued" && row.next_attempt_at !== null && row.next_attempt_at > now) return false;
+		if (row.status === "processing" && !abandonLease && (row.lease_until ?? 0) > now) return false;
+		await this.#sendAgain(row);
+		return true;
+	}
+
+	/** Queued again, sent to the queue now, the watchdog armed for the queue's delivery. */
+	async #sendAgain(row: Row): Promise<void> {
 		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
 		await this.env.JOB_QUEUE.send(messageFor(row));
-		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
 		this.#report();
 	}
 

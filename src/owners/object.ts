@@ -86,6 +86,12 @@ export class OwnerObject extends DurableObject<Env> {
 		return this.#schema.exists ? this.#count() : 0;
 	}
 
+	/** The ids of the jobs in flight now, oldest first. */
+	async inFlightJobs(): Promise<string[]> {
+		if (!this.#schema.exists) return [];
+		return this.#sql.exec<{ job_id: string }>("SELECT job_id FROM in_flight ORDER BY admitted_at").toArray().map((r) => r.job_id);
+	}
+
 	#count(): number {
 		return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM in_flight").one().n;
 	}

@@ -2,8 +2,9 @@
  * `npm run dev` as a person uses it: it comes up, it survives Thumbor dying (the
  * Worker stays up and Thumbor is started again), and Ctrl-C stops everything.
  */
-import { describe, expect, it } from "vitest";
-import { killGroup, startDev } from "./support.mjs";
+import { describe, expect, inject, it } from "vitest";
+import type { JobView } from "../../src/jobs/view";
+import { killGroup, readFixture, startBlackHole, startDev } from "./support.mjs";
 
 describe("npm run dev", () => {
 	it("makes a development key, starts Thumbor again when it dies (the Worker stays up), and stops everything on Ctrl-C", async () => {
@@ -30,5 +31,50 @@ describe("npm run dev", () => {
 		}
 		await expect(fetch(`${dev.baseUrl}/health`)).rejects.toThrow();
 		await expect(fetch(`http://127.0.0.1:${dev.thumborPort}/healthcheck`)).rejects.toThrow();
+	});
+
+	it("picks up, on its next start, the jobs a stopped run left in flight (its local queue lost their messages)", async () => {
+		const first = await startDev();
+		let hole: Awaited<ReturnType<typeof startBlackHole>> | undefined;
+		let second: Awaited<ReturnType<typeof startDev>> | undefined;
+		try {
+			const key = /API key +(et_live_\S+)/.exec(first.output())![1]!;
+			const api = (base: string, path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { ...init, headers: { Authorization: `Bearer ${key}` } });
+			// Thumbor hangs: a server on its port that never answers (the supervisor's restarts find the port taken).
+			await killGroup(first.thumborPid, first.thumborPort);
+			hole = await startBlackHole(first.thumborPort);
+			// Twelve uploads, more than a queue batch: some wait in their attempt, the rest in the queue.
+			const photo = readFixture(inject("fixtures"), "photo-640x480.jpg");
+			const created = await Promise.all(
+				Array.from({ length: 12 }, async (_, i) => {
+					const bytes = new Uint8Array(photo.length + 1);
+					bytes.set(photo);
+					bytes[photo.length] = i; // distinct bytes after the image's end: no two jobs share a thumbnail
+					return (await (await api(first.baseUrl, "/jobs", { method: "POST", body: bytes })).json()) as JobView;
+				}),
+			);
+			await new Promise((r) => setTimeout(r, 1_500));
+			const states = await Promise.all(created.map(async (c) => ((await (await api(first.baseUrl, `/jobs/${c.id}`)).json()) as JobView).status));
+			expect(states.every((s) => s === "queued" || s === "processing"), states.join()).toBe(true);
+			expect(await first.stop({ keep: true })).toBe(0);
+			await hole.close();
+			hole = undefined;
+
+			second = await startDev({ dir: first.dir });
+			const up = Date.now();
+			await second.waitFor(/sent 12 jobs left unfinished by the last run to the queue again/, 10_000);
+			for (const c of created) {
+				let job = c;
+				while (job.status !== "done" && job.status !== "failed" && Date.now() - up < 30_000) {
+					job = (await (await api(second.baseUrl, `/jobs/${c.id}?wait=5`)).json()) as JobView;
+				}
+				expect(job.status, `${c.id} ${Date.now() - up} ms after the restart`).toBe("done");
+			}
+			console.log(`all 12 jobs done ${Date.now() - up} ms after the restart`);
+		} finally {
+			await hole?.close();
+			if (second) expect(await second.stop()).toBe(0);
+			else await first.stop();
+		}
 	});
 });

@@ -8,14 +8,16 @@ export function startThumborOn(port: number, securityKey: string, logFile?: stri
 export function readLog(logDir: string, name: "thumbor" | "wrangler"): string;
 export function logFile(logDir: string, name: "thumbor" | "wrangler"): string;
 export function decodeWithBudget(python: string, fixturesDir: string, name: string, budgetSeconds: number): { status: number; seconds: number };
-export function startDev(): Promise<{
+export function startDev(options?: { dir?: string }): Promise<{
 	baseUrl: string;
+	dir: string;
 	thumborPort: number;
 	thumborPid: number;
 	output: () => string;
 	waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
-	stop: () => Promise<number | null>;
+	stop: (options?: { keep?: boolean }) => Promise<number | null>;
 }>;
+export function startBlackHole(port: number): Promise<{ close: () => Promise<void> }>;
 export interface Receiver {
 	status: number;
 	url: string;

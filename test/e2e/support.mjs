@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
 import { ROOT, fileLoaderConf, freePorts, scratchDir, startScratchStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
@@ -68,10 +68,11 @@ export function decodeWithBudget(python, fixturesDir, name, budgetSeconds) {
 
 /**
  * Runs `npm run dev`'s script (scripts/dev.mjs) in its own process group on free ports,
- * with its own secrets file and state dir, and resolves once it says it is up.
+ * with its own secrets file and state dir (in `dir`, kept across runs, else a new one),
+ * and resolves once it says it is up.
  */
-export async function startDev() {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-dev-"));
+export async function startDev({ dir: given } = {}) {
+	const dir = given ?? mkdtempSync(join(tmpdir(), "thumbs-dev-"));
 	const [port, thumborPort] = await freePorts(2);
 	const child = spawn(process.execPath, [join(ROOT, "scripts", "dev.mjs")], {
 		cwd: ROOT,
@@ -102,19 +103,20 @@ export async function startDev() {
 	const up = await waitFor(/Thumbor .*\(pid (\d+);/);
 	return {
 		baseUrl: `http://127.0.0.1:${port}`,
+		dir,
 		thumborPort,
 		thumborPid: Number(up[1]),
 		output: () => output,
 		waitFor,
-		/** Ctrl-C, as a person would; resolves with the exit code once everything is down. */
-		async stop() {
+		/** Ctrl-C, as a person would; resolves with the exit code once everything is down. `keep`: leave its dir for another run. */
+		async stop({ keep = false } = {}) {
 			try {
 				process.kill(-child.pid, "SIGINT");
 			} catch {
 				// already gone
 			}
 			const code = await exited;
-			rmSync(dir, { recursive: true, force: true });
+			if (!keep) rmSync(dir, { recursive: true, force: true });
 			return code;
 		},
 	};
@@ -262,4 +264,25 @@ export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs =
 			}
 		});
 	});
+}
+
+/**
+ * A server on 127.0.0.1:`port` that takes connections and never answers: a Thumbor that
+ * hangs. `close()` drops every connection and stops it.
+ */
+export async function startBlackHole(port) {
+	const sockets = new Set();
+	const server = createNetServer((socket) => {
+		sockets.add(socket);
+		socket.on("error", () => {});
+		socket.on("close", () => sockets.delete(socket));
+	});
+	await new Promise((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+	return {
+		close: () =>
+			new Promise((resolve) => {
+				for (const socket of sockets) socket.destroy();
+				server.close(resolve);
+			}),
+	};
 }

@@ -203,3 +203,46 @@ describe("retention", () => {
 		expect(refused.detail).toMatch(/original has been deleted/);
 	});
 });
+
+describe("jobs whose queue message may be lost (POST /admin/jobs/requeue)", () => {
+	const admin = (body: unknown) =>
+		request("/admin/jobs/requeue", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, env.ADMIN_TOKEN);
+
+	it("sends again a queued job at once, leaves a job in backoff to its alarm, and breaks a lease only when told the Worker restarted", async () => {
+		const { ownerId } = await newKey();
+		const waiting = jobStub(env, await uploadAs(ownerId));
+		const leased = jobStub(env, await uploadAs(ownerId));
+		const backoff = jobStub(env, await uploadAs(ownerId));
+		expect((await leased.begin(POLICY)).proceed).toBe(true);
+		expect((await backoff.begin(POLICY)).proceed).toBe(true);
+		await backoff.retryLater({ code: "thumbor_unavailable", message: "down" }, 60_000);
+		const version = async (stub: ReturnType<typeof jobStub>) => (await stub.get())!.version;
+		const before = { waiting: await version(waiting), backoff: await version(backoff) };
+
+		// Respecting leases (what an operator would run in production): the queued job only.
+		expect(((await (await admin({})).json()) as { requeued: number }).requeued).toBeGreaterThanOrEqual(1);
+		expect(await version(waiting)).toBeGreaterThan(before.waiting);
+		expect((await leased.get())!.status).toBe("processing");
+		expect(await version(backoff)).toBe(before.backoff);
+		// After a restart (npm run dev): the lease is taken as held by a dead attempt.
+		expect(((await (await admin({ abandonLeases: true })).json()) as { requeued: number }).requeued).toBeGreaterThanOrEqual(2);
+		expect((await leased.get())!.status).toBe("queued");
+		expect((await backoff.get())!.status).toBe("queued");
+		expect((await backoff.get())!.nextAttemptAt).not.toBeNull();
+		// The watchdog is armed for the queue's delivery, as for a new job.
+		const alarm = await runInDurableObject(leased, (_obj, state) => state.storage.getAlarm());
+		expect(alarm).toBeGreaterThan(Date.now() + 60_000);
+	});
+
+	it("needs ADMIN_TOKEN", async () => {
+		await expectProblem(await request("/admin/jobs/requeue", { method: "POST", body: "{}" }), 401, "unauthorized");
+	});
+});
+
+/** A job uploaded by a new key of `ownerId`: admitted in the owner's object, as every upload is. */
+async function uploadAs(ownerId: string): Promise<string> {
+	const { secret } = await newKey(ownerId);
+	const res = await upload(pngLike(), { key: secret });
+	expect(res.status).toBe(202);
+	return ((await res.json()) as JobView).id;
+}

@@ -1,0 +1,28 @@
+/**
+ * Sends again every job in flight whose queue message may be lost: each owner's jobs in
+ * flight (their OwnerObjects, found through the keys' owners) are asked to requeue
+ * (JobObject.requeue). In production the queue keeps its messages and each job's watchdog
+ * alarm covers the rest, so this is a tool for after an incident; `npm run dev` calls it
+ * on every start (with `abandonLeases`), since a local queue loses its messages on restart.
+ */
+import { keyRegistry } from "../auth/objects";
+import { jobStub, ownerStub } from "./stubs";
+
+export interface Requeued {
+	/** Jobs in flight that were looked at. */
+	inFlight: number;
+	/** Of those, the ones sent to the queue again. */
+	requeued: number;
+}
+
+export async function requeueStranded(env: Env, abandonLeases: boolean): Promise<Requeued> {
+	const owners = await keyRegistry(env).owners();
+	const perOwner = await Promise.all(
+		owners.map(async (ownerId) => {
+			const ids = await ownerStub(env, ownerId).inFlightJobs();
+			const sent = await Promise.all(ids.map((id) => jobStub(env, id).requeue(abandonLeases)));
+			return { inFlight: ids.length, requeued: sent.filter(Boolean).length };
+		}),
+	);
+	return perOwner.reduce((sum, n) => ({ inFlight: sum.inFlight + n.inFlight, requeued: sum.requeued + n.requeued }), { inFlight: 0, requeued: 0 });
+}
