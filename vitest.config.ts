@@ -3,19 +3,25 @@ import type { Reporter } from "vitest/node";
 import { workerdTests } from "./test/workerd.ts";
 
 /**
- * Ends the run with one plain "N passed, N failed, N skipped" line, for CI to read.
- * Unhandled errors fail the run, so they count as failures here too.
+ * Ends the run with why each skipped test was skipped (the note it gave `ctx.skip`), then
+ * one plain "N passed, N failed, N skipped" line, for CI to read. Unhandled errors fail
+ * the run, so they count as failures here too.
  */
 const plainSummary: Reporter = {
 	onTestRunEnd(modules, unhandledErrors) {
 		const count = { passed: 0, failed: 0, skipped: 0 };
+		const reasons: string[] = [];
 		for (const module of modules) {
+			// A file that failed outside its tests (a hook, its import) fails the run: count it.
+			count.failed += module.errors().length;
 			for (const test of module.children.allTests()) {
-				const state = test.result().state;
-				count[state === "passed" || state === "failed" ? state : "skipped"]++;
+				const result = test.result();
+				count[result.state === "passed" || result.state === "failed" ? result.state : "skipped"]++;
+				if (result.state === "skipped") reasons.push(`skipped: ${test.fullName}${result.note ? ` (${result.note})` : ""}`);
 			}
 		}
 		const failed = count.failed + unhandledErrors.length;
+		if (reasons.length > 0) console.log(`\n${reasons.join("\n")}`);
 		console.log(`\n${count.passed} passed, ${failed} failed, ${count.skipped} skipped`);
 	},
 };

@@ -42,7 +42,25 @@ async function devApiKey(baseUrl) {
 	return made.key;
 }
 
-const log = (line) => process.stdout.write(line);
+/**
+ * The servers' output, as it comes, less wrangler's start-up inventory (its bindings table,
+ * printed twice, every var in it; the containers it will not run here): the banner below
+ * says what matters. Its request log, warnings and errors pass.
+ */
+let partial = "";
+let inventory = false;
+const INVENTORY_START = /^(Your Worker has access to the following bindings:|The following containers are available:|Using secrets defined in |⛅️ wrangler|─+$)/;
+const log = (chunk) => {
+	const lines = (partial + chunk).split("\n");
+	partial = lines.pop() ?? "";
+	const shown = lines.filter((line) => {
+		if (INVENTORY_START.test(line.trim())) inventory = !/^(Using secrets|⛅️|─)/.test(line.trim());
+		else if (inventory && line.trim() === "") inventory = false;
+		else if (!inventory && line.trim() !== "") return true;
+		return false;
+	});
+	if (shown.length > 0) process.stdout.write(`${shown.join("\n")}\n`);
+};
 let stopping = false;
 async function shutdown(code) {
 	if (stopping) return;
@@ -109,7 +127,7 @@ edge-thumbnails is up:
   Try it     ${stack.baseUrl}/ (upload page)   ${stack.baseUrl}/docs (API reference)   npm run demo
   API        ${stack.baseUrl}
   API key    ${apiKey ?? "(none: see the error above)"}   (also in ${keyFile})
-             try: curl -H "Authorization: Bearer $(cat .dev-api-key)" --data-binary @photo.jpg ${stack.baseUrl}/jobs
+             try: curl -H "Authorization: Bearer $(cat .dev-api-key)" --data-binary @scripts/sample-photo.jpg '${stack.baseUrl}/jobs?wait=30'
   Webhooks   signed with the secret in ${webhookSecretFile}; plain http to 127.0.0.1 allowed here
   Thumbor    ${stack.thumborUrl}${stack.thumbor ? `   (pid ${stack.thumbor.pid}; restarted if it dies)` : ""}
 Ctrl-C stops both.`);

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { json } from "./openapi/describe";
 import { DOCS_PAGE } from "./openapi/docs-page";
 import { UPLOAD_PAGE } from "./page/upload-page";
+import { servePage } from "./page/serve";
 
 export { JobObject } from "./jobs/object";
 export { ClaimObject } from "./jobs/claims";
@@ -105,9 +106,9 @@ app.get(
 /** A page to try the service: upload images with an API key, see their thumbnails. */
 const page = (summary: string) =>
 	describeRoute({ tags: ["service"], summary, responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } } });
-app.get("/", page("The upload page"), (c) => c.html(UPLOAD_PAGE, 200, { "Cache-Control": "no-cache" }));
+app.get("/", page("The upload page"), (c) => servePage(c, UPLOAD_PAGE, new URL(settings(c.env).PUBLIC_BASE_URL).origin));
 /** The API reference, rendered from /openapi.json in the browser; no internet needed. */
-app.get("/docs", page("The API reference (this document, readable)"), (c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-store" }));
+app.get("/docs", page("The API reference (this document, readable)"), (c) => servePage(c, DOCS_PAGE, new URL(settings(c.env).PUBLIC_BASE_URL).origin));
 
 app.onError(onError);
 app.notFound(notFound(app.routes));

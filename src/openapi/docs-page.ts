@@ -2,13 +2,16 @@
  * GET /docs: the API reference, read from /openapi.json by a small script in this page. No
  * other file, no CDN: it works with no internet, as the rest of the service does.
  */
+import { NONCE } from "../page/serve";
+
 export const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edge-thumbnails API</title>
-<style>
+<link rel="icon" href="data:,">
+<style nonce="${NONCE}">
 	:root { color-scheme: light dark; --line: #8884; --muted: #888; font-family: system-ui, sans-serif; }
 	body { max-width: 60rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; line-height: 1.45; }
 	nav a { margin-right: 1rem; }
@@ -20,6 +23,7 @@ export const DOCS_PAGE = `<!doctype html>
 	.muted { color: var(--muted); }
 	table { border-collapse: collapse; width: 100%; margin: .4rem 0; }
 	th, td { text-align: left; vertical-align: top; padding: .25rem .5rem; border-top: 1px solid var(--line); }
+	code { font-family: ui-monospace, monospace; font-size: .92em; background: #8882; padding: 0 .2em; border-radius: .2rem; }
 	pre { overflow: auto; background: #8881; padding: .5rem; border-radius: .3rem; font-size: .85rem; }
 </style>
 </head>
@@ -30,11 +34,10 @@ export const DOCS_PAGE = `<!doctype html>
 	<p id="intro" class="muted">Loading the API description…</p>
 </header>
 <main id="reference"></main>
-<script>
+<script nonce="${NONCE}">
 (async () => {
 	const spec = await (await fetch("/openapi.json")).json();
 	const intro = document.getElementById("intro");
-	intro.textContent = (spec.info.description || "") + " OpenAPI " + spec.openapi + ", version " + spec.info.version + ".";
 	const main = document.getElementById("reference");
 	const el = (tag, props = {}, ...children) => {
 		const node = Object.assign(document.createElement(tag), props);
@@ -45,6 +48,13 @@ export const DOCS_PAGE = `<!doctype html>
 		if (schema && schema.$ref) return { ref: schema.$ref.split("/").pop(), ...spec.components.schemas[schema.$ref.split("/").pop()] };
 		return schema;
 	};
+	// Descriptions are CommonMark; of it they use \`code\` only, rendered as such (never as HTML).
+	const prose = (text) => {
+		const out = document.createDocumentFragment();
+		String(text || "").split("\`").forEach((part, i) => out.append(i % 2 ? el("code", { textContent: part }) : part));
+		return out;
+	};
+	intro.replaceChildren(prose((spec.info.description || "") + " OpenAPI " + spec.openapi + ", version " + spec.info.version + "."));
 	const schemaBlock = (schema) => el("pre", { textContent: JSON.stringify(resolve(schema), null, 2) });
 	const table = (head, rows) =>
 		el("table", {}, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", textContent: h })))), el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
@@ -59,12 +69,12 @@ export const DOCS_PAGE = `<!doctype html>
 	for (const [tag, ops] of byTag) {
 		const section = el("section", { id: "tag-" + tag, ariaLabel: tag }, el("h2", { textContent: tag }));
 		for (const { path, method, op } of ops) {
-			const summary = el("summary", {}, el("span", { className: "method", textContent: method.toUpperCase() }), path + "  ", el("span", { className: "muted", textContent: op.summary || "" }));
+			const summary = el("summary", {}, el("span", { className: "method", textContent: method.toUpperCase() }), path + "  ", el("span", { className: "muted" }, prose(op.summary)));
 			const body = el("div");
-			if (op.description) body.append(el("p", { textContent: op.description }));
+			if (op.description) body.append(el("p", {}, prose(op.description)));
 			if (op.security) body.append(el("p", { textContent: "Needs: " + op.security.map((s) => Object.keys(s).join(", ")).join(" or ") }));
 			if (op.parameters && op.parameters.length)
-				body.append(el("h3", { textContent: "Parameters" }), table(["name", "in", "required", "about"], op.parameters.map((p) => [p.name, p.in, p.required ? "yes" : "no", (p.description || "") + " " + JSON.stringify(p.schema || {})])));
+				body.append(el("h3", { textContent: "Parameters" }), table(["name", "in", "required", "about"], op.parameters.map((p) => [p.name, p.in, p.required ? "yes" : "no", el("span", {}, prose(p.description), " ", el("code", { textContent: JSON.stringify(p.schema || {}) }))])));
 			if (op.requestBody) {
 				body.append(el("h3", { textContent: "Body" }));
 				for (const [media, content] of Object.entries(op.requestBody.content)) body.append(el("p", { textContent: media }), schemaBlock(content.schema));
@@ -72,7 +82,7 @@ export const DOCS_PAGE = `<!doctype html>
 			body.append(el("h3", { textContent: "Responses" }));
 			for (const [status, response] of Object.entries(op.responses || {})) {
 				const headers = Object.keys(response.headers || {});
-				body.append(el("p", {}, el("strong", { textContent: status + " " }), response.description || "", headers.length ? el("span", { className: "muted", textContent: "  headers: " + headers.join(", ") }) : ""));
+				body.append(el("p", {}, el("strong", { textContent: status + " " }), prose(response.description), headers.length ? el("span", { className: "muted", textContent: "  headers: " + headers.join(", ") }) : ""));
 				for (const [media, content] of Object.entries(response.content || {})) {
 					const d = el("details", {}, el("summary", { textContent: media }), schemaBlock(content.schema));
 					body.append(d);

@@ -5,6 +5,8 @@
  * HTML, CSS and JavaScript in one answer: no framework, no build step, nothing fetched
  * from elsewhere. The e2e suite drives it in headless Chromium (test/e2e/browser.test.ts).
  */
+import { NONCE } from "./serve";
+
 export const UPLOAD_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -12,7 +14,7 @@ export const UPLOAD_PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edge-thumbnails</title>
 <link rel="icon" href="data:,">
-<style>
+<style nonce="${NONCE}">
 	:root { color-scheme: light dark; --line: #8886; --muted: #777; --ok: #1a7f37; --bad: #c62828; font-family: system-ui, sans-serif; }
 	body { max-width: 52rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; line-height: 1.45; }
 	header nav a { margin-right: 1rem; }
@@ -32,7 +34,14 @@ export const UPLOAD_PAGE = `<!doctype html>
 	.status-failed, .reason { color: var(--bad); }
 	.url { font-family: ui-monospace, monospace; word-break: break-all; }
 	table { border-collapse: collapse; width: 100%; }
-	th, td { text-align: left; padding: .25rem .5rem; border-top: 1px solid var(--line); }
+	th, td { text-align: left; padding: .25rem .5rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
+	/* Narrow screens: each job a block of label: value lines, not four squeezed columns. */
+	@media (max-width: 36rem) {
+		#recent-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+		#recent-table tr { display: block; border-top: 1px solid var(--line); padding: .4rem 0; }
+		#recent-table td { display: block; border: 0; padding: .1rem 0; }
+		#recent-table td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); }
+	}
 	.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 </style>
 </head>
@@ -64,10 +73,10 @@ export const UPLOAD_PAGE = `<!doctype html>
 	</section>
 	<section aria-labelledby="recent-title">
 		<h2 id="recent-title">Recent jobs of this key</h2>
-		<table><thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th></tr></thead><tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody></table>
+		<table id="recent-table"><thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th></tr></thead><tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody></table>
 	</section>
 </main>
-<script>
+<script nonce="${NONCE}">
 "use strict";
 const KEY_STORE = "edge-thumbnails.api-key";
 const keyInput = document.getElementById("key");
@@ -190,6 +199,13 @@ for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) =>
 for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); uploadAll([...e.dataTransfer.files]); });
 
+/** A cell of the recent jobs' table, labelled for the narrow layout (where it is a line of its own). */
+function cell(label, props, ...children) {
+	const td = el("td", props, ...children);
+	td.dataset.label = label;
+	return td;
+}
+
 /** The key's ten newest jobs (GET /jobs). */
 async function refreshRecent() {
 	const body = document.getElementById("recent");
@@ -200,7 +216,7 @@ async function refreshRecent() {
 		return;
 	}
 	const { items } = await res.json();
-	body.replaceChildren(...(items.length ? items.map((job) => el("tr", {}, el("td", { className: "url", textContent: job.id }), el("td", { textContent: job.status }), el("td", { textContent: job.original.contentType + ", " + size(job.original.bytes) }), el("td", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""))) : [el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }))]));
+	body.replaceChildren(...(items.length ? items.map((job) => el("tr", {}, cell("Job", { className: "url", textContent: job.id }), cell("Status", { textContent: job.status }), cell("Original", { textContent: job.original.contentType + ", " + size(job.original.bytes) }), cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""))) : [el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }))]));
 }
 refreshRecent();
 </script>

@@ -301,6 +301,24 @@ describe("the rest", () => {
 		expect(await res.json()).toEqual({ status: "degraded", thumbor: "unreachable", detail: expect.any(String) });
 	});
 
+	it("serves its pages under a strict Content-Security-Policy: own inline script by nonce only, never framed", async () => {
+		for (const path of ["/", "/docs"]) {
+			const res = await request(path, {}, null);
+			const html = await res.text();
+			const policy = res.headers.get("Content-Security-Policy") ?? "";
+			const nonce = /script-src 'nonce-([^']+)'/.exec(policy)?.[1];
+			expect(nonce, path).toBeDefined();
+			expect(policy).toContain("frame-ancestors 'none'");
+			expect(policy).toContain("default-src 'none'");
+			expect(policy).not.toContain("unsafe-inline");
+			// Every inline script and style carries this answer's nonce, and the next answer has another.
+			expect(html.match(/<script\b[^>]*>/g)).toEqual([`<script nonce="${nonce}">`]);
+			expect(html.match(/<style\b[^>]*>/g)).toEqual([`<style nonce="${nonce}">`]);
+			expect((await request(path, {}, null)).headers.get("Content-Security-Policy")).not.toContain(nonce);
+			expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+		}
+	});
+
 	it("answers unknown routes in the one error format", async () => {
 		await expectProblem(await request("/nope"), 404, "not_found");
 		await expectProblem(await request("/jobs/01h/nope", { method: "POST" }), 404, "not_found");
