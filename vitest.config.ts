@@ -50,6 +50,10 @@ export default defineConfig({
 				test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
 			},
 			{
+				// The Thumbor origin's own tests: pytest in the venv (thumbor/tests).
+				test: { name: "origin", include: ["test/origin/**/*.test.ts"], environment: "node", testTimeout: 300_000 },
+			},
+			{
 				// End to end: a real Thumbor and a real `wrangler dev`, started by the global setup.
 				test: {
 					name: "e2e",

@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const VENV = process.env.THUMBOR_VENV ?? join(ROOT, ".venv");
 const REQUIREMENTS = join(ROOT, "thumbor", "requirements.txt");
+/** requirements.txt and the origin's test tools (pytest): the local venv serves both. */
+const DEV_REQUIREMENTS = join(ROOT, "thumbor", "requirements-dev.txt");
 const STAMP = join(VENV, ".requirements.sha256");
 
 /** Environment for wrangler: offline, no telemetry. */
@@ -39,9 +41,9 @@ export function fileLoaderConf(dir, { stock = false } = {}) {
 	return file;
 }
 
-/** Makes `.venv` from thumbor/requirements.txt, once; again only when the requirements change. */
+/** Makes `.venv` from thumbor/requirements-dev.txt (requirements.txt and pytest), once; again only when either changes. */
 export function ensureThumborVenv(log = console.log) {
-	const wanted = createHash("sha256").update(readFileSync(REQUIREMENTS)).digest("hex");
+	const wanted = createHash("sha256").update(readFileSync(REQUIREMENTS)).update(readFileSync(DEV_REQUIREMENTS)).digest("hex");
 	if (existsSync(STAMP) && readFileSync(STAMP, "utf8") === wanted && existsSync(venvBin("thumbor"))) return;
 	log(`setting up the Thumbor venv in ${VENV} (first run only)…`);
 	const run = (cmd, args) => {
@@ -55,7 +57,7 @@ export function ensureThumborVenv(log = console.log) {
 			throw new Error(`${err.message}\nPython's venv module is missing? On Debian or Ubuntu: apt install python3-venv`);
 		}
 	}
-	run(venvBin("python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS]);
+	run(venvBin("python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", DEV_REQUIREMENTS]);
 	writeFileSync(STAMP, wanted);
 }
 

@@ -1,0 +1,1 @@
+export function runPytest(): { status: number | null; output: string };
