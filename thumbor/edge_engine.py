@@ -217,7 +217,7 @@ def guard(
         img = image()
         if img is None:
             return None
-        if not img.tile:
+        if img._im is not None:  # decoded already (a HEIF has no tiles, but is not decoded yet)
             return load(img)
         if boundaries and width * height * len(boundaries) > max_pixel_scans:
             raise Refusal(

@@ -147,3 +147,19 @@ def test_reduce_decoded_shrinks_a_palette_image_to_rgb_or_rgba():
 def test_reduce_decoded_leaves_small_images_alone():
     img = gradient("RGBA", (300, 300))
     assert reduce_decoded(img, 100, 100) is img
+
+
+def test_a_heif_decode_is_admitted_too():
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    gradient("RGB", (640, 480)).save(out, "HEIF", quality=50)
+    buffer = out.getvalue()
+    memory = DecodeMemory(capacity=10**9, wait_s=1)
+    img = guard(opened(buffer), buffer, memory=memory)
+    img.load()
+    held = memory.held
+    assert held == 640 * 480 * 4
+    del img
+    assert memory.held == 0
