@@ -10,15 +10,27 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureThumborVenv, fileLoaderConf, freePorts, makeTestImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
+import {
+	ensureThumborVenv,
+	fileLoaderConf,
+	freePorts,
+	makeTestImages,
+	startThumbor,
+	stop,
+	venvBin,
+	waitForHttp,
+} from "./stack.mjs";
 import { percentile } from "./stats.mjs";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "20" }, "memory-only": { type: "boolean", default: false } } });
+const { values } = parseArgs({
+	options: { n: { type: "string", default: "20" }, "memory-only": { type: "boolean", default: false } },
+});
 const N = Math.max(3, Math.min(200, Number(values.n)));
 const IN_FLIGHT = 4;
 const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
 
-const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+const status = (pid, field) =>
+	Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 const peakRssMiB = (pid) => status(pid, "VmHWM");
 
 /** The largest images the limits allow (test/fixtures/make_big_images.py), each sent `inFlight` at once. */
@@ -31,7 +43,7 @@ const SETTLE_MS = 10_000;
  * number in flight, a fresh process is sent that many requests at once; the table gives the
  * answers' statuses, the process's peak RSS, and its RSS SETTLE_MS after the last answer.
  */
-async function memoryRun(dir, conf) {
+async function memoryRun(_dir, conf) {
 	const rows = [];
 	for (const image of MEMORY_IMAGES) {
 		for (const inFlight of MEMORY_IN_FLIGHT) {
@@ -82,9 +94,11 @@ async function measure(url) {
 	for (let i = 0; i < N; i++) sequential.push(await once());
 	let next = 0;
 	const t0 = performance.now();
-	await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-		while (next++ < N * 2) await once();
-	}));
+	await Promise.all(
+		Array.from({ length: IN_FLIGHT }, async () => {
+			while (next++ < N * 2) await once();
+		}),
+	);
 	return { p50: percentile(sequential, 50), perSecond: (N * 2) / ((performance.now() - t0) / 1000) };
 }
 
@@ -121,14 +135,16 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 	);
 	if (made.status !== 0) throw new Error(made.stderr);
 	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
-	const images = values["memory-only"] ? [] : [
-		"camera-4000x3000.jpg",
-		"large-4000x3000.jpg", // the noisy test fixture: 6.4 MB, the worst case for entropy decoding
-		"photo-640x480.jpg",
-		"camera-4000x3000.heic",
-		"camera-no-thumbnail-4000x3000.heic",
-		"screen-1920x1080.png",
-	];
+	const images = values["memory-only"]
+		? []
+		: [
+				"camera-4000x3000.jpg",
+				"large-4000x3000.jpg", // the noisy test fixture: 6.4 MB, the worst case for entropy decoding
+				"photo-640x480.jpg",
+				"camera-4000x3000.heic",
+				"camera-no-thumbnail-4000x3000.heic",
+				"screen-1920x1080.png",
+			];
 	const rows = [];
 	for (const image of images) {
 		const row = { image, MB: +(statSync(join(dir, image)).size / 1e6).toFixed(1) };
@@ -147,7 +163,9 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		process.stdout.write(".");
 	}
 	if (rows.length > 0) {
-		console.log(`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`);
+		console.log(
+			`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`,
+		);
 		console.table(rows);
 		console.log(
 			"stock: Thumbor's PIL engine, no detectors (smart = centre crop). ours: edge_engine (JPEGs decoded at reduced size,\n" +

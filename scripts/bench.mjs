@@ -10,14 +10,24 @@
 // Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
 // Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
 import { createHmac } from "node:crypto";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { costPerMillion, meterUploads, PRICES, uniqueJpeg } from "./cost.mjs";
 import { createKey } from "./keys.mjs";
+import {
+	freePort,
+	freePorts,
+	makeTestImages,
+	ROOT,
+	scratchDir,
+	startScratchStack,
+	startWrangler,
+	stopLaunched,
+	waitForHttp,
+} from "./stack.mjs";
 import { percentile } from "./stats.mjs";
-import { ROOT, freePort, freePorts, makeTestImages, scratchDir, startScratchStack, startWrangler, stopLaunched, waitForHttp } from "./stack.mjs";
 
 const { values } = parseArgs({
 	options: { n: { type: "string", default: "30" }, concurrency: { type: "string", default: "8" } },
@@ -49,7 +59,14 @@ const time = async (fn) => {
 
 /** The Containers instance the Thumbor origin is declared with in wrangler.toml (Containers' instance types). */
 function containerInstance() {
-	const types = { lite: [1 / 16, 0.25], basic: [1 / 4, 1], "standard-1": [1 / 2, 4], "standard-2": [1, 6], "standard-3": [2, 8], "standard-4": [4, 12] };
+	const types = {
+		lite: [1 / 16, 0.25],
+		basic: [1 / 4, 1],
+		"standard-1": [1 / 2, 4],
+		"standard-2": [1, 6],
+		"standard-3": [2, 8],
+		"standard-4": [4, 12],
+	};
 	const name = /^instance_type\s*=\s*"([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1] ?? "lite";
 	const [vcpu, gib] = types[name] ?? types.lite;
 	return { name, vcpu, gib };
@@ -66,13 +83,15 @@ function cpuSeconds(pid) {
 
 /** `pid` and all its descendants, each with its command line. */
 function processTree(pid) {
-	const all = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-		try {
-			return [{ pid: Number(p), ppid: Number(stat(p)[1]), cmd: readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0") }];
-		} catch {
-			return []; // gone meanwhile
-		}
-	});
+	const all = readdirSync("/proc")
+		.filter((p) => /^\d+$/.test(p))
+		.flatMap((p) => {
+			try {
+				return [{ pid: Number(p), ppid: Number(stat(p)[1]), cmd: readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0") }];
+			} catch {
+				return []; // gone meanwhile
+			}
+		});
 	const tree = all.filter((p) => p.pid === pid);
 	for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i].pid));
 	return tree;
@@ -82,7 +101,8 @@ function processTree(pid) {
 function role(p) {
 	const cmd = p.cmd.join(" ");
 	if (cmd.includes("thumbor")) return "Thumbor";
-	if (cmd.includes("workerd") && cmd.includes("--socket-addr=entry=127.0.0.1:0")) return "workerd: the Worker, its objects, Miniflare's R2/Queues/Cache";
+	if (cmd.includes("workerd") && cmd.includes("--socket-addr=entry=127.0.0.1:0"))
+		return "workerd: the Worker, its objects, Miniflare's R2/Queues/Cache";
 	if (cmd.includes("workerd")) return "workerd: wrangler dev's proxy";
 	if (cmd.includes("esbuild")) return "esbuild (wrangler's watcher)";
 	return "wrangler (node)";
@@ -113,7 +133,10 @@ try {
 	});
 	await waitForHttp(`http://127.0.0.1:${floorPort}/`, { child: floor });
 	const floorOnce = async () => {
-		const res = await fetch(`http://127.0.0.1:${floorPort}/jobs`, { method: "POST", body: uniqueJpeg(image, `floor-${process.pid}-${sent++}`) });
+		const res = await fetch(`http://127.0.0.1:${floorPort}/jobs`, {
+			method: "POST",
+			body: uniqueJpeg(image, `floor-${process.pid}-${sent++}`),
+		});
 		if (res.status !== 201) throw new Error(`the floor answered ${res.status}: ${await res.text()}`);
 		await res.arrayBuffer();
 	};
@@ -122,13 +145,17 @@ try {
 	// the per-key upload rate limit (wrangler.toml), which would otherwise be what is measured.
 	const total = Math.max(N * 2, CONCURRENCY * 4);
 	const keys = await Promise.all(
-		Array.from({ length: Math.ceil((10 + 2 * N + total + 2 * N) / 100) + 1 }, (_, i) => createKey(stack.baseUrl, adminToken, { name: `bench ${i}`, ownerId: "bench" })),
+		Array.from({ length: Math.ceil((10 + 2 * N + total + 2 * N) / 100) + 1 }, (_, i) =>
+			createKey(stack.baseUrl, adminToken, { name: `bench ${i}`, ownerId: "bench" }),
+		),
 	);
 	let sent = 0;
 	const key = () => keys[Math.floor(sent++ / 100)].key;
 
 	// Thumbor direct: the same image from a plain loopback file server.
-	fileServer = createServer((_req, res) => res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": image.length }).end(image));
+	fileServer = createServer((_req, res) =>
+		res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": image.length }).end(image),
+	);
 	await new Promise((r) => fileServer.listen(filePort, "127.0.0.1", r));
 	const path = `${OPERATION}/${encodeURIComponent(`http://127.0.0.1:${filePort}/photo.jpg`)}`;
 	const direct = `${stack.thumborUrl}/${sign(thumborKey, path)}/${path}`;
@@ -149,7 +176,7 @@ try {
 		if (res.status !== 202 && res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
 		for (const step of (res.headers.get("Server-Timing") ?? "").split(", ").filter(Boolean)) {
 			const [name, dur] = step.split(";dur=");
-			(serverTiming[name] ??= []).push(Number(dur));
+			serverTiming[name] = [...(serverTiming[name] ?? []), Number(dur)];
 		}
 		return { res, job: await res.json(), apiKey };
 	};
@@ -158,7 +185,9 @@ try {
 		let { job, apiKey } = await upload(false);
 		while (job.status !== "done") {
 			if (job.status === "failed") throw new Error(`job failed: ${JSON.stringify(job.error)}`);
-			job = await (await fetch(`${stack.baseUrl}/jobs/${job.id}?wait=30`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
+			job = await (
+				await fetch(`${stack.baseUrl}/jobs/${job.id}?wait=30`, { headers: { Authorization: `Bearer ${apiKey}` } })
+			).json();
 		}
 	};
 	/** In one request: POST ?wait (201 with the finished job). */
@@ -187,7 +216,8 @@ try {
 		floorMs.push(await time(floorOnce));
 	}
 	const thumborP50 = percentile(directMs, 50);
-	const vsThumbor = (xs) => `${(percentile(xs, 50) / thumborP50).toFixed(2)}x, +${(percentile(xs, 50) - thumborP50).toFixed(1)} ms`;
+	const vsThumbor = (xs) =>
+		`${(percentile(xs, 50) / thumborP50).toFixed(2)}x, +${(percentile(xs, 50) - thumborP50).toFixed(1)} ms`;
 
 	console.log(`\n1. Latency: 640x480 JPEG → 100x100 WebP, ${N} runs each, one at a time, alternating`);
 	console.table([
@@ -203,9 +233,11 @@ try {
 		const at = line.indexOf('{"event":"job.done"');
 		if (at < 0) continue;
 		const done = JSON.parse(line.slice(at));
-		for (const [name, ms] of Object.entries(done)) if (name.endsWith("Ms")) (consumerSteps[name.slice(0, -2)] ??= []).push(ms);
+		for (const [name, ms] of Object.entries(done))
+			if (name.endsWith("Ms")) consumerSteps[name.slice(0, -2)] = [...(consumerSteps[name.slice(0, -2)] ?? []), ms];
 	}
-	const stepRows = (where, steps) => Object.entries(steps).map(([step, xs]) => ({ where, step, n: xs.length, "p50 ms": +percentile(xs, 50).toFixed(1) }));
+	const stepRows = (where, steps) =>
+		Object.entries(steps).map(([step, xs]) => ({ where, step, n: xs.length, "p50 ms": +percentile(xs, 50).toFixed(1) }));
 	console.log("\n2. Where the pipeline's time goes (p50 of each step; the Workers clock moves in whole ms across I/O)");
 	console.table([
 		...stepRows("POST /jobs (Server-Timing)", serverTiming),
@@ -219,7 +251,10 @@ try {
 	const perRound = Math.ceil(total / ROUNDS);
 	const kinds = {
 		direct: { fn: directOnce, processes: [] },
-		pipeline: { fn: supportsWait ? waited : polled, processes: [...processTree(stack.worker.pid), ...processTree(stack.thumbor.pid)] },
+		pipeline: {
+			fn: supportsWait ? waited : polled,
+			processes: [...processTree(stack.worker.pid), ...processTree(stack.thumbor.pid)],
+		},
 		floor: { fn: floorOnce, processes: [...processTree(floor.pid), ...processTree(stack.thumbor.pid)] },
 	};
 	for (const kind of Object.values(kinds)) Object.assign(kind, { latencies: [], seconds: 0, cpu: {}, n: 0 });
@@ -235,7 +270,8 @@ try {
 			);
 			kind.seconds += (performance.now() - t0) / 1000;
 			kind.n += perRound;
-			for (const p of kind.processes) kind.cpu[role(p)] = (kind.cpu[role(p)] ?? 0) + (cpuSeconds(p.pid) - cpuBefore.get(p.pid)) * 1000;
+			for (const p of kind.processes)
+				kind.cpu[role(p)] = (kind.cpu[role(p)] ?? 0) + (cpuSeconds(p.pid) - cpuBefore.get(p.pid)) * 1000;
 		}
 	}
 	const perSecond = (kind) => kind.n / kind.seconds;
@@ -288,7 +324,11 @@ try {
 		const again = cost(deduped.perUpload, 0);
 		console.log(`\n4. Cost of one thumbnail: upload (POST ?wait) → done, thumbnail fetched once; ${N} uploads metered`);
 		const ops = [...new Set([...Object.keys(metered.perUpload), ...Object.keys(deduped.perUpload)])].sort();
-		console.table(Object.fromEntries(ops.map((op) => [op, { "new bytes": metered.perUpload[op] ?? 0, "same bytes again": deduped.perUpload[op] ?? 0 }])));
+		console.table(
+			Object.fromEntries(
+				ops.map((op) => [op, { "new bytes": metered.perUpload[op] ?? 0, "same bytes again": deduped.perUpload[op] ?? 0 }]),
+			),
+		);
 		console.log(
 			`Thumbor: ${thumborCpuSeconds.toFixed(4)} CPU-seconds per image (this machine's process, /proc); priced on a "${instance.name}" container ` +
 				`(${instance.vcpu} vCPU, ${instance.gib} GiB) kept busy.`,

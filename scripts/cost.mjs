@@ -98,13 +98,38 @@ export function costPerMillion(perUpload, { thumborCpuSeconds, thumborGibSeconds
 		"USD per million": +(perThumbnail * price * M).toFixed(2),
 	});
 	const rows = [
-		line("Workers requests", sum(perUpload, (op) => op.startsWith("worker ")), PRICES.workerRequest, "requests"),
-		line("Durable Object requests", sum(perUpload, (op) => op.startsWith("do ")), PRICES.doRequest, "requests"),
+		line(
+			"Workers requests",
+			sum(perUpload, (op) => op.startsWith("worker ")),
+			PRICES.workerRequest,
+			"requests",
+		),
+		line(
+			"Durable Object requests",
+			sum(perUpload, (op) => op.startsWith("do ")),
+			PRICES.doRequest,
+			"requests",
+		),
 		line("SQLite rows written", perUpload["sqlite rows written"] ?? 0, PRICES.sqliteRowWritten, "rows"),
 		line("SQLite rows read", perUpload["sqlite rows read"] ?? 0, PRICES.sqliteRowRead, "rows"),
-		line("R2 Class A", sum(perUpload, (op) => op.startsWith("r2 A ")), PRICES.r2ClassA, "operations"),
-		line("R2 Class B", sum(perUpload, (op) => op.startsWith("r2 B ")), PRICES.r2ClassB, "operations"),
-		line("Queue operations", sum(perUpload, (op) => /^queue (write|read|ack)$/.test(op)), PRICES.queueOperation, "operations"),
+		line(
+			"R2 Class A",
+			sum(perUpload, (op) => op.startsWith("r2 A ")),
+			PRICES.r2ClassA,
+			"operations",
+		),
+		line(
+			"R2 Class B",
+			sum(perUpload, (op) => op.startsWith("r2 B ")),
+			PRICES.r2ClassB,
+			"operations",
+		),
+		line(
+			"Queue operations",
+			sum(perUpload, (op) => /^queue (write|read|ack)$/.test(op)),
+			PRICES.queueOperation,
+			"operations",
+		),
 		line("Thumbor container CPU", thumborCpuSeconds, PRICES.containerVcpuSecond, "vCPU-seconds"),
 		line("Thumbor container memory", thumborGibSeconds, PRICES.containerGibSecond, "GiB-seconds"),
 	];

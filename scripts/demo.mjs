@@ -19,7 +19,11 @@ let dev;
 if (!(await up())) {
 	if (process.env.DEMO_URL) throw new Error(`nothing answers at ${base}`);
 	console.log("no npm run dev on this port: starting one for the demo (Ctrl-C stops it)…");
-	dev = spawn(process.execPath, [join(ROOT, "scripts", "dev.mjs")], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "inherit"] });
+	dev = spawn(process.execPath, [join(ROOT, "scripts", "dev.mjs")], {
+		cwd: ROOT,
+		detached: true,
+		stdio: ["ignore", "pipe", "inherit"],
+	});
 	const stopDev = () => stop(dev).then(() => process.exit(130));
 	process.on("SIGINT", stopDev);
 	process.on("SIGTERM", stopDev);
@@ -46,7 +50,9 @@ try {
 	if (res.status !== 201 && res.status !== 202) throw new Error(`upload answered ${res.status}: ${JSON.stringify(job)}`);
 	console.log(JSON.stringify(job, null, 2));
 	if (job.status !== "done") throw new Error(`the job is ${job.status}${job.error ? `: ${job.error.message}` : ""}`);
-	console.log(`\nthumbnail (${job.thumbnail.width}x${job.thumbnail.height} WebP, ${job.thumbnail.bytes} bytes, ${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}`);
+	console.log(
+		`\nthumbnail (${job.thumbnail.width}x${job.thumbnail.height} WebP, ${job.thumbnail.bytes} bytes, ${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}`,
+	);
 } finally {
 	if (dev) await stop(dev);
 }

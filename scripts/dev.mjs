@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createKey } from "./keys.mjs";
-import { ROOT, ensureSecrets, readEnvFile, startStack, startThumbor, stopLaunched, waitForHttp } from "./stack.mjs";
+import { ensureSecrets, ROOT, readEnvFile, startStack, startThumbor, stopLaunched, waitForHttp } from "./stack.mjs";
 
 const workerPort = Number(process.env.PORT ?? 8787);
 const thumborPort = Number(process.env.THUMBOR_PORT ?? 8888);
@@ -49,7 +49,8 @@ async function devApiKey(baseUrl) {
  */
 let partial = "";
 let inventory = false;
-const INVENTORY_START = /^(Your Worker has access to the following bindings:|The following containers are available:|Using secrets defined in |⛅️ wrangler|─+$)/;
+const INVENTORY_START =
+	/^(Your Worker has access to the following bindings:|The following containers are available:|Using secrets defined in |⛅️ wrangler|─+$)/;
 const log = (chunk) => {
 	const lines = (partial + chunk).split("\n");
 	partial = lines.pop() ?? "";
@@ -115,7 +116,8 @@ await fetch(`${stack.baseUrl}/admin/jobs/requeue`, {
 	.then(async (res) => {
 		if (!res.ok) throw new Error(`HTTP ${res.status}`);
 		const { requeued } = await res.json();
-		if (requeued > 0) console.log(`sent ${requeued} job${requeued === 1 ? "" : "s"} left unfinished by the last run to the queue again`);
+		if (requeued > 0)
+			console.log(`sent ${requeued} job${requeued === 1 ? "" : "s"} left unfinished by the last run to the queue again`);
 	})
 	.catch((err) => console.error(`could not requeue the last run's unfinished jobs: ${err.message}`));
 stack.worker.once("exit", (code) => {

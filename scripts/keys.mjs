@@ -9,8 +9,8 @@
 // once; only its hash is stored.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { ROOT, readEnvFile } from "./stack.mjs";
 
 async function call(baseUrl, adminToken, method, path, body) {
@@ -25,10 +25,12 @@ async function call(baseUrl, adminToken, method, path, body) {
 }
 
 /** Makes a key for `ownerId`; resolves with the admin API's answer, whose `key` is the secret. */
-export const createKey = (baseUrl, adminToken, { name, ownerId }) => call(baseUrl, adminToken, "POST", "/admin/keys", { name, ownerId });
+export const createKey = (baseUrl, adminToken, { name, ownerId }) =>
+	call(baseUrl, adminToken, "POST", "/admin/keys", { name, ownerId });
 export const listKeys = (baseUrl, adminToken, ownerId) =>
 	call(baseUrl, adminToken, "GET", `/admin/keys${ownerId ? `?ownerId=${encodeURIComponent(ownerId)}` : ""}`);
-export const revokeKey = (baseUrl, adminToken, id) => call(baseUrl, adminToken, "DELETE", `/admin/keys/${encodeURIComponent(id)}`);
+export const revokeKey = (baseUrl, adminToken, id) =>
+	call(baseUrl, adminToken, "DELETE", `/admin/keys/${encodeURIComponent(id)}`);
 
 async function main() {
 	const { values, positionals } = parseArgs({
@@ -50,7 +52,9 @@ async function main() {
 	} else if (command === "revoke" && id) {
 		console.log(JSON.stringify(await revokeKey(baseUrl, adminToken, id), null, 2));
 	} else {
-		throw new Error("usage: npm run keys -- create --name <name> --owner <owner> | list [--owner <owner>] | revoke <key id>   [--url <worker>]");
+		throw new Error(
+			"usage: npm run keys -- create --name <name> --owner <owner> | list [--owner <owner>] | revoke <key id>   [--url <worker>]",
+		);
 	}
 }
 

@@ -37,7 +37,10 @@ export function fileLoaderConf(dir, { stock = false } = {}) {
 	let text = readFileSync(join(ROOT, "thumbor", "thumbor.conf"), "utf8");
 	if (stock) text = text.replace(/^(ENGINE|HANDLER_LISTS) = .*$/gm, "").replace(/^DETECTORS = .*$/m, "DETECTORS = []");
 	const file = join(dir, stock ? "stock.conf" : "ours.conf");
-	writeFileSync(file, `${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`);
+	writeFileSync(
+		file,
+		`${text}\nLOADER = "thumbor.loaders.file_loader"\nFILE_LOADER_ROOT_PATH = ${JSON.stringify(dir)}\nALLOW_UNSAFE_URL = True\n`,
+	);
 	return file;
 }
 
@@ -164,18 +167,26 @@ function launch(name, command, args, { env = {}, logTo, logFile } = {}) {
  * originals to it; `allowedSources` (hostnames) lets GETs load by URL too, for measuring
  * Thumbor on its own (none by default, as in production).
  */
-export function startThumbor({ port, securityKey, allowedSources = "", logTo, logFile, env = {}, conf = join(ROOT, "thumbor", "thumbor.conf") }) {
-	return launch(
-		"thumbor",
-		venvBin("thumbor"),
-		["--ip=127.0.0.1", `--port=${port}`, `--conf=${conf}`],
-		{
-			// thumbor.conf names our engine and log filter, which live beside it.
-			env: { THUMBOR_SECURITY_KEY: securityKey, THUMBOR_ALLOWED_SOURCES: allowedSources, PYTHONPATH: join(ROOT, "thumbor"), ...env },
-			logTo,
-			logFile,
+export function startThumbor({
+	port,
+	securityKey,
+	allowedSources = "",
+	logTo,
+	logFile,
+	env = {},
+	conf = join(ROOT, "thumbor", "thumbor.conf"),
+}) {
+	return launch("thumbor", venvBin("thumbor"), ["--ip=127.0.0.1", `--port=${port}`, `--conf=${conf}`], {
+		// thumbor.conf names our engine and log filter, which live beside it.
+		env: {
+			THUMBOR_SECURITY_KEY: securityKey,
+			THUMBOR_ALLOWED_SOURCES: allowedSources,
+			PYTHONPATH: join(ROOT, "thumbor"),
+			...env,
 		},
-	);
+		logTo,
+		logFile,
+	});
 }
 
 /** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir; `config`: another Worker's wrangler.toml. */
@@ -248,7 +259,17 @@ export function readEnvFile(path) {
  * docker compose) is used instead of the venv. `logDir` keeps each process's output
  * in `<logDir>/<name>.log`. `stopAll()` tears down what was started.
  */
-export async function startStack({ workerPort, thumborPort, thumborUrl, envFile, persistTo, logTo, logDir, vars = {}, thumborEnv = {} }) {
+export async function startStack({
+	workerPort,
+	thumborPort,
+	thumborUrl,
+	envFile,
+	persistTo,
+	logTo,
+	logDir,
+	vars = {},
+	thumborEnv = {},
+}) {
 	const logFile = (name) => (logDir ? join(logDir, `${name}.log`) : undefined);
 	const secrets = readEnvFile(envFile);
 	let thumbor;

@@ -1,41 +1,40 @@
 import { z } from "zod";
 import type { RetryPolicy } from "./attempts";
 
-const Settings = z
-	.object({
-		THUMBOR_URL: z
-			.union([z.literal(""), z.url()])
-			.default("")
-			.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
-		THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
-		PUBLIC_BASE_URL: z.url().describe("This Worker's base URL as clients reach it: thumbnail URLs are built on it"),
-		MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
-		MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
-		MAX_DECODED_BYTES: z.coerce.number().int().positive().default(200_000_000),
-		UPLOAD_IDLE_SECONDS: z.coerce.number().positive().default(30),
-		MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
-		RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
-		RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
-		RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
-		ORIGINAL_RETENTION_DAYS: z.coerce.number().min(0).default(30),
-		OWNER_INDEX_SHARDS: z.coerce.number().int().min(0).max(64).default(8),
-		WEBHOOK_RETRY_SCHEDULE: z
-			.string()
-			.regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, "comma-separated seconds")
-			.default("5,300,1800,7200,18000,36000,36000"),
-		WEBHOOK_DEV_HOSTS: z.string().default(""),
-		WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
-		AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
-		MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
-		RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
-		CORS_ALLOWED_ORIGINS: z.string().default(""),
-		THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
-		ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),
-		KEY_CHECKSUM_SECRET: z
-			.string()
-			.min(16, "KEY_CHECKSUM_SECRET must be set (16+ characters): it signs the checksum every API key ends with"),
-		CURSOR_SIGNING_KEY: z.string().min(16, "CURSOR_SIGNING_KEY must be set (16+ characters): it signs listing cursors"),
-	});
+const Settings = z.object({
+	THUMBOR_URL: z
+		.union([z.literal(""), z.url()])
+		.default("")
+		.describe("Where the Thumbor origin answers; empty means the ThumborContainer instances"),
+	THUMBOR_INSTANCES: z.coerce.number().int().min(1).max(100).default(2),
+	PUBLIC_BASE_URL: z.url().describe("This Worker's base URL as clients reach it: thumbnail URLs are built on it"),
+	MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(26_214_400),
+	MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
+	MAX_DECODED_BYTES: z.coerce.number().int().positive().default(200_000_000),
+	UPLOAD_IDLE_SECONDS: z.coerce.number().positive().default(30),
+	MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
+	RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
+	RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
+	RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
+	ORIGINAL_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+	OWNER_INDEX_SHARDS: z.coerce.number().int().min(0).max(64).default(8),
+	WEBHOOK_RETRY_SCHEDULE: z
+		.string()
+		.regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, "comma-separated seconds")
+		.default("5,300,1800,7200,18000,36000,36000"),
+	WEBHOOK_DEV_HOSTS: z.string().default(""),
+	WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
+	AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
+	MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
+	RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
+	CORS_ALLOWED_ORIGINS: z.string().default(""),
+	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
+	ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),
+	KEY_CHECKSUM_SECRET: z
+		.string()
+		.min(16, "KEY_CHECKSUM_SECRET must be set (16+ characters): it signs the checksum every API key ends with"),
+	CURSOR_SIGNING_KEY: z.string().min(16, "CURSOR_SIGNING_KEY must be set (16+ characters): it signs listing cursors"),
+});
 type ParsedSettings = z.infer<typeof Settings>;
 export type Settings = ParsedSettings & {
 	retry: RetryPolicy;
@@ -62,7 +61,11 @@ export function settings(env: Env): Settings {
 		const s = result.data;
 		parsed = {
 			...s,
-			retry: { baseSeconds: s.RETRY_BASE_SECONDS, maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS, windowSeconds: s.RETRY_WINDOW_SECONDS },
+			retry: {
+				baseSeconds: s.RETRY_BASE_SECONDS,
+				maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS,
+				windowSeconds: s.RETRY_WINDOW_SECONDS,
+			},
 			corsOrigins: list(s.CORS_ALLOWED_ORIGINS),
 			webhookSchedule: list(s.WEBHOOK_RETRY_SCHEDULE).map(Number),
 			webhookDevHosts: list(s.WEBHOOK_DEV_HOSTS).map((h) => h.toLowerCase()),

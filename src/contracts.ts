@@ -14,10 +14,7 @@ export const Slug = z
 	.string()
 	.min(1)
 	.max(64)
-	.regex(
-		/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/,
-		"use 1-64 lowercase letters, digits and inner hyphens",
-	)
+	.regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, "use 1-64 lowercase letters, digits and inner hyphens")
 	.describe("The thumbnail's public name: /thumbnails/<slug>.webp");
 export type Slug = z.infer<typeof Slug>;
 
@@ -111,7 +108,11 @@ export const NewJob = z.object({
 	keyHash: z.string().nullable().describe("The API key that made the job: its webhook secrets sign the job's events"),
 	callbackUrl: z.string().nullable().describe("Where the job's events are POSTed (checked at upload)"),
 	sha256: z.string().nullable().describe("Hex SHA-256 of the original: identical bytes reuse a thumbnail"),
-	indexShards: z.number().int().min(0).describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
+	indexShards: z
+		.number()
+		.int()
+		.min(0)
+		.describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
 	slug: Slug,
 	original: z.object({
 		contentType: ImageType,
@@ -144,7 +145,10 @@ export const JobMessage = z.object({
 	jobId: JobId,
 	/** The job's owner and its original's SHA-256: the consumer looks for a thumbnail to reuse while the job's object is asked for the job. */
 	ownerId: OwnerId.optional(),
-	sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+	sha256: z
+		.string()
+		.regex(/^[0-9a-f]{64}$/)
+		.optional(),
 });
 export type JobMessage = z.infer<typeof JobMessage>;
 

@@ -154,7 +154,10 @@ export function allowedMethods(routes: readonly Route[], path: string): string[]
 	const methods = new Set<string>();
 	for (const route of routes) {
 		if (route.method === "ALL") continue;
-		const pattern = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\/:[^/]+/g, "/[^/]+").replace(/\/\*$/, "(?:/.*)?");
+		const pattern = route.path
+			.replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+			.replace(/\/:[^/]+/g, "/[^/]+")
+			.replace(/\/\*$/, "(?:/.*)?");
 		if (new RegExp(`^${pattern}/?$`).test(path)) methods.add(route.method);
 	}
 	if (methods.has("GET")) methods.add("HEAD");
@@ -168,7 +171,10 @@ export function notFound(routes: readonly Route[]) {
 		const allowed = allowedMethods(routes, path);
 		if (allowed.length > 0) {
 			const allow = allowed.join(", ");
-			return problemResponse(new ApiError(405, "method_not_allowed", `${path} answers ${allow}, not ${c.req.method}.`, { allow: allowed }), { Allow: allow });
+			return problemResponse(
+				new ApiError(405, "method_not_allowed", `${path} answers ${allow}, not ${c.req.method}.`, { allow: allowed }),
+				{ Allow: allow },
+			);
 		}
 		return problemResponse(new ApiError(404, "not_found", `No route for ${c.req.method} ${path}.`));
 	};

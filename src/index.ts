@@ -1,28 +1,28 @@
 /** Wires the edge-thumbnails Worker: HTTP routes, the queue consumer and the Durable Objects. */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { describeRoute, openAPIRouteHandler } from "hono-openapi";
+import { z } from "zod";
 import { admin } from "./auth/admin";
 import { settings } from "./config";
 import { notFound, onError } from "./errors";
 import { handleQueue } from "./jobs/consumer";
 import { jobs } from "./jobs/routes";
-import { thumbnails } from "./thumbnails/routes";
-import { webhooks } from "./webhooks/routes";
-import { originHealth } from "./thumbor/origin";
-import { serverTiming } from "./timing";
 import { count, countFetch, metered } from "./metering";
-import { describeRoute, openAPIRouteHandler } from "hono-openapi";
-import { z } from "zod";
 import { json } from "./openapi/describe";
 import { DOCS_PAGE } from "./openapi/docs-page";
-import { UPLOAD_PAGE } from "./page/upload-page";
 import { servePage } from "./page/serve";
+import { UPLOAD_PAGE } from "./page/upload-page";
+import { thumbnails } from "./thumbnails/routes";
+import { originHealth } from "./thumbor/origin";
+import { serverTiming } from "./timing";
+import { webhooks } from "./webhooks/routes";
 
-export { JobObject } from "./jobs/object";
-export { ClaimObject } from "./jobs/claims";
 export { KeyObject, KeyRegistry } from "./auth/objects";
-export { OwnerObject } from "./owners/object";
+export { ClaimObject } from "./jobs/claims";
+export { JobObject } from "./jobs/object";
 export { JobIndexShard } from "./listing/shard";
+export { OwnerObject } from "./owners/object";
 export { ThumborContainer } from "./thumbor/container";
 
 const apiCors = cors({
@@ -52,7 +52,10 @@ const app = new Hono<{ Bindings: Env }>()
 		describeRoute({
 			tags: ["service"],
 			summary: "Whether the Worker answers and Thumbor makes thumbnails for it (one signed round trip)",
-			responses: { 200: json(Health, "Up"), 503: json(Health, "Thumbor is unreachable, refuses our requests (a wrong key) or fails") },
+			responses: {
+				200: json(Health, "Up"),
+				503: json(Health, "Thumbor is unreachable, refuses our requests (a wrong key) or fails"),
+			},
 		}),
 		async (c) => {
 			const origin = await originHealth(c.env);
@@ -105,10 +108,16 @@ app.get(
 );
 /** A page to try the service: upload images with an API key, see their thumbnails. */
 const page = (summary: string) =>
-	describeRoute({ tags: ["service"], summary, responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } } });
+	describeRoute({
+		tags: ["service"],
+		summary,
+		responses: { 200: { description: "A page", content: { "text/html": { schema: { type: "string" } } } } },
+	});
 app.get("/", page("The upload page"), (c) => servePage(c, UPLOAD_PAGE, new URL(settings(c.env).PUBLIC_BASE_URL).origin));
 /** The API reference, rendered from /openapi.json in the browser; no internet needed. */
-app.get("/docs", page("The API reference (this document, readable)"), (c) => servePage(c, DOCS_PAGE, new URL(settings(c.env).PUBLIC_BASE_URL).origin));
+app.get("/docs", page("The API reference (this document, readable)"), (c) =>
+	servePage(c, DOCS_PAGE, new URL(settings(c.env).PUBLIC_BASE_URL).origin),
+);
 
 app.onError(onError);
 app.notFound(notFound(app.routes));

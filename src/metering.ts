@@ -40,7 +40,8 @@ const R2_CLASS: Record<string, "A" | "B" | "free"> = {
 
 const isNamespace = (v: unknown): v is DurableObjectNamespace =>
 	typeof v === "object" && v !== null && "idFromName" in v && "get" in v;
-const isBucket = (v: unknown): v is R2Bucket => typeof v === "object" && v !== null && "head" in v && "createMultipartUpload" in v;
+const isBucket = (v: unknown): v is R2Bucket =>
+	typeof v === "object" && v !== null && "head" in v && "createMultipartUpload" in v;
 const isQueue = (v: unknown): v is Queue => typeof v === "object" && v !== null && "sendBatch" in v;
 const isRateLimiter = (v: unknown): v is RateLimit => typeof v === "object" && v !== null && "limit" in v;
 
@@ -63,7 +64,8 @@ function counting<T extends object>(target: T, name: (method: string, args: unkn
 
 /** A stub of namespace `binding` whose every call counts as one Durable Object request. */
 function meteredNamespace(binding: string, ns: DurableObjectNamespace): DurableObjectNamespace {
-	const stubOf = (stub: DurableObjectStub) => counting(stub, (method) => (method === "id" || method === "name" ? null : [`do ${binding}.${method}`, 1]));
+	const stubOf = (stub: DurableObjectStub) =>
+		counting(stub, (method) => (method === "id" || method === "name" ? null : [`do ${binding}.${method}`, 1]));
 	return new Proxy(ns, {
 		get(t, prop) {
 			const value = Reflect.get(t, prop);
@@ -84,8 +86,14 @@ export function metered(env: Env): Env {
 			const value = Reflect.get(t, prop);
 			if (typeof prop !== "string") return value;
 			if (isNamespace(value)) return meteredNamespace(prop, value);
-			if (isBucket(value)) return counting(value, (m, args) => (m in R2_CLASS ? [`r2 ${R2_CLASS[m]} ${m}`, m === "delete" && Array.isArray(args[0]) ? args[0].length : 1] : null));
-			if (isQueue(value)) return counting(value, (m, args) => (m === "send" ? ["queue write", 1] : m === "sendBatch" ? ["queue write", (args[0] as unknown[]).length] : null));
+			if (isBucket(value))
+				return counting(value, (m, args) =>
+					m in R2_CLASS ? [`r2 ${R2_CLASS[m]} ${m}`, m === "delete" && Array.isArray(args[0]) ? args[0].length : 1] : null,
+				);
+			if (isQueue(value))
+				return counting(value, (m, args) =>
+					m === "send" ? ["queue write", 1] : m === "sendBatch" ? ["queue write", (args[0] as unknown[]).length] : null,
+				);
 			if (isRateLimiter(value)) return counting(value, (m) => (m === "limit" ? [`ratelimit ${prop}`, 1] : null));
 			return value;
 		},

@@ -58,7 +58,9 @@ export class Schema {
 		let marked = false;
 		for (const statement of this.fresh ?? this.migrations) {
 			const first: boolean = !marked && /^CREATE TABLE \w+/.test(statement);
-			this.sql.exec(first ? statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${MARK(this.migrations.length)}`) : statement);
+			this.sql.exec(
+				first ? statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${MARK(this.migrations.length)}`) : statement,
+			);
 			marked ||= first;
 		}
 		if (!marked) throw new Error("a schema's migrations must create a table");

@@ -17,4 +17,5 @@ export const goneKey = (slug: Slug) => `gone/${slug}`;
 export const GONE_MAX_AGE_S = 300;
 
 /** The edge-cache entry of a thumbnail: keyed on the public URL, whatever Host a client sent. */
-export const thumbnailCacheKey = (publicBaseUrl: string, slug: Slug) => new Request(new URL(thumbnailPath(slug), publicBaseUrl).href);
+export const thumbnailCacheKey = (publicBaseUrl: string, slug: Slug) =>
+	new Request(new URL(thumbnailPath(slug), publicBaseUrl).href);

@@ -38,12 +38,17 @@ export function contract(spec) {
 		const op = route.item[method === "HEAD" ? "get" : method.toLowerCase()];
 		if (!op && res.status === 405) {
 			// A method the path does not take: Allow must list exactly the documented ones.
-			const documented = ["get", "post", "put", "patch", "delete"].filter((m) => route.item[m]).flatMap((m) => (m === "get" ? ["GET", "HEAD"] : [m.toUpperCase()]));
+			const documented = ["get", "post", "put", "patch", "delete"]
+				.filter((m) => route.item[m])
+				.flatMap((m) => (m === "get" ? ["GET", "HEAD"] : [m.toUpperCase()]));
 			const allow = (res.headers.get("allow") ?? "").split(/,\s*/).filter(Boolean);
-			return allow.sort().join() === documented.sort().join() ? [] : [`${where}: Allow "${allow.join(", ")}" is not the documented ${documented.join(", ")}`];
+			return allow.sort().join() === documented.sort().join()
+				? []
+				: [`${where}: Allow "${allow.join(", ")}" is not the documented ${documented.join(", ")}`];
 		}
 		if (!op) return [`${where}: ${method} ${route.path} is not in /openapi.json`];
-		const documented = op.responses?.[String(res.status)] ?? op.responses?.[`${String(res.status)[0]}XX`] ?? op.responses?.default;
+		const documented =
+			op.responses?.[String(res.status)] ?? op.responses?.[`${String(res.status)[0]}XX`] ?? op.responses?.default;
 		if (!documented) return [`${where}: status ${res.status} is not documented for ${method} ${route.path}`];
 		const problems = [];
 		const headers = Object.keys(documented.headers ?? {}).map((h) => h.toLowerCase());
@@ -52,12 +57,21 @@ export function contract(spec) {
 		}
 		const type = (res.headers.get("content-type") ?? "").split(";")[0].trim();
 		if (method === "HEAD" || res.status === 204 || res.status === 304 || !type) return problems;
-		const media = Object.entries(documented.content ?? {}).find(([m]) => m === type || (m.endsWith("/*") && type.startsWith(m.slice(0, -1))));
-		if (!media) return [...problems, `${where}: Content-Type ${type} is not documented (${Object.keys(documented.content ?? {}).join(", ") || "no body"})`];
+		const media = Object.entries(documented.content ?? {}).find(
+			([m]) => m === type || (m.endsWith("/*") && type.startsWith(m.slice(0, -1))),
+		);
+		if (!media)
+			return [
+				...problems,
+				`${where}: Content-Type ${type} is not documented (${Object.keys(documented.content ?? {}).join(", ") || "no body"})`,
+			];
 		if (type.endsWith("json") && media[1].schema) {
 			const body = await res.clone().json();
 			const validate = validatorFor(media[1].schema);
-			if (!validate(body)) problems.push(`${where}: body does not match the schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+			if (!validate(body))
+				problems.push(
+					`${where}: body does not match the schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`,
+				);
 		}
 		return problems;
 	};

@@ -106,7 +106,9 @@ class Detector(BaseDetector):
         # In Thumbor's thread pool, like its other image work: detection is the first thing to
         # touch the pixels, so the decode happens here, and on the event loop it would hold
         # every other request back for as long (a 12 MP JPEG: ~50 ms).
-        point = await self.context.thread_pool.queue(self._find, self.context.modules.engine, request.width or 0, request.height or 0)
+        point = await self.context.thread_pool.queue(
+            self._find, self.context.modules.engine, request.width or 0, request.height or 0
+        )
         if point is None:
             return await self.next()
         request.focal_points.append(FocalPoint(point[0], point[1], origin="attention"))

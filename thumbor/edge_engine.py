@@ -40,14 +40,13 @@ import os
 import threading
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import pillow_heif
 from PIL import Image, ImageFile
+from refusals import Refusal, refuse_later
 from thumbor.engines.pil import Engine as PILEngine
 from thumbor.utils import logger
-
-from refusals import Refusal, refuse_later
 
 # Thumbor's PIL engine turns this on at import; a truncated file must fail instead.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -96,10 +95,14 @@ class DecodeMemory:
         self._cond = threading.Condition()  # re-entrant: a release may run inside an acquire (GC)
 
     def acquire(self, amount: int) -> None:
+        def fits() -> bool:
+            return self.held == 0 or self.held + amount <= self.capacity
+
         with self._cond:
-            fits = lambda: self.held == 0 or self.held + amount <= self.capacity  # noqa: E731
             if not self._cond.wait_for(fits, timeout=self.wait_s):
-                raise Refusal(503, "busy", "no room to decode %d MB within %.0f s (%d MB held)", amount >> 20, self.wait_s, self.held >> 20)
+                raise Refusal(
+                    503, "busy", "no room to decode %d MB within %.0f s (%d MB held)", amount >> 20, self.wait_s, self.held >> 20
+                )
             self.held += amount
 
     def release(self, amount: int) -> None:
@@ -237,7 +240,9 @@ def guard(
         try:
             return load(img)
         except DecodeBudgetExceeded:
-            raise Refusal(422, "too_complex", "decoding stopped after %.1f s (budget %.1f s)", clock() - started, budget_s) from None
+            raise Refusal(
+                422, "too_complex", "decoding stopped after %.1f s (budget %.1f s)", clock() - started, budget_s
+            ) from None
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
             raise Refusal(400, "undecodable", "could not decode the image: %s", error) from None
         finally:
@@ -317,10 +322,8 @@ def reduce_decoded(img: Image.Image, width: int, height: int) -> Image.Image:
         strip = img.crop((0, top, w * factor, min(top + rows, h * factor)))
         if strip.mode != mode:
             strip = strip.convert(mode)
-        if alpha:  # premultiplied, so transparent pixels do not bleed their colour
-            strip = strip.convert(mode[:-1] + "a").reduce(factor).convert(mode)
-        else:
-            strip = strip.reduce(factor)
+        # With alpha, premultiplied: transparent pixels must not bleed their colour.
+        strip = strip.convert(mode[:-1] + "a").reduce(factor).convert(mode) if alpha else strip.reduce(factor)
         out.paste(strip, (0, top // factor))
     out.info = {k: v for k, v in img.info.items() if k != "transparency"}
     return out
@@ -333,7 +336,9 @@ def over_limits(img: Image.Image, buffer: bytes, max_pixels: int, max_decoded_by
         return Refusal(422, "too_large", "%dx%d is over %d pixels", width, height, max_pixels)
     need = decoded_bytes(img, buffer)
     if need > max_decoded_bytes:
-        return Refusal(422, "too_large", "%dx%d %s decodes to %d bytes, over %d", width, height, img.mode, need, max_decoded_bytes)
+        return Refusal(
+            422, "too_large", "%dx%d %s decodes to %d bytes, over %d", width, height, img.mode, need, max_decoded_bytes
+        )
     return None
 
 

@@ -14,11 +14,10 @@ This module is both halves of that:
   to `ALLOWED_SOURCES`, and loads nothing when that list is empty.
 """
 
+import refusals
 from thumbor.handlers.imaging import ImagingHandler
 from thumbor.loaders import LoaderResult, http_loader
 from thumbor.url import Url
-
-import refusals
 
 
 class PushedImagingHandler(ImagingHandler):

@@ -55,7 +55,10 @@ export default {
 			batch.messages.map(async (message) => {
 				const { id } = message.body;
 				const original = await env.BUCKET.get(`originals/${id}`);
-				const res = await fetch(`${env.THUMBOR_URL}${await thumborPath(env.THUMBOR_SECURITY_KEY, id)}`, { method: "POST", body: original!.body });
+				const res = await fetch(`${env.THUMBOR_URL}${await thumborPath(env.THUMBOR_SECURITY_KEY, id)}`, {
+					method: "POST",
+					body: original!.body,
+				});
 				await env.BUCKET.put(`thumbnails/${id}.webp`, await res.arrayBuffer());
 				await job(env, id).done();
 				message.ack();

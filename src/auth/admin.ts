@@ -1,15 +1,15 @@
 import { Hono } from "hono";
+import { describeRoute } from "hono-openapi";
 import { z } from "zod";
-import { ApiKey, NewApiKey, OwnerId } from "../contracts";
 import { settings } from "../config";
+import { ApiKey, NewApiKey, OwnerId } from "../contracts";
 import { ApiError } from "../errors";
+import { requeueStranded } from "../jobs/requeue";
+import { meterReset, meterSnapshot } from "../metering";
+import { admin as adminAuth, empty, json, problem } from "../openapi/describe";
 import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
 import { keyRegistry } from "./objects";
-import { meterReset, meterSnapshot } from "../metering";
-import { requeueStranded } from "../jobs/requeue";
-import { describeRoute } from "hono-openapi";
-import { admin as adminAuth, empty, json, problem } from "../openapi/describe";
 
 const keyId = { name: "id", in: "path" as const, required: true, schema: { type: "string" as const } };
 const NewKeyAnswer = ApiKey.extend({
@@ -21,7 +21,13 @@ const ADMIN = {
 	500: problem("Something went wrong on our side (`internal_error`)"),
 };
 const describe = (summary: string, responses: Parameters<typeof describeRoute>[0]["responses"], parameters?: (typeof keyId)[]) =>
-	describeRoute({ tags: ["admin"], summary, security: adminAuth, ...(parameters && { parameters }), responses: { ...responses, ...ADMIN } });
+	describeRoute({
+		tags: ["admin"],
+		summary,
+		security: adminAuth,
+		...(parameters && { parameters }),
+		responses: { ...responses, ...ADMIN },
+	});
 
 const keyNotFound = (id: string) => new ApiError(404, "not_found", `No API key with id "${id}".`);
 
@@ -29,17 +35,31 @@ const keyNotFound = (id: string) => new ApiError(404, "not_found", `No API key w
 export const admin = new Hono<{ Bindings: Env }>()
 	.use(requireAdmin)
 	/** Makes a key; its secret is in this answer only. */
-	.post("/keys", describe("Make an API key (and its webhook secret)", { 201: json(NewKeyAnswer, "The key, shown once", "Location"), 400: problem("A bad body") }), valid("json", NewApiKey), async (c) => {
-		const { key, secret, webhookSecret } = await keyRegistry(c.env).create(c.req.valid("json"));
-		return c.json({ ...key, key: secret, webhookSecret }, 201, { "Cache-Control": "no-store", Location: `/admin/keys/${key.id}` });
-	})
+	.post(
+		"/keys",
+		describe("Make an API key (and its webhook secret)", {
+			201: json(NewKeyAnswer, "The key, shown once", "Location"),
+			400: problem("A bad body"),
+		}),
+		valid("json", NewApiKey),
+		async (c) => {
+			const { key, secret, webhookSecret } = await keyRegistry(c.env).create(c.req.valid("json"));
+			return c.json({ ...key, key: secret, webhookSecret }, 201, {
+				"Cache-Control": "no-store",
+				Location: `/admin/keys/${key.id}`,
+			});
+		},
+	)
 	/** A new webhook secret for the key; the old one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS. */
 	.post(
 		"/keys/:id/webhook-secret",
 		describe(
 			"Rotate a key's webhook secret (the old one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS)",
 			{
-				200: json(z.object({ id: z.string(), webhookSecret: z.string(), previousValidUntil: z.number().int() }), "The new secret, shown once"),
+				200: json(
+					z.object({ id: z.string(), webhookSecret: z.string(), previousValidUntil: z.number().int() }),
+					"The new secret, shown once",
+				),
 				404: problem("No such key"),
 			},
 			[keyId],
@@ -48,39 +68,67 @@ export const admin = new Hono<{ Bindings: Env }>()
 			const overlapMs = settings(c.env).WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000;
 			const rotated = await keyRegistry(c.env).rotateWebhookSecret(c.req.param("id"), overlapMs);
 			if (!rotated) throw keyNotFound(c.req.param("id"));
-			return c.json({ id: c.req.param("id"), webhookSecret: rotated.secret, previousValidUntil: rotated.previousValidUntil }, 200, {
-				"Cache-Control": "no-store",
-			});
+			return c.json(
+				{ id: c.req.param("id"), webhookSecret: rotated.secret, previousValidUntil: rotated.previousValidUntil },
+				200,
+				{
+					"Cache-Control": "no-store",
+				},
+			);
 		},
 	)
-	.get("/keys", describe("List API keys (never their secrets)", { 200: json(z.object({ items: z.array(ApiKey) }), "The keys"), 400: problem("A bad parameter") }), valid("query", z.object({ ownerId: OwnerId.optional() })), async (c) => {
-		const keys = await keyRegistry(c.env).list(c.req.valid("query").ownerId);
-		return c.json({ items: keys }, 200, { "Cache-Control": "no-store" });
-	})
+	.get(
+		"/keys",
+		describe("List API keys (never their secrets)", {
+			200: json(z.object({ items: z.array(ApiKey) }), "The keys"),
+			400: problem("A bad parameter"),
+		}),
+		valid("query", z.object({ ownerId: OwnerId.optional() })),
+		async (c) => {
+			const keys = await keyRegistry(c.env).list(c.req.valid("query").ownerId);
+			return c.json({ items: keys }, 200, { "Cache-Control": "no-store" });
+		},
+	)
 	/** Revokes a key: it stops working everywhere within AUTH_CACHE_SECONDS. */
-	.delete("/keys/:id", describe("Revoke an API key", { 200: json(ApiKey, "The key, revoked"), 404: problem("No such key") }, [keyId]), async (c) => {
-		const key = await keyRegistry(c.env).revoke(c.req.param("id"));
-		if (!key) throw keyNotFound(c.req.param("id"));
-		return c.json(key, 200, { "Cache-Control": "no-store" });
-	})
+	.delete(
+		"/keys/:id",
+		describe("Revoke an API key", { 200: json(ApiKey, "The key, revoked"), 404: problem("No such key") }, [keyId]),
+		async (c) => {
+			const key = await keyRegistry(c.env).revoke(c.req.param("id"));
+			if (!key) throw keyNotFound(c.req.param("id"));
+			return c.json(key, 200, { "Cache-Control": "no-store" });
+		},
+	)
 	/** Sends again every job in flight whose queue message may be lost (jobs/requeue.ts). */
 	.post(
 		"/jobs/requeue",
-		describe(
-			"Send again the jobs in flight whose queue message may be lost (npm run dev does this on every start)",
-			{
-				200: json(z.object({ inFlight: z.number().int(), requeued: z.number().int() }), "How many jobs were in flight, and how many were sent again"),
-				400: problem("A bad body"),
-			},
+		describe("Send again the jobs in flight whose queue message may be lost (npm run dev does this on every start)", {
+			200: json(
+				z.object({ inFlight: z.number().int(), requeued: z.number().int() }),
+				"How many jobs were in flight, and how many were sent again",
+			),
+			400: problem("A bad body"),
+		}),
+		valid(
+			"json",
+			z.object({
+				abandonLeases: z.boolean().default(false).describe("Take every lease as held by a dead attempt (the Worker restarted)"),
+			}),
 		),
-		valid("json", z.object({ abandonLeases: z.boolean().default(false).describe("Take every lease as held by a dead attempt (the Worker restarted)") })),
 		async (c) => c.json(await requeueStranded(c.env, c.req.valid("json").abandonLeases), 200, { "Cache-Control": "no-store" }),
 	)
 	/** The billed operations counted since the last reset (METER_OPS="1" only; src/metering.ts). */
-	.get("/meter", describe("The billed operations counted since the last reset (METER_OPS=1)", { 200: json(z.object({ ops: z.record(z.string(), z.number()) }), "Counts by operation"), 404: problem("Metering is off") }), (c) => {
-		requireMetering(c.env);
-		return c.json({ ops: meterSnapshot() }, 200, { "Cache-Control": "no-store" });
-	})
+	.get(
+		"/meter",
+		describe("The billed operations counted since the last reset (METER_OPS=1)", {
+			200: json(z.object({ ops: z.record(z.string(), z.number()) }), "Counts by operation"),
+			404: problem("Metering is off"),
+		}),
+		(c) => {
+			requireMetering(c.env);
+			return c.json({ ops: meterSnapshot() }, 200, { "Cache-Control": "no-store" });
+		},
+	)
 	.delete("/meter", describe("Zero the operation counts", { 204: empty("Zeroed"), 404: problem("Metering is off") }), (c) => {
 		requireMetering(c.env);
 		meterReset();

@@ -14,7 +14,8 @@ const KEY_SHAPE = /^(et_live_[A-Za-z0-9_-]{32})([A-Za-z0-9_-]{11})$/;
 /** How much of a key the admin API shows, to recognise it by. */
 const SHOWN = KEY_PREFIX.length + 4;
 
-const checksum = async (checksumSecret: string, body: string) => base64url((await hmac(checksumSecret, "SHA-256", body)).subarray(0, 8));
+const checksum = async (checksumSecret: string, body: string) =>
+	base64url((await hmac(checksumSecret, "SHA-256", body)).subarray(0, 8));
 
 export async function newKeySecret(checksumSecret: string): Promise<string> {
 	const body = KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(24)));
@@ -39,6 +40,9 @@ export async function sha256Hex(text: string): Promise<string> {
 /** Compares two secrets in constant time (by their digests, so lengths leak nothing either). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
 	const enc = new TextEncoder();
-	const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b))]);
+	const [da, db] = await Promise.all([
+		crypto.subtle.digest("SHA-256", enc.encode(a)),
+		crypto.subtle.digest("SHA-256", enc.encode(b)),
+	]);
 	return crypto.subtle.timingSafeEqual(da, db);
 }

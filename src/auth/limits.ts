@@ -19,7 +19,13 @@ export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", 
 /** The 429 for too many `what`. */
 export function tooMany(env: Env, what: string): ApiError {
 	const period = settings(env).RATE_LIMIT_PERIOD_SECONDS;
-	return new ApiError(429, "rate_limited", `Too many ${what}; slow down and retry after ${period} s.`, {}, { "Retry-After": String(period) });
+	return new ApiError(
+		429,
+		"rate_limited",
+		`Too many ${what}; slow down and retry after ${period} s.`,
+		{},
+		{ "Retry-After": String(period) },
+	);
 }
 
 /** The client's address as Cloudflare saw it (wrangler dev sets it too); one key for every request without it. */

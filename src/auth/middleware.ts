@@ -8,13 +8,13 @@
  * get 429, so guessing keys is slow as well as hopeless.
  */
 import { createMiddleware } from "hono/factory";
-import type { Caller } from "../contracts";
 import { settings } from "../config";
+import type { Caller } from "../contracts";
 import { ApiError } from "../errors";
+import type { Steps } from "../timing";
 import { keyChecksumValid, secretsEqual, sha256Hex } from "./keys";
 import { clientAddress, tooMany } from "./limits";
 import { keyObject } from "./objects";
-import type { Steps } from "../timing";
 
 export type AuthEnv = { Bindings: Env; Variables: { caller: Caller; steps: Steps } };
 
@@ -57,7 +57,8 @@ export const requireKey = createMiddleware<AuthEnv>(async (c, next) => {
 	const caller = await c.var.steps.time("auth", async () =>
 		(await keyChecksumValid(secret, cfg.KEY_CHECKSUM_SECRET)) ? callerOf(c.env, secret, cfg.AUTH_CACHE_SECONDS * 1000) : null,
 	);
-	if (!caller) throw await unauthorized(c.env, c.req.raw, "This API key is not valid: it is malformed, unknown or revoked.", true);
+	if (!caller)
+		throw await unauthorized(c.env, c.req.raw, "This API key is not valid: it is malformed, unknown or revoked.", true);
 	c.set("caller", caller);
 	await next();
 });

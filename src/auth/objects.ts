@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { settings } from "../config";
-import { metered } from "../metering";
-import { type ApiKey, type Caller, type NewApiKey } from "../contracts";
+import type { ApiKey, Caller, NewApiKey } from "../contracts";
 import { ulid } from "../ids";
+import { metered } from "../metering";
 import { Schema } from "../sql";
 import { newWebhookSecret } from "../webhooks/sign";
 import { newKeySecret, sha256Hex, shownPrefix } from "./keys";
@@ -152,7 +152,10 @@ export class KeyRegistry extends DurableObject<Env> {
 	/** Every owner that has a key. */
 	async owners(): Promise<string[]> {
 		if (!this.#schema.exists) return [];
-		return this.#schema.sql.exec<{ owner_id: string }>("SELECT DISTINCT owner_id FROM api_key ORDER BY owner_id").toArray().map((r) => r.owner_id);
+		return this.#schema.sql
+			.exec<{ owner_id: string }>("SELECT DISTINCT owner_id FROM api_key ORDER BY owner_id")
+			.toArray()
+			.map((r) => r.owner_id);
 	}
 
 	async list(ownerId?: string): Promise<ApiKey[]> {

@@ -31,7 +31,11 @@ export function readImageSize(head: Uint8Array, type: ImageType): ImageSize | nu
 		case "image/png":
 			// IHDR: width, height, bit depth, colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA).
 			return head.length >= 26
-				? { width: u32be(head, 16), height: u32be(head, 20), bytesPerPixel: (PNG_CHANNELS[head[25]!] ?? 4) * sampleBytes(head[24]!) }
+				? {
+						width: u32be(head, 16),
+						height: u32be(head, 20),
+						bytesPerPixel: (PNG_CHANNELS[head[25]!] ?? 4) * sampleBytes(head[24]!),
+					}
 				: null;
 		case "image/gif":
 			return head.length >= 10 ? { width: u16le(head, 6), height: u16le(head, 8), bytesPerPixel: 4 } : null;
@@ -120,7 +124,8 @@ function isobmffSize(b: Uint8Array): ImageSize | null {
 			const type = String.fromCharCode(b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
 			if (size === 0) size = end - at;
 			if (size < 8 || at + size > end) return;
-			if (type === "meta" && depth === 0) walk(at + 12, at + size, 1); // a full box: 4 bytes of version and flags
+			if (type === "meta" && depth === 0)
+				walk(at + 12, at + size, 1); // a full box: 4 bytes of version and flags
 			else if ((type === "iprp" && depth === 1) || (type === "ipco" && depth === 2)) walk(at + 8, at + size, depth + 1);
 			else if (type === "ispe" && depth === 3 && size >= 20) {
 				const found = { width: u32be(b, at + 12), height: u32be(b, at + 16) };

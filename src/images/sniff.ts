@@ -3,8 +3,7 @@ import type { ImageType } from "../contracts";
 const ascii = (bytes: Uint8Array, at: number, text: string) =>
 	bytes.length >= at + text.length && [...text].every((ch, i) => bytes[at + i] === ch.charCodeAt(0));
 
-const startsWith = (bytes: Uint8Array, magic: number[]) =>
-	bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+const startsWith = (bytes: Uint8Array, magic: number[]) => bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
 
 /**
  * HEIF brands whose still images Thumbor reads (with pillow-heif): iPhones write major brand

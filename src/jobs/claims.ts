@@ -57,7 +57,13 @@ export class ClaimObject extends DurableObject<Env> {
 		const expiresAt = ttlMs === undefined ? null : now + ttlMs;
 		this.#schema.ensure();
 		this.#sql.exec("DELETE FROM claim");
-		this.#sql.exec("INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)", owner, fingerprint, now, expiresAt);
+		this.#sql.exec(
+			"INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)",
+			owner,
+			fingerprint,
+			now,
+			expiresAt,
+		);
 		if (expiresAt !== null) await this.ctx.storage.setAlarm(expiresAt);
 		return { owner, fingerprint, claimedAt: now };
 	}

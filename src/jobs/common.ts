@@ -2,8 +2,9 @@
  * What the job routes share: finding the caller's own job, and a place among the
  * owner's jobs in flight.
  */
-import type { Caller, Job } from "../contracts";
+
 import { settings } from "../config";
+import type { Caller, Job } from "../contracts";
 import { ApiError } from "../errors";
 import { jobStub, ownerStub } from "./stubs";
 

@@ -7,14 +7,14 @@
  * window lasts.
  */
 import { AttemptError, duration, retryDelayMs } from "../attempts";
-import { type Job, JobMessage } from "../contracts";
 import { type Settings, settings } from "../config";
+import { type Job, JobMessage } from "../contracts";
+import { meteredMessages } from "../metering";
 import { originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
-import { digestClaim, jobStub } from "./stubs";
 import { Steps } from "../timing";
-import { meteredMessages } from "../metering";
+import { digestClaim, jobStub } from "./stubs";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
@@ -120,7 +120,10 @@ async function makeThumbnail(
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
 	const rendered = await steps.time("thumbor", () =>
-		renderThumbnail(origin, path, () => openOriginal(env, job), { attempt: job.attempts, previousError: job.error?.code ?? null }),
+		renderThumbnail(origin, path, () => openOriginal(env, job), {
+			attempt: job.attempts,
+			previousError: job.error?.code ?? null,
+		}),
 	);
 	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info));
 }
@@ -163,7 +166,12 @@ async function reuseThumbnail(
 	if (source?.status === "done" && source.thumbnail) {
 		const object = await env.BUCKET.get(thumbnailKey(source.slug));
 		if (object) {
-			return { bytes: new Uint8Array(await object.arrayBuffer()), width: source.thumbnail.width, height: source.thumbnail.height, from: source.id };
+			return {
+				bytes: new Uint8Array(await object.arrayBuffer()),
+				width: source.thumbnail.width,
+				height: source.thumbnail.height,
+				from: source.id,
+			};
 		}
 	}
 	// A holder still at work keeps its claim (this job asks Thumbor meanwhile); one that will never be done gives it up.

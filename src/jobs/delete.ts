@@ -6,11 +6,12 @@
  * and the thumbnail leaves this data centre's edge cache. Deleting again redoes the
  * R2 and cache steps, so a delete cut short is finished by the next one.
  */
-import type { Caller } from "../contracts";
+
 import { settings } from "../config";
+import type { Caller } from "../contracts";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
-import { digestClaim, jobStub } from "./stubs";
 import { jobNotFound, ownJob } from "./common";
+import { digestClaim, jobStub } from "./stubs";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
 	await ownJob(env, caller, id);

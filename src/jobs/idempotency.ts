@@ -17,7 +17,8 @@ export const ABANDONED_CLAIM_MS = 60_000;
 export const inProgress = () =>
 	new ApiError(409, "idempotency_in_progress", "An upload with this Idempotency-Key is still in progress; retry shortly.");
 
-const reused = () => new ApiError(422, "idempotency_key_reused", "This Idempotency-Key came with a different upload; use a new key.");
+const reused = () =>
+	new ApiError(422, "idempotency_key_reused", "This Idempotency-Key came with a different upload; use a new key.");
 
 /** The request's Idempotency-Key, validated, or null when it has none. */
 export function idempotencyKeyOf(req: Request): string | null {

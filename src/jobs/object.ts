@@ -1,25 +1,25 @@
 import { DurableObject } from "cloudflare:workers";
-import { count, metered } from "../metering";
+import { duration, type RetryPolicy } from "../attempts";
+import { keyObject } from "../auth/objects";
+import { settings } from "../config";
 import {
 	type Job,
 	type JobError,
 	type JobMessage,
 	type JobStatus,
 	type NewJob,
+	TERMINAL_STATUSES,
 	type ThumbnailInfo,
 	type WebhookEvent,
-	TERMINAL_STATUSES,
 } from "../contracts";
-import { type RetryPolicy, duration } from "../attempts";
 import { ulid } from "../ids";
-import { attemptDelivery, nextDeliveryDelayMs } from "../webhooks/deliver";
-import { jobView } from "./view";
-import { settings } from "../config";
+import { count, metered } from "../metering";
 import { shardOf } from "../shards";
 import { Schema } from "../sql";
 import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
-import { keyObject } from "../auth/objects";
+import { attemptDelivery, nextDeliveryDelayMs } from "../webhooks/deliver";
 import { indexShard, ownerStub } from "./stubs";
+import { jobView } from "./view";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
 export const LEASE_MS = 2 * 60_000;
@@ -138,7 +138,9 @@ export const FRESH_SCHEMA = [
  * The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL, so
  * a later migration that changes them must allow for their absence.
  */
-export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) => s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"));
+export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) =>
+	s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"),
+);
 
 /** How soon the alarm tries again after the listing index could not be told of a change. */
 export const REPORT_RETRY_MS = 30_000;
@@ -149,7 +151,14 @@ export const REPORT_RETRY_MS = 30_000;
  */
 export const PROCESSING_REPORT_DELAY_MS = 1_000;
 
-type EventRow = { id: string; type: WebhookEvent["type"]; body: string; state: WebhookEvent["state"]; attempts: number; next_at: number | null };
+type EventRow = {
+	id: string;
+	type: WebhookEvent["type"];
+	body: string;
+	state: WebhookEvent["state"];
+	attempts: number;
+	next_at: number | null;
+};
 
 /** What the queue consumer learns when it asks to work on a job. */
 export type Attempt =
@@ -272,15 +281,25 @@ export class JobObject extends DurableObject<Env> {
 	 * are removed again here: the job is then returned deleted. `dedupOf`: the earlier job
 	 * whose thumbnail was copied instead of asking Thumbor.
 	 */
-	async storeThumbnail(bytes: Uint8Array, size: { width: number; height: number }, dedupOf: string | null = null): Promise<Job | null> {
+	async storeThumbnail(
+		bytes: Uint8Array,
+		size: { width: number; height: number },
+		dedupOf: string | null = null,
+	): Promise<Job | null> {
 		const row = this.#row();
-		if (!row || row.status !== "processing") return null;
+		if (row?.status !== "processing") return null;
 		const key = thumbnailKey(row.slug);
 		const put = this.env.BUCKET.put(key, bytes, {
 			httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-			customMetadata: { jobId: row.id, width: String(size.width), height: String(size.height), ...(dedupOf && { copiedFrom: dedupOf }) },
+			customMetadata: {
+				jobId: row.id,
+				width: String(size.width),
+				height: String(size.height),
+				...(dedupOf && { copiedFrom: dedupOf }),
+			},
 		});
-		const writing = (this.#writing = put.catch(() => {}));
+		const writing = put.catch(() => {});
+		this.#writing = writing;
 		try {
 			const stored = await put;
 			const after = this.#row()!;
@@ -363,7 +382,7 @@ export class JobObject extends DurableObject<Env> {
 	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
 	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
 		const row = this.#row();
-		if (!row || row.status !== "processing") return row && this.#toJob(row);
+		if (row?.status !== "processing") return row && this.#toJob(row);
 		const due = Date.now() + delayMs;
 		this.#update(
 			"status = 'queued', lease_until = NULL, next_attempt_at = ?, error_code = ?, error_message = ?",
@@ -522,7 +541,13 @@ export class JobObject extends DurableObject<Env> {
 			const outcome =
 				secrets.length > 0
 					? await attemptDelivery(row.callback_url, secrets, event.id, event.body)
-					: { at: now, status: null, error: "the API key that made the job has no webhook secret", ms: 0, result: "gone" as const };
+					: {
+							at: now,
+							status: null,
+							error: "the API key that made the job has no webhook secret",
+							ms: 0,
+							result: "gone" as const,
+						};
 			this.#sql.exec(
 				"INSERT INTO webhook_attempt (event_id, at, status, error, ms) VALUES (?, ?, ?, ?, ?)",
 				event.id,
@@ -664,7 +689,11 @@ export class JobObject extends DurableObject<Env> {
 	#leftFlight(): void {
 		const row = this.#row();
 		if (!row?.owner_id) return;
-		this.ctx.waitUntil(ownerStub(this.env, row.owner_id).release(row.id).catch(() => {}));
+		this.ctx.waitUntil(
+			ownerStub(this.env, row.owner_id)
+				.release(row.id)
+				.catch(() => {}),
+		);
 	}
 
 	/**
@@ -694,7 +723,11 @@ export class JobObject extends DurableObject<Env> {
 }
 
 /** The queue message for a job: what the consumer may start on before the job's object answers. */
-const messageFor = (row: Row): JobMessage => ({ jobId: row.id, ownerId: row.owner_id ?? undefined, sha256: row.sha256 ?? undefined });
+const messageFor = (row: Row): JobMessage => ({
+	jobId: row.id,
+	ownerId: row.owner_id ?? undefined,
+	sha256: row.sha256 ?? undefined,
+});
 
 function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
 	return {

@@ -24,5 +24,8 @@ export async function requeueStranded(env: Env, abandonLeases: boolean): Promise
 			return { inFlight: ids.length, requeued: sent.filter(Boolean).length };
 		}),
 	);
-	return perOwner.reduce((sum, n) => ({ inFlight: sum.inFlight + n.inFlight, requeued: sum.requeued + n.requeued }), { inFlight: 0, requeued: 0 });
+	return perOwner.reduce((sum, n) => ({ inFlight: sum.inFlight + n.inFlight, requeued: sum.requeued + n.requeued }), {
+		inFlight: 0,
+		requeued: 0,
+	});
 }

@@ -45,7 +45,11 @@ function notRetryable(job: Job): ApiError {
 export async function redeliverWebhook(env: Env, caller: Caller, id: string): Promise<Job> {
 	const current = await ownJob(env, caller, id);
 	if (!current.callbackUrl || current.webhookEvents.length === 0) {
-		throw new ApiError(409, "no_webhook", `Job "${id}" has no webhook event to send: it was uploaded without a callback_url, or has not ended yet.`);
+		throw new ApiError(
+			409,
+			"no_webhook",
+			`Job "${id}" has no webhook event to send: it was uploaded without a callback_url, or has not ended yet.`,
+		);
 	}
 	const job = await jobStub(env, id).redeliver();
 	if (!job) throw jobNotFound(id);

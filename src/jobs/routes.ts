@@ -1,21 +1,27 @@
 import { Hono } from "hono";
-import { rateLimit } from "../auth/limits";
-import { type AuthEnv, requireKey } from "../auth/middleware";
-import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../contracts";
-import { settings } from "../config";
-import { valid } from "../validate";
-import { listJobs } from "../listing/list";
-import { deleteJob } from "./delete";
-import { jobStub } from "./stubs";
-import { jobNotFound, ownJob } from "./common";
-import { redeliverWebhook, retryJob } from "./retry";
-import { submitUpload } from "./submit";
-import { JobView, jobView } from "./view";
-import { KEYED, bearer, empty, json, problem } from "../openapi/describe";
 import { describeRoute } from "hono-openapi";
 import { z } from "zod";
+import { rateLimit } from "../auth/limits";
+import { type AuthEnv, requireKey } from "../auth/middleware";
+import { settings } from "../config";
+import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../contracts";
+import { listJobs } from "../listing/list";
+import { bearer, empty, json, KEYED, problem } from "../openapi/describe";
+import { valid } from "../validate";
+import { jobNotFound, ownJob } from "./common";
+import { deleteJob } from "./delete";
+import { redeliverWebhook, retryJob } from "./retry";
+import { jobStub } from "./stubs";
+import { submitUpload } from "./submit";
+import { JobView, jobView } from "./view";
 
-const idParam = { name: "id", in: "path" as const, required: true, schema: { type: "string" as const }, description: "The job id (a ULID)" };
+const idParam = {
+	name: "id",
+	in: "path" as const,
+	required: true,
+	schema: { type: "string" as const },
+	description: "The job id (a ULID)",
+};
 const notFound = problem("No such job, or another owner's (`not_found`)");
 const JobPage = z.object({ items: z.array(JobView), nextCursor: z.string().nullable() }).meta({ id: "JobPage" });
 const image = { type: "string" as const, contentMediaType: "application/octet-stream" };
@@ -46,7 +52,13 @@ export const jobs = new Hono<AuthEnv>()
 				"The body is the image (JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF, typed by its bytes), raw or as the `file` part of a multipart form (`slug` and `callback_url` may be form fields before it). Answers 202 at once, or with `wait` 201 once the job has ended.",
 			security: bearer,
 			parameters: [
-				{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 }, description: "Makes a retried upload return the first one's job (24 hours)" },
+				{
+					name: "Idempotency-Key",
+					in: "header",
+					required: false,
+					schema: { type: "string", maxLength: 255 },
+					description: "Makes a retried upload return the first one's job (24 hours)",
+				},
 			],
 			requestBody: {
 				required: true,
@@ -72,7 +84,10 @@ export const jobs = new Hono<AuthEnv>()
 				413: problem("Over MAX_UPLOAD_BYTES, or a form over its limits (`payload_too_large`)"),
 				415: problem("Not a supported raster image (`unsupported_media_type`)"),
 				422: problem("Too many pixels or JPEG scans, a zero-sized header, or an Idempotency-Key reused for another upload"),
-				429: problem("Over the key's upload rate (`rate_limited`) or the owner's jobs in flight (`too_many_jobs_in_flight`)", "Retry-After"),
+				429: problem(
+					"Over the key's upload rate (`rate_limited`) or the owner's jobs in flight (`too_many_jobs_in_flight`)",
+					"Retry-After",
+				),
 			},
 		}),
 		uploads,
@@ -141,7 +156,8 @@ export const jobs = new Hono<AuthEnv>()
 			const id = jobIdParam(c.req.param("id"));
 			let job = await ownJob(c.env, c.var.caller, id);
 			const { wait } = c.req.valid("query");
-			if (wait && !TERMINAL_STATUSES.includes(job.status)) job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
+			if (wait && !TERMINAL_STATUSES.includes(job.status))
+				job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
 			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
 		},
 	)
@@ -169,7 +185,12 @@ export const jobs = new Hono<AuthEnv>()
 			summary: "Send the job's latest webhook event again (same webhook-id)",
 			security: bearer,
 			parameters: [idParam],
-			responses: { 202: json(JobView, "Redelivery scheduled"), ...KEYED, 404: notFound, 409: problem("The job has no webhook event (`no_webhook`)") },
+			responses: {
+				202: json(JobView, "Redelivery scheduled"),
+				...KEYED,
+				404: notFound,
+				409: problem("The job has no webhook event (`no_webhook`)"),
+			},
 		}),
 		uploads,
 		async (c) => {
@@ -189,7 +210,9 @@ export const jobs = new Hono<AuthEnv>()
 				202: json(JobView, "Queued again", "Location"),
 				...KEYED,
 				404: notFound,
-				409: problem("Not failed, failed for a reason another attempt would not change, or its original is gone (`not_retryable`)"),
+				409: problem(
+					"Not failed, failed for a reason another attempt would not change, or its original is gone (`not_retryable`)",
+				),
 				429: problem("Over the key's rate, or the owner's jobs in flight", "Retry-After"),
 			},
 		}),

@@ -3,17 +3,18 @@
  * claim the key and the slug, make the job (its object enqueues it). Every step that can fail
  * after something was stored undoes what came before it.
  */
-import { type Caller, type Job, UploadOptions } from "../contracts";
+
 import { settings } from "../config";
+import { type Caller, type Job, UploadOptions } from "../contracts";
 import { ApiError } from "../errors";
 import { ulid } from "../ids";
 import { originalKey } from "../storage";
-import { type Upload, type UploadLimits, ingestUpload } from "../uploads/ingest";
-import { checkCallbackUrl } from "../webhooks/url";
-import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
-import { admit } from "./common";
-import { jobStub, ownerStub, slugClaim } from "./stubs";
 import type { Steps } from "../timing";
+import { ingestUpload, type Upload, type UploadLimits } from "../uploads/ingest";
+import { checkCallbackUrl } from "../webhooks/url";
+import { admit } from "./common";
+import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
+import { jobStub, ownerStub, slugClaim } from "./stubs";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
@@ -87,14 +88,14 @@ export async function submitUpload(
 		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 		const job = await steps.time("create", () =>
 			jobStub(env, id).create({
-			id,
-			ownerId,
-			keyHash: caller.keyHash,
-			callbackUrl,
-			sha256: upload.sha256,
-			indexShards: cfg.OWNER_INDEX_SHARDS,
-			slug,
-			original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
+				id,
+				ownerId,
+				keyHash: caller.keyHash,
+				callbackUrl,
+				sha256: upload.sha256,
+				indexShards: cfg.OWNER_INDEX_SHARDS,
+				slug,
+				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
 			}),
 		);
 		return { job, replayed: false };

@@ -27,7 +27,8 @@ export async function writeCursor(key: string, state: CursorState): Promise<stri
 export async function readCursor(key: string, cursor: string, owner: string, status: string | null): Promise<string> {
 	const [payload, sig, ...rest] = cursor.split(".");
 	const sigBytes = sig ? fromBase64url(sig) : null;
-	if (!payload || !sigBytes || rest.length > 0 || !(await hmacVerify(key, "SHA-256", message(payload), sigBytes))) throw invalid();
+	if (!payload || !sigBytes || rest.length > 0 || !(await hmacVerify(key, "SHA-256", message(payload), sigBytes)))
+		throw invalid();
 	const bytes = fromBase64url(payload);
 	const [before, forOwner, forStatus] = bytes ? (JSON.parse(dec.decode(bytes)) as [string, string, string | null]) : [];
 	if (typeof before !== "string" || forOwner !== owner || forStatus !== status) throw invalid();

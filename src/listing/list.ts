@@ -4,21 +4,29 @@
  * one shown" is a stable cursor: jobs made later are never on a later page, and a
  * status change does not move a job.
  */
-import type { Caller, Job, JobListQuery } from "../contracts";
+
 import { settings } from "../config";
+import type { Caller, Job, JobListQuery } from "../contracts";
 import { ApiError } from "../errors";
 import { indexShard } from "../jobs/stubs";
 import { readCursor, writeCursor } from "./cursor";
 
-export async function listJobs(env: Env, caller: Caller, query: JobListQuery): Promise<{ items: Job[]; nextCursor: string | null }> {
+export async function listJobs(
+	env: Env,
+	caller: Caller,
+	query: JobListQuery,
+): Promise<{ items: Job[]; nextCursor: string | null }> {
 	const cfg = settings(env);
-	if (cfg.OWNER_INDEX_SHARDS === 0) throw new ApiError(404, "not_found", "Listing is turned off on this deployment (OWNER_INDEX_SHARDS = 0).");
+	if (cfg.OWNER_INDEX_SHARDS === 0)
+		throw new ApiError(404, "not_found", "Listing is turned off on this deployment (OWNER_INDEX_SHARDS = 0).");
 	const key = cfg.CURSOR_SIGNING_KEY;
 	const status = query.status ?? null;
 	const before = query.cursor ? await readCursor(key, query.cursor, caller.ownerId, status) : null;
 	// One more than asked for from each shard: then whether another page exists is known.
 	const pages = await Promise.all(
-		Array.from({ length: cfg.OWNER_INDEX_SHARDS }, (_, i) => indexShard(env, caller.ownerId, i).list(before, status, query.limit + 1)),
+		Array.from({ length: cfg.OWNER_INDEX_SHARDS }, (_, i) =>
+			indexShard(env, caller.ownerId, i).list(before, status, query.limit + 1),
+		),
 	);
 	const merged = pages.flat().sort((a, b) => (a.id < b.id ? 1 : -1));
 	const items = merged.slice(0, query.limit);

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { metered } from "../metering";
 import type { Job, JobStatus } from "../contracts";
+import { metered } from "../metering";
 import { Schema } from "../sql";
 
 const MIGRATIONS = [

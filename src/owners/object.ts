@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { metered } from "../metering";
 import { TERMINAL_STATUSES } from "../contracts";
 import { jobStub } from "../jobs/stubs";
+import { metered } from "../metering";
 import { Schema } from "../sql";
 
 export const MIGRATIONS = [
@@ -72,7 +72,13 @@ export class OwnerObject extends DurableObject<Env> {
 	/** Gives bytes `sha256` from job `from` to job `to`, if `from` still holds them (a holder that will never be done). */
 	async handOverDigest(sha256: string, from: string, to: string): Promise<void> {
 		if (this.#schema.exists) {
-			this.#sql.exec("UPDATE digest SET job_id = ?, claimed_at = ? WHERE sha256 = ? AND job_id = ?", to, Date.now(), sha256, from);
+			this.#sql.exec(
+				"UPDATE digest SET job_id = ?, claimed_at = ? WHERE sha256 = ? AND job_id = ?",
+				to,
+				Date.now(),
+				sha256,
+				from,
+			);
 		}
 	}
 
@@ -89,7 +95,10 @@ export class OwnerObject extends DurableObject<Env> {
 	/** The ids of the jobs in flight now, oldest first. */
 	async inFlightJobs(): Promise<string[]> {
 		if (!this.#schema.exists) return [];
-		return this.#sql.exec<{ job_id: string }>("SELECT job_id FROM in_flight ORDER BY admitted_at").toArray().map((r) => r.job_id);
+		return this.#sql
+			.exec<{ job_id: string }>("SELECT job_id FROM in_flight ORDER BY admitted_at")
+			.toArray()
+			.map((r) => r.job_id);
 	}
 
 	#count(): number {

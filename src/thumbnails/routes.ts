@@ -1,13 +1,12 @@
 import { Hono } from "hono";
-import { Slug } from "../contracts";
-import { settings } from "../config";
-import { ApiError } from "../errors";
-import { GONE_MAX_AGE_S, IMMUTABLE, goneKey, thumbnailCacheKey, thumbnailKey } from "../storage";
 import { describeRoute } from "hono-openapi";
+import { settings } from "../config";
+import { Slug } from "../contracts";
+import { ApiError } from "../errors";
 import { pick, problem } from "../openapi/describe";
+import { GONE_MAX_AGE_S, goneKey, IMMUTABLE, thumbnailCacheKey, thumbnailKey } from "../storage";
 
-const notReady = (name: string) =>
-	new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
+const notReady = (name: string) => new ApiError(404, "not_found", `No thumbnail "${name}" yet: it appears once its job is done.`);
 
 /** True when an If-None-Match header names `etag` (weak comparison, as RFC 9110 asks for it). */
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -53,12 +52,21 @@ export const thumbnails = new Hono<{ Bindings: Env }>()
 			const cacheKey = thumbnailCacheKey(settings(c.env).PUBLIC_BASE_URL, slug.data);
 			let response = await cache.match(cacheKey);
 			if (!response) {
-				const object = c.req.method === "HEAD" ? await c.env.BUCKET.head(thumbnailKey(slug.data)) : await c.env.BUCKET.get(thumbnailKey(slug.data));
+				const object =
+					c.req.method === "HEAD"
+						? await c.env.BUCKET.head(thumbnailKey(slug.data))
+						: await c.env.BUCKET.get(thumbnailKey(slug.data));
 				if (!object) {
 					if (await c.env.BUCKET.head(goneKey(slug.data))) {
-						throw new ApiError(410, "gone", `The thumbnail "${name}" was deleted by its owner.`, {}, {
-							"Cache-Control": `public, max-age=${GONE_MAX_AGE_S}`,
-						});
+						throw new ApiError(
+							410,
+							"gone",
+							`The thumbnail "${name}" was deleted by its owner.`,
+							{},
+							{
+								"Cache-Control": `public, max-age=${GONE_MAX_AGE_S}`,
+							},
+						);
 					}
 					throw notReady(name);
 				}

@@ -88,7 +88,9 @@ export async function renderThumbnail(
 		// Thumbor's error bodies say nothing; the status and our engine's header are what there is.
 		await res.body?.cancel();
 		const refusal = res.headers.get(REFUSAL_HEADER);
-		console.warn(`Thumbor answered ${res.status}${refusal ? ` (${REFUSAL_HEADER}: ${refusal})` : ""} on attempt ${context.attempt}`);
+		console.warn(
+			`Thumbor answered ${res.status}${refusal ? ` (${REFUSAL_HEADER}: ${refusal})` : ""} on attempt ${context.attempt}`,
+		);
 		throw classifyThumborAnswer(res.status, refusal, context);
 	}
 	const bytes = new Uint8Array(await res.arrayBuffer());
@@ -150,7 +152,10 @@ export function classifyThumborAnswer(status: number, refusal: string | null, co
 		case "crashed":
 			return imageFault("unprocessable_image", UNDECODABLE, context);
 		case "busy":
-			return new AttemptError({ code: "thumbor_unavailable", message: "The image service is busy with other large images." }, false);
+			return new AttemptError(
+				{ code: "thumbor_unavailable", message: "The image service is busy with other large images." },
+				false,
+			);
 	}
 	if (status >= 400 && status < 500) {
 		console.error(
@@ -161,4 +166,5 @@ export function classifyThumborAnswer(status: number, refusal: string | null, co
 	return new AttemptError({ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` }, false);
 }
 
-const errorName = (err: unknown) => (err instanceof Error ? (err.name === "TimeoutError" ? "timed out" : err.message) : String(err));
+const errorName = (err: unknown) =>
+	err instanceof Error ? (err.name === "TimeoutError" ? "timed out" : err.message) : String(err);

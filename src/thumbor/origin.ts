@@ -3,7 +3,7 @@ import { settings } from "../config";
 import { fromBase64url } from "../crypto";
 import { count } from "../metering";
 import { shardOf } from "../shards";
-import { type ThumborOrigin, renderThumbnail, thumborPath } from "./client";
+import { renderThumbnail, type ThumborOrigin, thumborPath } from "./client";
 
 /** How long a health check may take before Thumbor counts as unresponsive. */
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -12,7 +12,10 @@ const HEALTH_TIMEOUT_MS = 2_000;
  * What Thumbor's health check says, asked through `fetcher` (fetch, or a container's port):
  * "ok", "http <status>", or "unreachable" (no answer within HEALTH_TIMEOUT_MS).
  */
-export async function thumborHealth(fetcher: (url: string, init: RequestInit) => Promise<Response>, baseUrl: string): Promise<string> {
+export async function thumborHealth(
+	fetcher: (url: string, init: RequestInit) => Promise<Response>,
+	baseUrl: string,
+): Promise<string> {
 	try {
 		const res = await fetcher(`${baseUrl.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
 		await res.body?.cancel();
@@ -23,7 +26,9 @@ export async function thumborHealth(fetcher: (url: string, init: RequestInit) =>
 }
 
 /** An 8x8 PNG of one colour: what the health check has Thumbor make a thumbnail of. */
-const PROBE_PNG = fromBase64url("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8UaHBgA0wMeAAg1MCAB4nAXgllso1AAAAAElFTkSuQmCC")!;
+const PROBE_PNG = fromBase64url(
+	"iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8UaHBgA0wMeAAg1MCAB4nAXgllso1AAAAAElFTkSuQmCC",
+)!;
 
 /** What the health check found: whether Thumbor makes thumbnails for us, and if not, why. */
 export interface OriginHealth {
@@ -41,7 +46,13 @@ export async function probeOrigin(origin: ThumborOrigin, securityKey: string): P
 	if (!(await origin.healthy())) return { thumbor: "unreachable", detail: "Thumbor does not answer its health check." };
 	try {
 		const path = await thumborPath(securityKey, "health-probe");
-		await renderThumbnail(origin, path, async () => new Response(PROBE_PNG).body!, { attempt: 1, previousError: null }, HEALTH_TIMEOUT_MS);
+		await renderThumbnail(
+			origin,
+			path,
+			async () => new Response(PROBE_PNG).body!,
+			{ attempt: 1, previousError: null },
+			HEALTH_TIMEOUT_MS,
+		);
 		return { thumbor: "ok" };
 	} catch (err) {
 		const error = err instanceof AttemptError ? err.error : { code: "internal_error", message: String(err) };
@@ -87,6 +98,7 @@ export async function originHealth(env: Env): Promise<OriginHealth> {
 	const cfg = settings(env);
 	if (cfg.THUMBOR_URL) return probeOrigin(httpOrigin(cfg.THUMBOR_URL), cfg.THUMBOR_SECURITY_KEY);
 	const first = containerOrigin(env, 0);
-	if (!(await first.healthy())) return { thumbor: "idle", detail: "No Thumbor container is running; one starts with the next job." };
+	if (!(await first.healthy()))
+		return { thumbor: "idle", detail: "No Thumbor container is running; one starts with the next job." };
 	return probeOrigin(first, cfg.THUMBOR_SECURITY_KEY);
 }

@@ -44,7 +44,8 @@ export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /** Enough of the file to find its type and, for most JPEGs, its start-of-frame. */
 const HEAD_BYTES = 64 * 1024;
 
-const interrupted = () => new ApiError(400, "upload_interrupted", "The upload ended before the declared number of bytes arrived.");
+const interrupted = () =>
+	new ApiError(400, "upload_interrupted", "The upload ended before the declared number of bytes arrived.");
 const empty = () => new ApiError(400, "empty_body", "The upload is empty: send the image bytes as the request body.");
 const tooLarge = (what: string, max: number) =>
 	new ApiError(413, "payload_too_large", `${what}; the limit is ${max} bytes.`, { limit: max });
@@ -110,9 +111,14 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxDecodedB
 	const head = await body.peek(Math.min(bytes, HEAD_BYTES));
 	const type = sniffImageType(head);
 	if (!type) {
-		throw new ApiError(415, "unsupported_media_type", "This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF.", {
-			supported: ImageType.options,
-		});
+		throw new ApiError(
+			415,
+			"unsupported_media_type",
+			"This is not a supported image: send JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF.",
+			{
+				supported: ImageType.options,
+			},
+		);
 	}
 	const size = readImageSize(head, type);
 	const dimensions = size && { width: size.width, height: size.height };
@@ -208,7 +214,11 @@ function tooManyScans(max: number): ApiError {
 /** The answer for a failure of the body or its framing. */
 function asApiError(err: unknown): unknown {
 	if (err instanceof ByteStreamError && err.failure === "idle") {
-		return new ApiError(408, "upload_stalled", `No bytes of the upload arrived for ${err.message.replace(/^no bytes for /, "")}; nothing was stored. Send it again.`);
+		return new ApiError(
+			408,
+			"upload_stalled",
+			`No bytes of the upload arrived for ${err.message.replace(/^no bytes for /, "")}; nothing was stored. Send it again.`,
+		);
 	}
 	if (err instanceof ByteStreamError) return interrupted();
 	if (err instanceof MultipartError) {

@@ -121,8 +121,10 @@ async function framing<T>(read: () => Promise<T>, what: string): Promise<T> {
 	try {
 		return await read();
 	} catch (err) {
-		if (err instanceof ByteStreamError && err.failure === "ended") throw new MultipartError("malformed", `the body ended inside ${what}`);
-		if (err instanceof ByteStreamError && err.failure === "too_long") throw new MultipartError("malformed", `${what} is too long`);
+		if (err instanceof ByteStreamError && err.failure === "ended")
+			throw new MultipartError("malformed", `the body ended inside ${what}`);
+		if (err instanceof ByteStreamError && err.failure === "too_long")
+			throw new MultipartError("malformed", `${what} is too long`);
 		throw err;
 	}
 }

@@ -19,7 +19,12 @@ export interface AttemptOutcome {
 	result: "delivered" | "gone" | "retry";
 }
 
-export async function attemptDelivery(url: string, secrets: readonly string[], id: string, body: string): Promise<AttemptOutcome> {
+export async function attemptDelivery(
+	url: string,
+	secrets: readonly string[],
+	id: string,
+	body: string,
+): Promise<AttemptOutcome> {
 	const at = Date.now();
 	count("fetch webhook");
 	try {
@@ -34,7 +39,12 @@ export async function attemptDelivery(url: string, secrets: readonly string[], i
 		const result = res.status >= 200 && res.status < 300 ? "delivered" : res.status === 410 ? "gone" : "retry";
 		return { at, status: res.status, error: null, ms: Date.now() - at, result };
 	} catch (err) {
-		const error = err instanceof Error ? (err.name === "TimeoutError" ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : err.message) : String(err);
+		const error =
+			err instanceof Error
+				? err.name === "TimeoutError"
+					? `no answer within ${WEBHOOK_TIMEOUT_MS} ms`
+					: err.message
+				: String(err);
 		return { at, status: null, error, ms: Date.now() - at, result: "retry" };
 	}
 }

@@ -1,16 +1,16 @@
 import { Hono } from "hono";
+import { describeRoute } from "hono-openapi";
 import { z } from "zod";
-import { keyObject } from "../auth/objects";
 import { rateLimit } from "../auth/limits";
 import { type AuthEnv, requireKey } from "../auth/middleware";
+import { keyObject } from "../auth/objects";
 import { settings } from "../config";
 import { ApiError } from "../errors";
 import { ulid } from "../ids";
+import { bearer, json, KEYED, problem } from "../openapi/describe";
 import { valid } from "../validate";
 import { attemptDelivery } from "./deliver";
 import { checkCallbackUrl } from "./url";
-import { describeRoute } from "hono-openapi";
-import { KEYED, bearer, json, problem } from "../openapi/describe";
 
 const PingResult = z
 	.object({
@@ -24,35 +24,32 @@ const PingResult = z
 	.meta({ id: "PingResult" });
 
 /** Checking an endpoint: a signed `ping`, sent at once, with the receiver's answer in the response. */
-export const webhooks = new Hono<AuthEnv>()
-	.use(requireKey)
-	.post(
-		"/test",
-		describeRoute({
-			tags: ["webhooks"],
-			summary: "Send a signed `ping` to a URL now, and see what it answered",
-			security: bearer,
-			responses: {
-				200: json(PingResult, "The receiver's answer (delivered: a 2xx)"),
-				...KEYED,
-				400: problem("A bad body or callback URL (`invalid_callback_url`)"),
-				409: problem("This API key has no webhook secret (`no_webhook`)"),
-			},
-		}),
-		rateLimit("UPLOAD_RATE_LIMITER", "requests"),
-		valid("json", z.object({ url: z.string() })),
-		async (c) => {
-			const url = checkCallbackUrl(c.req.valid("json").url, settings(c.env).webhookDevHosts);
-			const secrets = await keyObject(c.env, c.var.caller.keyHash).webhookSecrets();
-			if (secrets.length === 0) throw new ApiError(409, "no_webhook", "This API key has no webhook secret.");
-			const id = `msg_${ulid()}`;
-			const body = JSON.stringify({ type: "ping", timestamp: new Date().toISOString(), data: { keyId: c.var.caller.keyId } });
-			const outcome = await attemptDelivery(url, secrets, id, body);
-			return c.json(
-				{ id, url, delivered: outcome.result === "delivered", status: outcome.status, error: outcome.error, ms: outcome.ms },
-				200,
-				{ "Cache-Control": "no-store" },
-			);
+export const webhooks = new Hono<AuthEnv>().use(requireKey).post(
+	"/test",
+	describeRoute({
+		tags: ["webhooks"],
+		summary: "Send a signed `ping` to a URL now, and see what it answered",
+		security: bearer,
+		responses: {
+			200: json(PingResult, "The receiver's answer (delivered: a 2xx)"),
+			...KEYED,
+			400: problem("A bad body or callback URL (`invalid_callback_url`)"),
+			409: problem("This API key has no webhook secret (`no_webhook`)"),
 		},
-	);
-
+	}),
+	rateLimit("UPLOAD_RATE_LIMITER", "requests"),
+	valid("json", z.object({ url: z.string() })),
+	async (c) => {
+		const url = checkCallbackUrl(c.req.valid("json").url, settings(c.env).webhookDevHosts);
+		const secrets = await keyObject(c.env, c.var.caller.keyHash).webhookSecrets();
+		if (secrets.length === 0) throw new ApiError(409, "no_webhook", "This API key has no webhook secret.");
+		const id = `msg_${ulid()}`;
+		const body = JSON.stringify({ type: "ping", timestamp: new Date().toISOString(), data: { keyId: c.var.caller.keyId } });
+		const outcome = await attemptDelivery(url, secrets, id, body);
+		return c.json(
+			{ id, url, delivered: outcome.result === "delivered", status: outcome.status, error: outcome.error, ms: outcome.ms },
+			200,
+			{ "Cache-Control": "no-store" },
+		);
+	},
+);

@@ -21,7 +21,12 @@ async function signOne(secret: string, content: string): Promise<string> {
 }
 
 /** The three Standard Webhooks headers for one delivery attempt of message `id`. */
-export async function webhookHeaders(secrets: readonly string[], id: string, body: string, now = Date.now()): Promise<Record<string, string>> {
+export async function webhookHeaders(
+	secrets: readonly string[],
+	id: string,
+	body: string,
+	now = Date.now(),
+): Promise<Record<string, string>> {
 	const timestamp = String(Math.floor(now / 1000));
 	const signatures = await Promise.all(secrets.map((s) => signOne(s, `${id}.${timestamp}.${body}`)));
 	return {

@@ -9,6 +9,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
+import { percentile } from "../../scripts/stats.mjs";
 import { keyRegistry } from "../../src/auth/objects";
 import { settings } from "../../src/config";
 import type { Job } from "../../src/contracts";
@@ -16,14 +17,22 @@ import { ulid } from "../../src/ids";
 import worker from "../../src/index";
 import { indexShard } from "../../src/jobs/stubs";
 import { shardOf } from "../../src/shards";
-import { percentile } from "../../scripts/stats.mjs";
 
 const JOBS = 10_000;
 const row = (measurement: string, xs: number[], extra = "") =>
-	`${measurement.padEnd(40)} ${String(xs.length).padStart(4)} ${percentile(xs, 50).toFixed(1).padStart(8)} ${percentile(xs, 90).toFixed(1).padStart(8)} ${Math.max(...xs).toFixed(1).padStart(8)}${extra}`;
+	`${measurement.padEnd(40)} ${String(xs.length).padStart(4)} ${percentile(xs, 50).toFixed(1).padStart(8)} ${percentile(xs, 90).toFixed(1).padStart(8)} ${Math.max(
+		...xs,
+	)
+		.toFixed(1)
+		.padStart(8)}${extra}`;
 /** A plain table (workerd's console has no console.table). */
 const table = (rows: string[], extraHeader = "") =>
-	console.log([`${"measurement".padEnd(40)} ${"n".padStart(4)} ${"p50 ms".padStart(8)} ${"p90 ms".padStart(8)} ${"max ms".padStart(8)}${extraHeader}`, ...rows].join("\n"));
+	console.log(
+		[
+			`${"measurement".padEnd(40)} ${"n".padStart(4)} ${"p50 ms".padStart(8)} ${"p90 ms".padStart(8)} ${"max ms".padStart(8)}${extraHeader}`,
+			...rows,
+		].join("\n"),
+	);
 
 /** A request through the Worker's own fetch, with `environment` (to switch settings per request). */
 async function call(path: string, init: RequestInit, environment: Env = env) {
@@ -99,7 +108,10 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 	// Uploads, 8 in flight, alternating rounds with the index on and off.
 	const png = new Uint8Array(512);
 	png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 16, 0, 0, 0, 16]);
-	const variants = { "index on (OWNER_INDEX_SHARDS=8)": env, "index off (OWNER_INDEX_SHARDS=0)": { ...env, OWNER_INDEX_SHARDS: "0" } };
+	const variants = {
+		"index on (OWNER_INDEX_SHARDS=8)": env,
+		"index off (OWNER_INDEX_SHARDS=0)": { ...env, OWNER_INDEX_SHARDS: "0" },
+	};
 	const rates: Record<string, number[]> = {};
 	const latencies: Record<string, number[]> = {};
 	for (let round = 0; round < 3; round++) {
@@ -113,14 +125,22 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 				Array.from({ length: 8 }, async () => {
 					while (next++ < total) {
 						const ms = await time(async () => {
-							const res = await call("/jobs", { method: "POST", body: png, headers: { Authorization: `Bearer ${roundKey}`, "Content-Length": String(png.length) } }, environment);
+							const res = await call(
+								"/jobs",
+								{
+									method: "POST",
+									body: png,
+									headers: { Authorization: `Bearer ${roundKey}`, "Content-Length": String(png.length) },
+								},
+								environment,
+							);
 							if (res.status !== 202) throw new Error(`upload answered ${res.status}`);
 						});
-						(latencies[name] ??= []).push(ms);
+						latencies[name] = [...(latencies[name] ?? []), ms];
 					}
 				}),
 			);
-			(rates[name] ??= []).push(total / ((performance.now() - t0) / 1000));
+			rates[name] = [...(rates[name] ?? []), total / ((performance.now() - t0) / 1000)];
 		}
 	}
 

@@ -63,21 +63,40 @@ describe("the upload page, in Chromium", () => {
 
 		// Uploads slowed to ~20 KB/s, so the progress bar has time to move.
 		const cdp = await page.createCDPSession();
-		await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 20_000 });
+		await cdp.send("Network.emulateNetworkConditions", {
+			offline: false,
+			latency: 0,
+			downloadThroughput: -1,
+			uploadThroughput: 20_000,
+		});
 		const notAnImage = join(mkdtempSync(join(tmpdir(), "thumbs-browser-")), "notes.txt");
 		writeFileSync(notAnImage, "a shopping list, not an image\n");
 		const input = await page.$("#files");
 		await input.uploadFile(join(inject("fixtures"), "photo-640x480.jpg"), notAnImage);
-		await page.waitForFunction(() => [...document.querySelectorAll("progress")].some((p) => p.value > 5 && p.value < 95), { timeout: 20_000 });
+		await page.waitForFunction(() => [...document.querySelectorAll("progress")].some((p) => p.value > 5 && p.value < 95), {
+			timeout: 20_000,
+		});
 		await shot("2-uploading");
-		await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+		await cdp.send("Network.emulateNetworkConditions", {
+			offline: false,
+			latency: 0,
+			downloadThroughput: -1,
+			uploadThroughput: -1,
+		});
 
-		await page.waitForFunction(() => [...document.querySelectorAll(".job img")].some((i) => i.complete && i.naturalWidth === 100), { timeout: 30_000 });
+		await page.waitForFunction(
+			() => [...document.querySelectorAll(".job img")].some((i) => i.complete && i.naturalWidth === 100),
+			{ timeout: 30_000 },
+		);
 		const url = await page.$eval(".job .url", (a) => a.textContent ?? "");
 		expect(url).toMatch(new RegExp(`^${base}/thumbnails/[0-9a-z]{26}\\.webp$`));
-		expect(await page.$eval(".job .url", (a) => a.closest("li").innerText)).toMatch(/image\/jpeg, 58 KiB, 640x480/);
+		expect(await page.$eval(".job .url", (a) => a.closest("li").textContent)).toMatch(/image\/jpeg, 58 KiB, 640x480/);
 		expect(await page.$$eval("button", (bs) => bs.map((b) => b.textContent))).toContain("Copy URL");
-		await page.waitForFunction((want) => document.getElementById("recent").textContent.includes(want), {}, url.split("/").pop().replace(".webp", ""));
+		await page.waitForFunction(
+			(want) => document.getElementById("recent").textContent.includes(want),
+			{},
+			url.split("/").pop().replace(".webp", ""),
+		);
 		await shot("3-done");
 		// On a phone-sized screen nothing overflows sideways: the recent jobs become blocks of lines.
 		await page.setViewport({ width: 420, height: 1000 });

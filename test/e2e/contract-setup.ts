@@ -12,7 +12,9 @@ const spec = await (await realFetch(`${base}/openapi.json`)).json();
 const check = contract(spec);
 
 /** Origins whose answers are checked: the shared stack's, and each own stack's (support.mjs adds them). */
-const checked: Set<string> = ((globalThis as { contractOrigins?: Set<string> }).contractOrigins ??= new Set());
+const shared = globalThis as { contractOrigins?: Set<string> };
+shared.contractOrigins ??= new Set();
+const checked: Set<string> = shared.contractOrigins;
 checked.add(base);
 
 globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {

@@ -18,7 +18,9 @@ describe("/openapi.json", () => {
 		const result = await new Validator().validate(spec);
 		expect(result.errors).toBeUndefined();
 		expect(result.valid).toBe(true);
-		expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/jobs", "/jobs/{id}", "/thumbnails/{file}", "/webhooks/test", "/admin/keys"]));
+		expect(Object.keys(spec.paths)).toEqual(
+			expect.arrayContaining(["/jobs", "/jobs/{id}", "/thumbnails/{file}", "/webhooks/test", "/admin/keys"]),
+		);
 	});
 
 	it("is rendered at /docs by the page alone: no script, style or font from elsewhere", async () => {

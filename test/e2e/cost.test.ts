@@ -14,7 +14,8 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const image = () => Buffer.from(readFixture(inject("fixtures"), "photo-640x480.jpg"));
-const roundTrips = (ops: Record<string, number>) => Object.fromEntries(Object.entries(ops).filter(([op]) => !op.startsWith("sqlite ")));
+const roundTrips = (ops: Record<string, number>) =>
+	Object.fromEntries(Object.entries(ops).filter(([op]) => !op.startsWith("sqlite ")));
 
 /** What every upload costs until its job's object is asked to make it (the two paths below differ after). */
 const UPLOAD = {

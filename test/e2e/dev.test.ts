@@ -10,7 +10,8 @@ describe("npm run dev", () => {
 	it("makes a development key, starts Thumbor again when it dies (the Worker stays up), and stops everything on Ctrl-C", async () => {
 		const dev = await startDev();
 		try {
-			const health = async () => (await (await fetch(`${dev.baseUrl}/health`)).json()) as { status: string; thumbor: string; detail?: string };
+			const health = async () =>
+				(await (await fetch(`${dev.baseUrl}/health`)).json()) as { status: string; thumbor: string; detail?: string };
 			expect(await health()).toEqual({ status: "ok", thumbor: "ok" });
 			// It made a development key and says so; the key works.
 			const key = /API key +(et_live_\S+)/.exec(dev.output())?.[1];
@@ -39,7 +40,8 @@ describe("npm run dev", () => {
 		let second: Awaited<ReturnType<typeof startDev>> | undefined;
 		try {
 			const key = /API key +(et_live_\S+)/.exec(first.output())![1]!;
-			const api = (base: string, path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { ...init, headers: { Authorization: `Bearer ${key}` } });
+			const api = (base: string, path: string, init: RequestInit = {}) =>
+				fetch(`${base}${path}`, { ...init, headers: { Authorization: `Bearer ${key}` } });
 			// Thumbor hangs: a server on its port that never answers (the supervisor's restarts find the port taken).
 			await killGroup(first.thumborPid, first.thumborPort);
 			hole = await startBlackHole(first.thumborPort);
@@ -54,8 +56,13 @@ describe("npm run dev", () => {
 				}),
 			);
 			await new Promise((r) => setTimeout(r, 1_500));
-			const states = await Promise.all(created.map(async (c) => ((await (await api(first.baseUrl, `/jobs/${c.id}`)).json()) as JobView).status));
-			expect(states.every((s) => s === "queued" || s === "processing"), states.join()).toBe(true);
+			const states = await Promise.all(
+				created.map(async (c) => ((await (await api(first.baseUrl, `/jobs/${c.id}`)).json()) as JobView).status),
+			);
+			expect(
+				states.every((s) => s === "queued" || s === "processing"),
+				states.join(),
+			).toBe(true);
 			expect(await first.stop({ keep: true })).toBe(0);
 			await hole.close();
 			hole = undefined;

@@ -47,7 +47,8 @@ describe("nothing is lost while Thumbor is down", () => {
 		await stack.restartThumbor();
 		for (const c of created) {
 			let done = c;
-			while (done.status !== "done" && done.status !== "failed") done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
+			while (done.status !== "done" && done.status !== "failed")
+				done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
 			expect(done.status).toBe("done");
 			expect(done.error).toBeUndefined();
 			const bytes = new Uint8Array(await (await fetch(done.thumbnailUrl)).arrayBuffer());
@@ -62,12 +63,19 @@ describe("nothing is lost while Thumbor is down", () => {
 		await stack.restartThumbor(wrong);
 		const health = await fetch(`${stack.baseUrl}/health`);
 		expect(health.status).toBe(503);
-		expect(await health.json()).toMatchObject({ status: "degraded", thumbor: "misconfigured", detail: expect.stringMatching(/THUMBOR_SECURITY_KEY/) });
+		expect(await health.json()).toMatchObject({
+			status: "degraded",
+			thumbor: "misconfigured",
+			detail: expect.stringMatching(/THUMBOR_SECURITY_KEY/),
+		});
 
 		// Not the photo of the test before: the same bytes would copy its thumbnail without asking Thumbor.
 		const names = ["alpha-300x200.png", "photo-256.webp", "photo-200x150.tiff"];
 		const created = await Promise.all(
-			names.map(async (name) => (await (await api("/jobs", { method: "POST", body: readFixture(inject("fixtures"), name) })).json()) as JobView),
+			names.map(
+				async (name) =>
+					(await (await api("/jobs", { method: "POST", body: readFixture(inject("fixtures"), name) })).json()) as JobView,
+			),
 		);
 		// Several attempts each, every one refused by Thumbor: the jobs wait, saying why.
 		const seen = new Map<string, JobView>();
@@ -80,7 +88,9 @@ describe("nothing is lost while Thumbor is down", () => {
 				if (job.attempts >= 3 && job.error?.code === "thumbor_misconfigured") seen.set(job.id, job);
 			}
 		}
-		expect([...seen.values()].map((j) => [j.status, j.error?.code])).toEqual(created.map(() => ["queued", "thumbor_misconfigured"]));
+		expect([...seen.values()].map((j) => [j.status, j.error?.code])).toEqual(
+			created.map(() => ["queued", "thumbor_misconfigured"]),
+		);
 		expect(readLog(stack.logDir, "wrangler")).toMatch(/THUMBOR MISCONFIGURED: it answered 400 without looking at the image/);
 
 		await stack.stopThumbor();
@@ -88,7 +98,8 @@ describe("nothing is lost while Thumbor is down", () => {
 		expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
 		for (const c of created) {
 			let done = c;
-			while (done.status !== "done" && done.status !== "failed") done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
+			while (done.status !== "done" && done.status !== "failed")
+				done = (await (await api(`/jobs/${c.id}?wait=20`)).json()) as JobView;
 			expect(done.status).toBe("done");
 			const bytes = new Uint8Array(await (await fetch(done.thumbnailUrl)).arrayBuffer());
 			expect(readWebpInfo(bytes)).toEqual({ width: 100, height: 100, animated: false });

@@ -6,19 +6,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
 import type { JobView as Job } from "../../src/jobs/view";
 import { OPERATION, signThumborPath } from "../../src/thumbor/client";
-import { decodeWithBudget, inspectImage, meanDifference, rawUpload, readFixture, readLog, startStockThumbor } from "./support.mjs";
-
-declare module "vitest" {
-	export interface ProvidedContext {
-		baseUrl: string;
-		thumborUrl: string;
-		thumborKey: string;
-		fixtures: string;
-		python: string;
-		logDir: string;
-		apiKeys: { a: string; b: string; aWebhookSecret: string };
-	}
-}
+import {
+	decodeWithBudget,
+	inspectImage,
+	meanDifference,
+	rawUpload,
+	readFixture,
+	readLog,
+	startStockThumbor,
+} from "./support.mjs";
 
 const base = inject("baseUrl");
 const { a: keyA, b: keyB } = inject("apiKeys");
@@ -29,7 +25,10 @@ const api = (path: string, init: RequestInit = {}, key = keyA) =>
 const fixture = (name: string) => readFixture(inject("fixtures"), name);
 const uniqueSlug = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
 
-async function upload(body: BodyInit, { contentType = "application/octet-stream", slug }: { contentType?: string; slug?: string } = {}) {
+async function upload(
+	body: BodyInit,
+	{ contentType = "application/octet-stream", slug }: { contentType?: string; slug?: string } = {},
+) {
 	const res = await api(`/jobs${slug ? `?slug=${slug}` : ""}`, {
 		method: "POST",
 		body,
@@ -85,7 +84,11 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		const image = fixture(name);
 		const slug = uniqueSlug(name.split(".")[0]!);
 		const created = await uploadOk(image, { contentType: type, slug });
-		expect(created).toMatchObject({ status: "queued", slug, original: { contentType: type, bytes: image.length, width, height } });
+		expect(created).toMatchObject({
+			status: "queued",
+			slug,
+			original: { contentType: type, bytes: image.length, width, height },
+		});
 		const job = await settle(created.id);
 		expect(job, JSON.stringify(job.error)).toMatchObject({ status: "done", attempts: 1 });
 		expect(job.thumbnailUrl).toBe(`${base}/thumbnails/${slug}.webp`);
@@ -133,7 +136,13 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		const { decoded } = await thumbnailOf(await settle((await uploadOk(fixture(`orientation-${n}.jpg`))).id));
 		const near = (rgb: number[], want: number[]) => rgb.every((v, i) => Math.abs(v - want[i]!) < 40);
 		const [topLeft, topRight, bottomLeft, bottomRight] = decoded.quadrants;
-		expect(near(topLeft!, [255, 0, 0]) && near(topRight!, [0, 255, 0]) && near(bottomLeft!, [0, 0, 255]) && near(bottomRight!, [255, 255, 255]), JSON.stringify(decoded.quadrants)).toBe(true);
+		expect(
+			near(topLeft!, [255, 0, 0]) &&
+				near(topRight!, [0, 255, 0]) &&
+				near(bottomLeft!, [0, 0, 255]) &&
+				near(bottomRight!, [255, 255, 255]),
+			JSON.stringify(decoded.quadrants),
+		).toBe(true);
 	});
 
 	it("decides the type from the bytes when the Content-Type lies", async () => {
@@ -295,7 +304,9 @@ describe("finding and removing jobs", () => {
 		await thumbnailOf(job);
 		const listed = (await (await api("/jobs?limit=5")).json()) as { items: Job[] };
 		expect(listed.items[0]).toMatchObject({ id: job.id, status: "done" });
-		expect(((await (await api("/jobs?limit=100", {}, keyB)).json()) as { items: Job[] }).items.map((j) => j.id)).not.toContain(job.id);
+		expect(((await (await api("/jobs?limit=100", {}, keyB)).json()) as { items: Job[] }).items.map((j) => j.id)).not.toContain(
+			job.id,
+		);
 
 		expect((await api(`/jobs/${job.id}`, { method: "DELETE" })).status).toBe(204);
 		const gone = await fetch(job.thumbnailUrl);
@@ -397,7 +408,14 @@ describe("the Thumbor origin is locked down (thumbor/thumbor.conf)", () => {
 		const byUrl = `${OPERATION}/${source}`;
 		expect((await fetch(`${thumbor}/${await signThumborPath(inject("thumborKey"), byUrl)}/${byUrl}`)).status).toBe(400);
 		// The body is the image: a wrong signature still refuses it.
-		expect((await fetch(`${thumbor}/${await signThumborPath("not-the-key", path)}/${path}`, { method: "POST", body: fixture("photo-640x480.jpg") })).status).toBe(400);
+		expect(
+			(
+				await fetch(`${thumbor}/${await signThumborPath("not-the-key", path)}/${path}`, {
+					method: "POST",
+					body: fixture("photo-640x480.jpg"),
+				})
+			).status,
+		).toBe(400);
 		expect((await fetch(signed, { method: "POST", body: new Uint8Array(0) })).status).toBe(400);
 	});
 

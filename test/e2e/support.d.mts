@@ -2,12 +2,26 @@ export function readFixture(dir: string, name: string): Uint8Array;
 export function inspectImage(
 	python: string,
 	bytes: Uint8Array,
-): { format: string; width: number; height: number; frames: number; top: number[]; bottom: number[]; stdev: number; quadrants: number[][] };
+): {
+	format: string;
+	width: number;
+	height: number;
+	frames: number;
+	top: number[];
+	bottom: number[];
+	stdev: number;
+	quadrants: number[][];
+};
 export function killGroup(pid: number, port: number): Promise<void>;
 export function startThumborOn(port: number, securityKey: string, logFile?: string): Promise<{ stop: () => Promise<void> }>;
 export function readLog(logDir: string, name: "thumbor" | "wrangler"): string;
 export function logFile(logDir: string, name: "thumbor" | "wrangler"): string;
-export function decodeWithBudget(python: string, fixturesDir: string, name: string, budgetSeconds: number): { status: number; seconds: number };
+export function decodeWithBudget(
+	python: string,
+	fixturesDir: string,
+	name: string,
+	budgetSeconds: number,
+): { status: number; seconds: number };
 export function startDev(options?: { dir?: string }): Promise<{
 	baseUrl: string;
 	dir: string;
@@ -21,7 +35,13 @@ export function startBlackHole(port: number): Promise<{ close: () => Promise<voi
 export interface Receiver {
 	status: number;
 	url: string;
-	requests: { id: string; at: number; event: { type: string; timestamp: string; data: Record<string, unknown> } | null; error: string | null; status: number }[];
+	requests: {
+		id: string;
+		at: number;
+		event: { type: string; timestamp: string; data: Record<string, unknown> } | null;
+		error: string | null;
+		status: number;
+	}[];
 	close: () => Promise<void>;
 }
 export function startReceiver(secret: string): Promise<Receiver>;

@@ -2,12 +2,21 @@
 // decode a thumbnail with Pillow to see what it really is.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { connect, createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKey } from "../../scripts/keys.mjs";
-import { ROOT, fileLoaderConf, freePorts, scratchDir, startScratchStack, startThumbor, stop, waitForHttp } from "../../scripts/stack.mjs";
+import {
+	fileLoaderConf,
+	freePorts,
+	ROOT,
+	scratchDir,
+	startScratchStack,
+	startThumbor,
+	stop,
+	waitForHttp,
+} from "../../scripts/stack.mjs";
 
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
@@ -58,10 +67,14 @@ export const logFile = (logDir, name) => join(logDir, `${name}.log`);
 
 /** Decodes fixture `name` through our engine's guard with `budgetSeconds` (test/fixtures/decode_budget.py). */
 export function decodeWithBudget(python, fixturesDir, name, budgetSeconds) {
-	const r = spawnSync(python, [join(ROOT, "test", "fixtures", "decode_budget.py"), join(fixturesDir, name), String(budgetSeconds)], {
-		encoding: "utf8",
-		env: { ...process.env, PYTHONPATH: join(ROOT, "thumbor") },
-	});
+	const r = spawnSync(
+		python,
+		[join(ROOT, "test", "fixtures", "decode_budget.py"), join(fixturesDir, name), String(budgetSeconds)],
+		{
+			encoding: "utf8",
+			env: { ...process.env, PYTHONPATH: join(ROOT, "thumbor") },
+		},
+	);
 	if (r.status !== 0) throw new Error(`decode_budget.py failed: ${r.stderr}`);
 	return JSON.parse(r.stdout);
 }
@@ -170,7 +183,8 @@ export async function startOwnStack(vars = {}) {
 	});
 	let replacement;
 	// Its answers are held to /openapi.json like the shared stack's (contract-setup.ts).
-	(globalThis.contractOrigins ??= new Set()).add(stack.baseUrl);
+	globalThis.contractOrigins ??= new Set();
+	globalThis.contractOrigins.add(stack.baseUrl);
 	return {
 		baseUrl: stack.baseUrl,
 		apiKey: key,
@@ -241,12 +255,19 @@ export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs =
 			const split = answer.indexOf("\r\n\r\n");
 			if (split === -1) return;
 			const [statusLine, ...lines] = answer.slice(0, split).split("\r\n");
-			const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+			const headers = Object.fromEntries(
+				lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+			);
 			const rest = answer.slice(split + 4);
 			if (!whole && Buffer.byteLength(rest) < Number(headers["content-length"] ?? Number.POSITIVE_INFINITY)) return;
 			clearTimeout(timer);
 			socket.destroy();
-			resolve({ status: Number(statusLine.split(" ")[1]), type: headers["content-type"] ?? "", body: rest, ms: Date.now() - lastSent });
+			resolve({
+				status: Number(statusLine.split(" ")[1]),
+				type: headers["content-type"] ?? "",
+				body: rest,
+				ms: Date.now() - lastSent,
+			});
 		};
 		socket.on("data", (d) => {
 			answer += d;
@@ -255,7 +276,9 @@ export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs =
 		socket.on("close", () => settle(true));
 		socket.on("error", () => {});
 		socket.on("connect", async () => {
-			socket.write(`POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: ${declared}\r\n\r\n`);
+			socket.write(
+				`POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: ${declared}\r\n\r\n`,
+			);
 			const size = Math.ceil(body.length / chunks);
 			for (let at = 0; at < body.length; at += size) {
 				if (at > 0) await new Promise((r) => setTimeout(r, gapMs));

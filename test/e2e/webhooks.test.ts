@@ -36,7 +36,9 @@ async function until<T>(what: string, job: JobView, fn: () => T | undefined, tim
 		if (value) return value;
 		if (Date.now() > deadline) {
 			const now = await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).text();
-			throw new Error(`timed out waiting for ${what}; the job: ${now}; last requests: ${JSON.stringify(receiver.requests.slice(-3))}`);
+			throw new Error(
+				`timed out waiting for ${what}; the job: ${now}; last requests: ${JSON.stringify(receiver.requests.slice(-3))}`,
+			);
 		}
 		await new Promise((r) => setTimeout(r, 100));
 	}
@@ -48,7 +50,10 @@ describe("webhooks", () => {
 		const job = await uploadWithCallback("photo-640x480.jpg");
 		const got = await until("job.done", job, () => eventsFor(job.id)[0]);
 		expect(got.error).toBeNull();
-		expect(got.event).toMatchObject({ type: "job.done", data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } } });
+		expect(got.event).toMatchObject({
+			type: "job.done",
+			data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } },
+		});
 		await new Promise((r) => setTimeout(r, 2000));
 		expect(eventsFor(job.id)).toHaveLength(1);
 		const view = (await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).json()) as JobView & {
@@ -61,7 +66,10 @@ describe("webhooks", () => {
 		receiver.status = 200;
 		const job = await uploadWithCallback("half-photo-640x480.jpg");
 		const got = await until("job.failed", job, () => eventsFor(job.id)[0]);
-		expect(got.event).toMatchObject({ type: "job.failed", data: { id: job.id, status: "failed", error: { code: "unprocessable_image" } } });
+		expect(got.event).toMatchObject({
+			type: "job.failed",
+			data: { id: job.id, status: "failed", error: { code: "unprocessable_image" } },
+		});
 	});
 
 	it("delivers once the receiver is back after answering 503, with the same webhook-id", async () => {

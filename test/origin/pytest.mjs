@@ -1,7 +1,7 @@
 // Runs thumbor/tests with the venv's pytest (made on demand, as for the local Thumbor).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, ensureThumborVenv, venvBin } from "../../scripts/stack.mjs";
+import { ensureThumborVenv, ROOT, venvBin } from "../../scripts/stack.mjs";
 
 export function runPytest() {
 	ensureThumborVenv();

@@ -1,8 +1,8 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/auth/keys";
 import { callerOf } from "../../src/auth/middleware";
 import { keyObject, keyRegistry } from "../../src/auth/objects";
-import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/auth/keys";
 import { ulid } from "../../src/ids";
 import worker from "../../src/index";
 import { jobStub, ownerStub } from "../../src/jobs/stubs";
@@ -23,7 +23,7 @@ describe("API keys", () => {
 		for (const [path, init] of routes) {
 			const none = await expectProblem(await request(path, init, null), 401, "unauthorized");
 			expect(none.detail).toMatch(/Authorization: Bearer/);
-			for (const bad of ["nonsense", "et_live_" + "A".repeat(32)]) {
+			for (const bad of ["nonsense", `et_live_${"A".repeat(32)}`]) {
 				const res = await request(path, { ...init, body: init.body ? pngLike() : undefined }, bad);
 				expect(res.headers.get("WWW-Authenticate")).toBe('Bearer realm="edge-thumbnails", error="invalid_token"');
 				await expectProblem(res, 401, "unauthorized");
@@ -59,7 +59,11 @@ describe("API keys", () => {
 	it("guards the admin API with ADMIN_TOKEN and validates what it is given", async () => {
 		await expectProblem(await request("/admin/keys", {}, null), 401, "unauthorized");
 		await expectProblem(await request("/admin/keys", {}, caller.secret), 401, "unauthorized");
-		await expectProblem(await admin("/admin/keys", { method: "POST", body: JSON.stringify({ name: "", ownerId: "a b" }) }), 400, "invalid_parameter");
+		await expectProblem(
+			await admin("/admin/keys", { method: "POST", body: JSON.stringify({ name: "", ownerId: "a b" }) }),
+			400,
+			"invalid_parameter",
+		);
 		await expectProblem(await admin("/admin/keys", { method: "POST", body: "not json" }), 400, "bad_request");
 		await expectProblem(await admin("/admin/keys/key_nope", { method: "DELETE" }), 404, "not_found");
 	});
@@ -109,7 +113,9 @@ describe("API keys", () => {
 		// Through the Worker: 401 as for any bad key, and KEYS is never touched.
 		for (const key of forged) {
 			const ctx = createExecutionContext();
-			const req = new Request("http://thumbs.test/jobs", { headers: { Authorization: `Bearer ${key}`, "CF-Connecting-IP": "203.0.113.7" } });
+			const req = new Request("http://thumbs.test/jobs", {
+				headers: { Authorization: `Bearer ${key}`, "CF-Connecting-IP": "203.0.113.7" },
+			});
 			const res = await worker.fetch(req, { ...env, KEYS: spy }, ctx);
 			await waitOnExecutionContext(ctx);
 			await expectProblem(res, 401, "unauthorized");
@@ -119,7 +125,8 @@ describe("API keys", () => {
 
 	it("slows down an address that keeps failing to authenticate (429 after 60 a minute), not the others", async () => {
 		const from = (address: string, key: string | null) => request("/jobs", { headers: { "CF-Connecting-IP": address } }, key);
-		for (let i = 0; i < 60; i++) await expectProblem(await from("198.51.100.9", `et_live_${"x".repeat(43)}`), 401, "unauthorized");
+		for (let i = 0; i < 60; i++)
+			await expectProblem(await from("198.51.100.9", `et_live_${"x".repeat(43)}`), 401, "unauthorized");
 		const limited = await expectProblem(await from("198.51.100.9", null), 429, "rate_limited");
 		expect(limited.detail).toMatch(/without a valid key from this address/);
 		// Another address is not held back, and a valid key from the limited one still works.

@@ -16,7 +16,10 @@ function ends(prefix: string): [string, string] {
 	return [v4(base), v4(last)];
 }
 const v4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-const v6 = (n: bigint) => new URL(`https://[${[...Array(8)].map((_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(":")}]/`).hostname.slice(1, -1);
+const v6 = (n: bigint) =>
+	new URL(
+		`https://[${[...Array(8)].map((_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(":")}]/`,
+	).hostname.slice(1, -1);
 
 /** The most specific row holding an address: what the verdict must follow. */
 function deciding(blocks: typeof IPV4_BLOCKS, address: string) {
@@ -36,15 +39,18 @@ function deciding(blocks: typeof IPV4_BLOCKS, address: string) {
 describe("the IANA special-purpose address table", () => {
 	// Rows whose embedded IPv4 address decides are tested below, with both kinds of IPv4 inside.
 	const plain = [...IPV4_BLOCKS, ...IPV6_BLOCKS].filter((b) => !b.embedsV4 && b.prefix !== "::/0");
-	it.each(plain.map((b) => [b.prefix, b.name, b.global] as const))("%s (%s): global %s, at both ends", (prefix, name, global) => {
-		for (const address of ends(prefix)) {
-			const row = deciding(address.includes(":") ? IPV6_BLOCKS : IPV4_BLOCKS, address)!;
-			if (row.embedsV4) continue; // decided by the IPv4 address inside: tested below
-			// An end may fall in a more specific row (192.0.0.0 is in 192.0.0.0/29): that row decides.
-			expect(classifyAddress(address).global, `${address} (${row.name})`).toBe(row.global);
-			if (row.prefix === prefix) expect(classifyAddress(address).why).toContain(name);
-		}
-	});
+	it.each(plain.map((b) => [b.prefix, b.name, b.global] as const))(
+		"%s (%s): global %s, at both ends",
+		(prefix, name, _global) => {
+			for (const address of ends(prefix)) {
+				const row = deciding(address.includes(":") ? IPV6_BLOCKS : IPV4_BLOCKS, address)!;
+				if (row.embedsV4) continue; // decided by the IPv4 address inside: tested below
+				// An end may fall in a more specific row (192.0.0.0 is in 192.0.0.0/29): that row decides.
+				expect(classifyAddress(address).global, `${address} (${row.name})`).toBe(row.global);
+				if (row.prefix === prefix) expect(classifyAddress(address).why).toContain(name);
+			}
+		},
+	);
 
 	it("refuses IPv6 outside global unicast 2000::/3", () => {
 		for (const address of ["1::", "4000::1", "8000::", "e000::1", "fb00::"]) expect(classifyAddress(address).global).toBe(false);
@@ -74,18 +80,24 @@ describe("the IANA special-purpose address table", () => {
 });
 
 describe("callback URLs spelling a private address in IPv6", () => {
-	it.each(["https://[::7f00:1]/", "https://[::127.0.0.1]/", "https://[2002:7f00:1::]/", "https://[64:ff9b:1::7f00:1]/", "https://[2001:db8::1]/"])(
-		"refuses %s",
-		(url) => {
-			expect(() => checkCallbackUrl(url, [])).toThrow(/not globally reachable/);
-		},
-	);
+	it.each([
+		"https://[::7f00:1]/",
+		"https://[::127.0.0.1]/",
+		"https://[2002:7f00:1::]/",
+		"https://[64:ff9b:1::7f00:1]/",
+		"https://[2001:db8::1]/",
+	])("refuses %s", (url) => {
+		expect(() => checkCallbackUrl(url, [])).toThrow(/not globally reachable/);
+	});
 
 	it("names the IPv4 address inside in the refusal", () => {
 		expect(() => checkCallbackUrl("https://[2002:7f00:1::]/", [])).toThrow(/6to4 \(RFC 3056\) of 127\.0\.0\.1: Loopback/);
 	});
 
-	it.each(["https://[2002:808:808::1]/", "https://[64:ff9b::808:808]/", "https://192.0.0.9/", "https://[2001:4:112::1]/"])("accepts %s", (url) => {
-		expect(checkCallbackUrl(url, [])).toBe(new URL(url).href);
-	});
+	it.each(["https://[2002:808:808::1]/", "https://[64:ff9b::808:808]/", "https://192.0.0.9/", "https://[2001:4:112::1]/"])(
+		"accepts %s",
+		(url) => {
+			expect(checkCallbackUrl(url, [])).toBe(new URL(url).href);
+		},
+	);
 });

@@ -5,7 +5,19 @@ import { idempotencyClaim, jobStub, slugClaim } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
 import { originalKey } from "../../src/storage";
 import { ingestUpload } from "../../src/uploads/ingest";
-import { caller, countOriginals, env, expectProblem, newKey, jpegLike, multipart, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
+import {
+	caller,
+	countOriginals,
+	env,
+	expectProblem,
+	jpegLike,
+	multipart,
+	pngLike,
+	request,
+	storedState,
+	uniqueSlug,
+	upload,
+} from "./helpers";
 
 type JobBody = JobView;
 
@@ -70,11 +82,19 @@ describe("POST /jobs", () => {
 
 	it("refuses what is not a supported raster image with 415", async () => {
 		for (const body of ["hello world", '<svg xmlns="http://www.w3.org/2000/svg"></svg>', "%PDF-1.7 ..."]) {
-			const problem = await expectProblem(await upload(body, { headers: { "Content-Type": "image/png" } }), 415, "unsupported_media_type");
+			const problem = await expectProblem(
+				await upload(body, { headers: { "Content-Type": "image/png" } }),
+				415,
+				"unsupported_media_type",
+			);
 			expect(problem.supported).toContain("image/webp");
 		}
 		const form = multipart([{ name: "file", value: "plain text", filename: "a.png" }]);
-		await expectProblem(await upload(form.body, { headers: { "Content-Type": form.contentType } }), 415, "unsupported_media_type");
+		await expectProblem(
+			await upload(form.body, { headers: { "Content-Type": form.contentType } }),
+			415,
+			"unsupported_media_type",
+		);
 	});
 
 	it("refuses an image over the pixel limit at once with 422, and one with no pixels", async () => {
@@ -84,7 +104,11 @@ describe("POST /jobs", () => {
 		await expectProblem(await upload(pngLike(512, 0, 100)), 422, "unprocessable_image");
 		expect((await upload(pngLike(512, 7071, 7071))).status).toBe(202);
 		// Under the pixel limit, over the decoded-bytes one: 16-bit RGBA is 8 bytes a pixel (400 MB).
-		const deep = await expectProblem(await upload(pngLike(512, 7070, 7070, { bitDepth: 16, colorType: 6 })), 422, "image_too_large");
+		const deep = await expectProblem(
+			await upload(pngLike(512, 7070, 7070, { bitDepth: 16, colorType: 6 })),
+			422,
+			"image_too_large",
+		);
 		expect(deep).toMatchObject({ width: 7070, height: 7070, bytesPerPixel: 8, maxDecodedBytes: 200_000_000 });
 		expect(deep.detail).toMatch(/400 MB decoded; the limit is 200 MB/);
 	});
@@ -115,7 +139,13 @@ describe("POST /jobs", () => {
 		});
 		// Called directly: between the test and the Worker a failing body is cut short silently.
 		const req = new Request("http://thumbs.test/jobs", { method: "POST", body: failing, headers: { "Content-Length": "5000" } });
-		const refused = await ingestUpload(req, null, { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 30 }).catch((e) => e);
+		const refused = await ingestUpload(req, null, {
+			maxBytes: 65_536,
+			maxPixels: 50_000_000,
+			maxDecodedBytes: 200_000_000,
+			maxJpegScans: 100,
+			idleSeconds: 30,
+		}).catch((e) => e);
 		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted" });
 	});
 
@@ -137,10 +167,18 @@ describe("POST /jobs", () => {
 		};
 		const into = (key: string) => ({ bucket: env.BUCKET, key });
 		const req = (stream: ReadableStream<Uint8Array>) =>
-			new Request("http://thumbs.test/jobs", { method: "POST", body: stream, headers: { "Content-Length": String(image.length) } });
+			new Request("http://thumbs.test/jobs", {
+				method: "POST",
+				body: stream,
+				headers: { "Content-Length": String(image.length) },
+			});
 		const stalledKey = `originals/stalled-${crypto.randomUUID()}`;
 		const refused = await ingestUpload(req(body(4, 0, 2)), into(stalledKey), limits).catch((e) => e);
-		expect(refused).toMatchObject({ status: 408, code: "upload_stalled", detail: expect.stringMatching(/0\.3 s; nothing was stored/) });
+		expect(refused).toMatchObject({
+			status: 408,
+			code: "upload_stalled",
+			detail: expect.stringMatching(/0\.3 s; nothing was stored/),
+		});
 		expect(await env.BUCKET.head(stalledKey)).toBeNull();
 		// Six pieces 150 ms apart: 750 ms in all, well past the 300 ms bound, but never 300 ms without a byte.
 		const slowKey = `originals/slow-${crypto.randomUUID()}`;
@@ -180,12 +218,18 @@ describe("POST /jobs", () => {
 		expect(statuses.filter((s) => s === 409)).toHaveLength(7);
 	});
 
-	it.each(["Upper", "has_underscore", "dots.are.out", "-leading", "trailing-", "a".repeat(65), "sl%2Fash", "01m8fr21cf4tp221dyc5rnn9yd"])(
-		"refuses the slug %s with 400",
-		async (slug) => {
-			await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 400, "invalid_parameter");
-		},
-	);
+	it.each([
+		"Upper",
+		"has_underscore",
+		"dots.are.out",
+		"-leading",
+		"trailing-",
+		"a".repeat(65),
+		"sl%2Fash",
+		"01m8fr21cf4tp221dyc5rnn9yd",
+	])("refuses the slug %s with 400", async (slug) => {
+		await expectProblem(await upload(pngLike(), { query: `?slug=${slug}` }), 400, "invalid_parameter");
+	});
 });
 
 describe("Idempotency-Key", () => {
@@ -208,7 +252,11 @@ describe("Idempotency-Key", () => {
 		const k = key();
 		expect((await upload(pngLike(900), { headers: { "Idempotency-Key": k } })).status).toBe(202);
 		await expectProblem(await upload(pngLike(901), { headers: { "Idempotency-Key": k } }), 422, "idempotency_key_reused");
-		await expectProblem(await upload(pngLike(900), { query: `?slug=${uniqueSlug()}`, headers: { "Idempotency-Key": k } }), 422, "idempotency_key_reused");
+		await expectProblem(
+			await upload(pngLike(900), { query: `?slug=${uniqueSlug()}`, headers: { "Idempotency-Key": k } }),
+			422,
+			"idempotency_key_reused",
+		);
 		await expectProblem(await upload(pngLike(), { headers: { "Idempotency-Key": "has space" } }), 400, "invalid_parameter");
 		await expectProblem(await upload(pngLike(), { headers: { "Idempotency-Key": "x".repeat(256) } }), 400, "invalid_parameter");
 	});
@@ -229,7 +277,11 @@ describe("Idempotency-Key", () => {
 		const k = key();
 		const taken = uniqueSlug("held");
 		expect((await upload(pngLike(), { query: `?slug=${taken}` })).status).toBe(202);
-		await expectProblem(await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }), 409, "slug_taken");
+		await expectProblem(
+			await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }),
+			409,
+			"slug_taken",
+		);
 		// The slug was claimed after the key: the key was given back.
 		const late = multipart([
 			{ name: "slug", value: taken },
@@ -365,7 +417,11 @@ describe("reads and refusals store nothing", () => {
 		const taken = uniqueSlug("held");
 		expect((await upload(pngLike(), { query: `?slug=${taken}` })).status).toBe(202);
 		const k = `k-${crypto.randomUUID()}`;
-		await expectProblem(await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }), 409, "slug_taken");
+		await expectProblem(
+			await upload(pngLike(), { query: `?slug=${taken}`, headers: { "Idempotency-Key": k } }),
+			409,
+			"slug_taken",
+		);
 		expect(await storedState(idempotencyClaim(env, caller.ownerId, k))).toEqual({ tables: [], alarm: null });
 	});
 
@@ -381,7 +437,8 @@ describe("reads and refusals store nothing", () => {
 });
 
 describe("multipart limits", () => {
-	const send = (form: { body: Uint8Array; contentType: string }) => upload(form.body, { headers: { "Content-Type": form.contentType } });
+	const send = (form: { body: Uint8Array; contentType: string }) =>
+		upload(form.body, { headers: { "Content-Type": form.contentType } });
 
 	it("refuses a form longer than the file limit plus 64 KiB before reading it", async () => {
 		const body = new Uint8Array(65_536 + 64 * 1024 + 1);
@@ -489,7 +546,9 @@ describe("POST /jobs?wait", () => {
 		// Thumbor is down in these tests: the job is still waiting for its next attempt.
 		expect(res.status).toBe(202);
 		expect(((await res.json()) as JobBody).status).toBe("queued");
-		expect(res.headers.get("Server-Timing")).toMatch(/^auth;dur=[\d.]+, ratelimit;dur=[\d.]+, admit;dur=[\d.]+, store;dur=[\d.]+, create;dur=[\d.]+, wait;dur=[\d.]+$/);
+		expect(res.headers.get("Server-Timing")).toMatch(
+			/^auth;dur=[\d.]+, ratelimit;dur=[\d.]+, admit;dur=[\d.]+, store;dur=[\d.]+, create;dur=[\d.]+, wait;dur=[\d.]+$/,
+		);
 
 		const slug = uniqueSlug("wait");
 		const waiting = upload(pngLike(), { query: `?wait=20&slug=${slug}` });

@@ -1,6 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { afterEach, vi } from "vitest";
+import {
+	createExecutionContext,
+	createMessageBatch,
+	getQueueResult,
+	runDurableObjectAlarm,
+	runInDurableObject,
+} from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AttemptError, type RetryPolicy, retryDelayMs } from "../../src/attempts";
 import { settings } from "../../src/config";
 import type { JobErrorCode, JobStatus } from "../../src/contracts";
@@ -9,9 +14,9 @@ import worker from "../../src/index";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import { originalKey } from "../../src/storage";
-import { type ThumborOrigin, classifyThumborAnswer, renderThumbnail } from "../../src/thumbor/client";
+import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";
-import { WEBP, caller, env, expectProblem, pngLike, request } from "./helpers";
+import { caller, env, expectProblem, pngLike, request, WEBP } from "./helpers";
 
 const POLICY: RetryPolicy = settings(env).retry;
 
@@ -20,7 +25,16 @@ async function newJob() {
 	const id = ulid();
 	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
 	const stub = jobStub(env, id);
-	await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: 8, slug: `s-${id}`, original: { contentType: "image/png", bytes: 512, width: 1, height: 1 } });
+	await stub.create({
+		id,
+		ownerId: caller.ownerId,
+		keyHash: null,
+		callbackUrl: null,
+		sha256: null,
+		indexShards: 8,
+		slug: `s-${id}`,
+		original: { contentType: "image/png", bytes: 512, width: 1, height: 1 },
+	});
 	return { id, stub };
 }
 
@@ -106,7 +120,9 @@ describe("queue consumer", () => {
 
 	it("backs off exponentially with jitter, capped", () => {
 		const mid = () => 0.5;
-		expect([1, 2, 3, 4, 5, 8, 20].map((n) => retryDelayMs(n, POLICY, mid))).toEqual([4000, 8000, 16000, 32000, 64000, 512000, 600000]);
+		expect([1, 2, 3, 4, 5, 8, 20].map((n) => retryDelayMs(n, POLICY, mid))).toEqual([
+			4000, 8000, 16000, 32000, 64000, 512000, 600000,
+		]);
 		expect(retryDelayMs(1, POLICY, () => 0)).toBe(3200);
 		expect(retryDelayMs(1, POLICY, () => 0.999_999)).toBeCloseTo(4800, -1);
 	});
@@ -238,9 +254,9 @@ describe("POST /jobs/:id/retry", () => {
 		const refused = await expectProblem(await request(`/jobs/${bad.id}/retry`, { method: "POST" }), 409, "not_retryable");
 		expect(refused.detail).toMatch(/unprocessable_image/);
 		const queued = await newJob();
-		expect((await expectProblem(await request(`/jobs/${queued.id}/retry`, { method: "POST" }), 409, "not_retryable")).detail).toMatch(
-			/it is queued/,
-		);
+		expect(
+			(await expectProblem(await request(`/jobs/${queued.id}/retry`, { method: "POST" }), 409, "not_retryable")).detail,
+		).toMatch(/it is queued/);
 		await expectProblem(await request(`/jobs/${ulid()}/retry`, { method: "POST" }), 404, "not_found");
 		await expectProblem(await request("/jobs/nope/retry", { method: "POST" }), 404, "not_found");
 	});
@@ -265,7 +281,8 @@ describe("Thumbor answers", () => {
 		};
 	};
 	const silent = (healthy: boolean): ThumborOrigin => ({
-		render: (_path, _original, signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+		render: (_path, _original, signal) =>
+			new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
 		healthy: async () => healthy,
 	});
 	/** The original, opened afresh on each call (as the consumer streams it from R2). */
@@ -278,7 +295,12 @@ describe("Thumbor answers", () => {
 		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
 		expect(origin.bodies).toEqual(["original bytes", "original bytes"]);
 		await expect(
-			renderThumbnail(answering(new Error("Network connection lost."), new Error("Network connection lost.")), "/x", original(), context(1)),
+			renderThumbnail(
+				answering(new Error("Network connection lost."), new Error("Network connection lost.")),
+				"/x",
+				original(),
+				context(1),
+			),
 		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
 	});
 
@@ -287,7 +309,10 @@ describe("Thumbor answers", () => {
 		const gone = async (): Promise<ReadableStream<Uint8Array>> => {
 			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
 		};
-		await expect(renderThumbnail(origin, "/x", gone, context(1))).rejects.toMatchObject({ permanent: true, error: { code: "original_missing" } });
+		await expect(renderThumbnail(origin, "/x", gone, context(1))).rejects.toMatchObject({
+			permanent: true,
+			error: { code: "original_missing" },
+		});
 		expect(origin.bodies).toEqual([]);
 	});
 
@@ -308,7 +333,10 @@ describe("Thumbor answers", () => {
 		expect(classify(422, "too_complex")).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
 		// Thumbor had the image and choked on it; final once a retry agrees.
 		expect(classify(500, "crashed")).toMatchObject({ permanent: false, error: { code: "unprocessable_image" } });
-		expect(classify(500, "crashed", context(5, "unprocessable_image"))).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classify(500, "crashed", context(5, "unprocessable_image"))).toMatchObject({
+			permanent: true,
+			error: { code: "unprocessable_image" },
+		});
 		// A second attempt after an outage has seen nothing against the image yet.
 		expect(classify(500, "crashed", context(2, "thumbor_unavailable"))).toMatchObject({ permanent: false });
 		expect(classify(503, "busy")).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
@@ -322,7 +350,10 @@ describe("Thumbor answers", () => {
 		}
 		// Without our header, even a 500 says nothing against the image.
 		for (const status of [500, 502, 503, 504]) {
-			expect(classify(status, null, context(3, "unprocessable_image"))).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+			expect(classify(status, null, context(3, "unprocessable_image"))).toMatchObject({
+				permanent: false,
+				error: { code: "thumbor_unavailable" },
+			});
 		}
 	});
 
@@ -354,7 +385,16 @@ describe("JobObject", () => {
 
 	it("is created once: a second create returns the first job", async () => {
 		const { id, stub } = await newJob();
-		const again = await stub.create({ id, ownerId: caller.ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: 8, slug: "another", original: { contentType: "image/gif", bytes: 1, width: null, height: null } });
+		const again = await stub.create({
+			id,
+			ownerId: caller.ownerId,
+			keyHash: null,
+			callbackUrl: null,
+			sha256: null,
+			indexShards: 8,
+			slug: "another",
+			original: { contentType: "image/gif", bytes: 1, width: null, height: null },
+		});
 		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
 	});
 
@@ -405,7 +445,10 @@ describe("where Thumbor is", () => {
 		const origin = thumborOrigin({ ...env, THUMBOR_URL: "http://thumbor.internal:8888/" }, "job:1");
 		const body = new Response("original").body!;
 		expect(await (await origin.render("/sig/op/name", body, AbortSignal.timeout(5000))).text()).toBe("WORKING");
-		expect(fetch).toHaveBeenCalledWith("http://thumbor.internal:8888/sig/op/name", expect.objectContaining({ method: "POST", body }));
+		expect(fetch).toHaveBeenCalledWith(
+			"http://thumbor.internal:8888/sig/op/name",
+			expect.objectContaining({ method: "POST", body }),
+		);
 		expect(await origin.healthy()).toBe(true);
 		expect(fetch).toHaveBeenLastCalledWith("http://thumbor.internal:8888/healthcheck", expect.anything());
 	});

@@ -4,8 +4,7 @@ import { settings } from "../../src/config";
 import worker from "../../src/index";
 import { digestClaim, jobStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
-import { thumbnailKey } from "../../src/storage";
-import { WEBP, caller, env, newKey, pngLike, request, upload } from "./helpers";
+import { caller, env, newKey, pngLike, request, upload, WEBP } from "./helpers";
 
 const POLICY = settings(env).retry;
 type Deduped = JobView & { deduplicated?: boolean; deduplicatedFrom?: string };

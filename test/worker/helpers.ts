@@ -67,7 +67,10 @@ export function upload(
 }
 
 /** A multipart body built by hand, so tests control part order and framing. */
-export function multipart(parts: { name: string; value: string | Uint8Array; filename?: string }[], boundary = "----test-boundary-7e3f") {
+export function multipart(
+	parts: { name: string; value: string | Uint8Array; filename?: string }[],
+	boundary = "----test-boundary-7e3f",
+) {
 	const enc = new TextEncoder();
 	const chunks: Uint8Array[] = [];
 	for (const p of parts) {

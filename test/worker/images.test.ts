@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { sniffImageType } from "../../src/images/sniff";
 import { readImageSize } from "../../src/images/size";
+import { sniffImageType } from "../../src/images/sniff";
 import { readWebpInfo } from "../../src/images/webp";
 import { WEBP } from "./helpers";
 
@@ -68,7 +68,11 @@ describe("readImageSize", () => {
 		expect(readImageSize(png(16, 0), "image/png")?.bytesPerPixel).toBe(2);
 		expect(readImageSize(png(1, 0), "image/png")?.bytesPerPixel).toBe(1);
 		expect(readImageSize(png(8, 3), "image/png")?.bytesPerPixel).toBe(4);
-		expect(readImageSize(bytes("GIF89a", le16(640), le16(480)), "image/gif")).toEqual({ width: 640, height: 480, bytesPerPixel: 4 });
+		expect(readImageSize(bytes("GIF89a", le16(640), le16(480)), "image/gif")).toEqual({
+			width: 640,
+			height: 480,
+			bytesPerPixel: 4,
+		});
 		expect(readImageSize(WEBP.alpha640x2.subarray(0, 32), "image/webp")).toEqual({ width: 640, height: 2, bytesPerPixel: 4 });
 		expect(readImageSize(WEBP.lossy100.subarray(0, 32), "image/webp")?.bytesPerPixel).toBe(3);
 		expect(readImageSize(WEBP.lossless3x7.subarray(0, 30), "image/webp")?.bytesPerPixel).toBe(3);
@@ -95,13 +99,34 @@ describe("readImageSize", () => {
 			le
 				? [...le16(tag), ...le16(type), ...le32(1), ...(type === 3 ? [...le16(value), 0, 0] : le32(value))]
 				: [...be16(tag), ...be16(type), ...be32(1), ...(type === 3 ? [...be16(value), 0, 0] : be32(value))];
-		const little = bytes("II", [42, 0], le32(8), le16(3), entry(true, 254, 4, 0), entry(true, 256, 4, 7000), entry(true, 257, 3, 9000));
+		const little = bytes(
+			"II",
+			[42, 0],
+			le32(8),
+			le16(3),
+			entry(true, 254, 4, 0),
+			entry(true, 256, 4, 7000),
+			entry(true, 257, 3, 9000),
+		);
 		expect(readImageSize(little, "image/tiff")).toEqual({ width: 7000, height: 9000, bytesPerPixel: 1 });
 		const big = bytes("MM", [0, 42], be32(8), be16(2), entry(false, 256, 3, 640), entry(false, 257, 4, 480));
 		expect(readImageSize(big, "image/tiff")).toEqual({ width: 640, height: 480, bytesPerPixel: 1 });
 		// RGBA, 16 bits a sample (BitsPerSample's four values at an offset): 8 bytes a pixel.
-		const rgba16 = bytes("II", [42, 0], le32(8), le16(4), entry(true, 256, 3, 64), entry(true, 257, 3, 48),
-			[...le16(258), ...le16(3), ...le32(4), ...le32(62)], entry(true, 277, 3, 4), le32(0), le16(16), le16(16), le16(16), le16(16));
+		const rgba16 = bytes(
+			"II",
+			[42, 0],
+			le32(8),
+			le16(4),
+			entry(true, 256, 3, 64),
+			entry(true, 257, 3, 48),
+			[...le16(258), ...le16(3), ...le32(4), ...le32(62)],
+			entry(true, 277, 3, 4),
+			le32(0),
+			le16(16),
+			le16(16),
+			le16(16),
+			le16(16),
+		);
 		expect(readImageSize(rgba16, "image/tiff")).toEqual({ width: 64, height: 48, bytesPerPixel: 8 });
 		// An IFD beyond the bytes read (a TIFF written data-first): unknown, and Thumbor decides.
 		expect(readImageSize(bytes("II*", [0], le32(90_000)), "image/tiff")).toBeNull();

@@ -6,7 +6,7 @@ import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/object";
 import { jobStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/storage";
-import { WEBP, caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload } from "./helpers";
+import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "./helpers";
 
 const POLICY = settings(env).retry;
 type Page = { items: JobView[]; nextCursor: string | null };
@@ -14,7 +14,16 @@ type Page = { items: JobView[]; nextCursor: string | null };
 /** A job of `ownerId` as the upload path leaves it (indexed as it is created). */
 async function seed(ownerId: string) {
 	const id = ulid();
-	await jobStub(env, id).create({ id, ownerId, keyHash: null, callbackUrl: null, sha256: null, indexShards: settings(env).OWNER_INDEX_SHARDS, slug: id, original: { contentType: "image/png", bytes: 512, width: 16, height: 16 } });
+	await jobStub(env, id).create({
+		id,
+		ownerId,
+		keyHash: null,
+		callbackUrl: null,
+		sha256: null,
+		indexShards: settings(env).OWNER_INDEX_SHARDS,
+		slug: id,
+		original: { contentType: "image/png", bytes: 512, width: 16, height: 16 },
+	});
 	return id;
 }
 
@@ -106,13 +115,20 @@ describe("the listing index", () => {
 		expect((await page("?status=queued")).body.items.map((j) => j.id)).toContain(id);
 		expect((await page("")).body.items.find((j) => j.id === id)?.error ?? null).toBeNull();
 		// Its report failed: the job's object noted it (report_due), as #sendReport does.
-		await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE job SET error_code = 'thumbor_unavailable', report_due = version"));
+		await runInDurableObject(stub, (_o, state) =>
+			state.storage.sql.exec("UPDATE job SET error_code = 'thumbor_unavailable', report_due = version"),
+		);
 		await runDurableObjectAlarm(stub);
 		expect((await page("")).body.items.find((j) => j.id === id)?.error?.code).toBe("thumbor_unavailable");
 		// Woken before its next attempt was due: still queued, nothing sent, the alarm set for the attempt.
 		expect((await stub.get())?.status).toBe("queued");
-		expect(await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("SELECT report_due FROM job").one().report_due)).toBeNull();
-		const due = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ t: number }>("SELECT next_attempt_at AS t FROM job").one().t);
+		expect(
+			await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("SELECT report_due FROM job").one().report_due),
+		).toBeNull();
+		const due = await runInDurableObject(
+			stub,
+			(_o, state) => state.storage.sql.exec<{ t: number }>("SELECT next_attempt_at AS t FROM job").one().t,
+		);
 		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBe(due);
 	});
 });
@@ -175,7 +191,10 @@ describe("DELETE /jobs/:id", () => {
 		const b = (await (await upload(pngLike())).json()) as JobView;
 		const stubB = jobStub(env, b.id);
 		await stubB.begin(POLICY);
-		const [stored, deleted] = await Promise.all([stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }), stubB.delete()]);
+		const [stored, deleted] = await Promise.all([
+			stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }),
+			stubB.delete(),
+		]);
 		expect(stored?.status).toBe("deleted"); // written, then removed (null would mean refused before writing)
 		expect(deleted).toMatchObject({ already: false, job: { status: "deleted" } });
 		expect(await env.BUCKET.head(thumbnailKey(b.slug))).toBeNull();
@@ -206,7 +225,11 @@ describe("retention", () => {
 
 describe("jobs whose queue message may be lost (POST /admin/jobs/requeue)", () => {
 	const admin = (body: unknown) =>
-		request("/admin/jobs/requeue", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, env.ADMIN_TOKEN);
+		request(
+			"/admin/jobs/requeue",
+			{ method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } },
+			env.ADMIN_TOKEN,
+		);
 
 	it("sends again a queued job at once, leaves a job in backoff to its alarm, and breaks a lease only when told the Worker restarted", async () => {
 		const { ownerId } = await newKey();

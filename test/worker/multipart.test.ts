@@ -31,11 +31,16 @@ async function parse(body: string, boundary = "b0undary") {
 	return { fields: form.fields, file: new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))) };
 }
 
-const part = (name: string, value: string, b = "b0undary") => `--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+const part = (name: string, value: string, b = "b0undary") =>
+	`--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
 const file = (value: string, b = "b0undary") =>
 	`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n${value}\r\n--${b}--\r\n`;
 
-const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e instanceof MultipartError ? e.failure : e));
+const failure = (p: Promise<unknown>) =>
+	p.then(
+		() => null,
+		(e: unknown) => (e instanceof MultipartError ? e.failure : e),
+	);
 
 describe("multipart reader", () => {
 	it("reads fields then the file, across chunk edges", async () => {
@@ -74,7 +79,9 @@ describe("multipart reader", () => {
 	});
 
 	it("refuses a delimiter inside the file (a part after it), and anything but the closing delimiter at the end", async () => {
-		expect(await failure(parse(file(`AB\r\n--b0undary\r\nContent-Disposition: form-data; name="slug"\r\n\r\ncat`)))).toBe("file_not_last");
+		expect(await failure(parse(file(`AB\r\n--b0undary\r\nContent-Disposition: form-data; name="slug"\r\n\r\ncat`)))).toBe(
+			"file_not_last",
+		);
 		expect(await failure(parse(`${file("X")}trailing`))).toBe("file_not_last");
 		// Bytes that merely look like a boundary without the leading CRLF are file content.
 		expect((await parse(file("--b0undary-ish"))).file).toBe("--b0undary-ish");

@@ -2,10 +2,11 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/index";
 
-const spec = async () => (await (await exports.default.fetch(new Request("http://thumbs.test/openapi.json"))).json()) as {
-	openapi: string;
-	paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
-};
+const spec = async () =>
+	(await (await exports.default.fetch(new Request("http://thumbs.test/openapi.json"))).json()) as {
+		openapi: string;
+		paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
+	};
 
 describe("GET /openapi.json", () => {
 	it("documents every route the app has, by method", async () => {
@@ -24,8 +25,12 @@ describe("GET /openapi.json", () => {
 		for (const [path, ops] of Object.entries(paths)) {
 			for (const [method, op] of Object.entries(ops)) {
 				const statuses = Object.keys(op.responses);
-				expect(statuses.some((s) => s.startsWith("2")), `${method} ${path}`).toBe(true);
-				if (op.security?.some((s) => "apiKey" in (s as object))) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(["401", "429"]));
+				expect(
+					statuses.some((s) => s.startsWith("2")),
+					`${method} ${path}`,
+				).toBe(true);
+				if (op.security?.some((s) => "apiKey" in (s as object)))
+					expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(["401", "429"]));
 			}
 		}
 	});

@@ -15,14 +15,19 @@ async function schemaAfter(make: (sql: SqlStorage) => void) {
 		const { sql } = state.storage;
 		make(sql);
 		const objects = sql
-			.exec<{ type: string; name: string }>("SELECT type, name FROM sqlite_master WHERE name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name")
+			.exec<{ type: string; name: string }>(
+				"SELECT type, name FROM sqlite_master WHERE name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
+			)
 			.toArray();
 		return {
 			tables: objects.filter((o) => o.type === "table" && o.name !== "schema_migrations").map((o) => o.name),
 			indexes: objects.filter((o) => o.type === "index").map((o) => o.name),
 			columns: objects
 				.filter((o) => o.type === "table" && o.name !== "schema_migrations")
-				.map((t) => ({ table: t.name, columns: sql.exec(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${t.name}')`).toArray() })),
+				.map((t) => ({
+					table: t.name,
+					columns: sql.exec(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${t.name}')`).toArray(),
+				})),
 			version: new Schema(sql, []).version,
 		};
 	});
@@ -68,7 +73,9 @@ describe("a job's schema", () => {
 					},
 				} as unknown as SqlStorage;
 				make(counting);
-				counting.exec("INSERT INTO job (id, slug, status, original_content_type, original_bytes, created_at, updated_at) VALUES ('j', 's', 'queued', 'image/png', 1, 0, 0)");
+				counting.exec(
+					"INSERT INTO job (id, slug, status, original_content_type, original_bytes, created_at, updated_at) VALUES ('j', 's', 'queued', 'image/png', 1, 0, 0)",
+				);
 				return rows;
 			});
 		expect(await rowsWritten((sql) => new Schema(sql, MIGRATIONS, FRESH_SCHEMA).ensure())).toBe(3);

@@ -13,7 +13,16 @@ import { caller, env, expectProblem, multipart, pngLike, request, upload } from 
 
 const POLICY = settings(env).retry;
 type Hooked = JobView & {
-	webhook: { url: string; events: { id: string; type: string; state: string; nextAttemptAt?: string; attempts: { status: number | null; ms: number }[] }[] };
+	webhook: {
+		url: string;
+		events: {
+			id: string;
+			type: string;
+			state: string;
+			nextAttemptAt?: string;
+			attempts: { status: number | null; ms: number }[];
+		}[];
+	};
 };
 
 describe("callback_url", () => {
@@ -49,12 +58,15 @@ describe("callback_url", () => {
 		expect(() => checkCallbackUrl(url, [])).toThrow(why);
 	});
 
-	it.each(["https://hooks.example/in", "https://8.8.8.8/x", "https://172.32.0.1/", "https://[2606:4700::1111]/h", "https://100.128.0.1/"])(
-		"accepts %s",
-		(url) => {
-			expect(checkCallbackUrl(url, [])).toBe(new URL(url).href);
-		},
-	);
+	it.each([
+		"https://hooks.example/in",
+		"https://8.8.8.8/x",
+		"https://172.32.0.1/",
+		"https://[2606:4700::1111]/h",
+		"https://100.128.0.1/",
+	])("accepts %s", (url) => {
+		expect(checkCallbackUrl(url, [])).toBe(new URL(url).href);
+	});
 
 	it("lets development hosts use http, any port and loopback, and nothing else", () => {
 		expect(checkCallbackUrl("http://127.0.0.1:9999/hook", ["127.0.0.1"])).toBe("http://127.0.0.1:9999/hook");
@@ -62,7 +74,11 @@ describe("callback_url", () => {
 	});
 
 	it("is refused at upload with 400 invalid_callback_url, from the query or the form", async () => {
-		await expectProblem(await upload(pngLike(), { query: `?callback_url=${encodeURIComponent("https://10.0.0.1/")}` }), 400, "invalid_callback_url");
+		await expectProblem(
+			await upload(pngLike(), { query: `?callback_url=${encodeURIComponent("https://10.0.0.1/")}` }),
+			400,
+			"invalid_callback_url",
+		);
 		const form = multipart([
 			{ name: "callback_url", value: "https://[::1]/" },
 			{ name: "file", value: pngLike(), filename: "a.png" },
@@ -73,7 +89,9 @@ describe("callback_url", () => {
 
 /** An uploaded job with a callback to the stand-in receiver answering `status`, taken to done. */
 async function doneWithCallback(status: number) {
-	const created = (await (await upload(pngLike(), { query: `?callback_url=${encodeURIComponent(`https://hooks.example/${status}`)}` })).json()) as JobView;
+	const created = (await (
+		await upload(pngLike(), { query: `?callback_url=${encodeURIComponent(`https://hooks.example/${status}`)}` })
+	).json()) as JobView;
 	const stub = jobStub(env, created.id);
 	await stub.begin(POLICY);
 	await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' });
@@ -95,7 +113,10 @@ describe("delivery", () => {
 		// With nothing pending, the alarm is back to the retention, days away, counted from when the
 		// job ended (the delivery attempt does not move it).
 		expect(await alarmAt(stub)).toBeGreaterThan(Date.now() + 86_400_000);
-		const ended = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ at: number }>("SELECT ended_at AS at FROM job").one().at);
+		const ended = await runInDurableObject(
+			stub,
+			(_o, state) => state.storage.sql.exec<{ at: number }>("SELECT ended_at AS at FROM job").one().at,
+		);
 		expect(await alarmAt(stub)).toBe(ended + settings(env).ORIGINAL_RETENTION_DAYS * 86_400_000);
 	});
 
@@ -127,7 +148,9 @@ describe("delivery", () => {
 	it("marks failed after the last scheduled attempt", async () => {
 		const { id, stub } = await doneWithCallback(500);
 		for (let i = 0; i < 8; i++) {
-			await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE webhook_event SET next_at = ?", Date.now() - 1));
+			await runInDurableObject(stub, (_o, state) =>
+				state.storage.sql.exec("UPDATE webhook_event SET next_at = ?", Date.now() - 1),
+			);
 			await runDurableObjectAlarm(stub);
 		}
 		const event = (await view(id)).webhook.events[0]!;
@@ -174,19 +197,34 @@ describe("signing", () => {
 		expect(secrets).toEqual([rotated.webhookSecret, made.webhookSecret]);
 		const both = await webhookHeaders(secrets, "msg_2", body);
 		expect(both["webhook-signature"]!.split(" ")).toHaveLength(2);
-		for (const secret of [rotated.webhookSecret, made.webhookSecret]) expect(new Webhook(secret).verify(body, both)).toEqual({ type: "ping" });
-		expect(() => new Webhook(made.webhookSecret).verify(body, { ...both, "webhook-signature": both["webhook-signature"]!.split(" ")[0]! })).toThrow();
+		for (const secret of [rotated.webhookSecret, made.webhookSecret])
+			expect(new Webhook(secret).verify(body, both)).toEqual({ type: "ping" });
+		expect(() =>
+			new Webhook(made.webhookSecret).verify(body, { ...both, "webhook-signature": both["webhook-signature"]!.split(" ")[0]! }),
+		).toThrow();
 	});
 });
 
 describe("POST /webhooks/test", () => {
 	it("sends a signed ping and says what the receiver answered", async () => {
-		const ok = await request("/webhooks/test", { method: "POST", body: JSON.stringify({ url: "https://hooks.example/204" }), headers: { "Content-Type": "application/json" } });
+		const ok = await request("/webhooks/test", {
+			method: "POST",
+			body: JSON.stringify({ url: "https://hooks.example/204" }),
+			headers: { "Content-Type": "application/json" },
+		});
 		expect(await ok.json()).toMatchObject({ delivered: true, status: 204, error: null });
-		const down = await request("/webhooks/test", { method: "POST", body: JSON.stringify({ url: "https://hooks.example/503" }), headers: { "Content-Type": "application/json" } });
+		const down = await request("/webhooks/test", {
+			method: "POST",
+			body: JSON.stringify({ url: "https://hooks.example/503" }),
+			headers: { "Content-Type": "application/json" },
+		});
 		expect(await down.json()).toMatchObject({ delivered: false, status: 503 });
 		await expectProblem(
-			await request("/webhooks/test", { method: "POST", body: JSON.stringify({ url: "https://192.168.0.1/" }), headers: { "Content-Type": "application/json" } }),
+			await request("/webhooks/test", {
+				method: "POST",
+				body: JSON.stringify({ url: "https://192.168.0.1/" }),
+				headers: { "Content-Type": "application/json" },
+			}),
 			400,
 			"invalid_callback_url",
 		);

@@ -12,7 +12,10 @@ def record(message: str, *args) -> logging.LogRecord:
 
 
 def test_redact_blanks_a_signature_and_nothing_else():
-    assert redact(f"400 POST {SIGNED} (127.0.0.1)") == "400 POST /<signature>/100x100/smart/filters:format(webp):quality(80)/01kb (127.0.0.1)"
+    assert (
+        redact(f"400 POST {SIGNED} (127.0.0.1)")
+        == "400 POST /<signature>/100x100/smart/filters:format(webp):quality(80)/01kb (127.0.0.1)"
+    )
     assert redact("GET /healthcheck") == "GET /healthcheck"
 
 

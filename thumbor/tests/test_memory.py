@@ -9,11 +9,10 @@ import threading
 import time
 import zlib
 
-import pytest
-from PIL import Image
-
 import edge_engine
+import pytest
 from edge_engine import DecodeMemory, decoded_bytes, guard, memory_bytes, over_limits, reduce_decoded
+from PIL import Image
 from refusals import Refusal
 
 
@@ -46,7 +45,13 @@ def test_decoded_bytes_counts_bit_depth_and_alpha_as_the_worker_does(bit_depth, 
 
 
 def test_decoded_bytes_of_other_formats():
-    for mode, fmt, per_pixel in [("RGB", "JPEG", 3), ("L", "JPEG", 1), ("CMYK", "JPEG", 4), ("RGBA", "WEBP", 4), ("RGB", "TIFF", 3)]:
+    for mode, fmt, per_pixel in [
+        ("RGB", "JPEG", 3),
+        ("L", "JPEG", 1),
+        ("CMYK", "JPEG", 4),
+        ("RGBA", "WEBP", 4),
+        ("RGB", "TIFF", 3),
+    ]:
         out = io.BytesIO()
         Image.new(mode, (20, 10)).save(out, fmt)
         assert decoded_bytes(opened(out.getvalue()), out.getvalue()) == 200 * per_pixel, (mode, fmt)
@@ -132,7 +137,11 @@ def test_reduce_decoded_in_strips_matches_pillows_own_reduce_for_alpha():
         edge_engine.STRIP_BYTES = saved
     theirs = img.reduce(4)
     assert ours.size == theirs.size == (300, 200) and ours.mode == "RGBA"
-    worst = max(abs(a - b) for p, q in zip(ours.get_flattened_data(), theirs.get_flattened_data()) for a, b in zip(p, q))
+    worst = max(
+        abs(a - b)
+        for p, q in zip(ours.get_flattened_data(), theirs.get_flattened_data(), strict=True)
+        for a, b in zip(p, q, strict=True)
+    )
     assert worst <= 1
 
 
