@@ -1,9 +1,9 @@
 // What one thumbnail costs on Cloudflare: the billed operations the Worker itself counts
 // (METER_OPS="1", GET /admin/meter, src/metering.ts) while uploads are taken to `done` and
-// their thumbnails fetched once, priced at Cloudflare's list prices (README: "Cost").
+// their thumbnails fetched once, priced at Cloudflare's list prices (docs/performance.md).
 // Used by `npm run bench` (the table) and by the e2e cost test (the counts).
 
-/** List prices in USD, paid plan, beyond the included amounts (sources in the README). */
+/** List prices in USD, paid plan, beyond the included amounts (sources in docs/performance.md). */
 export const PRICES = {
 	workerRequest: 0.3 / 1e6, // Workers: $0.30 per million requests
 	doRequest: 0.15 / 1e6, // Durable Objects: $0.15 per million requests (each RPC call, each alarm)

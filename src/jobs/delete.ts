@@ -24,7 +24,7 @@ export async function deleteJob(env: Env, caller: Caller, id: string): Promise<v
 	});
 	await env.BUCKET.delete([thumbnailKey(job.slug), originalKey(job.id)]);
 	// The Cache API reaches this data centre only; other colos' copies are purged with the zone
-	// purge API (README), or age out — the 410 itself is cached for minutes only.
+	// purge API (docs/api.md), or age out — the 410 itself is cached for minutes only.
 	await caches.default.delete(thumbnailCacheKey(settings(env).PUBLIC_BASE_URL, job.slug));
 	await stub.originalDeleted();
 	// Later uploads of the same bytes no longer copy from this job (those that did keep their copy).

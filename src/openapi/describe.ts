@@ -12,7 +12,7 @@ export const Problem = z
 		type: z.literal("about:blank"),
 		title: z.string(),
 		status: z.number().int().min(400).max(599),
-		code: z.string().describe("Machine-readable: what went wrong (README, per route)"),
+		code: z.string().describe("Machine-readable: what went wrong (docs/api.md, per route)"),
 		detail: z.string().describe("What went wrong, in words a user can act on"),
 	})
 	.catchall(z.unknown())

@@ -1,7 +1,7 @@
 /**
  * What one thumbnail costs, counted by the Worker itself (METER_OPS="1") on a stack of this
  * test's own: the ordinary path's every billed operation, so that a change adding a round
- * trip fails here until this table (and the README's) says so. `npm run bench` prices them.
+ * trip fails here until this table (and docs/performance.md's) says so. `npm run bench` prices them.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { meterUploads } from "../../scripts/cost.mjs";
