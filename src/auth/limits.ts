@@ -5,9 +5,7 @@
  * yes or no; `Retry-After` is their period, RATE_LIMIT_PERIOD_SECONDS.
  */
 import { createMiddleware } from "hono/factory";
-import { settings } from "../config";
-import { ApiError } from "../errors";
-import type { AuthEnv } from "./middleware";
+import { type AuthEnv, tooMany } from "./middleware";
 
 export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", what: string) =>
 	createMiddleware<AuthEnv>(async (c, next) => {
@@ -15,18 +13,3 @@ export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", 
 		if (!success) throw tooMany(c.env, `${what} with this API key`);
 		await next();
 	});
-
-/** The 429 for too many `what`. */
-export function tooMany(env: Env, what: string): ApiError {
-	const period = settings(env).RATE_LIMIT_PERIOD_SECONDS;
-	return new ApiError(
-		429,
-		"rate_limited",
-		`Too many ${what}; slow down and retry after ${period} s.`,
-		{},
-		{ "Retry-After": String(period) },
-	);
-}
-
-/** The client's address as Cloudflare saw it (wrangler dev sets it too); one key for every request without it. */
-export const clientAddress = (req: Request) => req.headers.get("CF-Connecting-IP") ?? "unknown";

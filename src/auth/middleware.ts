@@ -13,7 +13,6 @@ import type { Caller } from "../contracts";
 import { ApiError } from "../errors";
 import type { Steps } from "../timing";
 import { keyChecksumValid, secretsEqual, sha256Hex } from "./keys";
-import { clientAddress, tooMany } from "./limits";
 import { keyObject } from "./objects";
 
 export type AuthEnv = { Bindings: Env; Variables: { caller: Caller; steps: Steps } };
@@ -71,3 +70,18 @@ export const requireAdmin = createMiddleware<{ Bindings: Env }>(async (c, next) 
 	}
 	await next();
 });
+
+/** The 429 for too many `what`. */
+export function tooMany(env: Env, what: string): ApiError {
+	const period = settings(env).RATE_LIMIT_PERIOD_SECONDS;
+	return new ApiError(
+		429,
+		"rate_limited",
+		`Too many ${what}; slow down and retry after ${period} s.`,
+		{},
+		{ "Retry-After": String(period) },
+	);
+}
+
+/** The client's address as Cloudflare saw it (wrangler dev sets it too); one key for every request without it. */
+export const clientAddress = (req: Request) => req.headers.get("CF-Connecting-IP") ?? "unknown";
