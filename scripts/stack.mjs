@@ -109,17 +109,23 @@ export async function freePorts(n) {
 	return [...ports];
 }
 
-/** A port the OS reports free on 127.0.0.1 right now. */
-export function freePort() {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address();
-			server.close(() => resolve(port));
+/**
+ * A port free on 127.0.0.1 right now, drawn at random from 20000-32767 rather than asked of
+ * the OS: the OS hands a port it has just taken back to the next asker, so two stacks starting
+ * side by side (the e2e files run in parallel) could be given the same one. The range lies
+ * below Linux's ephemeral ports, which outgoing connections take.
+ */
+export async function freePort() {
+	for (;;) {
+		const port = 20_000 + Math.floor(Math.random() * 12_768);
+		const free = await new Promise((resolve) => {
+			const server = createServer();
+			server.unref();
+			server.once("error", () => resolve(false));
+			server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
 		});
-	});
+		if (free) return port;
+	}
 }
 
 const launched = new Set();
