@@ -144,11 +144,11 @@ export type Job = z.infer<typeof Job>;
 export const JobMessage = z.object({
 	jobId: JobId,
 	/** The job's owner and its original's SHA-256: the consumer looks for a thumbnail to reuse while the job's object is asked for the job. */
-	ownerId: OwnerId.optional(),
+	ownerId: OwnerId,
 	sha256: z
 		.string()
 		.regex(/^[0-9a-f]{64}$/)
-		.optional(),
+		.nullable(),
 });
 export type JobMessage = z.infer<typeof JobMessage>;
 

@@ -27,6 +27,12 @@ const KEY_TABLE = `CREATE TABLE api_key (
 	revoked_at INTEGER
 )`;
 
+/**
+ * A key's webhook signing secrets: the current one (valid_until null) and, during a rotation,
+ * the one before it until valid_until.
+ */
+const WEBHOOK_SECRET_TABLE = "CREATE TABLE webhook_secret (secret TEXT NOT NULL, valid_until INTEGER)";
+
 /** Both objects keep the same row for a key (the registry all of them, a KeyObject its own). */
 function insertKey(sql: SqlStorage, row: KeyRow): void {
 	sql.exec(
@@ -59,12 +65,7 @@ export class KeyObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, [
-			KEY_TABLE,
-			// The key's webhook signing secrets: the current one (valid_until null) and, during a
-			// rotation, the one before it until valid_until.
-			"CREATE TABLE webhook_secret (secret TEXT NOT NULL, valid_until INTEGER)",
-		]);
+		this.#schema = Schema.of(ctx, env, [[KEY_TABLE, WEBHOOK_SECRET_TABLE]]);
 	}
 
 	/** Records the key (by the registry, when it is made) with its first webhook secret. */
@@ -127,7 +128,7 @@ export class KeyRegistry extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, [KEY_TABLE]);
+		this.#schema = Schema.of(ctx, env, [[KEY_TABLE]]);
 	}
 
 	/** Makes a key and its webhook secret; both are in the answer, and the key nowhere else. */

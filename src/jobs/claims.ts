@@ -2,13 +2,16 @@ import { DurableObject } from "cloudflare:workers";
 import { count, metered } from "../metering";
 import { Schema } from "../sql";
 
-const MIGRATIONS = [
-	`CREATE TABLE claim (
+/** Version 1: the claim's one row (none while the name is free). */
+const SCHEMA = [
+	[
+		`CREATE TABLE claim (
 		owner TEXT NOT NULL,
 		fingerprint TEXT NOT NULL DEFAULT '',
 		claimed_at INTEGER NOT NULL,
 		expires_at INTEGER
 	)`,
+	],
 ];
 
 /** Who holds a name, since when, and what they asked for when they took it. */
@@ -30,7 +33,7 @@ export class ClaimObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, SCHEMA);
 		this.#sql = this.#schema.sql;
 	}
 

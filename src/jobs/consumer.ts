@@ -35,7 +35,7 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 	const job = jobStub(env, jobId);
 	const steps = new Steps();
 	// Who else made a thumbnail of these bytes is asked while the job's object is.
-	const bytesOf = ownerId && sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
+	const bytesOf = sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
 	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
 	try {
 		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
@@ -113,8 +113,6 @@ async function makeThumbnail(
 		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
 		return steps.time("store", () => stub.succeed(thumbnail));
 	}
-	// A message from before messages carried the digest: ask now.
-	bytesOf ??= job.sha256 && job.ownerId ? steps.time("reuse", () => claimBytes(env, job.ownerId, job.sha256!, job.id)) : null;
 	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
 	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.from));
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);

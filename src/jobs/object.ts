@@ -1,24 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
 import { duration, type RetryPolicy } from "../attempts";
-import { keyObject } from "../auth/objects";
 import { settings } from "../config";
 import {
 	type Job,
 	type JobError,
-	type JobMessage,
 	type JobStatus,
 	type NewJob,
 	TERMINAL_STATUSES,
 	type ThumbnailInfo,
 	type WebhookEvent,
 } from "../contracts";
-import { ulid } from "../ids";
 import { count, metered } from "../metering";
 import { shardOf } from "../shards";
 import { Schema } from "../sql";
 import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
-import { attemptDelivery, nextDeliveryDelayMs } from "../webhooks/deliver";
-import { indexShard, ownerStub } from "./stubs";
+import { WebhookOutbox } from "./outbox";
+import { ListingReporter } from "./reporter";
+import { JOB_SCHEMA, type JobRow, messageFor, toJob } from "./schema";
+import { ownerStub } from "./stubs";
 import { jobView } from "./view";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
@@ -28,137 +27,12 @@ export const QUEUED_TIMEOUT_MS = 5 * 60_000;
 /** How long a delete waits for a thumbnail being written to finish before it removes what is there. */
 export const WRITE_WAIT_MS = 30_000;
 
-type Row = {
-	id: string;
-	slug: string;
-	status: JobStatus;
-	original_content_type: string;
-	original_bytes: number;
-	original_width: number | null;
-	original_height: number | null;
-	attempts: number;
-	lease_until: number | null;
-	thumbnail_width: number | null;
-	thumbnail_height: number | null;
-	thumbnail_bytes: number | null;
-	thumbnail_etag: string | null;
-	error_code: string | null;
-	error_message: string | null;
-	retries_since: number | null;
-	next_attempt_at: number | null;
-	owner_id: string | null;
-	version: number;
-	writing_until: number | null;
-	deleted_at: number | null;
-	original_deleted_at: number | null;
-	index_shard: number | null;
-	callback_url: string | null;
-	key_hash: string | null;
-	sha256: string | null;
-	dedup_of: string | null;
-	ended_at: number | null;
-	report_due: number | null;
-	created_at: number;
-	updated_at: number;
-};
-
-export const MIGRATIONS = [
-	`CREATE TABLE job (
-		id TEXT PRIMARY KEY,
-		slug TEXT NOT NULL,
-		status TEXT NOT NULL,
-		original_content_type TEXT NOT NULL,
-		original_bytes INTEGER NOT NULL,
-		original_width INTEGER,
-		original_height INTEGER,
-		attempts INTEGER NOT NULL DEFAULT 0,
-		lease_until INTEGER,
-		original_served_attempt INTEGER, -- unused since originals are pushed to Thumbor; kept, as old tables have it
-		thumbnail_width INTEGER,
-		thumbnail_height INTEGER,
-		thumbnail_bytes INTEGER,
-		thumbnail_etag TEXT,
-		error_code TEXT,
-		error_message TEXT,
-		created_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL
-	)`,
-	// When the current run of automatic retries began (null: at created_at), and when the next attempt is due.
-	"ALTER TABLE job ADD COLUMN retries_since INTEGER",
-	"ALTER TABLE job ADD COLUMN next_attempt_at INTEGER",
-	// Whose job it is (the API key's owner); null only for jobs made before keys existed.
-	"ALTER TABLE job ADD COLUMN owner_id TEXT",
-	// Every change adds one, so the listing index keeps the newest state it is told.
-	"ALTER TABLE job ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
-	// While the consumer stores the thumbnail (a delete waits for it, then removes it).
-	// Unused since the job's object writes the thumbnail itself (storeThumbnail); old tables have it.
-	"ALTER TABLE job ADD COLUMN writing_until INTEGER",
-	"ALTER TABLE job ADD COLUMN deleted_at INTEGER",
-	"ALTER TABLE job ADD COLUMN original_deleted_at INTEGER",
-	// The owner's listing shard this job reports to, fixed when it is made (null: not listed).
-	"ALTER TABLE job ADD COLUMN index_shard INTEGER",
-	// Webhooks: where events go, and whose key's secrets sign them.
-	"ALTER TABLE job ADD COLUMN callback_url TEXT",
-	"ALTER TABLE job ADD COLUMN key_hash TEXT",
-	`CREATE TABLE webhook_event (
-		id TEXT PRIMARY KEY,
-		type TEXT NOT NULL,
-		body TEXT NOT NULL,
-		state TEXT NOT NULL,
-		attempts INTEGER NOT NULL DEFAULT 0,
-		next_at INTEGER,
-		created_at INTEGER NOT NULL
-	)`,
-	"CREATE TABLE webhook_attempt (event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER, error TEXT, ms INTEGER NOT NULL)",
-	// The original's SHA-256, and the earlier job whose thumbnail this one copied (same bytes).
-	"ALTER TABLE job ADD COLUMN sha256 TEXT",
-	"ALTER TABLE job ADD COLUMN dedup_of TEXT",
-	// When it became done or failed: the original's retention counts from here (updated_at moves
-	// on with every webhook attempt).
-	"ALTER TABLE job ADD COLUMN ended_at INTEGER",
-	// Reports to the listing index go out in the background; set when one failed (the version it
-	// was for), the alarm then reports again. Null: nothing known to be missing.
-	"ALTER TABLE job ADD COLUMN report_due INTEGER",
-];
-
-/**
- * MIGRATIONS' end state, made at once for a new job: the first CREATE TABLE with every later
- * ADD COLUMN folded in (test/worker/schema.test.ts checks they agree), WITHOUT ROWID: its one
- * row is kept by its id alone, so making the table and the row writes no separate key index
- * (2 rows fewer per job). The webhook tables are made only for a job with a callback URL.
- */
-export const FRESH_SCHEMA = [
-	MIGRATIONS[0]!.replace(
-		/\s*\)\s*$/,
-		`,\n\t\t${MIGRATIONS.flatMap((m) => /^ALTER TABLE job ADD COLUMN (.+)$/s.exec(m)?.[1] ?? []).join(",\n\t\t")}\n\t) WITHOUT ROWID`,
-	),
-];
-
-/**
- * The webhook tables (in MIGRATIONS): a new job makes them only if it has a callback URL, so
- * a later migration that changes them must allow for their absence.
- */
-export const WEBHOOK_TABLES = [MIGRATIONS[11]!, MIGRATIONS[12]!].map((s) =>
-	s.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"),
-);
-
-/** How soon the alarm tries again after the listing index could not be told of a change. */
-export const REPORT_RETRY_MS = 30_000;
 /**
  * How long an attempt runs before the listing index hears that the job is processing. Most
  * thumbnails are done sooner, and then the index hears once (done), not twice: one Durable
  * Object request and two rows written fewer per job.
  */
 export const PROCESSING_REPORT_DELAY_MS = 1_000;
-
-type EventRow = {
-	id: string;
-	type: WebhookEvent["type"];
-	body: string;
-	state: WebhookEvent["state"];
-	attempts: number;
-	next_at: number | null;
-};
 
 /** What the queue consumer learns when it asks to work on a job. */
 export type Attempt =
@@ -179,14 +53,27 @@ export class JobObject extends DurableObject<Env> {
 	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
 	#writing: Promise<unknown> | null = null;
 	/** The job's row as #row() last read it, while that read is current. */
-	#read: Row | null | undefined;
-	/** A listing report put off (#reportSoon) until it is seen whether a later one makes it needless. */
-	#putOff: ReturnType<typeof setTimeout> | null = null;
+	#read: JobRow | null | undefined;
+	/** What the job sends to its callback URL (a job without one has no outbox tables). */
+	readonly #outbox: WebhookOutbox;
+	/** What the job tells its owner's listing index. */
+	readonly #reporter: ListingReporter;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, MIGRATIONS, FRESH_SCHEMA);
+		this.#schema = Schema.of(ctx, env, JOB_SCHEMA);
 		this.#sql = this.#schema.sql;
+		this.#outbox = new WebhookOutbox(this.#sql, this.env, settings(this.env).webhookSchedule);
+		this.#reporter = new ListingReporter(
+			ctx,
+			this.env,
+			() => this.#row()!,
+			(row) => this.#toJob(row),
+			(version) => {
+				this.#sql.exec("UPDATE job SET report_due = ?", version);
+				this.#written();
+			},
+		);
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */
@@ -194,7 +81,7 @@ export class JobObject extends DurableObject<Env> {
 		const existing = this.#row();
 		if (existing) return this.#toJob(existing);
 		this.#schema.ensure();
-		if (input.callbackUrl) for (const table of WEBHOOK_TABLES) this.#sql.exec(table);
+		if (input.callbackUrl) this.#outbox.create();
 		const now = Date.now();
 		this.#sql.exec(
 			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
@@ -218,7 +105,7 @@ export class JobObject extends DurableObject<Env> {
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 		// Listed before the upload is answered; the queue is told at the same time.
 		const job = this.#toJob(this.#row()!);
-		await Promise.all([this.#sendReport(), this.#enqueue()]);
+		await Promise.all([this.#reporter.send(), this.#enqueue()]);
 		return job;
 	}
 
@@ -271,7 +158,8 @@ export class JobObject extends DurableObject<Env> {
 		}
 		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
-		return { proceed: true, job: this.#reportSoon(PROCESSING_REPORT_DELAY_MS), retryUntil };
+		this.#reporter.soon(PROCESSING_REPORT_DELAY_MS);
+		return { proceed: true, job: this.#toJob(this.#row()!), retryUntil };
 	}
 
 	/**
@@ -422,7 +310,7 @@ export class JobObject extends DurableObject<Env> {
 		count("do alarm JobObject");
 		const row = this.#row();
 		if (!row) return;
-		if (row.report_due !== null) await this.#sendReport();
+		if (row.report_due !== null) await this.#reporter.send();
 		const now = Date.now();
 		if (TERMINAL_STATUSES.includes(row.status)) {
 			await this.#deliverDue(now);
@@ -459,7 +347,7 @@ export class JobObject extends DurableObject<Env> {
 	}
 
 	/** Queued again, sent to the queue now, the watchdog armed for the queue's delivery. */
-	async #sendAgain(row: Row): Promise<void> {
+	async #sendAgain(row: JobRow): Promise<void> {
 		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
 		await this.env.JOB_QUEUE.send(messageFor(row));
 		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
@@ -470,7 +358,7 @@ export class JobObject extends DurableObject<Env> {
 	 * When a job in flight is due for the alarm's attention: its scheduled attempt, the
 	 * end of its processing lease, or its time in the queue running out.
 	 */
-	#watchdogDue(row: Row): number {
+	#watchdogDue(row: JobRow): number {
 		if (row.status === "processing") return row.lease_until ?? 0;
 		return row.next_attempt_at ?? row.updated_at + QUEUED_TIMEOUT_MS;
 	}
@@ -488,23 +376,21 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	async #armEnded(): Promise<void> {
 		const row = this.#row()!;
-		const next = row.callback_url
-			? this.#sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_event WHERE state = 'pending'").one().at
-			: null;
+		const next = row.callback_url ? this.#outbox.nextDue() : null;
 		const candidates = [next, this.#retentionDue(row)].filter((t): t is number => t !== null);
 		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
 		else await this.ctx.storage.deleteAlarm();
 	}
 
 	/** When an ended job's original is due for deletion, or null (kept for ever, or gone). */
-	#retentionDue(row: Row): number | null {
+	#retentionDue(row: JobRow): number | null {
 		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
 		if (days <= 0 || row.original_deleted_at !== null || row.status === "deleted") return null;
 		return (row.ended_at ?? row.updated_at) + days * 86_400_000;
 	}
 
 	/** Retention: an ended job's original is deleted once it has been kept long enough. */
-	async #retain(row: Row, now: number): Promise<void> {
+	async #retain(row: JobRow, now: number): Promise<void> {
 		const due = this.#retentionDue(row);
 		if (due === null || due > now) return;
 		await this.env.BUCKET.delete(originalKey(row.id));
@@ -516,94 +402,30 @@ export class JobObject extends DurableObject<Env> {
 		const row = this.#row()!;
 		if (!row.callback_url) return;
 		const { webhook: _, ...data } = jobView(this.#toJob(row), settings(this.env).PUBLIC_BASE_URL);
-		const now = Date.now();
-		const body = JSON.stringify({ type, timestamp: new Date(now).toISOString(), data });
-		this.#sql.exec(
-			"INSERT INTO webhook_event (id, type, body, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
-			`msg_${ulid(now)}`,
-			type,
-			body,
-			now,
-			now,
-		);
+		this.#outbox.add(type, data);
 	}
 
-	/** Attempts every pending event that is due, oldest first, and records each attempt. */
+	/** Attempts every pending event that is due; an attempt is a change (it wakes long-polls, reaches the index). */
 	async #deliverDue(now: number): Promise<void> {
 		const row = this.#row()!;
 		if (!row.callback_url) return;
-		const due = this.#sql
-			.exec<EventRow>("SELECT * FROM webhook_event WHERE state = 'pending' AND next_at <= ? ORDER BY created_at", now)
-			.toArray();
-		if (due.length === 0) return;
-		const secrets = row.key_hash ? await keyObject(this.env, row.key_hash).webhookSecrets() : [];
-		for (const event of due) {
-			const outcome =
-				secrets.length > 0
-					? await attemptDelivery(row.callback_url, secrets, event.id, event.body)
-					: {
-							at: now,
-							status: null,
-							error: "the API key that made the job has no webhook secret",
-							ms: 0,
-							result: "gone" as const,
-						};
-			this.#sql.exec(
-				"INSERT INTO webhook_attempt (event_id, at, status, error, ms) VALUES (?, ?, ?, ?, ?)",
-				event.id,
-				outcome.at,
-				outcome.status,
-				outcome.error,
-				outcome.ms,
-			);
-			const attempts = event.attempts + 1;
-			const delay = outcome.result === "retry" ? nextDeliveryDelayMs(attempts, settings(this.env).webhookSchedule) : null;
-			const state = outcome.result === "delivered" ? "delivered" : delay === null ? "failed" : "pending";
-			this.#sql.exec(
-				"UPDATE webhook_event SET attempts = ?, state = ?, next_at = ? WHERE id = ?",
-				attempts,
-				state,
-				delay === null ? null : Date.now() + delay,
-				event.id,
-			);
+		if (await this.#outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash }, now)) {
+			this.#update("");
+			this.#report();
 		}
-		this.#update(""); // a change: wakes long-polls, reaches the index
-		this.#report();
 	}
 
 	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
 	async redeliver(): Promise<Job | null> {
 		const row = this.#row();
 		if (!row) return null;
-		const latest = row.callback_url
-			? this.#sql.exec<EventRow>("SELECT * FROM webhook_event ORDER BY created_at DESC LIMIT 1").toArray()[0]
-			: undefined;
-		if (!latest) return this.#toJob(row);
-		this.#sql.exec("UPDATE webhook_event SET state = 'pending', attempts = 0, next_at = ? WHERE id = ?", Date.now(), latest.id);
+		if (!row.callback_url || !this.#outbox.redeliverLatest()) return this.#toJob(row);
 		await this.#armEnded();
 		return this.#toJob(this.#row()!);
 	}
 
-	#events(): WebhookEvent[] {
-		const attempts = this.#sql
-			.exec<{ event_id: string; at: number; status: number | null; error: string | null; ms: number }>(
-				"SELECT * FROM webhook_attempt ORDER BY at",
-			)
-			.toArray();
-		return this.#sql
-			.exec<EventRow>("SELECT * FROM webhook_event ORDER BY created_at")
-			.toArray()
-			.map((e) => ({
-				id: e.id,
-				type: e.type,
-				state: e.state,
-				nextAttemptAt: e.state === "pending" ? e.next_at : null,
-				attempts: attempts.filter((a) => a.event_id === e.id).map(({ at, status, error, ms }) => ({ at, status, error, ms })),
-			}));
-	}
-
-	#toJob(row: Row): Job {
-		return toJob(row, row.callback_url ? this.#events() : []);
+	#toJob(row: JobRow): Job {
+		return toJob(row, row.callback_url ? this.#outbox.events() : []);
 	}
 
 	/**
@@ -611,54 +433,8 @@ export class JobObject extends DurableObject<Env> {
 	 * background: the index lags a change by one call, and no caller waits for it.
 	 */
 	#report(): Job {
-		const job = this.#toJob(this.#row()!);
-		this.#cancelPutOff();
-		this.ctx.waitUntil(this.#sendReport());
-		return job;
-	}
-
-	/**
-	 * The job as it is now, reported to the listing index after `delayMs` unless another
-	 * report (which carries the newer state) goes first. Kept in memory only: if this object
-	 * stops meanwhile, the index shows the job's previous state (queued) until its next change.
-	 */
-	#reportSoon(delayMs: number): Job {
-		this.#cancelPutOff();
-		this.#putOff = setTimeout(() => {
-			this.#putOff = null;
-			this.ctx.waitUntil(this.#sendReport());
-		}, delayMs);
+		this.#reporter.now();
 		return this.#toJob(this.#row()!);
-	}
-
-	/** Drops a report put off by #reportSoon: the one being sent now says more. */
-	#cancelPutOff(): void {
-		if (this.#putOff) clearTimeout(this.#putOff);
-		this.#putOff = null;
-	}
-
-	/**
-	 * Tells the listing index the job's current state (reports are versioned: one that
-	 * arrives late changes nothing). One that fails is sent again by the alarm.
-	 */
-	async #sendReport(): Promise<void> {
-		const row = this.#row()!;
-		if (!row.owner_id || row.index_shard === null) return;
-		try {
-			await indexShard(this.env, row.owner_id, row.index_shard).record(this.#toJob(row));
-			// Only a missed report costs a row written: success writes nothing (rows written are billed).
-			if (row.report_due !== null && this.#row()!.version === row.version) {
-				this.#sql.exec("UPDATE job SET report_due = NULL");
-				this.#written();
-			}
-		} catch (err) {
-			console.error(`job ${row.id}: could not update the listing index; trying again in ${REPORT_RETRY_MS / 1000} s`, err);
-			this.#sql.exec("UPDATE job SET report_due = ?", row.version);
-			this.#written();
-			const retryAt = Date.now() + REPORT_RETRY_MS;
-			const armed = await this.ctx.storage.getAlarm();
-			if (armed === null || armed > retryAt) await this.ctx.storage.setAlarm(retryAt);
-		}
 	}
 
 	/** Hands the job to the queue; if that fails, the watchdog alarm sends it later. */
@@ -688,7 +464,7 @@ export class JobObject extends DurableObject<Env> {
 	/** An ended job no longer counts against its owner's jobs in flight (best-effort: the owner sweeps). */
 	#leftFlight(): void {
 		const row = this.#row();
-		if (!row?.owner_id) return;
+		if (!row) return;
 		this.ctx.waitUntil(
 			ownerStub(this.env, row.owner_id)
 				.release(row.id)
@@ -701,9 +477,9 @@ export class JobObject extends DurableObject<Env> {
 	 * current synchronous run of this object's code ends: a call reads it a handful of times
 	 * between writes, and each read was a statement of its own.
 	 */
-	#row(): Row | null {
+	#row(): JobRow | null {
 		if (this.#read !== undefined) return this.#read;
-		const row = this.#schema.exists ? (this.#sql.exec<Row>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
+		const row = this.#schema.exists ? (this.#sql.exec<JobRow>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
 		this.#read = row;
 		queueMicrotask(() => this.#written());
 		return row;
@@ -720,47 +496,4 @@ export class JobObject extends DurableObject<Env> {
 		this.#written();
 		for (const wake of [...this.#waiters]) wake();
 	}
-}
-
-/** The queue message for a job: what the consumer may start on before the job's object answers. */
-const messageFor = (row: Row): JobMessage => ({
-	jobId: row.id,
-	ownerId: row.owner_id ?? undefined,
-	sha256: row.sha256 ?? undefined,
-});
-
-function toJob(row: Row, webhookEvents: WebhookEvent[]): Job {
-	return {
-		id: row.id,
-		ownerId: row.owner_id ?? "",
-		callbackUrl: row.callback_url,
-		sha256: row.sha256,
-		deduplicatedFrom: row.dedup_of,
-		webhookEvents,
-		slug: row.slug,
-		status: row.status,
-		original: {
-			contentType: row.original_content_type as Job["original"]["contentType"],
-			bytes: row.original_bytes,
-			width: row.original_width,
-			height: row.original_height,
-		},
-		attempts: row.attempts,
-		thumbnail:
-			row.thumbnail_width === null
-				? null
-				: {
-						width: row.thumbnail_width,
-						height: row.thumbnail_height!,
-						bytes: row.thumbnail_bytes!,
-						etag: row.thumbnail_etag!,
-					},
-		error: row.error_code ? { code: row.error_code as JobError["code"], message: row.error_message ?? "" } : null,
-		nextAttemptAt: row.status === "queued" ? row.next_attempt_at : null,
-		deletedAt: row.deleted_at,
-		originalDeletedAt: row.original_deleted_at,
-		version: row.version,
-		createdAt: row.created_at,
-		updatedAt: row.updated_at,
-	};
 }

@@ -3,14 +3,17 @@ import type { Job, JobStatus } from "../contracts";
 import { metered } from "../metering";
 import { Schema } from "../sql";
 
-const MIGRATIONS = [
-	`CREATE TABLE entry (
-		job_id TEXT PRIMARY KEY,
-		status TEXT NOT NULL,
-		version INTEGER NOT NULL,
-		job TEXT NOT NULL
-	)`,
-	"CREATE INDEX entry_status ON entry (status, job_id)",
+/** Version 1: one entry per job of the shard, found by id or by status. */
+const SCHEMA = [
+	[
+		`CREATE TABLE entry (
+			job_id TEXT PRIMARY KEY,
+			status TEXT NOT NULL,
+			version INTEGER NOT NULL,
+			job TEXT NOT NULL
+		)`,
+		"CREATE INDEX entry_status ON entry (status, job_id)",
+	],
 ];
 
 /**
@@ -25,7 +28,7 @@ export class JobIndexShard extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, MIGRATIONS);
+		this.#schema = Schema.of(ctx, env, SCHEMA);
 		this.#sql = this.#schema.sql;
 	}
 

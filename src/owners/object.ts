@@ -4,25 +4,26 @@ import { jobStub } from "../jobs/stubs";
 import { metered } from "../metering";
 import { Schema } from "../sql";
 
-export const MIGRATIONS = [
-	`CREATE TABLE in_flight (
-		job_id TEXT PRIMARY KEY,
-		admitted_at INTEGER NOT NULL
-	)`,
-	// Which of the owner's jobs makes thumbnails of these bytes (SHA-256 of the original): the
-	// first processed; later uploads of the same bytes copy its thumbnail once it is done.
-	`CREATE TABLE digest (
-		sha256 TEXT PRIMARY KEY,
-		job_id TEXT NOT NULL,
-		claimed_at INTEGER NOT NULL
-	) WITHOUT ROWID`,
-];
-
 /**
- * MIGRATIONS' end state for a new owner: in_flight WITHOUT ROWID (keyed by job id alone, no
- * separate key index: one row written per admission instead of two).
+ * Version 1. Both tables are WITHOUT ROWID: keyed by their key alone, with no index beside
+ * them (one row written per admission or claim, not two).
  */
-export const FRESH_SCHEMA = [MIGRATIONS[0]!.replace(/\)\s*$/, ") WITHOUT ROWID"), ...MIGRATIONS.slice(1)];
+export const SCHEMA = [
+	[
+		// The owner's jobs queued or processing.
+		`CREATE TABLE in_flight (
+			job_id TEXT PRIMARY KEY,
+			admitted_at INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		// Which of the owner's jobs makes thumbnails of these bytes (SHA-256 of the original): the
+		// first processed; later uploads of the same bytes copy its thumbnail once it is done.
+		`CREATE TABLE digest (
+			sha256 TEXT PRIMARY KEY,
+			job_id TEXT NOT NULL,
+			claimed_at INTEGER NOT NULL
+		) WITHOUT ROWID`,
+	],
+];
 
 /** An entry this old is checked against its job before a new one is refused (a lost release). */
 const STALE_MS = 60_000;
@@ -41,7 +42,7 @@ export class OwnerObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, MIGRATIONS, FRESH_SCHEMA);
+		this.#schema = Schema.of(ctx, env, SCHEMA);
 		this.#sql = this.#schema.sql;
 	}
 

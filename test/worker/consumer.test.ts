@@ -38,6 +38,9 @@ async function newJob() {
 	return { id, stub };
 }
 
+/** The queue message the job's object sends for job `jobId` (of this test's owner, no digest). */
+const msg = (jobId: string) => ({ jobId, ownerId: caller.ownerId, sha256: null });
+
 async function deliver(body: unknown, { attempts = 1, queue = "thumbnail-jobs", environment = env } = {}) {
 	const batch = createMessageBatch(queue, [{ id: `m-${ulid()}`, timestamp: new Date(), attempts, body }]);
 	const ctx = createExecutionContext();
@@ -59,7 +62,7 @@ describe("queue consumer", () => {
 	it("acks a passing fault and leaves the backoff to the job's alarm, saying why and when", async () => {
 		const { id, stub } = await newJob();
 		const before = Date.now();
-		const result = await deliver({ jobId: id });
+		const result = await deliver(msg(id));
 		// Not a queue retry: those are capped in number, and an outage may last hours.
 		expect(result.explicitAcks).toHaveLength(1);
 		expect(result.retryMessages).toEqual([]);
@@ -74,7 +77,7 @@ describe("queue consumer", () => {
 
 	it("starts the next attempt from the alarm once the backoff is over, then watches the job again", async () => {
 		const { id, stub } = await newJob();
-		await deliver({ jobId: id });
+		await deliver(msg(id));
 		// The backoff is over.
 		await runInDurableObject(stub, (_obj, state) => {
 			state.storage.sql.exec("UPDATE job SET next_attempt_at = ?", Date.now() - 1);
@@ -91,7 +94,7 @@ describe("queue consumer", () => {
 		const { id, stub } = await newJob();
 		let due = 0;
 		for (let i = 0; i < 12; i++) {
-			await deliver({ jobId: id });
+			await deliver(msg(id));
 			due = (await stub.get())!.nextAttemptAt! - Date.now();
 			// Time passes: the backoff is over and the alarm starts the next attempt.
 			await runInDurableObject(stub, (_obj, state) => {
@@ -111,7 +114,7 @@ describe("queue consumer", () => {
 		await runInDurableObject(stub, (_obj, state) => {
 			state.storage.sql.exec("UPDATE job SET attempts = 7, retries_since = ?", since);
 		});
-		const result = await deliver({ jobId: id });
+		const result = await deliver(msg(id));
 		expect(result.explicitAcks).toHaveLength(1);
 		const job = await stub.get();
 		expect(job).toMatchObject({ status: "failed", attempts: 8, error: { code: "thumbor_unavailable" } });
@@ -134,7 +137,7 @@ describe("queue consumer", () => {
 		const put = await env.BUCKET.put(`thumbnails/s-${id}.webp`, bytes, {
 			customMetadata: { jobId: id, width: "100", height: "100" },
 		});
-		const result = await deliver({ jobId: id }); // Thumbor is unreachable here: any call would fail
+		const result = await deliver(msg(id)); // Thumbor is unreachable here: any call would fail
 		expect(result.explicitAcks).toHaveLength(1);
 		expect(await stub.get()).toMatchObject({
 			status: "done",
@@ -147,7 +150,7 @@ describe("queue consumer", () => {
 		const { id, stub } = await newJob();
 		await setState(stub, "queued", 1);
 		await env.BUCKET.put(`thumbnails/s-${id}.webp`, WEBP.lossy100, { customMetadata: { jobId: ulid() } });
-		expect((await deliver({ jobId: id })).explicitAcks).toHaveLength(1);
+		expect((await deliver(msg(id))).explicitAcks).toHaveLength(1);
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "internal_error" } });
 		expect((await env.BUCKET.head(`thumbnails/s-${id}.webp`))?.customMetadata?.jobId).not.toBe(id);
 	});
@@ -158,7 +161,7 @@ describe("queue consumer", () => {
 		const leased = await newJob();
 		await setState(leased.stub, "processing", 1, Date.now() + LEASE_MS);
 		for (const jobId of [done.id, leased.id, ulid()]) {
-			const result = await deliver({ jobId });
+			const result = await deliver(msg(jobId));
 			expect(result.explicitAcks).toHaveLength(1);
 		}
 		expect(await leased.stub.get()).toMatchObject({ status: "processing", attempts: 1 });
@@ -175,11 +178,11 @@ describe("queue consumer", () => {
 
 	it("fails jobs whose messages reach the dead-letter queue", async () => {
 		const { id, stub } = await newJob();
-		const result = await deliver({ jobId: id }, { queue: "thumbnail-jobs-dlq" });
+		const result = await deliver(msg(id), { queue: "thumbnail-jobs-dlq" });
 		expect(result.explicitAcks).toHaveLength(1);
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
 		// A dead letter for a job that never existed is simply dropped.
-		expect((await deliver({ jobId: ulid() }, { queue: "thumbnail-jobs-dlq" })).explicitAcks).toHaveLength(1);
+		expect((await deliver(msg(ulid()), { queue: "thumbnail-jobs-dlq" })).explicitAcks).toHaveLength(1);
 	});
 
 	it("handles each dead letter on its own: one whose job cannot be reached does not hold back the rest", async () => {
@@ -200,8 +203,8 @@ describe("queue consumer", () => {
 		});
 		const error = vi.spyOn(console, "error").mockImplementation(() => {});
 		const batch = createMessageBatch("thumbnail-jobs-dlq", [
-			{ id: "down", timestamp: new Date(), attempts: 1, body: { jobId: unreachable } },
-			{ id: "ok", timestamp: new Date(), attempts: 1, body: { jobId: ok.id } },
+			{ id: "down", timestamp: new Date(), attempts: 1, body: msg(unreachable) },
+			{ id: "ok", timestamp: new Date(), attempts: 1, body: msg(ok.id) },
 		]);
 		const ctx = createExecutionContext();
 		await worker.queue(batch, { ...env, JOBS });
@@ -217,8 +220,8 @@ describe("queue consumer", () => {
 		const b = await newJob();
 		await setState(b.stub, "done", 1);
 		const batch = createMessageBatch("thumbnail-jobs", [
-			{ id: "a", timestamp: new Date(), attempts: 1, body: { jobId: a.id } },
-			{ id: "b", timestamp: new Date(), attempts: 1, body: { jobId: b.id } },
+			{ id: "a", timestamp: new Date(), attempts: 1, body: msg(a.id) },
+			{ id: "b", timestamp: new Date(), attempts: 1, body: msg(b.id) },
 		]);
 		const ctx = createExecutionContext();
 		await worker.queue(batch, env);

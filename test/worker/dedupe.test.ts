@@ -9,8 +9,11 @@ import { caller, env, newKey, pngLike, request, upload, WEBP } from "./helpers";
 const POLICY = settings(env).retry;
 type Deduped = JobView & { deduplicated?: boolean; deduplicatedFrom?: string };
 
+/** Hands job `jobId`'s queue message to the consumer, as its object sends it. */
 async function consume(jobId: string) {
-	const batch = createMessageBatch("thumbnail-jobs", [{ id: `m-${jobId}`, timestamp: new Date(), attempts: 1, body: { jobId } }]);
+	const job = (await jobStub(env, jobId).get())!;
+	const body = { jobId, ownerId: job.ownerId, sha256: job.sha256 };
+	const batch = createMessageBatch("thumbnail-jobs", [{ id: `m-${jobId}`, timestamp: new Date(), attempts: 1, body }]);
 	const ctx = createExecutionContext();
 	await worker.queue(batch, env);
 	await getQueueResult(batch, ctx);

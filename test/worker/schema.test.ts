@@ -1,117 +1,99 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { FRESH_SCHEMA, MIGRATIONS, WEBHOOK_TABLES } from "../../src/jobs/object";
-import { FRESH_SCHEMA as OWNER_FRESH, MIGRATIONS as OWNER_MIGRATIONS } from "../../src/owners/object";
-import { Schema } from "../../src/sql";
+import { JOB_SCHEMA } from "../../src/jobs/schema";
+import { SCHEMA as OWNER_SCHEMA } from "../../src/owners/object";
+import { Schema, type SchemaVersions } from "../../src/sql";
 import { env } from "./helpers";
 
-/**
- * Every table's columns (name, type, not null, default, key) and every index of a fresh
- * object's database once `make` has run, and the migrations version a new Schema reads there.
- */
-async function schemaAfter(make: (sql: SqlStorage) => void) {
+/** Runs `make` on a fresh object's database; what it then holds, and rows `make` wrote. */
+async function afterMaking(make: (sql: SqlStorage) => void) {
 	const stub = env.JOBS.get(env.JOBS.idFromName(`schema-${crypto.randomUUID()}`));
 	return runInDurableObject(stub, (_obj, state) => {
 		const { sql } = state.storage;
-		make(sql);
+		let rowsWritten = 0;
+		const counting = {
+			exec: (q: string, ...b: SqlStorageValue[]) => {
+				const cursor = sql.exec(q, ...b);
+				const rows = cursor.toArray(); // read to the end, so that rowsWritten is complete
+				rowsWritten += cursor.rowsWritten;
+				return { toArray: () => rows, one: () => rows[0] };
+			},
+		} as unknown as SqlStorage;
+		make(counting);
 		const objects = sql
 			.exec<{ type: string; name: string }>(
 				"SELECT type, name FROM sqlite_master WHERE name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
 			)
 			.toArray();
+		const tables = objects.filter((o) => o.type === "table").map((o) => o.name);
 		return {
-			tables: objects.filter((o) => o.type === "table" && o.name !== "schema_migrations").map((o) => o.name),
+			tables,
 			indexes: objects.filter((o) => o.type === "index").map((o) => o.name),
-			columns: objects
-				.filter((o) => o.type === "table" && o.name !== "schema_migrations")
-				.map((t) => ({
-					table: t.name,
-					columns: sql.exec(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${t.name}')`).toArray(),
-				})),
+			columns: (table: string) => tables.includes(table),
+			jobColumns: tables.includes("job")
+				? sql
+						.exec<{ name: string }>("SELECT name FROM pragma_table_info('job')")
+						.toArray()
+						.map((c) => c.name)
+				: [],
 			version: new Schema(sql, []).version,
+			rowsWritten,
 		};
 	});
 }
 
-/**
- * `tables` with `table`'s key NOT NULL: what a WITHOUT ROWID table's key is by definition (a rowid
- * table's merely never is null here), so a fresh schema compares equal to the migrated one.
- */
-function keyNotNull(tables: Awaited<ReturnType<typeof schemaAfter>>["columns"], table: string) {
-	return tables.map((t) => (t.table === table ? { ...t, columns: t.columns.map((c) => (c.pk ? { ...c, notnull: 1 } : c)) } : t));
-}
+const addedLater: SchemaVersions = [...JOB_SCHEMA, ["ALTER TABLE job ADD COLUMN added_later TEXT"]];
 
-describe("a job's schema", () => {
-	it("made at once for a new job is the one its migrations end in", async () => {
-		const migrated = await schemaAfter((sql) => new Schema(sql, MIGRATIONS).ensure());
-		// A job with a callback URL: the webhook tables are made beside the fresh schema.
-		const fresh = await schemaAfter((sql) => {
-			new Schema(sql, MIGRATIONS, FRESH_SCHEMA).ensure();
-			for (const table of WEBHOOK_TABLES) sql.exec(table);
+describe("a job's schema (version 1)", () => {
+	it("is made for a new job in one go: its table, WITHOUT ROWID, and its version in a comment — 3 rows with the job's own", async () => {
+		const made = await afterMaking((sql) => {
+			new Schema(sql, JOB_SCHEMA).ensure();
+			sql.exec(
+				"INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, created_at, updated_at) VALUES ('j', 'o', 's', 'queued', 'image/png', 1, 0, 0)",
+			);
 		});
-		expect(fresh.columns).toEqual(keyNotNull(migrated.columns, "job"));
-		expect(fresh.tables).toEqual(migrated.tables);
-		expect(fresh.version).toBe(MIGRATIONS.length);
-		expect(migrated.version).toBe(MIGRATIONS.length);
-		expect(fresh.columns.find((t) => t.table === "job")?.columns.length).toBeGreaterThan(30);
-		// WITHOUT ROWID: the job's id is its table's key, no index beside it; no schema_migrations table either.
-		expect(migrated.indexes).toContain("sqlite_autoindex_job_1");
-		expect(fresh.indexes).toEqual(migrated.indexes.filter((name) => name !== "sqlite_autoindex_job_1"));
-	});
-
-	it("writes 3 rows to make a new job's schema and the job (its table and its row), far fewer than migrating", async () => {
-		const rowsWritten = (make: (sql: SqlStorage) => void) =>
-			runInDurableObject(env.JOBS.get(env.JOBS.idFromName(`rows-${crypto.randomUUID()}`)), (_obj, state) => {
-				const { sql } = state.storage;
-				let rows = 0;
-				const counting = {
-					exec: (q: string, ...b: unknown[]) => {
-						const cursor = sql.exec(q, ...b);
-						cursor.toArray();
-						rows += cursor.rowsWritten;
-						return cursor;
-					},
-				} as unknown as SqlStorage;
-				make(counting);
-				counting.exec(
-					"INSERT INTO job (id, slug, status, original_content_type, original_bytes, created_at, updated_at) VALUES ('j', 's', 'queued', 'image/png', 1, 0, 0)",
-				);
-				return rows;
-			});
-		expect(await rowsWritten((sql) => new Schema(sql, MIGRATIONS, FRESH_SCHEMA).ensure())).toBe(3);
-		expect(await rowsWritten((sql) => new Schema(sql, MIGRATIONS).ensure())).toBeGreaterThan(9);
-	});
-
-	it("is brought up to date from any earlier version, and left alone once it is", async () => {
-		const latest = await schemaAfter((sql) => new Schema(sql, MIGRATIONS).ensure());
-		const upgraded = await schemaAfter((sql) => {
-			new Schema(sql, MIGRATIONS.slice(0, 5)).ensure();
-			new Schema(sql, MIGRATIONS, FRESH_SCHEMA); // an existing database migrates when the object starts
-		});
-		expect(upgraded.columns).toEqual(latest.columns);
-		expect(upgraded.version).toBe(MIGRATIONS.length);
-	});
-
-	it("reads its version from a new database's mark, and migrates on from there", async () => {
-		const later = [...MIGRATIONS, "ALTER TABLE job ADD COLUMN added_later TEXT"];
-		const upgraded = await schemaAfter((sql) => {
-			new Schema(sql, MIGRATIONS, FRESH_SCHEMA).ensure();
-			expect(new Schema(sql, MIGRATIONS).version).toBe(MIGRATIONS.length); // nothing to do: nothing written
-			new Schema(sql, later, FRESH_SCHEMA);
-		});
-		expect(upgraded.version).toBe(later.length);
-		expect(upgraded.columns.find((t) => t.table === "job")?.columns.at(-1)).toMatchObject({ name: "added_later" });
+		expect(made.tables).toEqual(["job"]);
+		expect(made.indexes).toEqual([]); // the id is the table's key: no index beside it
+		expect(made.version).toBe(1);
+		expect(made.rowsWritten).toBe(3);
+		expect(made.jobColumns).not.toContain("original_served_attempt");
+		expect(made.jobColumns).not.toContain("writing_until");
 	});
 });
 
-describe("an owner's schema", () => {
-	it("made at once for a new owner is the one its migrations end in, without a key index beside in_flight", async () => {
-		const migrated = await schemaAfter((sql) => new Schema(sql, OWNER_MIGRATIONS).ensure());
-		const fresh = await schemaAfter((sql) => new Schema(sql, OWNER_MIGRATIONS, OWNER_FRESH).ensure());
-		expect(fresh.columns).toEqual(keyNotNull(migrated.columns, "in_flight"));
-		expect(fresh.tables).toEqual(["digest", "in_flight"]);
-		expect(fresh.version).toBe(OWNER_MIGRATIONS.length);
-		expect(migrated.indexes).toEqual(["sqlite_autoindex_in_flight_1"]);
-		expect(fresh.indexes).toEqual([]);
+describe("a schema's later versions", () => {
+	it("bring a version-1 database up to date when its object starts, once, and record how far it went", async () => {
+		const upgraded = await afterMaking((sql) => {
+			new Schema(sql, JOB_SCHEMA).ensure();
+			expect(new Schema(sql, JOB_SCHEMA).version).toBe(1); // up to date: nothing to do
+			expect(new Schema(sql, addedLater).version).toBe(2); // migrates as the object starts
+			expect(new Schema(sql, addedLater).version).toBe(2); // and not again
+		});
+		expect(upgraded.jobColumns.at(-1)).toBe("added_later");
+		expect(upgraded.tables).toEqual(["job", "schema_migrations"]);
+		expect(upgraded.version).toBe(2);
+	});
+
+	it("are made in one go for a new database, which records the latest version", async () => {
+		const made = await afterMaking((sql) => new Schema(sql, addedLater).ensure());
+		expect(made.version).toBe(2);
+		expect(made.jobColumns).toContain("added_later");
+		expect(made.tables).toEqual(["job"]);
+	});
+
+	it("leave an object that was only read without a schema: nothing is written", async () => {
+		const read = await afterMaking((sql) => {
+			expect(new Schema(sql, addedLater).exists).toBe(false);
+		});
+		expect(read).toMatchObject({ tables: [], version: null, rowsWritten: 0 });
+	});
+});
+
+describe("an owner's schema (version 1)", () => {
+	it("keeps in_flight and digest WITHOUT ROWID: no index beside either", async () => {
+		const made = await afterMaking((sql) => new Schema(sql, OWNER_SCHEMA).ensure());
+		expect(made.tables).toEqual(["digest", "in_flight"]);
+		expect(made.indexes).toEqual([]);
+		expect(made.version).toBe(1);
 	});
 });

@@ -1,0 +1,120 @@
+/**
+ * A job's storage in its JobObject: version 1 of its table, the row as SQLite gives it,
+ * and how a row becomes the Job contract and its queue message.
+ */
+import type { Job, JobError, JobMessage, JobStatus, WebhookEvent } from "../contracts";
+import type { SchemaVersions } from "../sql";
+
+/**
+ * The job's one row. WITHOUT ROWID: kept by its id alone, so making the table and the row
+ * writes no separate key index. Every change adds one to `version`, so the listing index
+ * keeps the newest state it is told.
+ */
+const JOB_TABLE = `CREATE TABLE job (
+	id TEXT PRIMARY KEY,
+	owner_id TEXT NOT NULL,
+	slug TEXT NOT NULL,
+	status TEXT NOT NULL,
+	original_content_type TEXT NOT NULL,
+	original_bytes INTEGER NOT NULL,
+	original_width INTEGER,
+	original_height INTEGER,
+	sha256 TEXT, -- of the original: identical bytes reuse a thumbnail
+	callback_url TEXT, -- where the job's events go
+	key_hash TEXT, -- whose key's webhook secrets sign them
+	index_shard INTEGER, -- the owner's listing shard it reports to, fixed at creation (null: not listed)
+	attempts INTEGER NOT NULL DEFAULT 0,
+	lease_until INTEGER, -- the current attempt's lease
+	retries_since INTEGER, -- when the current retry window began (null: at created_at)
+	next_attempt_at INTEGER, -- when a backed-off attempt is due
+	thumbnail_width INTEGER,
+	thumbnail_height INTEGER,
+	thumbnail_bytes INTEGER,
+	thumbnail_etag TEXT,
+	dedup_of TEXT, -- the earlier job whose thumbnail this one copied (same bytes)
+	error_code TEXT,
+	error_message TEXT,
+	version INTEGER NOT NULL DEFAULT 0,
+	deleted_at INTEGER,
+	ended_at INTEGER, -- done or failed: the original's retention counts from here
+	original_deleted_at INTEGER,
+	report_due INTEGER, -- a listing report failed: the version the alarm sends again
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+) WITHOUT ROWID`;
+
+/** The job's schema (its webhook tables are the outbox's: jobs/outbox.ts). */
+export const JOB_SCHEMA: SchemaVersions = [[JOB_TABLE]];
+
+export type JobRow = {
+	id: string;
+	owner_id: string;
+	slug: string;
+	status: JobStatus;
+	original_content_type: string;
+	original_bytes: number;
+	original_width: number | null;
+	original_height: number | null;
+	sha256: string | null;
+	callback_url: string | null;
+	key_hash: string | null;
+	index_shard: number | null;
+	attempts: number;
+	lease_until: number | null;
+	retries_since: number | null;
+	next_attempt_at: number | null;
+	thumbnail_width: number | null;
+	thumbnail_height: number | null;
+	thumbnail_bytes: number | null;
+	thumbnail_etag: string | null;
+	dedup_of: string | null;
+	error_code: string | null;
+	error_message: string | null;
+	version: number;
+	deleted_at: number | null;
+	ended_at: number | null;
+	original_deleted_at: number | null;
+	report_due: number | null;
+	created_at: number;
+	updated_at: number;
+};
+
+/** The queue message for a job: what the consumer may start on before the job's object answers. */
+export const messageFor = (row: JobRow): JobMessage => ({ jobId: row.id, ownerId: row.owner_id, sha256: row.sha256 });
+
+/** The job as the contract says, with its webhook events (none without a callback URL). */
+export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
+	return {
+		id: row.id,
+		ownerId: row.owner_id,
+		callbackUrl: row.callback_url,
+		sha256: row.sha256,
+		deduplicatedFrom: row.dedup_of,
+		webhookEvents,
+		slug: row.slug,
+		status: row.status,
+		original: {
+			contentType: row.original_content_type as Job["original"]["contentType"],
+			bytes: row.original_bytes,
+			width: row.original_width,
+			height: row.original_height,
+		},
+		attempts: row.attempts,
+		thumbnail:
+			row.thumbnail_width === null
+				? null
+				: {
+						width: row.thumbnail_width,
+						height: row.thumbnail_height!,
+						bytes: row.thumbnail_bytes!,
+						etag: row.thumbnail_etag!,
+					},
+		error: row.error_code ? { code: row.error_code as JobError["code"], message: row.error_message ?? "" } : null,
+		nextAttemptAt: row.status === "queued" ? row.next_attempt_at : null,
+		deletedAt: row.deleted_at,
+		originalDeletedAt: row.original_deleted_at,
+		version: row.version,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+	};
+}
