@@ -31,8 +31,17 @@ export interface RetryPolicy {
  * then spread by ±20% so that jobs failed together by an outage do not all return at once.
  */
 export function retryDelayMs(attempts: number, policy: RetryPolicy, random = Math.random): number {
-	const seconds = Math.min(policy.maxDelaySeconds, policy.baseSeconds * 2 ** Math.max(0, attempts - 1));
+	return jittered(Math.min(policy.maxDelaySeconds, policy.baseSeconds * 2 ** Math.max(0, attempts - 1)), random);
+}
+
+/** `seconds` in milliseconds, spread by ±20% so that things failed together do not all come back at once. */
+export function jittered(seconds: number, random = Math.random): number {
 	return Math.round(seconds * 1000 * (0.8 + 0.4 * random()));
+}
+
+/** Why a job failed for good after its retries: the last attempt's reason, how many there were, over how long. */
+export function gaveUp(reason: string, attempts: number, elapsedMs: number): string {
+	return `${reason} Gave up after ${attempts} attempts over ${duration(elapsedMs)}.`;
 }
 
 /** Failures that say nothing against the image: its owner may retry the job (POST /jobs/<id>/retry). */

@@ -1,4 +1,5 @@
 import type { ImageType } from "../contracts";
+import { fourcc, u16be, u16le, u32be, u32le } from "./bytes";
 import { readWebpInfo } from "./webp";
 
 export interface ImageSize {
@@ -16,10 +17,6 @@ export interface ImageSize {
 export const decodedBytes = (size: ImageSize) => size.width * size.height * size.bytesPerPixel;
 
 const sampleBytes = (bits: number) => Math.max(1, Math.ceil(bits / 8));
-
-const u16be = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
-const u16le = (b: Uint8Array, at: number) => b[at]! | (b[at + 1]! << 8);
-const u32be = (b: Uint8Array, at: number) => ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
 
 /**
  * An image's pixel size from the start of its file, or null when the header
@@ -60,13 +57,11 @@ const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 4, 4: 2, 6: 4 };
 
 /** Whether a WebP says it has alpha: VP8L's alpha_is_used bit, VP8X's alpha flag (plain VP8 has none). */
 function webpHasAlpha(b: Uint8Array): boolean {
-	const chunk = String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!);
+	const chunk = fourcc(b, 12);
 	if (chunk === "VP8L") return ((b[24]! >> 4) & 1) === 1; // bit 28 of the 32 after the signature byte
 	if (chunk === "VP8X") return (b[20]! & 0x10) !== 0;
 	return false;
 }
-
-const u16le32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 
 /**
  * A TIFF's first image size: ImageWidth (256) and ImageLength (257) in its first IFD, and
@@ -76,7 +71,7 @@ function tiffSize(b: Uint8Array): ImageSize | null {
 	if (b.length < 8) return null;
 	const little = b[0] === 0x49;
 	const u16 = (at: number) => (little ? u16le(b, at) : u16be(b, at));
-	const u32 = (at: number) => (little ? u16le32(b, at) : u32be(b, at));
+	const u32 = (at: number) => (little ? u32le(b, at) : u32be(b, at));
 	const ifd = u32(4);
 	if (ifd + 2 > b.length) return null;
 	const count = u16(ifd);
@@ -121,7 +116,7 @@ function isobmffSize(b: Uint8Array): ImageSize | null {
 	const walk = (start: number, end: number, depth: number) => {
 		for (let at = start; at + 8 <= end; ) {
 			let size = u32be(b, at);
-			const type = String.fromCharCode(b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
+			const type = fourcc(b, at + 4);
 			if (size === 0) size = end - at;
 			if (size < 8 || at + size > end) return;
 			if (type === "meta" && depth === 0)

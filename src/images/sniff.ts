@@ -1,7 +1,5 @@
 import type { ImageType } from "../contracts";
-
-const ascii = (bytes: Uint8Array, at: number, text: string) =>
-	bytes.length >= at + text.length && [...text].every((ch, i) => bytes[at + i] === ch.charCodeAt(0));
+import { ascii, fourcc, u32be } from "./bytes";
 
 const startsWith = (bytes: Uint8Array, magic: number[]) => bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
 
@@ -14,10 +12,9 @@ const HEIC_BRANDS = ["heic", "heix", "heim", "heis"];
 /** The major and compatible brands of an ISOBMFF file's leading `ftyp` box (within `head`). */
 function ftypBrands(head: Uint8Array): string[] {
 	if (!ascii(head, 4, "ftyp") || head.length < 16) return [];
-	const size = Math.min(((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0, head.length);
-	const brand = (at: number) => String.fromCharCode(head[at]!, head[at + 1]!, head[at + 2]!, head[at + 3]!);
-	const brands = [brand(8)];
-	for (let at = 16; at + 4 <= size; at += 4) brands.push(brand(at)); // after the major brand and minor version
+	const size = Math.min(u32be(head, 0), head.length);
+	const brands = [fourcc(head, 8)];
+	for (let at = 16; at + 4 <= size; at += 4) brands.push(fourcc(head, at)); // after the major brand and minor version
 	return brands;
 }
 

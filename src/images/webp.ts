@@ -1,13 +1,11 @@
+import { fourcc, u16le as u16, u24le as u24, u32le } from "./bytes";
+
 /** Just enough of the WebP container to trust what Thumbor sends back. */
 export interface WebpInfo {
 	width: number;
 	height: number;
 	animated: boolean;
 }
-
-const fourcc = (b: Uint8Array, at: number) => String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
-const u16 = (b: Uint8Array, at: number) => b[at]! | (b[at + 1]! << 8);
-const u24 = (b: Uint8Array, at: number) => b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16);
 
 /**
  * Reads a WebP file's canvas size from its first chunk (VP8, VP8L or VP8X), or
@@ -28,7 +26,7 @@ export function readWebpInfo(b: Uint8Array, { headOnly = false } = {}): WebpInfo
 		}
 		case "VP8L": {
 			if (b[d] !== 0x2f) return null;
-			const bits = b[d + 1]! | (b[d + 2]! << 8) | (b[d + 3]! << 16) | (b[d + 4]! << 24);
+			const bits = u32le(b, d + 1);
 			return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1, animated: false };
 		}
 		case "VP8X": {

@@ -71,11 +71,6 @@ export class ClaimObject extends DurableObject<Env> {
 		return { owner, fingerprint, claimedAt: now };
 	}
 
-	/** Gives the name from `from` to `to`, if `from` still holds it (a holder that will never use it). */
-	async handOver(from: string, to: string): Promise<void> {
-		if ((await this.holder())?.owner === from) this.#sql.exec("UPDATE claim SET owner = ?, claimed_at = ?", to, Date.now());
-	}
-
 	/** Gives the name up, if `owner` holds it (a claim whose request failed). */
 	async release(owner: string): Promise<void> {
 		if ((await this.holder())?.owner === owner) await this.#schema.dropAll(this.ctx.storage);

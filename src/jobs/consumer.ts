@@ -6,7 +6,7 @@
  * the backoff with its alarm and sends the job again, for as long as its retry
  * window lasts.
  */
-import { AttemptError, duration, retryDelayMs } from "../attempts";
+import { AttemptError, gaveUp, retryDelayMs } from "../attempts";
 import { type Settings, settings } from "../config";
 import { type Job, JobMessage } from "../contracts";
 import { meteredMessages } from "../metering";
@@ -65,9 +65,7 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 			const now = Date.now();
 			if (failure.permanent || now + delayMs > attempt.retryUntil) {
 				const since = attempt.retryUntil - cfg.retry.windowSeconds * 1000;
-				const why = failure.permanent
-					? failure.error.message
-					: `${failure.error.message} Gave up after ${attempt.job.attempts} attempts over ${duration(now - since)}.`;
+				const why = failure.permanent ? failure.error.message : gaveUp(failure.error.message, attempt.job.attempts, now - since);
 				await job.fail({ code: failure.error.code, message: why });
 				log("job.failed", attempt.job, { code: failure.error.code, ms: now - started });
 			} else {

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { duration, type RetryPolicy } from "../attempts";
+import { gaveUp, type RetryPolicy } from "../attempts";
 import { settings } from "../config";
 import {
 	type Job,
@@ -152,7 +152,7 @@ export class JobObject extends DurableObject<Env> {
 		if (row.attempts > 0 && now > retryUntil) {
 			await this.fail({
 				code: row.error_code ? (row.error_code as JobError["code"]) : "timed_out",
-				message: `${row.error_message ?? "Processing did not finish."} Gave up after ${row.attempts} attempts over ${duration(now - since)}.`,
+				message: gaveUp(row.error_message ?? "Processing did not finish.", row.attempts, now - since),
 			});
 			return { proceed: false, reason: "exhausted" };
 		}

@@ -1,6 +1,6 @@
 import { AttemptError } from "../attempts";
 import { settings } from "../config";
-import { fromBase64url } from "../crypto";
+import { fromBase64 } from "../crypto";
 import { count } from "../metering";
 import { shardOf } from "../shards";
 import { renderThumbnail, type ThumborOrigin, thumborPath } from "./client";
@@ -26,9 +26,9 @@ export async function thumborHealth(
 }
 
 /** An 8x8 PNG of one colour: what the health check has Thumbor make a thumbnail of. */
-const PROBE_PNG = fromBase64url(
+const PROBE_PNG = fromBase64(
 	"iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8UaHBgA0wMeAAg1MCAB4nAXgllso1AAAAAElFTkSuQmCC",
-)!;
+);
 
 /** What the health check found: whether Thumbor makes thumbnails for us, and if not, why. */
 export interface OriginHealth {

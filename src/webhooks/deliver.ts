@@ -3,6 +3,7 @@
  * `410 Gone` means the receiver wants no more (stop for good); anything else, or no
  * answer within the timeout, is tried again later.
  */
+import { jittered } from "../attempts";
 import { count } from "../metering";
 import { webhookHeaders } from "./sign";
 
@@ -55,5 +56,5 @@ export async function attemptDelivery(
  */
 export function nextDeliveryDelayMs(attempts: number, schedule: readonly number[], random = Math.random): number | null {
 	const seconds = schedule[attempts - 1];
-	return seconds === undefined ? null : Math.round(seconds * 1000 * (0.8 + 0.4 * random()));
+	return seconds === undefined ? null : jittered(seconds, random);
 }

@@ -4,20 +4,16 @@
  * `<webhook-id>.<webhook-timestamp>.<body>`, one per secret, space-separated (during
  * a rotation both the new and the old secret sign).
  */
-const enc = new TextEncoder();
+import { base64, fromBase64, hmac } from "../crypto";
 
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 
 export function newWebhookSecret(): string {
-	const bytes = crypto.getRandomValues(new Uint8Array(24));
-	return WEBHOOK_SECRET_PREFIX + btoa(String.fromCharCode(...bytes));
+	return WEBHOOK_SECRET_PREFIX + base64(crypto.getRandomValues(new Uint8Array(24)));
 }
 
 async function signOne(secret: string, content: string): Promise<string> {
-	const raw = Uint8Array.from(atob(secret.slice(WEBHOOK_SECRET_PREFIX.length)), (c) => c.charCodeAt(0));
-	const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(content)));
-	return `v1,${btoa(String.fromCharCode(...mac))}`;
+	return `v1,${base64(await hmac(fromBase64(secret.slice(WEBHOOK_SECRET_PREFIX.length)), "SHA-256", content))}`;
 }
 
 /** The three Standard Webhooks headers for one delivery attempt of message `id`. */
