@@ -6,10 +6,10 @@ import { ApiKey, NewApiKey, OwnerId } from "../contracts";
 import { ApiError } from "../errors";
 import { requeueStranded } from "../jobs/requeue";
 import { meterReset, meterSnapshot } from "../metering";
+import { keyRegistry } from "../objects";
 import { admin as adminAuth, empty, json, problem } from "../openapi/describe";
 import { valid } from "../validate";
 import { requireAdmin } from "./middleware";
-import { keyRegistry } from "./objects";
 
 const keyId = { name: "id", in: "path" as const, required: true, schema: { type: "string" as const } };
 const NewKeyAnswer = ApiKey.extend({

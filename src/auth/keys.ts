@@ -7,7 +7,7 @@
  * ever stored (a key is random enough that a fast hash is safe), and lookups go by it.
  * Changing KEY_CHECKSUM_SECRET invalidates every key.
  */
-import { base64url, hex, hmac } from "../crypto";
+import { base64, base64url, hex, hmac } from "../crypto";
 
 export const KEY_PREFIX = "et_live_";
 const KEY_SHAPE = /^(et_live_[A-Za-z0-9_-]{32})([A-Za-z0-9_-]{11})$/;
@@ -45,4 +45,12 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
 		crypto.subtle.digest("SHA-256", enc.encode(b)),
 	]);
 	return crypto.subtle.timingSafeEqual(da, db);
+}
+
+/** What starts a webhook signing secret (Standard Webhooks: `whsec_` and base64 of the HMAC key). */
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+
+/** A new webhook signing secret for a key: 192 random bits. */
+export function newWebhookSecret(): string {
+	return WEBHOOK_SECRET_PREFIX + base64(crypto.getRandomValues(new Uint8Array(24)));
 }

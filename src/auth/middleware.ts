@@ -11,9 +11,9 @@ import { createMiddleware } from "hono/factory";
 import { settings } from "../config";
 import type { Caller } from "../contracts";
 import { ApiError } from "../errors";
+import { keyObject } from "../objects";
 import type { Steps } from "../timing";
 import { keyChecksumValid, secretsEqual, sha256Hex } from "./keys";
-import { keyObject } from "./objects";
 
 export type AuthEnv = { Bindings: Env; Variables: { caller: Caller; steps: Steps } };
 

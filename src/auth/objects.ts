@@ -3,9 +3,9 @@ import { settings } from "../config";
 import type { ApiKey, Caller, NewApiKey } from "../contracts";
 import { ulid } from "../ids";
 import { metered } from "../metering";
+import { keyObject } from "../objects";
 import { Schema } from "../sql";
-import { newWebhookSecret } from "../webhooks/sign";
-import { newKeySecret, sha256Hex, shownPrefix } from "./keys";
+import { newKeySecret, newWebhookSecret, sha256Hex, shownPrefix } from "./keys";
 
 type KeyRow = {
 	id: string;
@@ -189,6 +189,3 @@ export class KeyRegistry extends DurableObject<Env> {
 		return this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0] ?? null;
 	}
 }
-
-export const keyObject = (env: Env, hash: string) => env.KEYS.get(env.KEYS.idFromName(`key:${hash}`));
-export const keyRegistry = (env: Env) => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("registry"));

@@ -6,7 +6,7 @@
 import { settings } from "../config";
 import type { Caller, Job } from "../contracts";
 import { ApiError } from "../errors";
-import { jobStub, ownerStub } from "./stubs";
+import { jobStub, ownerStub } from "../objects";
 
 export const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
 

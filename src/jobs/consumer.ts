@@ -10,11 +10,11 @@ import { AttemptError, gaveUp, retryDelayMs } from "../attempts";
 import { type Settings, settings } from "../config";
 import { type Job, JobMessage } from "../contracts";
 import { meteredMessages } from "../metering";
+import { digestClaim, jobStub } from "../objects";
 import { originalKey, thumbnailKey } from "../storage";
 import { renderThumbnail, thumborPath } from "../thumbor/client";
 import { thumborOrigin } from "../thumbor/origin";
 import { Steps } from "../timing";
-import { digestClaim, jobStub } from "./stubs";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");

@@ -9,9 +9,9 @@
 
 import { settings } from "../config";
 import type { Caller } from "../contracts";
+import { digestClaim, jobStub } from "../objects";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
 import { jobNotFound, ownJob } from "./common";
-import { digestClaim, jobStub } from "./stubs";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
 	await ownJob(env, caller, id);

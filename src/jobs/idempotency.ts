@@ -6,8 +6,8 @@
 import type { Job } from "../contracts";
 import { IdempotencyKey } from "../contracts";
 import { ApiError } from "../errors";
+import { idempotencyClaim, jobStub } from "../objects";
 import type { Claim } from "./claims";
-import { idempotencyClaim, jobStub } from "./stubs";
 
 /** Replays of an upload with the same Idempotency-Key return its job, for a day. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;

@@ -11,13 +11,13 @@ import {
 	type WebhookEvent,
 } from "../contracts";
 import { count, metered } from "../metering";
+import { ownerStub } from "../objects";
 import { shardOf } from "../shards";
 import { Schema } from "../sql";
 import { IMMUTABLE, originalKey, thumbnailKey } from "../storage";
 import { WebhookOutbox } from "./outbox";
 import { ListingReporter } from "./reporter";
 import { JOB_SCHEMA, type JobRow, messageFor, toJob } from "./schema";
-import { ownerStub } from "./stubs";
 import { jobView } from "./view";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */

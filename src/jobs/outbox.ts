@@ -4,9 +4,10 @@
  * with a callback URL). The object decides when an event happens and when its alarm runs;
  * the outbox records, delivers and reports.
  */
-import { keyObject } from "../auth/objects";
+
 import type { WebhookEvent } from "../contracts";
 import { ulid } from "../ids";
+import { keyObject } from "../objects";
 import { attemptDelivery, nextDeliveryDelayMs } from "../webhooks/deliver";
 
 /** The outbox's tables (IF NOT EXISTS: a job without a callback URL has none, and makes none). */

@@ -5,8 +5,8 @@
  * sent again by the object's alarm.
  */
 import type { Job } from "../contracts";
+import { indexShard } from "../objects";
 import type { JobRow } from "./schema";
-import { indexShard } from "./stubs";
 
 /** How soon the alarm tries again after the listing index could not be told of a change. */
 export const REPORT_RETRY_MS = 30_000;

@@ -5,8 +5,7 @@
  * alarm covers the rest, so this is a tool for after an incident; `npm run dev` calls it
  * on every start (with `abandonLeases`), since a local queue loses its messages on restart.
  */
-import { keyRegistry } from "../auth/objects";
-import { jobStub, ownerStub } from "./stubs";
+import { jobStub, keyRegistry, ownerStub } from "../objects";
 
 export interface Requeued {
 	/** Jobs in flight that were looked at. */

@@ -5,8 +5,8 @@
 import { RETRYABLE_ERRORS } from "../attempts";
 import type { Caller, Job } from "../contracts";
 import { ApiError } from "../errors";
+import { jobStub, ownerStub } from "../objects";
 import { admit, jobNotFound, ownJob } from "./common";
-import { jobStub, ownerStub } from "./stubs";
 
 /**
  * POST /jobs/<id>/retry: a job that failed for a reason that says nothing

@@ -6,12 +6,12 @@ import { type AuthEnv, requireKey } from "../auth/middleware";
 import { settings } from "../config";
 import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../contracts";
 import { listJobs } from "../listing/list";
+import { jobStub } from "../objects";
 import { bearer, empty, json, KEYED, problem } from "../openapi/describe";
 import { valid } from "../validate";
 import { jobNotFound, ownJob } from "./common";
 import { deleteJob } from "./delete";
 import { redeliverWebhook, retryJob } from "./retry";
-import { jobStub } from "./stubs";
 import { submitUpload } from "./submit";
 import { JobView, jobView } from "./view";
 

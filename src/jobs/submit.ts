@@ -8,13 +8,13 @@ import { settings } from "../config";
 import { type Caller, type Job, UploadOptions } from "../contracts";
 import { ApiError } from "../errors";
 import { ulid } from "../ids";
+import { jobStub, ownerStub, slugClaim } from "../objects";
 import { originalKey } from "../storage";
 import type { Steps } from "../timing";
 import { ingestUpload, type Upload, type UploadLimits } from "../uploads/ingest";
 import { checkCallbackUrl } from "../webhooks/url";
 import { admit } from "./common";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
-import { jobStub, ownerStub, slugClaim } from "./stubs";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });

@@ -8,7 +8,7 @@
 import { settings } from "../config";
 import type { Caller, Job, JobListQuery } from "../contracts";
 import { ApiError } from "../errors";
-import { indexShard } from "../jobs/stubs";
+import { indexShard } from "../objects";
 import { readCursor, writeCursor } from "./cursor";
 
 export async function listJobs(

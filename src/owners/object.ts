@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { TERMINAL_STATUSES } from "../contracts";
-import { jobStub } from "../jobs/stubs";
 import { metered } from "../metering";
+import { jobStub } from "../objects";
 import { Schema } from "../sql";
 
 /**

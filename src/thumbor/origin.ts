@@ -2,6 +2,7 @@ import { AttemptError } from "../attempts";
 import { settings } from "../config";
 import { fromBase64 } from "../crypto";
 import { count } from "../metering";
+import { thumborContainer } from "../objects";
 import { shardOf } from "../shards";
 import { renderThumbnail, type ThumborOrigin, thumborPath } from "./client";
 
@@ -83,7 +84,7 @@ export function thumborOrigin(env: Env, key: string): ThumborOrigin {
 }
 
 function containerOrigin(env: Env, instance: number): ThumborOrigin {
-	const stub = env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${instance}`));
+	const stub = thumborContainer(env, instance);
 	return {
 		render: (path, original) => stub.render(path, original),
 		healthy: () => stub.healthy(),

@@ -4,13 +4,8 @@
  * `<webhook-id>.<webhook-timestamp>.<body>`, one per secret, space-separated (during
  * a rotation both the new and the old secret sign).
  */
+import { WEBHOOK_SECRET_PREFIX } from "../auth/keys";
 import { base64, fromBase64, hmac } from "../crypto";
-
-export const WEBHOOK_SECRET_PREFIX = "whsec_";
-
-export function newWebhookSecret(): string {
-	return WEBHOOK_SECRET_PREFIX + base64(crypto.getRandomValues(new Uint8Array(24)));
-}
 
 async function signOne(secret: string, content: string): Promise<string> {
 	return `v1,${base64(await hmac(fromBase64(secret.slice(WEBHOOK_SECRET_PREFIX.length)), "SHA-256", content))}`;

@@ -10,12 +10,11 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { percentile } from "../../scripts/stats.mjs";
-import { keyRegistry } from "../../src/auth/objects";
 import { settings } from "../../src/config";
 import type { Job } from "../../src/contracts";
 import { ulid } from "../../src/ids";
 import worker from "../../src/index";
-import { indexShard } from "../../src/jobs/stubs";
+import { indexShard, keyRegistry } from "../../src/objects";
 import { shardOf } from "../../src/shards";
 
 const JOBS = 10_000;

@@ -2,11 +2,10 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { describe, expect, it } from "vitest";
 import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/auth/keys";
 import { callerOf } from "../../src/auth/middleware";
-import { keyObject, keyRegistry } from "../../src/auth/objects";
 import { ulid } from "../../src/ids";
 import worker from "../../src/index";
-import { jobStub, ownerStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
+import { jobStub, keyObject, keyRegistry, ownerStub } from "../../src/objects";
 import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
 
 const admin = (path: string, init: RequestInit = {}) =>

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ulid } from "../../src/ids";
-import { idempotencyClaim, jobStub, slugClaim } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
+import { idempotencyClaim, jobStub, slugClaim } from "../../src/objects";
 import { originalKey } from "../../src/storage";
 import { ingestUpload } from "../../src/uploads/ingest";
 import {

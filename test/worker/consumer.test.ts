@@ -12,7 +12,7 @@ import type { JobErrorCode, JobStatus } from "../../src/contracts";
 import { ulid } from "../../src/ids";
 import worker from "../../src/index";
 import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
-import { jobStub } from "../../src/jobs/stubs";
+import { jobStub } from "../../src/objects";
 import { originalKey } from "../../src/storage";
 import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../src/thumbor/client";
 import { thumborOrigin } from "../../src/thumbor/origin";

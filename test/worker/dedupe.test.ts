@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { describe, expect, it } from "vitest";
 import { settings } from "../../src/config";
 import worker from "../../src/index";
-import { digestClaim, jobStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
+import { digestClaim, jobStub } from "../../src/objects";
 import { caller, env, newKey, pngLike, request, upload, WEBP } from "./helpers";
 
 const POLICY = settings(env).retry;

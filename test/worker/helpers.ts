@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach } from "vitest";
-import { keyRegistry } from "../../src/auth/objects";
 import { ulid } from "../../src/ids";
+import { keyRegistry } from "../../src/objects";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { settings } from "../../src/config";
 import { ulid } from "../../src/ids";
 import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/object";
-import { jobStub } from "../../src/jobs/stubs";
 import type { JobView } from "../../src/jobs/view";
+import { jobStub } from "../../src/objects";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/storage";
 import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "./helpers";
 

@@ -1,4 +1,9 @@
-import type { JobId, Slug } from "../contracts";
+/**
+ * The address book: how to reach every Durable Object, one function a namespace, each
+ * object named deterministically. The bottom floor of the house: every room may ask it,
+ * and it knows nothing but the names.
+ */
+import type { JobId, Slug } from "./contracts";
 
 /** The Durable Object that holds job `id`'s state. */
 export const jobStub = (env: Env, id: JobId) => env.JOBS.get(env.JOBS.idFromName(id));
@@ -27,3 +32,12 @@ export const digestClaim = (env: Env, ownerId: string, sha256: string) => {
 /** One shard of an owner's listing index (listing/shard.ts). */
 export const indexShard = (env: Env, ownerId: string, shard: number) =>
 	env.JOB_INDEX.get(env.JOB_INDEX.idFromName(`index:${ownerId}:${shard}`));
+
+/** The object of one API key, named by the key's SHA-256 (auth/objects.ts). */
+export const keyObject = (env: Env, hash: string) => env.KEYS.get(env.KEYS.idFromName(`key:${hash}`));
+
+/** The one registry of every key, for the admin API (auth/objects.ts). */
+export const keyRegistry = (env: Env) => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("registry"));
+
+/** Thumbor container instance `n` (thumbor/container.ts). */
+export const thumborContainer = (env: Env, n: number) => env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${n}`));
