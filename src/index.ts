@@ -18,7 +18,8 @@ import { originHealth } from "./thumbor/origin";
 import { serverTiming } from "./timing";
 import { webhooks } from "./webhooks/routes";
 
-export { KeyObject, KeyRegistry } from "./auth/objects";
+export { KeyObject } from "./auth/key-object";
+export { KeyRegistry } from "./auth/key-registry";
 export { ClaimObject } from "./jobs/claims";
 export { JobObject } from "./jobs/object";
 export { JobIndexShard } from "./listing/shard";
