@@ -1,5 +1,5 @@
 // What one thumbnail costs on Cloudflare: the billed operations the Worker itself counts
-// (METER_OPS="1", GET /admin/meter, src/metering.ts) while uploads are taken to `done` and
+// (METER_OPS="1", GET /admin/meter, src/base/metering.ts) while uploads are taken to `done` and
 // their thumbnails fetched once, priced at Cloudflare's list prices (docs/performance.md).
 // Used by `npm run bench` (the table) and by the e2e cost test (the counts).
 

@@ -3,28 +3,29 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
 import { z } from "zod";
-import { admin } from "./auth/admin";
-import { settings } from "./config";
-import { notFound, onError } from "./errors";
-import { handleQueue } from "./jobs/consumer";
+import { admin } from "./access/admin";
+import { settings } from "./base/config";
+import { count, countFetch, metered } from "./base/metering";
+import { serverTiming } from "./base/timing";
+import { json } from "./http/describe";
+import { DOCS_PAGE } from "./http/docs-page";
+import { notFound, onError } from "./http/errors";
+import { servePage } from "./http/pages";
+import { UPLOAD_PAGE } from "./http/upload-page";
+import { requeueAdmin } from "./jobs/requeue";
 import { jobs } from "./jobs/routes";
-import { count, countFetch, metered } from "./metering";
-import { json } from "./openapi/describe";
-import { DOCS_PAGE } from "./openapi/docs-page";
-import { servePage } from "./page/serve";
-import { UPLOAD_PAGE } from "./page/upload-page";
-import { thumbnails } from "./thumbnails/routes";
-import { originHealth } from "./thumbor/origin";
-import { serverTiming } from "./timing";
-import { webhooks } from "./webhooks/routes";
+import { webhooks } from "./notify/routes";
+import { handleQueue } from "./render/consumer";
+import { originHealth } from "./render/origins";
+import { thumbnails } from "./serve/thumbnails";
 
-export { KeyObject } from "./auth/key-object";
-export { KeyRegistry } from "./auth/key-registry";
-export { ClaimObject } from "./jobs/claims";
-export { JobObject } from "./jobs/object";
-export { JobIndexShard } from "./listing/shard";
-export { OwnerObject } from "./owners/object";
-export { ThumborContainer } from "./thumbor/container";
+export { KeyObject } from "./access/key-object";
+export { KeyRegistry } from "./access/key-registry";
+export { OwnerObject } from "./access/owner-object";
+export { JobObject } from "./jobs/job-object";
+export { JobIndexShard } from "./listing/job-index-shard";
+export { ThumborContainer } from "./render/thumbor-container";
+export { ClaimObject } from "./upload/claim-object";
 
 const apiCors = cors({
 	origin: (origin, c) => {
@@ -70,6 +71,7 @@ const app = new Hono<{ Bindings: Env }>()
 	.use("/webhooks/*", apiCors)
 	.route("/jobs", jobs)
 	.route("/webhooks", webhooks)
+	.route("/admin/jobs", requeueAdmin)
 	.route("/admin", admin)
 	.route("/thumbnails", thumbnails);
 

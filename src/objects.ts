@@ -3,7 +3,7 @@
  * object named deterministically. The bottom floor of the house: every room may ask it,
  * and it knows nothing but the names.
  */
-import type { JobId, Slug } from "./contracts";
+import type { JobId, Slug } from "./base/contracts";
 
 /** The Durable Object that holds job `id`'s state. */
 export const jobStub = (env: Env, id: JobId) => env.JOBS.get(env.JOBS.idFromName(id));
@@ -15,7 +15,7 @@ export const slugClaim = (env: Env, slug: Slug) => env.CLAIMS.get(env.CLAIMS.idF
 export const idempotencyClaim = (env: Env, ownerId: string, key: string) =>
 	env.CLAIMS.get(env.CLAIMS.idFromName(`idempotency:${ownerId}:${key}`));
 
-/** The Durable Object that counts an owner's jobs in flight and knows who holds its bytes (owners/object.ts). */
+/** The Durable Object that counts an owner's jobs in flight and knows who holds its bytes (access/owner-object.ts). */
 export const ownerStub = (env: Env, ownerId: string) => env.OWNERS.get(env.OWNERS.idFromName(`owner:${ownerId}`));
 
 /** Which of an owner's jobs makes thumbnails of these bytes (thumbnail reuse), kept by the owner's object. */
@@ -29,15 +29,15 @@ export const digestClaim = (env: Env, ownerId: string, sha256: string) => {
 	};
 };
 
-/** One shard of an owner's listing index (listing/shard.ts). */
+/** One shard of an owner's listing index (listing/job-index-shard.ts). */
 export const indexShard = (env: Env, ownerId: string, shard: number) =>
 	env.JOB_INDEX.get(env.JOB_INDEX.idFromName(`index:${ownerId}:${shard}`));
 
-/** The object of one API key, named by the key's SHA-256 (auth/objects.ts). */
+/** The object of one API key, named by the key's SHA-256 (access/key-object.ts). */
 export const keyObject = (env: Env, hash: string) => env.KEYS.get(env.KEYS.idFromName(`key:${hash}`));
 
-/** The one registry of every key, for the admin API (auth/objects.ts). */
+/** The one registry of every key, for the admin API (access/key-object.ts). */
 export const keyRegistry = (env: Env) => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("registry"));
 
-/** Thumbor container instance `n` (thumbor/container.ts). */
+/** Thumbor container instance `n` (render/thumbor-container.ts). */
 export const thumborContainer = (env: Env, n: number) => env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${n}`));

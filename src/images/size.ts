@@ -1,4 +1,4 @@
-import type { ImageType } from "../contracts";
+import type { ImageType } from "../base/contracts";
 import { fourcc, u16be, u16le, u32be, u32le } from "./bytes";
 import { readWebpInfo } from "./webp";
 

@@ -1,4 +1,4 @@
-import type { ImageType } from "../contracts";
+import type { ImageType } from "../base/contracts";
 import { ascii, fourcc, u32be } from "./bytes";
 
 const startsWith = (bytes: Uint8Array, magic: number[]) => bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);

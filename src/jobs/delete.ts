@@ -7,10 +7,10 @@
  * R2 and cache steps, so a delete cut short is finished by the next one.
  */
 
-import { settings } from "../config";
-import type { Caller } from "../contracts";
+import { settings } from "../base/config";
+import type { Caller } from "../base/contracts";
+import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../base/storage";
 import { digestClaim, jobStub } from "../objects";
-import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../storage";
 import { jobNotFound, ownJob } from "./common";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {

@@ -5,6 +5,12 @@
  * alarm covers the rest, so this is a tool for after an incident; `npm run dev` calls it
  * on every start (with `abandonLeases`), since a local queue loses its messages on restart.
  */
+import { Hono } from "hono";
+import { z } from "zod";
+import { describeAdmin } from "../access/admin";
+import { requireAdmin } from "../access/middleware";
+import { json, problem } from "../http/describe";
+import { valid } from "../http/validate";
 import { jobStub, keyRegistry, ownerStub } from "../objects";
 
 export interface Requeued {
@@ -28,3 +34,25 @@ export async function requeueStranded(env: Env, abandonLeases: boolean): Promise
 		requeued: 0,
 	});
 }
+
+/** POST /admin/jobs/requeue (ADMIN_TOKEN). */
+export const requeueAdmin = new Hono<{ Bindings: Env }>()
+	.use(requireAdmin)
+	/** Sends again every job in flight whose queue message may be lost (jobs/requeue.ts). */
+	.post(
+		"/requeue",
+		describeAdmin("Send again the jobs in flight whose queue message may be lost (npm run dev does this on every start)", {
+			200: json(
+				z.object({ inFlight: z.number().int(), requeued: z.number().int() }),
+				"How many jobs were in flight, and how many were sent again",
+			),
+			400: problem("A bad body"),
+		}),
+		valid(
+			"json",
+			z.object({
+				abandonLeases: z.boolean().default(false).describe("Take every lease as held by a dead attempt (the Worker restarted)"),
+			}),
+		),
+		async (c) => c.json(await requeueStranded(c.env, c.req.valid("json").abandonLeases), 200, { "Cache-Control": "no-store" }),
+	);

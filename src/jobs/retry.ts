@@ -2,11 +2,13 @@
  * Acting again on a job that has ended: POST /jobs/<id>/retry and
  * POST /jobs/<id>/webhook/redeliver.
  */
-import { RETRYABLE_ERRORS } from "../attempts";
-import type { Caller, Job } from "../contracts";
-import { ApiError } from "../errors";
+
+import { admit } from "../access/limits";
+import { RETRYABLE_ERRORS } from "../base/attempts";
+import type { Caller, Job } from "../base/contracts";
+import { ApiError } from "../http/errors";
 import { jobStub, ownerStub } from "../objects";
-import { admit, jobNotFound, ownJob } from "./common";
+import { jobNotFound, ownJob } from "./common";
 
 /**
  * POST /jobs/<id>/retry: a job that failed for a reason that says nothing

@@ -1,18 +1,18 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { z } from "zod";
-import { rateLimit } from "../auth/limits";
-import { type AuthEnv, requireKey } from "../auth/middleware";
-import { settings } from "../config";
-import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../contracts";
+import { rateLimit } from "../access/limits";
+import { type AuthEnv, requireKey } from "../access/middleware";
+import { settings } from "../base/config";
+import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../base/contracts";
+import { bearer, empty, json, KEYED, problem } from "../http/describe";
+import { valid } from "../http/validate";
 import { listJobs } from "../listing/list";
 import { jobStub } from "../objects";
-import { bearer, empty, json, KEYED, problem } from "../openapi/describe";
-import { valid } from "../validate";
+import { submitUpload } from "../upload/submit";
 import { jobNotFound, ownJob } from "./common";
 import { deleteJob } from "./delete";
 import { redeliverWebhook, retryJob } from "./retry";
-import { submitUpload } from "./submit";
 import { JobView, jobView } from "./view";
 
 const idParam = {

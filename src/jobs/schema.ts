@@ -2,8 +2,8 @@
  * A job's storage in its JobObject: version 1 of its table, the row as SQLite gives it,
  * and how a row becomes the Job contract and its queue message.
  */
-import type { Job, JobError, JobMessage, JobStatus, WebhookEvent } from "../contracts";
-import type { SchemaVersions } from "../sql";
+import type { Job, JobError, JobMessage, JobStatus, WebhookEvent } from "../base/contracts";
+import type { SchemaVersions } from "../base/sql";
 
 /**
  * The job's one row. WITHOUT ROWID: kept by its id alone, so making the table and the row
@@ -43,7 +43,7 @@ const JOB_TABLE = `CREATE TABLE job (
 	updated_at INTEGER NOT NULL
 ) WITHOUT ROWID`;
 
-/** The job's schema (its webhook tables are the outbox's: jobs/outbox.ts). */
+/** The job's schema (its webhook tables are the outbox's: notify/outbox.ts). */
 export const JOB_SCHEMA: SchemaVersions = [[JOB_TABLE]];
 
 export type JobRow = {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ImageType, type Job, JobError, JobId, JobStatus, Slug, thumbnailPath, WebhookEvent } from "../contracts";
+import { ImageType, type Job, JobError, JobId, JobStatus, Slug, thumbnailPath, WebhookEvent } from "../base/contracts";
 
 const Instant = z.iso.datetime().describe("ISO 8601, UTC");
 

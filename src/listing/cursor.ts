@@ -2,8 +2,8 @@
  * Listing cursors: opaque to clients, signed so that a changed one is refused (400),
  * and bound to the owner and status filter they were made for.
  */
-import { base64url, fromBase64url, hmac, hmacVerify } from "../crypto";
-import { ApiError } from "../errors";
+import { base64url, fromBase64url, hmac, hmacVerify } from "../base/crypto";
+import { ApiError } from "../http/errors";
 
 interface CursorState {
 	/** List jobs with ids below this one (ids sort by creation time). */

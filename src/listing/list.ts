@@ -5,9 +5,9 @@
  * status change does not move a job.
  */
 
-import { settings } from "../config";
-import type { Caller, Job, JobListQuery } from "../contracts";
-import { ApiError } from "../errors";
+import { settings } from "../base/config";
+import type { Caller, Job, JobListQuery } from "../base/contracts";
+import { ApiError } from "../http/errors";
 import { indexShard } from "../objects";
 import { readCursor, writeCursor } from "./cursor";
 

@@ -10,12 +10,12 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { percentile } from "../../scripts/stats.mjs";
-import { settings } from "../../src/config";
-import type { Job } from "../../src/contracts";
-import { ulid } from "../../src/ids";
+import { settings } from "../../src/base/config";
+import type { Job } from "../../src/base/contracts";
+import { ulid } from "../../src/base/ids";
+import { shardOf } from "../../src/base/shards";
 import worker from "../../src/index";
 import { indexShard, keyRegistry } from "../../src/objects";
-import { shardOf } from "../../src/shards";
 
 const JOBS = 10_000;
 const row = (measurement: string, xs: number[], extra = "") =>

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readWebpInfo } from "../../src/images/webp";
 import type { JobView as Job } from "../../src/jobs/view";
-import { OPERATION, signThumborPath } from "../../src/thumbor/client";
+import { OPERATION, signThumborPath } from "../../src/render/origin-client";
 import {
 	decodeWithBudget,
 	inspectImage,

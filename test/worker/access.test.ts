@@ -1,8 +1,8 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/auth/keys";
-import { callerOf } from "../../src/auth/middleware";
-import { ulid } from "../../src/ids";
+import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/access/keys";
+import { callerOf } from "../../src/access/middleware";
+import { ulid } from "../../src/base/ids";
 import worker from "../../src/index";
 import type { JobView } from "../../src/jobs/view";
 import { jobStub, keyObject, keyRegistry, ownerStub } from "../../src/objects";

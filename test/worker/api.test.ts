@@ -1,10 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ulid } from "../../src/ids";
+import { ulid } from "../../src/base/ids";
+import { originalKey } from "../../src/base/storage";
 import type { JobView } from "../../src/jobs/view";
 import { idempotencyClaim, jobStub, slugClaim } from "../../src/objects";
-import { originalKey } from "../../src/storage";
-import { ingestUpload } from "../../src/uploads/ingest";
+import { ingestUpload } from "../../src/upload/ingest";
 import {
 	caller,
 	countOriginals,

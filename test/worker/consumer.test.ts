@@ -6,16 +6,16 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AttemptError, type RetryPolicy, retryDelayMs } from "../../src/attempts";
-import { settings } from "../../src/config";
-import type { JobErrorCode, JobStatus } from "../../src/contracts";
-import { ulid } from "../../src/ids";
+import { AttemptError, type RetryPolicy, retryDelayMs } from "../../src/base/attempts";
+import { settings } from "../../src/base/config";
+import type { JobErrorCode, JobStatus } from "../../src/base/contracts";
+import { ulid } from "../../src/base/ids";
+import { originalKey } from "../../src/base/storage";
 import worker from "../../src/index";
-import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/object";
+import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../src/jobs/job-object";
 import { jobStub } from "../../src/objects";
-import { originalKey } from "../../src/storage";
-import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../src/thumbor/client";
-import { thumborOrigin } from "../../src/thumbor/origin";
+import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../src/render/origin-client";
+import { thumborOrigin } from "../../src/render/origins";
 import { caller, env, expectProblem, pngLike, request, WEBP } from "./helpers";
 
 const POLICY: RetryPolicy = settings(env).retry;

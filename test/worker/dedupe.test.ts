@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../src/config";
+import { settings } from "../../src/base/config";
 import worker from "../../src/index";
 import type { JobView } from "../../src/jobs/view";
 import { digestClaim, jobStub } from "../../src/objects";

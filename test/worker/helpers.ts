@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach } from "vitest";
-import { ulid } from "../../src/ids";
+import { ulid } from "../../src/base/ids";
 import { keyRegistry } from "../../src/objects";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

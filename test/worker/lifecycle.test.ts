@@ -1,11 +1,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../src/config";
-import { ulid } from "../../src/ids";
-import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/object";
+import { settings } from "../../src/base/config";
+import { ulid } from "../../src/base/ids";
+import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/base/storage";
+import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/job-object";
 import type { JobView } from "../../src/jobs/view";
 import { jobStub } from "../../src/objects";
-import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/storage";
 import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "./helpers";
 
 const POLICY = settings(env).retry;

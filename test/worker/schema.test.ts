@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { SCHEMA as OWNER_SCHEMA } from "../../src/access/owner-object";
+import { Schema, type SchemaVersions } from "../../src/base/sql";
 import { JOB_SCHEMA } from "../../src/jobs/schema";
-import { SCHEMA as OWNER_SCHEMA } from "../../src/owners/object";
-import { Schema, type SchemaVersions } from "../../src/sql";
 import { env } from "./helpers";
 
 /** Runs `make` on a fresh object's database; what it then holds, and rows `make` wrote. */

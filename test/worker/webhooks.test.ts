@@ -1,13 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/auth/keys";
-import { settings } from "../../src/config";
+import { sha256Hex } from "../../src/access/keys";
+import { settings } from "../../src/base/config";
 import type { JobView } from "../../src/jobs/view";
+import { nextDeliveryDelayMs } from "../../src/notify/deliver";
+import { webhookHeaders } from "../../src/notify/sign";
+import { checkCallbackUrl } from "../../src/notify/url";
 import { jobStub, keyObject, keyRegistry } from "../../src/objects";
-import { nextDeliveryDelayMs } from "../../src/webhooks/deliver";
-import { webhookHeaders } from "../../src/webhooks/sign";
-import { checkCallbackUrl } from "../../src/webhooks/url";
 import { caller, env, expectProblem, multipart, pngLike, request, upload } from "./helpers";
 
 const POLICY = settings(env).retry;

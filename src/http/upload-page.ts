@@ -1,0 +1,225 @@
+/**
+ * GET /: a page to try the service with — paste an API key (kept in this browser's
+ * localStorage), pick or drop images, watch each upload's progress and its job's status
+ * (long-polled with ?wait, not a spin loop), then the thumbnail beside its URL. Plain
+ * HTML, CSS and JavaScript in one answer: no framework, no build step, nothing fetched
+ * from elsewhere. The e2e suite drives it in headless Chromium (test/e2e/browser.test.ts).
+ */
+import { NONCE } from "./pages";
+
+export const UPLOAD_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>edge-thumbnails</title>
+<link rel="icon" href="data:,">
+<style nonce="${NONCE}">
+	:root { color-scheme: light dark; --line: #8886; --muted: #777; --ok: #1a7f37; --bad: #c62828; font-family: system-ui, sans-serif; }
+	body { max-width: 52rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; line-height: 1.45; }
+	header nav a { margin-right: 1rem; }
+	fieldset { border: 1px solid var(--line); border-radius: .5rem; margin: 1rem 0; padding: .8rem 1rem; }
+	label { display: block; font-weight: 600; margin-bottom: .3rem; }
+	input[type=password], input[type=text] { width: 100%; box-sizing: border-box; padding: .45rem; font: inherit; }
+	#drop { border: 2px dashed var(--line); border-radius: .5rem; padding: 1.5rem; text-align: center; }
+	#drop.over { border-color: Highlight; background: #8881; }
+	button { font: inherit; padding: .35rem .8rem; cursor: pointer; }
+	:focus-visible { outline: 3px solid Highlight; outline-offset: 2px; }
+	.muted { color: var(--muted); }
+	ol#uploads { list-style: none; padding: 0; }
+	.job { display: grid; grid-template-columns: 100px 1fr; gap: 1rem; border-top: 1px solid var(--line); padding: .8rem 0; }
+	.job .thumb { width: 100px; height: 100px; background: #8882; border-radius: .3rem; display: grid; place-items: center; overflow: hidden; }
+	.job progress { width: 100%; }
+	.status-done { color: var(--ok); font-weight: 600; }
+	.status-failed, .reason { color: var(--bad); }
+	.url { font-family: ui-monospace, monospace; word-break: break-all; }
+	table { border-collapse: collapse; width: 100%; }
+	th, td { text-align: left; padding: .25rem .5rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
+	/* Narrow screens: each job a block of label: value lines, not four squeezed columns. */
+	@media (max-width: 36rem) {
+		#recent-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+		#recent-table tr { display: block; border-top: 1px solid var(--line); padding: .4rem 0; }
+		#recent-table td { display: block; border: 0; padding: .1rem 0; }
+		#recent-table td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); }
+	}
+	.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+</style>
+</head>
+<body>
+<header>
+	<h1>edge-thumbnails</h1>
+	<nav aria-label="Pages"><a href="/docs">API reference</a><a href="/openapi.json">openapi.json</a></nav>
+	<p class="muted">Upload images; each becomes a 100x100 WebP at a stable, public URL.</p>
+</header>
+<main>
+	<fieldset>
+		<legend>Your API key</legend>
+		<label for="key">API key (et_live_…)</label>
+		<input id="key" type="password" autocomplete="off" spellcheck="false" aria-describedby="key-help">
+		<p id="key-help" class="muted">Kept in this browser (localStorage) only. <code>npm run dev</code> writes one to <code>.dev-api-key</code>.</p>
+	</fieldset>
+	<fieldset>
+		<legend>Images</legend>
+		<div id="drop">
+			<label for="files">Choose images, or drop them here</label>
+			<input id="files" type="file" accept="image/*,.heic,.heif" multiple>
+			<p class="muted">JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF, up to 25 MiB each.</p>
+		</div>
+	</fieldset>
+	<section aria-labelledby="uploads-title">
+		<h2 id="uploads-title">Uploads</h2>
+		<p id="announce" class="sr-only" aria-live="polite"></p>
+		<ol id="uploads"></ol>
+	</section>
+	<section aria-labelledby="recent-title">
+		<h2 id="recent-title">Recent jobs of this key</h2>
+		<table id="recent-table"><thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th></tr></thead><tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody></table>
+	</section>
+</main>
+<script nonce="${NONCE}">
+"use strict";
+const KEY_STORE = "edge-thumbnails.api-key";
+const keyInput = document.getElementById("key");
+const fileInput = document.getElementById("files");
+const drop = document.getElementById("drop");
+const list = document.getElementById("uploads");
+const announce = document.getElementById("announce");
+keyInput.value = localStorage.getItem(KEY_STORE) || "";
+keyInput.addEventListener("input", () => localStorage.setItem(KEY_STORE, keyInput.value.trim()));
+// The list is fetched once the key is complete (pasted, or typed and left), not on every keystroke.
+keyInput.addEventListener("change", refreshRecent);
+
+const el = (tag, props = {}, ...children) => {
+	const node = Object.assign(document.createElement(tag), props);
+	for (const child of children) node.append(child);
+	return node;
+};
+const size = (bytes) => (bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MiB" : Math.max(1, Math.round(bytes / 1024)) + " KiB");
+const auth = () => ({ Authorization: "Bearer " + keyInput.value.trim() });
+
+/** Why a job or an upload failed, in words a person can act on (the API's own detail first). */
+function reason(problem) {
+	const plain = {
+		unauthorized: "The API key is missing or not valid: paste a key above.",
+		unsupported_media_type: "This file is not an image the service can read (JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF).",
+		payload_too_large: "The file is too large (over 25 MiB).",
+		image_too_large: "The image has too many pixels (over 50 megapixels).",
+		rate_limited: "Too many uploads with this key just now: wait a minute and try again.",
+		too_many_jobs_in_flight: "Too many of your images are still being processed: wait for some to finish.",
+	};
+	return (problem && (problem.detail || plain[problem.code])) || "The upload failed.";
+}
+
+/** Uploads one file with XMLHttpRequest (fetch cannot report upload progress). */
+function send(file, row) {
+	return new Promise((resolve) => {
+		const xhr = new XMLHttpRequest();
+		xhr.open("POST", "/jobs");
+		for (const [name, value] of Object.entries(auth())) xhr.setRequestHeader(name, value);
+		xhr.upload.addEventListener("progress", (event) => {
+			if (event.lengthComputable) row.progress.value = Math.round((event.loaded / event.total) * 100);
+		});
+		xhr.addEventListener("load", () => {
+			let body = null;
+			try {
+				body = JSON.parse(xhr.responseText);
+			} catch {}
+			resolve({ status: xhr.status, body });
+		});
+		xhr.addEventListener("error", () => resolve({ status: 0, body: { detail: "The connection failed before the upload finished." } }));
+		xhr.send(file);
+	});
+}
+
+/** Follows a job until it ends, one long-poll at a time (the server holds each for up to 30 s). */
+async function follow(job, row) {
+	while (job.status === "queued" || job.status === "processing") {
+		show(job, row);
+		const res = await fetch("/jobs/" + job.id + "?wait=30", { headers: auth() });
+		if (!res.ok) return fail(row, reason(await res.json().catch(() => null)));
+		job = await res.json();
+	}
+	show(job, row);
+	refreshRecent();
+}
+
+function show(job, row) {
+	row.status.textContent = job.status;
+	row.status.className = "status-" + job.status;
+	row.details.replaceChildren(el("span", { textContent: job.original.contentType + ", " + size(job.original.bytes) + (job.original.width ? ", " + job.original.width + "x" + job.original.height : "") }));
+	if (job.status === "done") {
+		const img = el("img", { src: job.thumbnailUrl, width: 100, height: 100, alt: "Thumbnail of " + row.name });
+		row.thumb.replaceChildren(img);
+		const copy = el("button", { type: "button", textContent: "Copy URL" });
+		copy.addEventListener("click", async () => {
+			await navigator.clipboard.writeText(job.thumbnailUrl).catch(() => {});
+			copy.textContent = "Copied";
+			announce.textContent = "Thumbnail URL copied";
+		});
+		row.link.replaceChildren(el("a", { href: job.thumbnailUrl, className: "url", textContent: job.thumbnailUrl }), " ", copy);
+		announce.textContent = row.name + ": thumbnail ready";
+	} else if (job.status === "failed") {
+		fail(row, (job.error && job.error.message) || "The thumbnail could not be made.");
+	} else if (job.error) {
+		row.link.replaceChildren(el("span", { className: "muted", textContent: "Waiting to try again: " + job.error.message }));
+	}
+}
+
+function fail(row, why) {
+	row.thumb.textContent = "✕";
+	row.status.textContent = "failed";
+	row.status.className = "status-failed";
+	row.link.replaceChildren(el("span", { className: "reason", role: "alert", textContent: why }));
+	announce.textContent = row.name + " failed: " + why;
+}
+
+async function upload(file) {
+	const row = { name: file.name, progress: el("progress", { max: 100, value: 0 }), status: el("span", { textContent: "uploading" }), details: el("span", { className: "muted", textContent: file.type || "unknown type" }), thumb: el("div", { className: "thumb", textContent: "…" }), link: el("div") };
+	row.progress.setAttribute("aria-label", "Upload of " + file.name);
+	list.prepend(el("li", { className: "job" }, row.thumb, el("div", {}, el("strong", { textContent: file.name + " " }), row.status, el("div", {}, row.details), row.progress, row.link)));
+	const { status, body } = await send(file, row);
+	if (status !== 202 && status !== 201) return fail(row, reason(body));
+	row.progress.value = 100;
+	await follow(body, row);
+}
+
+function uploadAll(files) {
+	if (!keyInput.value.trim()) {
+		keyInput.focus();
+		announce.textContent = "Paste an API key first.";
+		return;
+	}
+	for (const file of files) upload(file);
+}
+fileInput.addEventListener("change", () => {
+	uploadAll([...fileInput.files]);
+	fileInput.value = "";
+});
+for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
+for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); uploadAll([...e.dataTransfer.files]); });
+
+/** A cell of the recent jobs' table, labelled for the narrow layout (where it is a line of its own). */
+function cell(label, props, ...children) {
+	const td = el("td", props, ...children);
+	td.dataset.label = label;
+	return td;
+}
+
+/** The key's ten newest jobs (GET /jobs). */
+async function refreshRecent() {
+	const body = document.getElementById("recent");
+	if (!keyInput.value.trim()) return;
+	const res = await fetch("/jobs?limit=10", { headers: auth() });
+	if (!res.ok) {
+		body.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: reason(await res.json().catch(() => null)) })));
+		return;
+	}
+	const { items } = await res.json();
+	body.replaceChildren(...(items.length ? items.map((job) => el("tr", {}, cell("Job", { className: "url", textContent: job.id }), cell("Status", { textContent: job.status }), cell("Original", { textContent: job.original.contentType + ", " + size(job.original.bytes) }), cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""))) : [el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }))]));
+}
+refreshRecent();
+</script>
+</body>
+</html>
+`;

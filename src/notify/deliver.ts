@@ -1,0 +1,60 @@
+/**
+ * One delivery attempt of a webhook event, and the retry schedule. `2xx` delivers it;
+ * `410 Gone` means the receiver wants no more (stop for good); anything else, or no
+ * answer within the timeout, is tried again later.
+ */
+import { jittered } from "../base/attempts";
+import { count } from "../base/metering";
+import { webhookHeaders } from "./sign";
+
+/** How long one attempt may take. */
+export const WEBHOOK_TIMEOUT_MS = 5_000;
+
+export interface AttemptOutcome {
+	at: number;
+	/** The receiver's HTTP status, if it answered. */
+	status: number | null;
+	/** Why there was no answer. */
+	error: string | null;
+	ms: number;
+	result: "delivered" | "gone" | "retry";
+}
+
+export async function attemptDelivery(
+	url: string,
+	secrets: readonly string[],
+	id: string,
+	body: string,
+): Promise<AttemptOutcome> {
+	const at = Date.now();
+	count("fetch webhook");
+	try {
+		const res = await fetch(url, {
+			method: "POST",
+			body,
+			headers: await webhookHeaders(secrets, id, body),
+			signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+			redirect: "manual",
+		});
+		await res.body?.cancel();
+		const result = res.status >= 200 && res.status < 300 ? "delivered" : res.status === 410 ? "gone" : "retry";
+		return { at, status: res.status, error: null, ms: Date.now() - at, result };
+	} catch (err) {
+		const error =
+			err instanceof Error
+				? err.name === "TimeoutError"
+					? `no answer within ${WEBHOOK_TIMEOUT_MS} ms`
+					: err.message
+				: String(err);
+		return { at, status: null, error, ms: Date.now() - at, result: "retry" };
+	}
+}
+
+/**
+ * Milliseconds before the next attempt after `attempts` failed ones, from `schedule`
+ * (seconds; ±20% jitter), or null when the schedule is used up.
+ */
+export function nextDeliveryDelayMs(attempts: number, schedule: readonly number[], random = Math.random): number | null {
+	const seconds = schedule[attempts - 1];
+	return seconds === undefined ? null : jittered(seconds, random);
+}

@@ -1,0 +1,195 @@
+/**
+ * The queue consumer: turns a job's original into its thumbnail through Thumbor.
+ * Each message is acked or retried on its own, so one slow or broken job never
+ * holds back or repeats the others in its batch. A passing fault does not go back
+ * through the queue's own retries (capped in number): the job's object waits out
+ * the backoff with its alarm and sends the job again, for as long as its retry
+ * window lasts.
+ */
+import { AttemptError, gaveUp, retryDelayMs } from "../base/attempts";
+import { type Settings, settings } from "../base/config";
+import { type Job, JobMessage } from "../base/contracts";
+import { meteredMessages } from "../base/metering";
+import { originalKey, thumbnailKey } from "../base/storage";
+import { Steps } from "../base/timing";
+import { digestClaim, jobStub } from "../objects";
+import { renderThumbnail, thumborPath } from "./origin-client";
+import { thumborOrigin } from "./origins";
+
+/** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
+const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
+
+export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+	const handle = isDeadLetterQueue(batch.queue) ? buryMessage : processMessage;
+	await Promise.all(meteredMessages(batch.messages).map((message) => handle(message, env)));
+}
+
+async function processMessage(message: Message<unknown>, env: Env): Promise<void> {
+	const parsed = JobMessage.safeParse(message.body);
+	if (!parsed.success) {
+		console.error(`dropping malformed message ${message.id}:`, JSON.stringify(message.body));
+		return message.ack();
+	}
+	const cfg = settings(env);
+	const { jobId, ownerId, sha256 } = parsed.data;
+	const job = jobStub(env, jobId);
+	const steps = new Steps();
+	// Who else made a thumbnail of these bytes is asked while the job's object is.
+	const bytesOf = sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
+	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
+	try {
+		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
+		if (!attempt.proceed) return message.ack();
+		const started = Date.now();
+		try {
+			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
+			if (done?.status !== "done") {
+				log("job.deleted", attempt.job, { ms: Date.now() - started });
+				return message.ack();
+			}
+			log("job.done", attempt.job, {
+				ms: Date.now() - started,
+				// From the upload's answer to this attempt (the queue's delivery), first attempts only.
+				...(attempt.job.attempts === 1 && { queuedMs: started - attempt.job.createdAt }),
+				bytes: done.thumbnail?.bytes,
+				...steps.fields(),
+				...(done.deduplicatedFrom && { deduplicatedFrom: done.deduplicatedFrom }),
+			});
+		} catch (err) {
+			if (!(err instanceof AttemptError)) console.error(`job ${attempt.job.id}: attempt ${attempt.job.attempts} crashed`, err);
+			const failure =
+				err instanceof AttemptError
+					? err
+					: new AttemptError({ code: "internal_error", message: "An internal error interrupted processing." }, false);
+			const delayMs = retryDelayMs(attempt.job.attempts, cfg.retry);
+			const now = Date.now();
+			if (failure.permanent || now + delayMs > attempt.retryUntil) {
+				const since = attempt.retryUntil - cfg.retry.windowSeconds * 1000;
+				const why = failure.permanent ? failure.error.message : gaveUp(failure.error.message, attempt.job.attempts, now - since);
+				await job.fail({ code: failure.error.code, message: why });
+				log("job.failed", attempt.job, { code: failure.error.code, ms: now - started });
+			} else {
+				await job.retryLater(failure.error, delayMs);
+				log("job.retry", attempt.job, { code: failure.error.code, delayMs });
+			}
+		}
+		return message.ack();
+	} catch (err) {
+		// The job's own object could not be reached: let the queue deliver again.
+		// If the lease is still held then, the job's watchdog alarm takes over.
+		console.error(`job ${parsed.data.jobId}: could not record the attempt`, err);
+		return message.retry({ delaySeconds: Math.ceil(retryDelayMs(message.attempts, cfg.retry) / 1000) });
+	}
+}
+
+/** One JSON line per job outcome, for Workers Logs. */
+function log(event: string, job: Job, fields: Record<string, unknown>): void {
+	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
+}
+
+/**
+ * Makes and stores the job's thumbnail; the job as it ends up (done, or deleted meanwhile),
+ * or null when it was no longer being processed (nothing is written then).
+ */
+async function makeThumbnail(
+	env: Env,
+	cfg: Settings,
+	job: Job,
+	stub: ReturnType<typeof jobStub>,
+	steps: Steps,
+	bytesOf: Promise<string | null> | null,
+): Promise<Job | null> {
+	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
+	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
+	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
+	const stored = job.attempts > 1 ? await env.BUCKET.head(thumbnailKey(job.slug)) : null;
+	if (stored) {
+		const { jobId, width, height } = stored.customMetadata ?? {};
+		if (jobId !== job.id) {
+			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
+		}
+		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
+		return steps.time("store", () => stub.succeed(thumbnail));
+	}
+	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
+	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.from));
+	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
+	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
+	const rendered = await steps.time("thumbor", () =>
+		renderThumbnail(origin, path, () => openOriginal(env, job), {
+			attempt: job.attempts,
+			previousError: job.error?.code ?? null,
+		}),
+	);
+	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info));
+}
+
+/** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
+async function openOriginal(env: Env, job: Job): Promise<ReadableStream<Uint8Array>> {
+	const object = await env.BUCKET.get(originalKey(job.id));
+	if (!object) throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+	return object.body;
+}
+
+/**
+ * The job that makes thumbnails of these bytes for this owner: the first to be
+ * processed claims them (one call, made while the job's object is asked for the job).
+ * Null when the claim could not be reached: the job then simply asks Thumbor.
+ */
+async function claimBytes(env: Env, ownerId: string, sha256: string, jobId: string): Promise<string | null> {
+	try {
+		return await digestClaim(env, ownerId, sha256).claim(jobId);
+	} catch (err) {
+		console.error(`job ${jobId}: could not look up its bytes for reuse`, err);
+		return null;
+	}
+}
+
+/**
+ * Never pay Thumbor twice for the same bytes: the thumbnail of `holder`, the owner's
+ * job that claimed an identical original (by SHA-256), if it is done and its thumbnail
+ * is still there. The bytes are copied, so deleting either job leaves the other's intact.
+ * A holder that failed (or vanished) hands its claim to this job. Per owner only: across
+ * owners, "identical bytes" would tell one owner what another uploaded.
+ */
+async function reuseThumbnail(
+	env: Env,
+	job: Job,
+	holder: string | null,
+): Promise<{ bytes: Uint8Array; width: number; height: number; from: string } | null> {
+	if (!holder || holder === job.id || !job.sha256) return null;
+	const source = await jobStub(env, holder).get();
+	if (source?.status === "done" && source.thumbnail) {
+		const object = await env.BUCKET.get(thumbnailKey(source.slug));
+		if (object) {
+			return {
+				bytes: new Uint8Array(await object.arrayBuffer()),
+				width: source.thumbnail.width,
+				height: source.thumbnail.height,
+				from: source.id,
+			};
+		}
+	}
+	// A holder still at work keeps its claim (this job asks Thumbor meanwhile); one that will never be done gives it up.
+	if (!source || source.status === "failed" || source.status === "deleted") {
+		await digestClaim(env, job.ownerId, job.sha256).handOver(holder, job.id);
+	}
+	return null;
+}
+
+/** Each dead letter on its own: one that cannot be recorded now is delivered again, without holding back the rest. */
+async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {
+	const parsed = JobMessage.safeParse(message.body);
+	try {
+		if (parsed.success) {
+			await jobStub(env, parsed.data.jobId).fail({
+				code: "timed_out",
+				message: "Processing kept failing and was abandoned.",
+			});
+		}
+		message.ack();
+	} catch (err) {
+		console.error(`dead letter ${message.id}: could not fail its job`, err);
+		message.retry();
+	}
+}

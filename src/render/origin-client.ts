@@ -1,0 +1,170 @@
+/**
+ * Thumbor's side of the contract: the one operation we ask for, how its URLs
+ * are signed, and what its answers mean for a job.
+ */
+import { AttemptError } from "../base/attempts";
+import { type JobErrorCode, THUMBNAIL } from "../base/contracts";
+import { base64url, hmac } from "../base/crypto";
+import { readWebpInfo, type WebpInfo } from "../images/webp";
+
+/** Crop to a square around the most interesting part, then encode as WebP. */
+export const OPERATION = `${THUMBNAIL.width}x${THUMBNAIL.height}/smart/filters:format(webp):quality(${THUMBNAIL.quality})`;
+
+/** Thumbor's signature: URL-safe base64 (padded) of HMAC-SHA1 over the path after the signature. */
+export async function signThumborPath(securityKey: string, path: string): Promise<string> {
+	return base64url(await hmac(securityKey, "SHA-1", path), true);
+}
+
+/**
+ * The signed Thumbor path (from its leading slash) for the original named `name` (a job id).
+ * The original itself goes in the request's body (thumbor/pushed_original.py): the name only
+ * labels it in Thumbor's logs, and the signature covers it like the rest of the path.
+ */
+export async function thumborPath(securityKey: string, name: string): Promise<string> {
+	const path = `${OPERATION}/${encodeURIComponent(name)}`;
+	return `/${await signThumborPath(securityKey, path)}/${path}`;
+}
+
+/** A Thumbor: a process at a URL, or one of our containers (render/origins.ts). */
+export interface ThumborOrigin {
+	/** Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path). */
+	render(path: string, original: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<Response>;
+	/** Whether Thumbor answers its health check at once (it is up and not swamped). */
+	healthy(): Promise<boolean>;
+}
+
+export interface Rendered {
+	bytes: Uint8Array;
+	info: WebpInfo;
+}
+
+/**
+ * How long one attempt waits for Thumbor. Our engine stops any one decode well
+ * before this (thumbor/edge_engine.py): only a Thumbor that hangs or is swamped gets here.
+ */
+const THUMBOR_TIMEOUT_MS = 30_000;
+
+/** What the Worker knows of an attempt, which Thumbor's empty error bodies do not say. */
+export interface AttemptContext {
+	/** Which attempt this is, from 1. */
+	attempt: number;
+	/** Why the attempt before this one failed, if it did: an image fault seen twice is final. */
+	previousError: JobErrorCode | null;
+}
+
+/**
+ * Sends `original` (opened afresh for each ask) to Thumbor and returns the thumbnail;
+ * throws AttemptError with a reason a user can act on.
+ */
+export async function renderThumbnail(
+	origin: ThumborOrigin,
+	path: string,
+	original: () => Promise<ReadableStream<Uint8Array>>,
+	context: AttemptContext,
+	timeoutMs = THUMBOR_TIMEOUT_MS,
+): Promise<Rendered> {
+	const signal = AbortSignal.timeout(timeoutMs);
+	const ask = async () =>
+		Promise.race([
+			origin.render(path, await original(), signal),
+			new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+		]);
+	let res: Response;
+	try {
+		// A pooled connection to a Thumbor that has since restarted fails once; a fresh one may not.
+		res = await ask().catch((err: unknown) => (signal.aborted || err instanceof AttemptError ? Promise.reject(err) : ask()));
+	} catch (err) {
+		if (err instanceof AttemptError) throw err;
+		if (signal.aborted && (await origin.healthy())) {
+			// Thumbor had the image, answers others and never answered this: the image keeps it busy.
+			throw imageFault("image_too_complex", TOO_COMPLEX, context);
+		}
+		throw new AttemptError(
+			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },
+			false,
+		);
+	}
+	if (!res.ok) {
+		// Thumbor's error bodies say nothing; the status and our engine's header are what there is.
+		await res.body?.cancel();
+		const refusal = res.headers.get(REFUSAL_HEADER);
+		console.warn(
+			`Thumbor answered ${res.status}${refusal ? ` (${REFUSAL_HEADER}: ${refusal})` : ""} on attempt ${context.attempt}`,
+		);
+		throw classifyThumborAnswer(res.status, refusal, context);
+	}
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	const info = readWebpInfo(bytes);
+	if (!info || info.width !== THUMBNAIL.width || info.height !== THUMBNAIL.height || info.animated) {
+		throw new AttemptError(
+			{
+				code: "unexpected_output",
+				message: `The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} still WebP.`,
+			},
+			true,
+		);
+	}
+	return { bytes, info };
+}
+
+const UNDECODABLE = "The image could not be decoded: it may be corrupt or truncated. Upload a complete image.";
+const TOO_COMPLEX =
+	"The image takes too long to decode (a progressive JPEG with very many scans, say). Re-encode it and upload it again.";
+const TOO_LARGE =
+	"The image decodes to more pixels or bytes than the image service allows (a very large or 16-bit image, say). Upload a smaller one.";
+const MISCONFIGURED =
+	"The image service refused our request itself, not the image: its configuration does not match this service's (THUMBOR_SECURITY_KEY, or its route for pushed originals). The job waits until that is fixed.";
+
+/** A fault of the image: final at once when `certain`, else once the attempt before saw the same. */
+function imageFault(code: JobErrorCode, message: string, context: AttemptContext, certain = false): AttemptError {
+	return new AttemptError({ code, message }, certain || context.previousError === code);
+}
+
+/**
+ * The header our origin puts on every error answer about the image itself, with the reason
+ * (thumbor/refusals.py). Thumbor's own refusals of a request (a signature that does not match
+ * its key, an unknown route) come without it: those are never the image's fault.
+ */
+export const REFUSAL_HEADER = "Edge-Refusal";
+
+/**
+ * What a Thumbor error answer means for the job.
+ * With our engine's `Edge-Refusal` reason, it is about the image:
+ * - `undecodable`, `empty`: not an image, corrupt, truncated: final.
+ * - `too_large`: more pixels or decoded bytes than allowed: final.
+ * - `too_complex`: a decode that ran, or would run, past its budget: final.
+ * - `crashed`: the decoder choked: final once a retry saw it too.
+ * - `busy`: no room to decode it now: a passing fault.
+ * Without it, the image was never looked at:
+ * - 4xx (400 "Malformed URL", 404, 405…): this Thumbor refuses our requests (a wrong key, not
+ *   our route): a passing fault of its own code, logged loudly, so jobs wait for the fix.
+ * - 5xx: a passing fault.
+ */
+export function classifyThumborAnswer(status: number, refusal: string | null, context: AttemptContext): AttemptError {
+	switch (refusal) {
+		case "undecodable":
+		case "empty":
+			return imageFault("unprocessable_image", UNDECODABLE, context, true);
+		case "too_large":
+			return imageFault("image_too_large", TOO_LARGE, context, true);
+		case "too_complex":
+			return imageFault("image_too_complex", TOO_COMPLEX, context, true);
+		case "crashed":
+			return imageFault("unprocessable_image", UNDECODABLE, context);
+		case "busy":
+			return new AttemptError(
+				{ code: "thumbor_unavailable", message: "The image service is busy with other large images." },
+				false,
+			);
+	}
+	if (status >= 400 && status < 500) {
+		console.error(
+			`THUMBOR MISCONFIGURED: it answered ${status} without looking at the image. Check that it runs thumbor/thumbor.conf with the Worker's THUMBOR_SECURITY_KEY; jobs wait until then.`,
+		);
+		return new AttemptError({ code: "thumbor_misconfigured", message: MISCONFIGURED }, false);
+	}
+	return new AttemptError({ code: "thumbor_unavailable", message: `The image service failed (HTTP ${status}).` }, false);
+}
+
+const errorName = (err: unknown) =>
+	err instanceof Error ? (err.name === "TimeoutError" ? "timed out" : err.message) : String(err);

@@ -1,0 +1,105 @@
+import { AttemptError } from "../base/attempts";
+import { settings } from "../base/config";
+import { fromBase64 } from "../base/crypto";
+import { count } from "../base/metering";
+import { shardOf } from "../base/shards";
+import { thumborContainer } from "../objects";
+import { renderThumbnail, type ThumborOrigin, thumborPath } from "./origin-client";
+
+/** How long a health check may take before Thumbor counts as unresponsive. */
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/**
+ * What Thumbor's health check says, asked through `fetcher` (fetch, or a container's port):
+ * "ok", "http <status>", or "unreachable" (no answer within HEALTH_TIMEOUT_MS).
+ */
+export async function thumborHealth(
+	fetcher: (url: string, init: RequestInit) => Promise<Response>,
+	baseUrl: string,
+): Promise<string> {
+	try {
+		const res = await fetcher(`${baseUrl.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+		await res.body?.cancel();
+		return res.ok ? "ok" : `http ${res.status}`;
+	} catch {
+		return "unreachable";
+	}
+}
+
+/** An 8x8 PNG of one colour: what the health check has Thumbor make a thumbnail of. */
+const PROBE_PNG = fromBase64(
+	"iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8UaHBgA0wMeAAg1MCAB4nAXgllso1AAAAAElFTkSuQmCC",
+);
+
+/** What the health check found: whether Thumbor makes thumbnails for us, and if not, why. */
+export interface OriginHealth {
+	/** ok; idle (a container not running: not started for a health check); unreachable; misconfigured; failing. */
+	thumbor: "ok" | "idle" | "unreachable" | "misconfigured" | "failing";
+	detail?: string;
+}
+
+/**
+ * One signed round trip through `origin`: a tiny image pushed as the consumer pushes an
+ * original, the thumbnail checked. A Thumbor that answers its health check but refuses our
+ * signature (another THUMBOR_SECURITY_KEY) is caught here, not by the first user's upload.
+ */
+export async function probeOrigin(origin: ThumborOrigin, securityKey: string): Promise<OriginHealth> {
+	if (!(await origin.healthy())) return { thumbor: "unreachable", detail: "Thumbor does not answer its health check." };
+	try {
+		const path = await thumborPath(securityKey, "health-probe");
+		await renderThumbnail(
+			origin,
+			path,
+			async () => new Response(PROBE_PNG).body!,
+			{ attempt: 1, previousError: null },
+			HEALTH_TIMEOUT_MS,
+		);
+		return { thumbor: "ok" };
+	} catch (err) {
+		const error = err instanceof AttemptError ? err.error : { code: "internal_error", message: String(err) };
+		return { thumbor: error.code === "thumbor_misconfigured" ? "misconfigured" : "failing", detail: error.message };
+	}
+}
+
+/** A Thumbor reached over HTTP at `baseUrl` (the local venv, docker compose, any host). */
+export function httpOrigin(baseUrl: string): ThumborOrigin {
+	const base = baseUrl.replace(/\/+$/, "");
+	return {
+		render(path, original, signal) {
+			count("fetch thumbor");
+			return fetch(`${base}${path}`, { method: "POST", body: original, signal });
+		},
+		healthy: async () => (await thumborHealth(fetch, base)) === "ok",
+	};
+}
+
+/**
+ * Where Thumbor is: THUMBOR_URL when set, else one of THUMBOR_INSTANCES Cloudflare
+ * Containers, picked by `key` (job and attempt, so a retry may land elsewhere).
+ */
+export function thumborOrigin(env: Env, key: string): ThumborOrigin {
+	const cfg = settings(env);
+	if (cfg.THUMBOR_URL) return httpOrigin(cfg.THUMBOR_URL);
+	return containerOrigin(env, shardOf(key, cfg.THUMBOR_INSTANCES));
+}
+
+function containerOrigin(env: Env, instance: number): ThumborOrigin {
+	const stub = thumborContainer(env, instance);
+	return {
+		render: (path, original) => stub.render(path, original),
+		healthy: () => stub.healthy(),
+	};
+}
+
+/**
+ * The health check's view of the origin (probeOrigin). Containers are probed only when the
+ * first one is running: a health check must not start one.
+ */
+export async function originHealth(env: Env): Promise<OriginHealth> {
+	const cfg = settings(env);
+	if (cfg.THUMBOR_URL) return probeOrigin(httpOrigin(cfg.THUMBOR_URL), cfg.THUMBOR_SECURITY_KEY);
+	const first = containerOrigin(env, 0);
+	if (!(await first.healthy()))
+		return { thumbor: "idle", detail: "No Thumbor container is running; one starts with the next job." };
+	return probeOrigin(first, cfg.THUMBOR_SECURITY_KEY);
+}

@@ -1,0 +1,106 @@
+/**
+ * POST /jobs as a protocol: replay an Idempotency-Key, stream the upload into R2,
+ * claim the key and the slug, make the job (its object enqueues it). Every step that can fail
+ * after something was stored undoes what came before it.
+ */
+
+import { admit } from "../access/limits";
+import { settings } from "../base/config";
+import { type Caller, type Job, UploadOptions } from "../base/contracts";
+import { ulid } from "../base/ids";
+import { originalKey } from "../base/storage";
+import type { Steps } from "../base/timing";
+import { ApiError } from "../http/errors";
+import { checkCallbackUrl } from "../notify/url";
+import { jobStub, ownerStub, slugClaim } from "../objects";
+import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
+import { ingestUpload, type Upload, type UploadLimits } from "./ingest";
+
+export const slugTaken = (slug: string) =>
+	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
+
+/** The options given in the query string or in form fields before `file` (each in one place only). */
+function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
+	const fields = UploadOptions.safeParse(upload.fields);
+	if (!fields.success) throw ApiError.invalid(fields.error, "form");
+	for (const name of ["slug", "callback_url"] as const) {
+		if (query[name] !== undefined && fields.data[name] !== undefined && query[name] !== fields.data[name]) {
+			throw new ApiError(400, "invalid_parameter", `The query string and the form give different values for ${name}.`);
+		}
+	}
+	return { slug: query.slug ?? fields.data.slug, callback_url: query.callback_url ?? fields.data.callback_url };
+}
+
+const chosenSlug = (query: UploadOptions, upload: Upload) => chosenOptions(query, upload).slug;
+
+/** Makes a job of the upload in `req`; `replayed` when an Idempotency-Key named an earlier one. */
+export async function submitUpload(
+	env: Env,
+	ctx: Pick<ExecutionContext, "waitUntil">,
+	caller: Caller,
+	req: Request,
+	query: UploadOptions,
+	steps: Steps,
+): Promise<{ job: Job; replayed: boolean }> {
+	const cfg = settings(env);
+	const limits: UploadLimits = {
+		maxBytes: cfg.MAX_UPLOAD_BYTES,
+		maxPixels: cfg.MAX_PIXELS,
+		maxDecodedBytes: cfg.MAX_DECODED_BYTES,
+		maxJpegScans: cfg.MAX_JPEG_SCANS,
+		idleSeconds: cfg.UPLOAD_IDLE_SECONDS,
+	};
+	const { ownerId } = caller;
+	// A bad callback URL in the query is refused before the body is read.
+	if (query.callback_url !== undefined) checkCallbackUrl(query.callback_url, cfg.webhookDevHosts);
+	const key = idempotencyKeyOf(req);
+	const earlier = key ? await earlierJob(env, ownerId, key) : null;
+	if (earlier) {
+		// Same key again: read the body only to compare it with the first one; store nothing.
+		const upload = await ingestUpload(req, null, limits);
+		return { job: replay(earlier, fingerprintOf(upload.sha256, chosenSlug(query, upload))), replayed: true };
+	}
+	// Cheap early answer for a taken slug; the claim below is what decides.
+	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
+
+	const id = ulid();
+	await steps.time("admit", () => admit(env, ownerId, id));
+	const undo: (() => Promise<void>)[] = [() => ownerStub(env, ownerId).release(id)];
+	try {
+		const upload = await steps.time("store", () => ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits));
+		undo.push(() => env.BUCKET.delete(originalKey(id)));
+		const options = chosenOptions(query, upload);
+		const chosen = options.slug;
+		const callbackUrl = options.callback_url === undefined ? null : checkCallbackUrl(options.callback_url, cfg.webhookDevHosts);
+		if (key) {
+			const winner = await claimKey(env, ownerId, key, id, fingerprintOf(upload.sha256, chosen));
+			if (winner) {
+				// A concurrent request with the same key made the job: this upload is not needed.
+				for (const step of undo) ctx.waitUntil(step());
+				return { job: winner, replayed: true };
+			}
+			undo.push(() => releaseKey(env, ownerId, key, id));
+		}
+		// Without a chosen slug the job id is the slug: no other job can hold it.
+		const slug = chosen ?? id;
+		// A slug claim is never given back, even if what follows fails: the job may exist
+		// after all, and two jobs must never share a slug.
+		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
+		const job = await steps.time("create", () =>
+			jobStub(env, id).create({
+				id,
+				ownerId,
+				keyHash: caller.keyHash,
+				callbackUrl,
+				sha256: upload.sha256,
+				indexShards: cfg.OWNER_INDEX_SHARDS,
+				slug,
+				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
+			}),
+		);
+		return { job, replayed: false };
+	} catch (err) {
+		for (const step of undo) ctx.waitUntil(step());
+		throw err;
+	}
+}
