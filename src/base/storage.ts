@@ -10,6 +10,24 @@ export const thumbnailKey = (slug: Slug) => `thumbnails/${slug}.webp`;
 /** A slug's bytes never change once served, so every cache may keep them for a year. */
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 
+/** Writes a thumbnail at its slug, with what it is: its job, its size, and the job it was copied from (if it was). */
+export function putThumbnail(
+	bucket: R2Bucket,
+	slug: Slug,
+	bytes: Uint8Array,
+	meta: { jobId: JobId; width: number; height: number; copiedFrom: JobId | null },
+): Promise<R2Object> {
+	return bucket.put(thumbnailKey(slug), bytes, {
+		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
+		customMetadata: {
+			jobId: meta.jobId,
+			width: String(meta.width),
+			height: String(meta.height),
+			...(meta.copiedFrom && { copiedFrom: meta.copiedFrom }),
+		},
+	});
+}
+
 /** A deleted job's slug: an empty marker, so its thumbnail URL answers 410 Gone rather than 404. */
 export const goneKey = (slug: Slug) => `gone/${slug}`;
 

@@ -13,11 +13,11 @@ import {
 import { count, metered } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { Schema } from "../base/sql";
-import { IMMUTABLE, originalKey, thumbnailKey } from "../base/storage";
+import { originalKey, putThumbnail, thumbnailKey } from "../base/storage";
 import { ListingReporter } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
 import { ownerStub } from "../objects";
-import { JOB_SCHEMA, type JobRow, messageFor, toJob } from "./schema";
+import { JOB_SCHEMA, JobRecord, type JobRow, messageFor, retentionDue, toJob } from "./schema";
 import { jobView } from "./view";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
@@ -47,13 +47,11 @@ export type Attempt =
  * An object only read (an unknown id) stores nothing.
  */
 export class JobObject extends DurableObject<Env> {
-	readonly #sql: SqlStorage;
 	readonly #schema: Schema;
-	readonly #waiters = new Set<() => void>();
 	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
 	#writing: Promise<unknown> | null = null;
-	/** The job's row as #row() last read it, while that read is current. */
-	#read: JobRow | null | undefined;
+	/** The job's row: read, written, waited on. */
+	readonly #record: JobRecord;
 	/** What the job sends to its callback URL (a job without one has no outbox tables). */
 	readonly #outbox: WebhookOutbox;
 	/** What the job tells its owner's listing index. */
@@ -62,56 +60,35 @@ export class JobObject extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, metered(env));
 		this.#schema = Schema.of(ctx, env, JOB_SCHEMA);
-		this.#sql = this.#schema.sql;
-		this.#outbox = new WebhookOutbox(this.#sql, this.env, settings(this.env).webhookSchedule);
+		this.#record = new JobRecord(this.#schema);
+		this.#outbox = new WebhookOutbox(this.#schema.sql, this.env, settings(this.env).webhookSchedule);
 		this.#reporter = new ListingReporter(
 			ctx,
 			this.env,
-			() => this.#row()!,
+			() => this.#record.row()!,
 			(row) => this.#toJob(row),
-			(version) => {
-				this.#sql.exec("UPDATE job SET report_due = ?", version);
-				this.#written();
-			},
+			(version) => this.#record.setReportDue(version),
 		);
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */
 	async create(input: NewJob): Promise<Job> {
-		const existing = this.#row();
+		const existing = this.#record.row();
 		if (existing) return this.#toJob(existing);
 		this.#schema.ensure();
 		if (input.callbackUrl) this.#outbox.create();
 		const now = Date.now();
-		this.#sql.exec(
-			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
-			                  original_bytes, original_width, original_height, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-			input.id,
-			input.ownerId,
-			input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null,
-			input.keyHash,
-			input.callbackUrl,
-			input.sha256,
-			input.slug,
-			input.original.contentType,
-			input.original.bytes,
-			input.original.width,
-			input.original.height,
-			now,
-			now,
-		);
-		this.#written();
+		this.#record.insert(input, input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null, now);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 		// Listed before the upload is answered; the queue is told at the same time.
-		const job = this.#toJob(this.#row()!);
+		const job = this.#toJob(this.#record.row()!);
 		await Promise.all([this.#reporter.send(), this.#enqueue()]);
 		return job;
 	}
 
 	/** The job, or null if this object was never given one. */
 	async get(): Promise<Job | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		return row ? this.#toJob(row) : null;
 	}
 
@@ -120,18 +97,18 @@ export class JobObject extends DurableObject<Env> {
 	 * `timeoutMs`, whichever comes first (long-polling).
 	 */
 	async waitForChange(seen: JobStatus, timeoutMs: number): Promise<Job | null> {
-		const current = this.#row();
+		const current = this.#record.row();
 		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && this.#toJob(current);
-		await this.#nextChange(timeoutMs);
+		await this.#record.nextChange(timeoutMs);
 		return this.get();
 	}
 
 	/** Resolves with the job once it has ended, or after `timeoutMs` (an upload that waits for its thumbnail). */
 	async waitToEnd(timeoutMs: number): Promise<Job | null> {
 		const until = Date.now() + timeoutMs;
-		for (let row = this.#row(); row; row = this.#row()) {
+		for (let row = this.#record.row(); row; row = this.#record.row()) {
 			if (TERMINAL_STATUSES.includes(row.status) || Date.now() >= until) return this.#toJob(row);
-			await this.#nextChange(until - Date.now());
+			await this.#record.nextChange(until - Date.now());
 		}
 		return null;
 	}
@@ -142,7 +119,7 @@ export class JobObject extends DurableObject<Env> {
 	 * not done when its retry window has passed (its attempts kept dying) fails.
 	 */
 	async begin(policy: RetryPolicy): Promise<Attempt> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return { proceed: false, reason: "missing" };
 		if (TERMINAL_STATUSES.includes(row.status)) return { proceed: false, reason: "finished" };
 		const now = Date.now();
@@ -156,10 +133,13 @@ export class JobObject extends DurableObject<Env> {
 			});
 			return { proceed: false, reason: "exhausted" };
 		}
-		this.#update("status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL", now + LEASE_MS);
+		this.#record.update(
+			"status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL",
+			now + LEASE_MS,
+		);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
 		this.#reporter.soon(PROCESSING_REPORT_DELAY_MS);
-		return { proceed: true, job: this.#toJob(this.#row()!), retryUntil };
+		return { proceed: true, job: this.#toJob(this.#record.row()!), retryUntil };
 	}
 
 	/**
@@ -174,25 +154,16 @@ export class JobObject extends DurableObject<Env> {
 		size: { width: number; height: number },
 		dedupOf: string | null = null,
 	): Promise<Job | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (row?.status !== "processing") return null;
-		const key = thumbnailKey(row.slug);
-		const put = this.env.BUCKET.put(key, bytes, {
-			httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
-			customMetadata: {
-				jobId: row.id,
-				width: String(size.width),
-				height: String(size.height),
-				...(dedupOf && { copiedFrom: dedupOf }),
-			},
-		});
+		const put = putThumbnail(this.env.BUCKET, row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf });
 		const writing = put.catch(() => {});
 		this.#writing = writing;
 		try {
 			const stored = await put;
-			const after = this.#row()!;
+			const after = this.#record.row()!;
 			if (after.status === "deleted") {
-				await this.env.BUCKET.delete(key);
+				await this.env.BUCKET.delete(thumbnailKey(row.slug));
 				return this.#toJob(after);
 			}
 			return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
@@ -206,9 +177,9 @@ export class JobObject extends DurableObject<Env> {
 	 * deleted). `dedupOf`: the earlier job whose thumbnail was copied instead of asking Thumbor.
 	 */
 	async succeed(thumbnail: ThumbnailInfo, dedupOf: string | null = null): Promise<Job> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (row?.status === "deleted") return this.#toJob(row);
-		this.#update(
+		this.#record.update(
 			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL,
 			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?, ended_at = ?`,
 			thumbnail.width,
@@ -224,10 +195,10 @@ export class JobObject extends DurableObject<Env> {
 
 	/** The job cannot succeed: record why, for good. A finished job stays as it is. */
 	async fail(error: JobError): Promise<Job | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return null;
 		if (TERMINAL_STATUSES.includes(row.status)) return this.#toJob(row);
-		this.#update(
+		this.#record.update(
 			"status = 'failed', lease_until = NULL, error_code = ?, error_message = ?, ended_at = ?",
 			error.code,
 			error.message,
@@ -244,35 +215,35 @@ export class JobObject extends DurableObject<Env> {
 	 * whether it was deleted before; null for an unknown job.
 	 */
 	async delete(): Promise<{ job: Job; already: boolean } | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return null;
 		const already = row.status === "deleted";
 		if (!already) {
 			const wasActive = !TERMINAL_STATUSES.includes(row.status);
-			this.#update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
+			this.#record.update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
 			if (wasActive) this.#leftFlight();
 			this.#queueEvent("job.deleted");
 			await this.#armEnded();
 			this.#report();
 		}
 		if (this.#writing) await Promise.race([this.#writing, scheduler.wait(WRITE_WAIT_MS)]);
-		return { job: this.#toJob(this.#row()!), already };
+		return { job: this.#toJob(this.#record.row()!), already };
 	}
 
 	/** The original is gone from R2 (deleted with the job, or by retention). */
 	async originalDeleted(): Promise<void> {
-		if (this.#row()?.original_deleted_at === null) {
-			this.#update("original_deleted_at = ?", Date.now());
+		if (this.#record.row()?.original_deleted_at === null) {
+			this.#record.update("original_deleted_at = ?", Date.now());
 			this.#report();
 		}
 	}
 
 	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
 	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (row?.status !== "processing") return row && this.#toJob(row);
 		const due = Date.now() + delayMs;
-		this.#update(
+		this.#record.update(
 			"status = 'queued', lease_until = NULL, next_attempt_at = ?, error_code = ?, error_message = ?",
 			due,
 			error.code,
@@ -288,13 +259,16 @@ export class JobObject extends DurableObject<Env> {
 	 * attempt count, and gets a fresh retry window. Returns the job and whether it was requeued.
 	 */
 	async retry(retryable: readonly JobError["code"][]): Promise<{ job: Job; requeued: boolean } | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return null;
 		if (row.status !== "failed" || row.original_deleted_at !== null || !retryable.includes(row.error_code as JobError["code"])) {
 			return { job: this.#toJob(row), requeued: false };
 		}
 		const now = Date.now();
-		this.#update("status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL", now);
+		this.#record.update(
+			"status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL",
+			now,
+		);
 		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
 		const job = this.#report();
 		await this.#enqueue();
@@ -308,7 +282,7 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	override async alarm(): Promise<void> {
 		count("do alarm JobObject");
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return;
 		if (row.report_due !== null) await this.#reporter.send();
 		const now = Date.now();
@@ -337,7 +311,7 @@ export class JobObject extends DurableObject<Env> {
 	 * Worker restarted). True when the job was sent again.
 	 */
 	async requeue(abandonLease: boolean): Promise<boolean> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row || TERMINAL_STATUSES.includes(row.status)) return false;
 		const now = Date.now();
 		if (row.status === "queued" && row.next_attempt_at !== null && row.next_attempt_at > now) return false;
@@ -348,7 +322,7 @@ export class JobObject extends DurableObject<Env> {
 
 	/** Queued again, sent to the queue now, the watchdog armed for the queue's delivery. */
 	async #sendAgain(row: JobRow): Promise<void> {
-		this.#update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
+		this.#record.update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
 		await this.env.JOB_QUEUE.send(messageFor(row));
 		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
 		this.#report();
@@ -375,23 +349,18 @@ export class JobObject extends DurableObject<Env> {
 	 * retention, whichever is sooner; none when neither is left.
 	 */
 	async #armEnded(): Promise<void> {
-		const row = this.#row()!;
+		const row = this.#record.row()!;
 		const next = row.callback_url ? this.#outbox.nextDue() : null;
-		const candidates = [next, this.#retentionDue(row)].filter((t): t is number => t !== null);
+		const candidates = [next, retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS)].filter(
+			(t): t is number => t !== null,
+		);
 		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
 		else await this.ctx.storage.deleteAlarm();
 	}
 
-	/** When an ended job's original is due for deletion, or null (kept for ever, or gone). */
-	#retentionDue(row: JobRow): number | null {
-		const days = settings(this.env).ORIGINAL_RETENTION_DAYS;
-		if (days <= 0 || row.original_deleted_at !== null || row.status === "deleted") return null;
-		return (row.ended_at ?? row.updated_at) + days * 86_400_000;
-	}
-
 	/** Retention: an ended job's original is deleted once it has been kept long enough. */
 	async #retain(row: JobRow, now: number): Promise<void> {
-		const due = this.#retentionDue(row);
+		const due = retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS);
 		if (due === null || due > now) return;
 		await this.env.BUCKET.delete(originalKey(row.id));
 		await this.originalDeleted();
@@ -399,7 +368,7 @@ export class JobObject extends DurableObject<Env> {
 
 	/** Records an event for the job's callback URL, due at once (no callback URL: nothing). */
 	#queueEvent(type: WebhookEvent["type"]): void {
-		const row = this.#row()!;
+		const row = this.#record.row()!;
 		if (!row.callback_url) return;
 		const { webhook: _, ...data } = jobView(this.#toJob(row), settings(this.env).PUBLIC_BASE_URL);
 		this.#outbox.add(type, data);
@@ -407,21 +376,21 @@ export class JobObject extends DurableObject<Env> {
 
 	/** Attempts every pending event that is due; an attempt is a change (it wakes long-polls, reaches the index). */
 	async #deliverDue(now: number): Promise<void> {
-		const row = this.#row()!;
+		const row = this.#record.row()!;
 		if (!row.callback_url) return;
 		if (await this.#outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash }, now)) {
-			this.#update("");
+			this.#record.update("");
 			this.#report();
 		}
 	}
 
 	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
 	async redeliver(): Promise<Job | null> {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return null;
 		if (!row.callback_url || !this.#outbox.redeliverLatest()) return this.#toJob(row);
 		await this.#armEnded();
-		return this.#toJob(this.#row()!);
+		return this.#toJob(this.#record.row()!);
 	}
 
 	#toJob(row: JobRow): Job {
@@ -434,12 +403,12 @@ export class JobObject extends DurableObject<Env> {
 	 */
 	#report(): Job {
 		this.#reporter.now();
-		return this.#toJob(this.#row()!);
+		return this.#toJob(this.#record.row()!);
 	}
 
 	/** Hands the job to the queue; if that fails, the watchdog alarm sends it later. */
 	async #enqueue(): Promise<void> {
-		const row = this.#row()!;
+		const row = this.#record.row()!;
 		try {
 			await this.env.JOB_QUEUE.send(messageFor(row));
 		} catch (err) {
@@ -447,53 +416,14 @@ export class JobObject extends DurableObject<Env> {
 		}
 	}
 
-	/** Resolves at the next change of this job, or after `timeoutMs`. */
-	#nextChange(timeoutMs: number): Promise<void> {
-		return new Promise<void>((resolve) => {
-			const timer = setTimeout(done, timeoutMs);
-			const waiters = this.#waiters;
-			function done() {
-				clearTimeout(timer);
-				waiters.delete(done);
-				resolve();
-			}
-			waiters.add(done);
-		});
-	}
-
 	/** An ended job no longer counts against its owner's jobs in flight (best-effort: the owner sweeps). */
 	#leftFlight(): void {
-		const row = this.#row();
+		const row = this.#record.row();
 		if (!row) return;
 		this.ctx.waitUntil(
 			ownerStub(this.env, row.owner_id)
 				.release(row.id)
 				.catch(() => {}),
 		);
-	}
-
-	/**
-	 * The job's row. One read serves every caller until the row is written (#written) or the
-	 * current synchronous run of this object's code ends: a call reads it a handful of times
-	 * between writes, and each read was a statement of its own.
-	 */
-	#row(): JobRow | null {
-		if (this.#read !== undefined) return this.#read;
-		const row = this.#schema.exists ? (this.#sql.exec<JobRow>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
-		this.#read = row;
-		queueMicrotask(() => this.#written());
-		return row;
-	}
-
-	/** The job's row has changed (or may have, after an await): the next #row() reads it again. */
-	#written(): void {
-		this.#read = undefined;
-	}
-
-	#update(assignments: string, ...values: SqlStorageValue[]): void {
-		const set = assignments ? `${assignments}, ` : "";
-		this.#sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
-		this.#written();
-		for (const wake of [...this.#waiters]) wake();
 	}
 }

@@ -1,9 +1,10 @@
 /**
- * A job's storage in its JobObject: version 1 of its table, the row as SQLite gives it,
- * and how a row becomes the Job contract and its queue message.
+ * A job's storage in its JobObject: version 1 of its table, the row as SQLite gives it, the
+ * record that reads and writes it (and wakes whoever waits for a change), and how a row
+ * becomes the Job contract and its queue message.
  */
-import type { Job, JobError, JobMessage, JobStatus, WebhookEvent } from "../base/contracts";
-import type { SchemaVersions } from "../base/sql";
+import type { Job, JobError, JobMessage, JobStatus, NewJob, WebhookEvent } from "../base/contracts";
+import type { Schema, SchemaVersions } from "../base/sql";
 
 /**
  * The job's one row. WITHOUT ROWID: kept by its id alone, so making the table and the row
@@ -82,6 +83,12 @@ export type JobRow = {
 /** The queue message for a job: what the consumer may start on before the job's object answers. */
 export const messageFor = (row: JobRow): JobMessage => ({ jobId: row.id, ownerId: row.owner_id, sha256: row.sha256 });
 
+/** When an ended job's original is due for deletion after `days`, or null (kept for ever, or gone). */
+export function retentionDue(row: JobRow, days: number): number | null {
+	if (days <= 0 || row.original_deleted_at !== null || row.status === "deleted") return null;
+	return (row.ended_at ?? row.updated_at) + days * 86_400_000;
+}
+
 /** The job as the contract says, with its webhook events (none without a callback URL). */
 export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
 	return {
@@ -117,4 +124,82 @@ export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
 	};
+}
+
+/** The job's one row: read once per synchronous run, written with its version bumped, waited on. */
+export class JobRecord {
+	/** The row as row() last read it, while that read is current. */
+	#read: JobRow | null | undefined;
+	readonly #waiters = new Set<() => void>();
+
+	constructor(private readonly schema: Schema) {}
+
+	/**
+	 * The job's row. One read serves every caller until the row is written or the current
+	 * synchronous run of the object's code ends: a call reads it a handful of times between
+	 * writes, and each read would be a statement of its own.
+	 */
+	row(): JobRow | null {
+		if (this.#read !== undefined) return this.#read;
+		const row = this.schema.exists ? (this.schema.sql.exec<JobRow>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
+		this.#read = row;
+		queueMicrotask(() => this.written());
+		return row;
+	}
+
+	/** The row has changed (or may have, after an await): the next row() reads it again. */
+	written(): void {
+		this.#read = undefined;
+	}
+
+	/** Writes the new job's row, queued (the schema must exist). */
+	insert(input: NewJob, indexShard: number | null, now: number): void {
+		this.schema.sql.exec(
+			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
+			                  original_bytes, original_width, original_height, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			input.id,
+			input.ownerId,
+			indexShard,
+			input.keyHash,
+			input.callbackUrl,
+			input.sha256,
+			input.slug,
+			input.original.contentType,
+			input.original.bytes,
+			input.original.width,
+			input.original.height,
+			now,
+			now,
+		);
+		this.written();
+	}
+
+	/** A change of the job (`assignments`, SQL with `?` for `values`, may be empty): its version grows; waiters wake. */
+	update(assignments: string, ...values: SqlStorageValue[]): void {
+		const set = assignments ? `${assignments}, ` : "";
+		this.schema.sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
+		this.written();
+		for (const wake of [...this.#waiters]) wake();
+	}
+
+	/** Notes that the listing's report of `version` is missing (null: none is); not a change of the job. */
+	setReportDue(version: number | null): void {
+		this.schema.sql.exec("UPDATE job SET report_due = ?", version);
+		this.written();
+	}
+
+	/** Resolves at the next change of the job, or after `timeoutMs`. */
+	nextChange(timeoutMs: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const waiters = this.#waiters;
+			const timer = setTimeout(done, timeoutMs);
+			function done() {
+				clearTimeout(timer);
+				waiters.delete(done);
+				resolve();
+			}
+			waiters.add(done);
+		});
+	}
 }
