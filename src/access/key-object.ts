@@ -1,7 +1,5 @@
-import { DurableObject } from "cloudflare:workers";
 import type { ApiKey, Caller } from "../base/contracts";
-import { metered } from "../base/metering";
-import { Schema } from "../base/sql";
+import { SqliteObject } from "../base/sql";
 import { newWebhookSecret } from "./keys";
 
 export type KeyRow = {
@@ -57,19 +55,16 @@ export const toApiKey = (r: KeyRow): ApiKey => ({
  * One API key, in an object named by the key's SHA-256: what a request's key is
  * checked against. An unknown key's object is only read, and stores nothing.
  */
-export class KeyObject extends DurableObject<Env> {
-	readonly #schema: Schema;
-
+export class KeyObject extends SqliteObject {
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, [[KEY_TABLE, WEBHOOK_SECRET_TABLE]]);
+		super(ctx, env, [[KEY_TABLE, WEBHOOK_SECRET_TABLE]]);
 	}
 
 	/** Records the key (by the registry, when it is made) with its first webhook secret. */
 	async init(row: KeyRow, webhookSecret: string): Promise<void> {
-		this.#schema.ensure();
-		insertKey(this.#schema.sql, row);
-		if (this.#secrets().length === 0) this.#schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", webhookSecret);
+		this.schema.ensure();
+		insertKey(this.schema.sql, row);
+		if (this.#secrets().length === 0) this.schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", webhookSecret);
 	}
 
 	/** Who holds the key with this hash, or null if it is unknown or revoked. */
@@ -86,18 +81,18 @@ export class KeyObject extends DurableObject<Env> {
 
 	/** Makes a new webhook secret; the old one keeps signing for `overlapMs`. */
 	async rotateWebhookSecret(overlapMs: number): Promise<{ secret: string; previousValidUntil: number }> {
-		this.#schema.ensure();
+		this.schema.ensure();
 		const until = Date.now() + overlapMs;
 		const secret = newWebhookSecret();
-		this.#schema.sql.exec("DELETE FROM webhook_secret WHERE valid_until IS NOT NULL");
-		this.#schema.sql.exec("UPDATE webhook_secret SET valid_until = ?", until);
-		this.#schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", secret);
+		this.schema.sql.exec("DELETE FROM webhook_secret WHERE valid_until IS NOT NULL");
+		this.schema.sql.exec("UPDATE webhook_secret SET valid_until = ?", until);
+		this.schema.sql.exec("INSERT INTO webhook_secret (secret) VALUES (?)", secret);
 		return { secret, previousValidUntil: until };
 	}
 
 	#secrets(): string[] {
-		if (!this.#schema.exists) return [];
-		return this.#schema.sql
+		if (!this.schema.exists) return [];
+		return this.schema.sql
 			.exec<{ secret: string }>(
 				"SELECT secret FROM webhook_secret WHERE valid_until IS NULL OR valid_until > ? ORDER BY valid_until IS NOT NULL",
 				Date.now(),
@@ -107,11 +102,11 @@ export class KeyObject extends DurableObject<Env> {
 	}
 
 	async revoke(at: number): Promise<void> {
-		if (this.#row()) this.#schema.sql.exec("UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?)", at);
+		if (this.#row()) this.schema.sql.exec("UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?)", at);
 	}
 
 	#row(): KeyRow | null {
-		if (!this.#schema.exists) return null;
-		return this.#schema.sql.exec<KeyRow>("SELECT * FROM api_key LIMIT 1").toArray()[0] ?? null;
+		if (!this.schema.exists) return null;
+		return this.schema.sql.exec<KeyRow>("SELECT * FROM api_key LIMIT 1").toArray()[0] ?? null;
 	}
 }

@@ -1,7 +1,5 @@
-import { DurableObject } from "cloudflare:workers";
 import { TERMINAL_STATUSES } from "../base/contracts";
-import { metered } from "../base/metering";
-import { Schema } from "../base/sql";
+import { SqliteObject } from "../base/sql";
 import { jobStub } from "../objects";
 
 /**
@@ -36,22 +34,17 @@ const STALE_MS = 60_000;
  * Also which job holds each of the owner's originals' bytes (dedupe, per owner only:
  * across owners, "identical bytes" would tell one owner what another uploaded).
  */
-export class OwnerObject extends DurableObject<Env> {
-	readonly #sql: SqlStorage;
-	readonly #schema: Schema;
-
+export class OwnerObject extends SqliteObject {
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, SCHEMA);
-		this.#sql = this.#schema.sql;
+		super(ctx, env, SCHEMA);
 	}
 
 	/** Admits job `jobId` unless `max` are in flight already; true when admitted. */
 	async admit(jobId: string, max: number): Promise<boolean> {
-		this.#schema.ensure();
+		this.schema.ensure();
 		if (this.#count() >= max) await this.#sweep();
 		if (this.#count() >= max) return false;
-		this.#sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, Date.now());
+		this.sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, Date.now());
 		return true;
 	}
 
@@ -60,55 +53,49 @@ export class OwnerObject extends DurableObject<Env> {
 	 * and making the schema anew for each job would be most of the rows this object writes.
 	 */
 	async release(jobId: string): Promise<void> {
-		if (this.#schema.exists) this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
+		if (this.schema.exists) this.sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
 	}
 
 	/** Claims bytes `sha256` for job `jobId` unless a job holds them; returns the holder afterwards. */
 	async claimDigest(sha256: string, jobId: string): Promise<string> {
-		this.#schema.ensure();
-		this.#sql.exec("INSERT OR IGNORE INTO digest (sha256, job_id, claimed_at) VALUES (?, ?, ?)", sha256, jobId, Date.now());
-		return this.#sql.exec<{ job_id: string }>("SELECT job_id FROM digest WHERE sha256 = ?", sha256).one().job_id;
+		this.schema.ensure();
+		this.sql.exec("INSERT OR IGNORE INTO digest (sha256, job_id, claimed_at) VALUES (?, ?, ?)", sha256, jobId, Date.now());
+		return this.sql.exec<{ job_id: string }>("SELECT job_id FROM digest WHERE sha256 = ?", sha256).one().job_id;
 	}
 
 	/** Gives bytes `sha256` from job `from` to job `to`, if `from` still holds them (a holder that will never be done). */
 	async handOverDigest(sha256: string, from: string, to: string): Promise<void> {
-		if (this.#schema.exists) {
-			this.#sql.exec(
-				"UPDATE digest SET job_id = ?, claimed_at = ? WHERE sha256 = ? AND job_id = ?",
-				to,
-				Date.now(),
-				sha256,
-				from,
-			);
+		if (this.schema.exists) {
+			this.sql.exec("UPDATE digest SET job_id = ?, claimed_at = ? WHERE sha256 = ? AND job_id = ?", to, Date.now(), sha256, from);
 		}
 	}
 
 	/** Job `jobId` no longer holds bytes `sha256` (it was deleted). */
 	async releaseDigest(sha256: string, jobId: string): Promise<void> {
-		if (this.#schema.exists) this.#sql.exec("DELETE FROM digest WHERE sha256 = ? AND job_id = ?", sha256, jobId);
+		if (this.schema.exists) this.sql.exec("DELETE FROM digest WHERE sha256 = ? AND job_id = ?", sha256, jobId);
 	}
 
 	/** How many jobs are in flight now. */
 	async inFlight(): Promise<number> {
-		return this.#schema.exists ? this.#count() : 0;
+		return this.schema.exists ? this.#count() : 0;
 	}
 
 	/** The ids of the jobs in flight now, oldest first. */
 	async inFlightJobs(): Promise<string[]> {
-		if (!this.#schema.exists) return [];
-		return this.#sql
+		if (!this.schema.exists) return [];
+		return this.sql
 			.exec<{ job_id: string }>("SELECT job_id FROM in_flight ORDER BY admitted_at")
 			.toArray()
 			.map((r) => r.job_id);
 	}
 
 	#count(): number {
-		return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM in_flight").one().n;
+		return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM in_flight").one().n;
 	}
 
 	/** Drops entries whose jobs have ended or never came to be. */
 	async #sweep(): Promise<void> {
-		const stale = this.#sql
+		const stale = this.sql
 			.exec<{ job_id: string }>("SELECT job_id FROM in_flight WHERE admitted_at < ?", Date.now() - STALE_MS)
 			.toArray();
 		const ended = await Promise.all(
@@ -117,6 +104,6 @@ export class OwnerObject extends DurableObject<Env> {
 				return !job || TERMINAL_STATUSES.includes(job.status) ? job_id : null;
 			}),
 		);
-		for (const id of ended) if (id) this.#sql.exec("DELETE FROM in_flight WHERE job_id = ?", id);
+		for (const id of ended) if (id) this.sql.exec("DELETE FROM in_flight WHERE job_id = ?", id);
 	}
 }

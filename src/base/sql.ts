@@ -5,7 +5,8 @@
  * must store nothing, so the schema is made by the first write, and an existing one is
  * brought up to date when the object starts.
  */
-import { meteredSql } from "./metering";
+import { DurableObject } from "cloudflare:workers";
+import { metered, meteredSql } from "./metering";
 
 /** Version 1's statements, then each later version's: `versions.length` is the latest. */
 export type SchemaVersions = readonly (readonly string[])[];
@@ -94,5 +95,20 @@ export class Schema {
 		sql.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
 		sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", this.versions.length, Date.now());
 		this.#version = this.versions.length;
+	}
+}
+
+/**
+ * A Durable Object with a SQLite database of its own: its schema, made lazily (Schema), on
+ * SQL whose rows are counted when METER_OPS is on, and its env metered likewise.
+ */
+export abstract class SqliteObject extends DurableObject<Env> {
+	protected readonly schema: Schema;
+	protected readonly sql: SqlStorage;
+
+	constructor(ctx: DurableObjectState, env: Env, versions: SchemaVersions) {
+		super(ctx, metered(env));
+		this.schema = Schema.of(ctx, env, versions);
+		this.sql = this.schema.sql;
 	}
 }

@@ -1,4 +1,3 @@
-import { DurableObject } from "cloudflare:workers";
 import { gaveUp, type RetryPolicy } from "../base/attempts";
 import { settings } from "../base/config";
 import {
@@ -10,9 +9,9 @@ import {
 	type ThumbnailInfo,
 	type WebhookEvent,
 } from "../base/contracts";
-import { count, metered } from "../base/metering";
+import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
-import { Schema } from "../base/sql";
+import { SqliteObject } from "../base/sql";
 import { originalKey, putThumbnail, thumbnailKey } from "../base/storage";
 import { ListingReporter } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
@@ -46,8 +45,7 @@ export type Attempt =
  * and it watches over every non-terminal state so that no job stays stuck.
  * An object only read (an unknown id) stores nothing.
  */
-export class JobObject extends DurableObject<Env> {
-	readonly #schema: Schema;
+export class JobObject extends SqliteObject {
 	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
 	#writing: Promise<unknown> | null = null;
 	/** The job's row: read, written, waited on. */
@@ -58,10 +56,9 @@ export class JobObject extends DurableObject<Env> {
 	readonly #reporter: ListingReporter<JobRow>;
 
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, JOB_SCHEMA);
-		this.#record = new JobRecord(this.#schema);
-		this.#outbox = new WebhookOutbox(this.#schema.sql, this.env, settings(this.env).webhookSchedule);
+		super(ctx, env, JOB_SCHEMA);
+		this.#record = new JobRecord(this.schema);
+		this.#outbox = new WebhookOutbox(this.schema.sql, this.env, settings(this.env).webhookSchedule);
 		this.#reporter = new ListingReporter(
 			ctx,
 			this.env,
@@ -75,7 +72,7 @@ export class JobObject extends DurableObject<Env> {
 	async create(input: NewJob): Promise<Job> {
 		const existing = this.#record.row();
 		if (existing) return this.#toJob(existing);
-		this.#schema.ensure();
+		this.schema.ensure();
 		if (input.callbackUrl) this.#outbox.create();
 		const now = Date.now();
 		this.#record.insert(input, input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null, now);

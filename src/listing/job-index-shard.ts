@@ -1,7 +1,5 @@
-import { DurableObject } from "cloudflare:workers";
 import type { Job, JobStatus } from "../base/contracts";
-import { metered } from "../base/metering";
-import { Schema } from "../base/sql";
+import { SqliteObject } from "../base/sql";
 
 /** Version 1: one entry per job of the shard, found by id or by status. */
 const SCHEMA = [
@@ -22,20 +20,15 @@ const SCHEMA = [
  * OWNER_INDEX_SHARDS of these (listing/list.ts merges them), so neither the whole
  * service nor one busy owner funnels through a single object.
  */
-export class JobIndexShard extends DurableObject<Env> {
-	readonly #sql: SqlStorage;
-	readonly #schema: Schema;
-
+export class JobIndexShard extends SqliteObject {
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, SCHEMA);
-		this.#sql = this.#schema.sql;
+		super(ctx, env, SCHEMA);
 	}
 
 	/** Records a job's state, unless a newer one is already here (reports may arrive out of order). */
 	async record(job: Job): Promise<void> {
-		this.#schema.ensure();
-		this.#sql.exec(
+		this.schema.ensure();
+		this.sql.exec(
 			`INSERT INTO entry (job_id, status, version, job) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, version = excluded.version, job = excluded.job
 			 WHERE excluded.version > entry.version`,
@@ -48,8 +41,8 @@ export class JobIndexShard extends DurableObject<Env> {
 
 	/** Up to `limit` jobs with ids below `before` (newest first), of `status` if given. */
 	async list(before: string | null, status: JobStatus | null, limit: number): Promise<Job[]> {
-		if (!this.#schema.exists) return [];
-		const rows = this.#sql.exec<{ job: string }>(
+		if (!this.schema.exists) return [];
+		const rows = this.sql.exec<{ job: string }>(
 			`SELECT job FROM entry WHERE job_id < ? ${status ? "AND status = ?" : ""} ORDER BY job_id DESC LIMIT ?`,
 			...(status ? [before ?? "~", status, limit] : [before ?? "~", limit]),
 		);

@@ -1,6 +1,5 @@
-import { DurableObject } from "cloudflare:workers";
-import { count, metered } from "../base/metering";
-import { Schema } from "../base/sql";
+import { count } from "../base/metering";
+import { SqliteObject } from "../base/sql";
 
 /** Version 1: the claim's one row (none while the name is free). */
 const SCHEMA = [
@@ -27,20 +26,15 @@ export interface Claim {
  * `idempotency:<key>` (held for a day). Asking who holds a free name stores
  * nothing; a released or expired claim leaves nothing behind.
  */
-export class ClaimObject extends DurableObject<Env> {
-	readonly #sql: SqlStorage;
-	readonly #schema: Schema;
-
+export class ClaimObject extends SqliteObject {
 	constructor(ctx: DurableObjectState, env: Env) {
-		super(ctx, metered(env));
-		this.#schema = Schema.of(ctx, env, SCHEMA);
-		this.#sql = this.#schema.sql;
+		super(ctx, env, SCHEMA);
 	}
 
 	/** The current claim, if any and not expired. */
 	async holder(): Promise<Claim | null> {
-		if (!this.#schema.exists) return null;
-		const row = this.#sql
+		if (!this.schema.exists) return null;
+		const row = this.sql
 			.exec<{ owner: string; fingerprint: string; claimed_at: number; expires_at: number | null }>(
 				"SELECT owner, fingerprint, claimed_at, expires_at FROM claim",
 			)
@@ -58,9 +52,9 @@ export class ClaimObject extends DurableObject<Env> {
 		if (current) return current;
 		const now = Date.now();
 		const expiresAt = ttlMs === undefined ? null : now + ttlMs;
-		this.#schema.ensure();
-		this.#sql.exec("DELETE FROM claim");
-		this.#sql.exec(
+		this.schema.ensure();
+		this.sql.exec("DELETE FROM claim");
+		this.sql.exec(
 			"INSERT INTO claim (owner, fingerprint, claimed_at, expires_at) VALUES (?, ?, ?, ?)",
 			owner,
 			fingerprint,
@@ -73,12 +67,12 @@ export class ClaimObject extends DurableObject<Env> {
 
 	/** Gives the name up, if `owner` holds it (a claim whose request failed). */
 	async release(owner: string): Promise<void> {
-		if ((await this.holder())?.owner === owner) await this.#schema.dropAll(this.ctx.storage);
+		if ((await this.holder())?.owner === owner) await this.schema.dropAll(this.ctx.storage);
 	}
 
 	/** Deletes an expired claim, and with it everything this object stored. */
 	override async alarm(): Promise<void> {
 		count("do alarm ClaimObject");
-		if ((await this.holder()) === null) await this.#schema.dropAll(this.ctx.storage);
+		if ((await this.holder()) === null) await this.schema.dropAll(this.ctx.storage);
 	}
 }

@@ -20,21 +20,24 @@ import { caller, env, expectProblem, pngLike, request, WEBP } from "./helpers";
 
 const POLICY: RetryPolicy = settings(env).retry;
 
+/** What the upload handler gives a new job's object: of this test's owner, no webhook, no digest. */
+const newJobInput = (id: string, slug: string, contentType: "image/png" | "image/gif" = "image/png") => ({
+	id,
+	ownerId: caller.ownerId,
+	keyHash: null,
+	callbackUrl: null,
+	sha256: null,
+	indexShards: 8,
+	slug,
+	original: { contentType, bytes: 512, width: 1, height: 1 },
+});
+
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */
 async function newJob() {
 	const id = ulid();
 	await env.BUCKET.put(originalKey(id), pngLike(), { httpMetadata: { contentType: "image/png" } });
 	const stub = jobStub(env, id);
-	await stub.create({
-		id,
-		ownerId: caller.ownerId,
-		keyHash: null,
-		callbackUrl: null,
-		sha256: null,
-		indexShards: 8,
-		slug: `s-${id}`,
-		original: { contentType: "image/png", bytes: 512, width: 1, height: 1 },
-	});
+	await stub.create(newJobInput(id, `s-${id}`));
 	return { id, stub };
 }
 
@@ -388,16 +391,7 @@ describe("JobObject", () => {
 
 	it("is created once: a second create returns the first job", async () => {
 		const { id, stub } = await newJob();
-		const again = await stub.create({
-			id,
-			ownerId: caller.ownerId,
-			keyHash: null,
-			callbackUrl: null,
-			sha256: null,
-			indexShards: 8,
-			slug: "another",
-			original: { contentType: "image/gif", bytes: 1, width: null, height: null },
-		});
+		const again = await stub.create(newJobInput(id, "another", "image/gif"));
 		expect(again).toMatchObject({ slug: `s-${id}`, original: { contentType: "image/png" } });
 	});
 
