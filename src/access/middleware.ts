@@ -35,15 +35,15 @@ function bearer(req: Request): string | null {
 const cache = new Map<string, { caller: Caller | null; until: number }>();
 const CACHE_MAX_ENTRIES = 10_000;
 
-/** The caller holding `secret`, or null; cached per isolate for `ttlMs`. */
-export async function callerOf(env: Env, secret: string, ttlMs: number): Promise<Caller | null> {
+/** The caller holding `secret`, or null; cached per isolate for `ttlMs` (by the clock `now`). */
+export async function callerOf(env: Env, secret: string, ttlMs: number, now: () => number = Date.now): Promise<Caller | null> {
 	const hash = await sha256Hex(secret);
 	const hit = cache.get(hash);
-	if (hit && hit.until > Date.now()) return hit.caller;
+	if (hit && hit.until > now()) return hit.caller;
 	const caller = await keyObject(env, hash).caller(hash);
 	if (ttlMs > 0) {
 		if (cache.size >= CACHE_MAX_ENTRIES) cache.clear();
-		cache.set(hash, { caller, until: Date.now() + ttlMs });
+		cache.set(hash, { caller, until: now() + ttlMs });
 	}
 	return caller;
 }

@@ -26,13 +26,25 @@ async function uploadWithCallback(fixture: string): Promise<JobView> {
 	return (await res.json()) as JobView;
 }
 
+type Hooked = JobView & {
+	webhook: { events: { id: string; state: string; nextAttemptAt?: string; attempts: { status: number | null }[] }[] };
+};
+
+/** The job's webhook events as its view tells them: what was sent, and whether anything is left to send. */
+const webhookOf = async (id: string) => ((await (await fetch(`${base}/jobs/${id}`, { headers: auth })).json()) as Hooked).webhook;
+
 /** The requests the receiver got for job `id`'s events. */
 const eventsFor = (id: string) => receiver.requests.filter((r) => (r.event?.data as { id?: string } | undefined)?.id === id);
 
-async function until<T>(what: string, job: JobView, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+	what: string,
+	job: JobView,
+	fn: () => T | undefined | Promise<T | undefined>,
+	timeoutMs = 30_000,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const value = fn();
+		const value = await fn();
 		if (value) return value;
 		if (Date.now() > deadline) {
 			const now = await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).text();
@@ -54,12 +66,14 @@ describe("webhooks", () => {
 			type: "job.done",
 			data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } },
 		});
-		await new Promise((r) => setTimeout(r, 2000));
+		// Delivered, and nothing left to send: no second request will come (no waiting to see).
+		const webhook = await until("the delivery recorded", job, async () => {
+			const w = await webhookOf(job.id);
+			return w.events[0]?.state === "delivered" ? w : undefined;
+		});
+		expect(webhook.events).toMatchObject([{ id: got.id, state: "delivered", attempts: [{ status: 200 }] }]);
+		expect(webhook.events[0]!.nextAttemptAt).toBeUndefined();
 		expect(eventsFor(job.id)).toHaveLength(1);
-		const view = (await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).json()) as JobView & {
-			webhook: { events: { id: string; state: string; attempts: { status: number }[] }[] };
-		};
-		expect(view.webhook.events).toMatchObject([{ id: got.id, state: "delivered", attempts: [{ status: 200 }] }]);
 	});
 
 	it("sends job.failed with the reason for an image that cannot be made into a thumbnail", async () => {
@@ -76,15 +90,16 @@ describe("webhooks", () => {
 		receiver.status = 503;
 		const job = await uploadWithCallback("photo-640x480.jpg");
 		const firstTry = await until("a first attempt", job, () => eventsFor(job.id)[0]);
-		await new Promise((r) => setTimeout(r, 3000));
+		// Down for three attempts (a second apart here), then back.
+		await until("three refused attempts", job, () => (eventsFor(job.id).length >= 3 ? true : undefined));
 		receiver.status = 200;
 		await until("delivery", job, () => eventsFor(job.id).find((r) => r.status === 200));
 		const attempts = eventsFor(job.id);
 		expect(new Set(attempts.map((r) => r.id))).toEqual(new Set([firstTry.id]));
 		expect(attempts.filter((r) => r.status === 200)).toHaveLength(1);
-		expect(attempts.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(2);
+		expect(attempts.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(3);
 		console.log(
-			`receiver down 3 s: ${attempts.length} attempts, delivered ${attempts.at(-1)!.at - firstTry.at} ms after the first`,
+			`receiver down for 3 attempts: ${attempts.length} in all, delivered ${attempts.at(-1)!.at - firstTry.at} ms after the first`,
 		);
 	});
 
@@ -92,7 +107,13 @@ describe("webhooks", () => {
 		receiver.status = 410;
 		const job = await uploadWithCallback("photo-640x480.jpg");
 		await until("the 410", job, () => eventsFor(job.id)[0]);
-		await new Promise((r) => setTimeout(r, 3000));
+		// Stopped for good: the event is failed with nothing scheduled (no waiting to see).
+		const webhook = await until("the stop recorded", job, async () => {
+			const w = await webhookOf(job.id);
+			return w.events[0]?.state === "failed" ? w : undefined;
+		});
+		expect(webhook.events).toMatchObject([{ state: "failed", attempts: [{ status: 410 }] }]);
+		expect(webhook.events[0]!.nextAttemptAt).toBeUndefined();
 		expect(eventsFor(job.id)).toHaveLength(1);
 		receiver.status = 200;
 	});
