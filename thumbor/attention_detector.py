@@ -82,10 +82,10 @@ def find_subject(img: Image.Image, target_width: int, target_height: int) -> tup
     target_ratio = target_width / target_height
     if width / height > target_ratio * 1.01:
         # Wider than the crop: the crop slides along x. Column means of the map.
-        profile = list(scores.resize((sw, 1), Image.Resampling.BOX).getdata())
+        profile = list(scores.resize((sw, 1), Image.Resampling.BOX).get_flattened_data())
         window, along = max(1, round(sh * target_ratio)), "x"
     elif height / width > (1 / target_ratio) * 1.01:
-        profile = list(scores.resize((1, sh), Image.Resampling.BOX).getdata())
+        profile = list(scores.resize((1, sh), Image.Resampling.BOX).get_flattened_data())
         window, along = max(1, round(sw / target_ratio)), "y"
     else:
         return None  # the crop is the whole picture
