@@ -1,10 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ulid } from "../../src/base/ids";
-import { originalKey } from "../../src/base/storage";
-import type { JobView } from "../../src/jobs/view";
-import { idempotencyClaim, jobStub, slugClaim } from "../../src/objects";
-import { ingestUpload } from "../../src/upload/ingest";
+import { ulid } from "../../../src/base/ids";
+import { originalKey } from "../../../src/base/storage";
+import type { JobView } from "../../../src/jobs/view";
+import { idempotencyClaim, jobStub, slugClaim } from "../../../src/objects";
+import { ingestUpload } from "../../../src/upload/ingest";
 import {
 	caller,
 	countOriginals,
@@ -17,7 +17,7 @@ import {
 	storedState,
 	uniqueSlug,
 	upload,
-} from "./helpers";
+} from "../helpers";
 
 type JobBody = JobView;
 
@@ -326,74 +326,6 @@ describe("Idempotency-Key", () => {
 	});
 });
 
-describe("GET /jobs/:id", () => {
-	it("returns the job, and 404 for ids that do not exist or are not ids", async () => {
-		const created = (await (await upload(pngLike(777))).json()) as JobBody;
-		const res = await request(`/jobs/${created.id}`);
-		expect(res.status).toBe(200);
-		expect(res.headers.get("Cache-Control")).toBe("no-store");
-		const job = (await res.json()) as JobBody;
-		expect(job).toMatchObject({ id: created.id, slug: created.slug, original: { contentType: "image/png", bytes: 777 } });
-		await expectProblem(await request("/jobs/01m8fr21cf4tp221dyc5rnn9yd"), 404, "not_found");
-		await expectProblem(await request("/jobs/not-an-id"), 404, "not_found");
-	});
-
-	it("validates ?wait", async () => {
-		const created = (await (await upload(pngLike())).json()) as JobBody;
-		await expectProblem(await request(`/jobs/${created.id}?wait=600`), 400, "invalid_parameter");
-		await expectProblem(await request(`/jobs/${created.id}?wait=soon`), 400, "invalid_parameter");
-	});
-});
-
-describe("the rest", () => {
-	it("answers /health: 503 while Thumbor does not answer (it is down in these runs)", async () => {
-		const res = await request("/health");
-		expect(res.status).toBe(503);
-		expect(res.headers.get("Cache-Control")).toBe("no-store");
-		expect(await res.json()).toEqual({ status: "degraded", thumbor: "unreachable", detail: expect.any(String) });
-	});
-
-	it("serves its pages under a strict Content-Security-Policy: own inline script by nonce only, never framed", async () => {
-		for (const path of ["/", "/docs"]) {
-			const res = await request(path, {}, null);
-			const html = await res.text();
-			const policy = res.headers.get("Content-Security-Policy") ?? "";
-			const nonce = /script-src 'nonce-([^']+)'/.exec(policy)?.[1];
-			expect(nonce, path).toBeDefined();
-			expect(policy).toContain("frame-ancestors 'none'");
-			expect(policy).toContain("default-src 'none'");
-			expect(policy).not.toContain("unsafe-inline");
-			// Every inline script and style carries this answer's nonce, and the next answer has another.
-			expect(html.match(/<script\b[^>]*>/g)).toEqual([`<script nonce="${nonce}">`]);
-			expect(html.match(/<style\b[^>]*>/g)).toEqual([`<style nonce="${nonce}">`]);
-			expect((await request(path, {}, null)).headers.get("Content-Security-Policy")).not.toContain(nonce);
-			expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
-		}
-	});
-
-	it("answers unknown routes in the one error format", async () => {
-		await expectProblem(await request("/nope"), 404, "not_found");
-		await expectProblem(await request("/jobs/01h/nope", { method: "POST" }), 404, "not_found");
-	});
-
-	it("answers a method a known path does not take with 405 and Allow, in the one error format", async () => {
-		const id = "01kb0000000000000000000000";
-		for (const [path, method, allow] of [
-			["/jobs", "PUT", "GET, HEAD, POST"],
-			[`/jobs/${id}`, "PATCH", "GET, HEAD, DELETE"],
-			[`/jobs/${id}/retry`, "GET", "POST"],
-			["/health", "DELETE", "GET, HEAD"],
-			["/thumbnails/some-slug.webp", "POST", "GET, HEAD"],
-			["/openapi.json", "PUT", "GET, HEAD"],
-		] as const) {
-			const res = await request(path, { method });
-			expect(res.headers.get("Allow"), `${method} ${path}`).toBe(allow);
-			const problem = await expectProblem(res, 405, "method_not_allowed");
-			expect(problem.allow).toEqual(allow.split(", "));
-		}
-	});
-});
-
 describe("reads and refusals store nothing", () => {
 	it("leaves no job object behind for an unknown id", async () => {
 		const id = ulid();
@@ -480,16 +412,6 @@ describe("JPEG scans", () => {
 	});
 });
 
-describe("public URLs", () => {
-	it("builds thumbnail URLs on PUBLIC_BASE_URL, never on the request's Host", async () => {
-		const res = await request("/jobs", { method: "POST", body: pngLike(), headers: { Host: "evil.example" } });
-		const job = (await res.json()) as JobBody;
-		expect(job.thumbnailUrl).toBe(`https://img.example/thumbnails/${job.slug}.webp`);
-		const again = (await (await request(`/jobs/${job.id}`, { headers: { Host: "evil.example" } })).json()) as JobBody;
-		expect(again.thumbnailUrl).toBe(job.thumbnailUrl);
-	});
-});
-
 describe("Idempotency-Key fingerprints the bytes", () => {
 	it("refuses different bytes of the same length, and a different form-field slug", async () => {
 		const k = `k-${crypto.randomUUID()}`;
@@ -518,28 +440,6 @@ describe("Idempotency-Key fingerprints the bytes", () => {
 	});
 });
 
-describe("GET|HEAD /thumbnails/<slug>.webp", () => {
-	it("serves a stored thumbnail with its ETag, 304 on a match, HEAD without a body, 404 no-store when absent", async () => {
-		const slug = uniqueSlug("thumb");
-		const bytes = new Uint8Array([1, 2, 3, 4, 5]);
-		const put = (await env.BUCKET.put(`thumbnails/${slug}.webp`, bytes))!;
-		const res = await request(`/thumbnails/${slug}.webp`);
-		expect(res.status).toBe(200);
-		expect(res.headers.get("ETag")).toBe(put.httpEtag);
-		expect(res.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
-		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
-		const cached = await request(`/thumbnails/${slug}.webp`, { headers: { "If-None-Match": put.httpEtag } });
-		expect(cached.status).toBe(304);
-		expect(await cached.text()).toBe("");
-		const head = await request(`/thumbnails/${slug}.webp`, { method: "HEAD" });
-		expect(head.status).toBe(200);
-		expect(head.headers.get("Content-Length")).toBe("5");
-		expect(await head.text()).toBe("");
-		await expectProblem(await request(`/thumbnails/${uniqueSlug("none")}.webp`), 404, "not_found");
-		await expectProblem(await request(`/thumbnails/${slug}.png`), 404, "not_found");
-	});
-});
-
 describe("POST /jobs?wait", () => {
 	it("answers 201 with the job once it has ended, 202 if the wait ran out first, and times its steps", async () => {
 		const res = await upload(pngLike(), { query: "?wait=0.3" });
@@ -561,18 +461,5 @@ describe("POST /jobs?wait", () => {
 		expect(ended.status).toBe(201);
 		expect(((await ended.json()) as JobBody).status).toBe("failed");
 		await expectProblem(await upload(pngLike(), { query: "?wait=31" }), 400, "invalid_parameter");
-	});
-});
-
-describe("GET /jobs/:id?wait", () => {
-	it("answers as soon as the status changes", async () => {
-		const created = (await (await upload(pngLike())).json()) as JobBody;
-		const started = Date.now();
-		const waiting = request(`/jobs/${created.id}?wait=20`);
-		await new Promise((r) => setTimeout(r, 100));
-		await jobStub(env, created.id).begin({ baseSeconds: 4, maxDelaySeconds: 600, windowSeconds: 86_400 });
-		const job = (await (await waiting).json()) as JobBody;
-		expect(job.status).toBe("processing");
-		expect(Date.now() - started).toBeLessThan(10_000);
 	});
 });

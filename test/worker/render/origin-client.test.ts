@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { AttemptError } from "../../../src/base/attempts";
+import type { JobErrorCode } from "../../../src/base/contracts";
+import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../../src/render/origin-client";
+import { pngLike, WEBP } from "../helpers";
+
+describe("Thumbor answers", () => {
+	const context = (attempt: number, previous: JobErrorCode | null = null) => ({ attempt, previousError: previous });
+
+	// Stand-ins for faults a live Thumbor cannot be made to show on demand.
+	const answering = (...answers: (Response | Error)[]): ThumborOrigin & { bodies: string[] } => {
+		const bodies: string[] = [];
+		return {
+			bodies,
+			async render(_path, original) {
+				bodies.push(await new Response(original).text());
+				const next = answers.shift();
+				if (!next) throw new Error("no more answers");
+				if (next instanceof Error) throw next;
+				return next;
+			},
+			healthy: async () => true,
+		};
+	};
+	const silent = (healthy: boolean): ThumborOrigin => ({
+		render: (_path, _original, signal) =>
+			new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+		healthy: async () => healthy,
+	});
+	/** The original, opened afresh on each call (as the consumer streams it from R2). */
+	const original = () => async () => new Response("original bytes").body!;
+	const webp = (bytes: Uint8Array) => new Response(bytes, { headers: { "Content-Type": "image/webp" } });
+
+	it("sends the original in the request, and once more at once when a connection drops (a pooled connection to a restarted Thumbor)", async () => {
+		const origin = answering(new Error("Network connection lost."), webp(WEBP.lossy100));
+		const rendered = await renderThumbnail(origin, "/x", original(), context(1));
+		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
+		expect(origin.bodies).toEqual(["original bytes", "original bytes"]);
+		await expect(
+			renderThumbnail(
+				answering(new Error("Network connection lost."), new Error("Network connection lost.")),
+				"/x",
+				original(),
+				context(1),
+			),
+		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+	});
+
+	it("fails for good, without asking Thumbor, when the original is gone", async () => {
+		const origin = answering(webp(WEBP.lossy100));
+		const gone = async (): Promise<ReadableStream<Uint8Array>> => {
+			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
+		};
+		await expect(renderThumbnail(origin, "/x", gone, context(1))).rejects.toMatchObject({
+			permanent: true,
+			error: { code: "original_missing" },
+		});
+		expect(origin.bodies).toEqual([]);
+	});
+
+	it("refuses output that is not a still 100x100 WebP", async () => {
+		for (const bytes of [WEBP.lossless3x7, WEBP.animated5x4, pngLike()]) {
+			await expect(renderThumbnail(answering(webp(bytes)), "/x", original(), context(1))).rejects.toMatchObject({
+				permanent: true,
+				error: { code: "unexpected_output" },
+			});
+		}
+	});
+
+	it("maps each answer to what it means for the job: our engine's refusals are about the image, the rest never is", () => {
+		const classify = (status: number, refusal: string | null, ctx = context(1)) => classifyThumborAnswer(status, refusal, ctx);
+		expect(classify(400, "undecodable")).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classify(400, "empty")).toMatchObject({ permanent: true, error: { code: "unprocessable_image" } });
+		expect(classify(422, "too_large")).toMatchObject({ permanent: true, error: { code: "image_too_large" } });
+		expect(classify(422, "too_complex")).toMatchObject({ permanent: true, error: { code: "image_too_complex" } });
+		// Thumbor had the image and choked on it; final once a retry agrees.
+		expect(classify(500, "crashed")).toMatchObject({ permanent: false, error: { code: "unprocessable_image" } });
+		expect(classify(500, "crashed", context(5, "unprocessable_image"))).toMatchObject({
+			permanent: true,
+			error: { code: "unprocessable_image" },
+		});
+		// A second attempt after an outage has seen nothing against the image yet.
+		expect(classify(500, "crashed", context(2, "thumbor_unavailable"))).toMatchObject({ permanent: false });
+		expect(classify(503, "busy")).toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
+		// Refused without a look at the image: a wrong key (Thumbor's 400 "Malformed URL"), a stock
+		// Thumbor or one started without our thumbor.conf. Jobs wait for the fix, never fail as corrupt.
+		for (const status of [400, 403, 404, 405]) {
+			expect(classify(status, null, context(4, "thumbor_misconfigured"))).toMatchObject({
+				permanent: false,
+				error: { code: "thumbor_misconfigured", message: expect.stringMatching(/THUMBOR_SECURITY_KEY/) },
+			});
+		}
+		// Without our header, even a 500 says nothing against the image.
+		for (const status of [500, 502, 503, 504]) {
+			expect(classify(status, null, context(3, "unprocessable_image"))).toMatchObject({
+				permanent: false,
+				error: { code: "thumbor_unavailable" },
+			});
+		}
+	});
+
+	it("blames the image when Thumbor, healthy, never answered it, twice; Thumbor itself when it does not answer its health check", async () => {
+		await expect(renderThumbnail(silent(true), "/x", original(), context(1), 50)).rejects.toMatchObject({
+			permanent: false,
+			error: { code: "image_too_complex" },
+		});
+		await expect(renderThumbnail(silent(true), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
+			permanent: true,
+			error: { code: "image_too_complex" },
+		});
+		await expect(renderThumbnail(silent(false), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
+			permanent: false,
+			error: { code: "thumbor_unavailable" },
+		});
+	});
+});
