@@ -1,14 +1,14 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/access/keys";
-import { settings } from "../../src/base/config";
-import type { JobView } from "../../src/jobs/view";
-import { nextDeliveryDelayMs } from "../../src/notify/deliver";
-import { webhookHeaders } from "../../src/notify/sign";
-import { checkCallbackUrl } from "../../src/notify/url";
-import { jobStub, keyObject, keyRegistry } from "../../src/objects";
-import { caller, env, expectProblem, multipart, pngLike, request, upload } from "./helpers";
+import { sha256Hex } from "../../../src/access/keys";
+import { settings } from "../../../src/base/config";
+import type { JobView } from "../../../src/jobs/view";
+import { nextDeliveryDelayMs } from "../../../src/notify/deliver";
+import { webhookHeaders } from "../../../src/notify/sign";
+import { checkCallbackUrl } from "../../../src/notify/url";
+import { jobStub, keyObject, keyRegistry } from "../../../src/objects";
+import { caller, env, expectProblem, multipart, pngLike, request, upload } from "../helpers";
 
 const POLICY = settings(env).retry;
 type Hooked = JobView & {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { readImageSize } from "../../src/images/size";
-import { sniffImageType } from "../../src/images/sniff";
-import { readWebpInfo } from "../../src/images/webp";
-import { WEBP } from "./helpers";
+import { readImageSize } from "../../../src/images/size";
+import { sniffImageType } from "../../../src/images/sniff";
+import { readWebpInfo } from "../../../src/images/webp";
+import { WEBP } from "../helpers";
 
 const bytes = (...parts: (number[] | string)[]) =>
 	new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));

@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { SCHEMA as OWNER_SCHEMA } from "../../src/access/owner-object";
-import { Schema, type SchemaVersions } from "../../src/base/sql";
-import { JOB_SCHEMA } from "../../src/jobs/schema";
-import { env } from "./helpers";
+import { SCHEMA as OWNER_SCHEMA } from "../../../src/access/owner-object";
+import { Schema, type SchemaVersions } from "../../../src/base/sql";
+import { JOB_SCHEMA } from "../../../src/jobs/schema";
+import { env } from "../helpers";
 
 /** Runs `make` on a fresh object's database; what it then holds, and rows `make` wrote. */
 async function afterMaking(make: (sql: SqlStorage) => void) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyAddress, IPV4_BLOCKS, IPV6_BLOCKS, parseV4, parseV6 } from "../../src/notify/addresses";
-import { checkCallbackUrl } from "../../src/notify/url";
+import { classifyAddress, IPV4_BLOCKS, IPV6_BLOCKS, parseV4, parseV6 } from "../../../src/notify/addresses";
+import { checkCallbackUrl } from "../../../src/notify/url";
 
 /** The first and last address of a prefix, spelt as URL parsing prints them. */
 function ends(prefix: string): [string, string] {

@@ -1,12 +1,12 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { keyChecksumValid, newKeySecret, sha256Hex } from "../../src/access/keys";
-import { callerOf } from "../../src/access/middleware";
-import { ulid } from "../../src/base/ids";
-import worker from "../../src/index";
-import type { JobView } from "../../src/jobs/view";
-import { jobStub, keyObject, keyRegistry, ownerStub } from "../../src/objects";
-import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "./helpers";
+import { keyChecksumValid, newKeySecret, sha256Hex } from "../../../src/access/keys";
+import { callerOf } from "../../../src/access/middleware";
+import { ulid } from "../../../src/base/ids";
+import worker from "../../../src/index";
+import type { JobView } from "../../../src/jobs/view";
+import { jobStub, keyObject, keyRegistry, ownerStub } from "../../../src/objects";
+import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "../helpers";
 
 const admin = (path: string, init: RequestInit = {}) =>
 	request(path, { ...init, headers: { "Content-Type": "application/json", ...(init.headers as object) } }, env.ADMIN_TOKEN);

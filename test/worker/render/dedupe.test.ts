@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../src/base/config";
-import worker from "../../src/index";
-import type { JobView } from "../../src/jobs/view";
-import { digestClaim, jobStub } from "../../src/objects";
-import { caller, env, newKey, pngLike, request, upload, WEBP } from "./helpers";
+import { settings } from "../../../src/base/config";
+import worker from "../../../src/index";
+import type { JobView } from "../../../src/jobs/view";
+import { digestClaim, jobStub } from "../../../src/objects";
+import { caller, env, newKey, pngLike, request, upload, WEBP } from "../helpers";
 
 const POLICY = settings(env).retry;
 type Deduped = JobView & { deduplicated?: boolean; deduplicatedFrom?: string };

@@ -1,7 +1,7 @@
 /** The streaming multipart reader on its own: framing rules and limits (src/upload/multipart.ts). */
 import { describe, expect, it } from "vitest";
-import { ByteReader } from "../../src/upload/bytes";
-import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } from "../../src/upload/multipart";
+import { ByteReader } from "../../../src/upload/bytes";
+import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } from "../../../src/upload/multipart";
 
 const enc = new TextEncoder();
 

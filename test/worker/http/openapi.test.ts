@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { app } from "../../src/index";
+import { app } from "../../../src/index";
 
 const spec = async () =>
 	(await (await exports.default.fetch(new Request("http://thumbs.test/openapi.json"))).json()) as {

@@ -1,12 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../src/base/config";
-import { ulid } from "../../src/base/ids";
-import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../src/base/storage";
-import { PROCESSING_REPORT_DELAY_MS } from "../../src/jobs/job-object";
-import type { JobView } from "../../src/jobs/view";
-import { jobStub } from "../../src/objects";
-import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "./helpers";
+import { settings } from "../../../src/base/config";
+import { ulid } from "../../../src/base/ids";
+import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
+import { PROCESSING_REPORT_DELAY_MS } from "../../../src/jobs/job-object";
+import type { JobView } from "../../../src/jobs/view";
+import { jobStub } from "../../../src/objects";
+import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
 
 const POLICY = settings(env).retry;
 type Page = { items: JobView[]; nextCursor: string | null };
