@@ -12,12 +12,12 @@ import {
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { SqliteObject } from "../base/sql";
-import { originalKey, putThumbnail, thumbnailKey } from "../base/storage";
+import { putThumbnail, thumbnailKey } from "../base/storage";
 import { ListingReporter } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
 import { ownerStub } from "../objects";
-import { JOB_SCHEMA, JobRecord, type JobRow, messageFor, retentionDue, toJob } from "./schema";
-import { jobView } from "./view";
+import { AfterEnd } from "./after-end";
+import { JOB_SCHEMA, JobRecord, type JobRow, messageFor, toJob } from "./schema";
 
 /** How long one processing attempt may hold the job before the watchdog steps in. */
 export const LEASE_MS = 2 * 60_000;
@@ -52,6 +52,8 @@ export class JobObject extends SqliteObject {
 	readonly #record: JobRecord;
 	/** What the job sends to its callback URL (a job without one has no outbox tables). */
 	readonly #outbox: WebhookOutbox;
+	/** What the job still owes once it has ended (webhooks, retention). */
+	readonly #afterEnd: AfterEnd;
 	/** What the job tells its owner's listing index. */
 	readonly #reporter: ListingReporter<JobRow>;
 
@@ -66,6 +68,11 @@ export class JobObject extends SqliteObject {
 			(row) => this.#toJob(row),
 			(version) => this.#record.setReportDue(version),
 		);
+		this.#afterEnd = new AfterEnd(ctx, this.env, this.#record, this.#outbox, {
+			view: (row) => this.#toJob(row),
+			report: () => this.#report(),
+			originalDeleted: () => this.originalDeleted(),
+		});
 	}
 
 	/** Records a new job; calling it again with the same id returns the stored job. */
@@ -219,8 +226,7 @@ export class JobObject extends SqliteObject {
 			const wasActive = !TERMINAL_STATUSES.includes(row.status);
 			this.#record.update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
 			if (wasActive) this.#leftFlight();
-			this.#queueEvent("job.deleted");
-			await this.#armEnded();
+			await this.#afterEnd.ended("job.deleted");
 			this.#report();
 		}
 		if (this.#writing) await Promise.race([this.#writing, scheduler.wait(WRITE_WAIT_MS)]);
@@ -283,11 +289,7 @@ export class JobObject extends SqliteObject {
 		if (!row) return;
 		if (row.report_due !== null) await this.#reporter.send();
 		const now = Date.now();
-		if (TERMINAL_STATUSES.includes(row.status)) {
-			await this.#deliverDue(now);
-			await this.#retain(row, now);
-			return this.#armEnded();
-		}
+		if (TERMINAL_STATUSES.includes(row.status)) return this.#afterEnd.serve(now);
 		// Woken early (a report retry): nothing is due yet.
 		const due = this.#watchdogDue(row);
 		if (due > now) {
@@ -337,56 +339,14 @@ export class JobObject extends SqliteObject {
 	/** A job has ended: its place in flight is free, its event is on its way, its original is kept a while. */
 	async #ended(type: WebhookEvent["type"]): Promise<void> {
 		this.#leftFlight();
-		this.#queueEvent(type);
-		await this.#armEnded();
-	}
-
-	/**
-	 * An ended job's one alarm: the next webhook attempt due, else the original's
-	 * retention, whichever is sooner; none when neither is left.
-	 */
-	async #armEnded(): Promise<void> {
-		const row = this.#record.row()!;
-		const next = row.callback_url ? this.#outbox.nextDue() : null;
-		const candidates = [next, retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS)].filter(
-			(t): t is number => t !== null,
-		);
-		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
-		else await this.ctx.storage.deleteAlarm();
-	}
-
-	/** Retention: an ended job's original is deleted once it has been kept long enough. */
-	async #retain(row: JobRow, now: number): Promise<void> {
-		const due = retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS);
-		if (due === null || due > now) return;
-		await this.env.BUCKET.delete(originalKey(row.id));
-		await this.originalDeleted();
-	}
-
-	/** Records an event for the job's callback URL, due at once (no callback URL: nothing). */
-	#queueEvent(type: WebhookEvent["type"]): void {
-		const row = this.#record.row()!;
-		if (!row.callback_url) return;
-		const { webhook: _, ...data } = jobView(this.#toJob(row), settings(this.env).PUBLIC_BASE_URL);
-		this.#outbox.add(type, data);
-	}
-
-	/** Attempts every pending event that is due; an attempt is a change (it wakes long-polls, reaches the index). */
-	async #deliverDue(now: number): Promise<void> {
-		const row = this.#record.row()!;
-		if (!row.callback_url) return;
-		if (await this.#outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash }, now)) {
-			this.#record.update("");
-			this.#report();
-		}
+		await this.#afterEnd.ended(type);
 	}
 
 	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
 	async redeliver(): Promise<Job | null> {
 		const row = this.#record.row();
 		if (!row) return null;
-		if (!row.callback_url || !this.#outbox.redeliverLatest()) return this.#toJob(row);
-		await this.#armEnded();
+		await this.#afterEnd.redeliver();
 		return this.#toJob(this.#record.row()!);
 	}
 

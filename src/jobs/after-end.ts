@@ -1,0 +1,74 @@
+/**
+ * What an ended job still owes, served by its object's one alarm: its webhook events (the
+ * outbox) and its original's retention. The object says when the job ended and when the
+ * alarm fires; this part says what is due, does it, and arms the alarm for what is next.
+ */
+import { settings } from "../base/config";
+import type { Job, WebhookEvent } from "../base/contracts";
+import { originalKey } from "../base/storage";
+import type { WebhookOutbox } from "../notify/outbox";
+import { type JobRecord, type JobRow, retentionDue } from "./schema";
+import { jobView } from "./view";
+
+/** What the part asks of its object. */
+export interface AfterEndHost {
+	/** The job a row is. */
+	view(row: JobRow): Job;
+	/** Tells the listing index the job's new state. */
+	report(): void;
+	/** Records that the original is gone. */
+	originalDeleted(): Promise<void>;
+}
+
+export class AfterEnd {
+	constructor(
+		private readonly ctx: DurableObjectState,
+		private readonly env: Env,
+		private readonly record: JobRecord,
+		private readonly outbox: WebhookOutbox,
+		private readonly host: AfterEndHost,
+	) {}
+
+	/** The job has ended (done, failed or deleted): its event is on its way, and the alarm is armed. */
+	async ended(type: WebhookEvent["type"]): Promise<void> {
+		const row = this.record.row()!;
+		if (row.callback_url) {
+			const { webhook: _, ...data } = jobView(this.host.view(row), settings(this.env).PUBLIC_BASE_URL);
+			this.outbox.add(type, data);
+		}
+		await this.arm();
+	}
+
+	/** The alarm of an ended job: due webhook attempts, the original's retention, then the next alarm. */
+	async serve(now: number): Promise<void> {
+		const row = this.record.row()!;
+		if (row.callback_url && (await this.outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash }, now))) {
+			this.record.update(""); // an attempt is a change: it wakes long-polls and reaches the index
+			this.host.report();
+		}
+		const due = retentionDue(this.record.row()!, settings(this.env).ORIGINAL_RETENTION_DAYS);
+		if (due !== null && due <= now) {
+			await this.env.BUCKET.delete(originalKey(row.id));
+			await this.host.originalDeleted();
+		}
+		await this.arm();
+	}
+
+	/** Sends the latest event again, from the start of the schedule (same webhook-id); false when there is none. */
+	async redeliver(): Promise<boolean> {
+		if (!this.record.row()!.callback_url || !this.outbox.redeliverLatest()) return false;
+		await this.arm();
+		return true;
+	}
+
+	/** The one alarm: the next webhook attempt due, else the original's retention, whichever is sooner; none when neither is left. */
+	async arm(): Promise<void> {
+		const row = this.record.row()!;
+		const next = row.callback_url ? this.outbox.nextDue() : null;
+		const candidates = [next, retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS)].filter(
+			(t): t is number => t !== null,
+		);
+		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
+		else await this.ctx.storage.deleteAlarm();
+	}
+}
