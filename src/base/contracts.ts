@@ -143,7 +143,10 @@ export type Job = z.infer<typeof Job>;
 /** The queue message: everything else is read from the job's Durable Object. */
 export const JobMessage = z.object({
 	jobId: JobId,
-	/** The job's owner and its original's SHA-256: the consumer looks for a thumbnail to reuse while the job's object is asked for the job. */
+	/**
+	 * The job's owner and its original's SHA-256: the consumer looks for a thumbnail to reuse
+	 * while the job's object is asked for the job.
+	 */
 	ownerId: OwnerId,
 	sha256: z
 		.string()

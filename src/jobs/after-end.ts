@@ -61,7 +61,7 @@ export class AfterEnd {
 		return true;
 	}
 
-	/** The one alarm: the next webhook attempt due, else the original's retention, whichever is sooner; none when neither is left. */
+	/** The one alarm: the next webhook attempt or the original's retention, whichever is sooner; none when neither is left. */
 	async arm(): Promise<void> {
 		const row = this.record.row()!;
 		const next = row.callback_url ? this.outbox.nextDue() : null;

@@ -49,7 +49,9 @@ export const jobs = new Hono<AuthEnv>()
 			tags: ["jobs"],
 			summary: "Upload an image",
 			description:
-				"The body is the image (JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF, typed by its bytes), raw or as the `file` part of a multipart form (`slug` and `callback_url` may be form fields before it). Answers 202 at once, or with `wait` 201 once the job has ended.",
+				"The body is the image (JPEG, PNG, GIF, WebP, AVIF, HEIC or TIFF, typed by its bytes), raw or as the `file` part of a " +
+				"multipart form (`slug` and `callback_url` may be form fields before it). " +
+				"Answers 202 at once, or with `wait` 201 once the job has ended.",
 			security: bearer,
 			parameters: [
 				{

@@ -49,7 +49,10 @@ export type JobView = z.infer<typeof JobView>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A job as the HTTP API shows it: absolute thumbnail URL (on PUBLIC_BASE_URL, never the request's Host), ISO timestamps, no internals. */
+/**
+ * A job as the HTTP API shows it: absolute thumbnail URL (on PUBLIC_BASE_URL, never the
+ * request's Host), ISO timestamps, no internals.
+ */
 export function jobView(job: Job, publicBaseUrl: string): JobView {
 	return {
 		id: job.id,

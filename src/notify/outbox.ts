@@ -21,7 +21,13 @@ const TABLES = [
 		next_at INTEGER,
 		created_at INTEGER NOT NULL
 	)`,
-	"CREATE TABLE IF NOT EXISTS webhook_attempt (event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER, error TEXT, ms INTEGER NOT NULL)",
+	`CREATE TABLE IF NOT EXISTS webhook_attempt (
+		event_id TEXT NOT NULL,
+		at INTEGER NOT NULL,
+		status INTEGER,
+		error TEXT,
+		ms INTEGER NOT NULL
+	)`,
 ];
 
 type EventRow = {

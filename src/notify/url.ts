@@ -4,8 +4,9 @@
  * https only, the default port, no credentials, no `localhost`, and no IP literal that
  * is not globally reachable by the IANA special-purpose registries (./addresses.ts), in
  * any spelling: URL parsing folds decimal, hex, octal and short IPv4 into one, and IPv4
- * inside IPv6 (mapped, compatible, NAT64, 6to4, Teredo) is judged as the IPv4 it carries. Hosts in WEBHOOK_DEV_HOSTS (development only) may use plain http, any
- * port and loopback addresses.
+ * inside IPv6 (mapped, compatible, NAT64, 6to4, Teredo) is judged as the IPv4 it carries.
+ * Hosts in WEBHOOK_DEV_HOSTS (development only) may use plain http, any port and loopback
+ * addresses.
  */
 import { ApiError } from "../http/errors";
 import { classifyAddress } from "./addresses";

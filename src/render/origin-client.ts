@@ -99,7 +99,9 @@ export async function renderThumbnail(
 		throw new AttemptError(
 			{
 				code: "unexpected_output",
-				message: `The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} still WebP.`,
+				message:
+					`The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} ` +
+					`instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} still WebP.`,
 			},
 			true,
 		);
@@ -111,9 +113,11 @@ const UNDECODABLE = "The image could not be decoded: it may be corrupt or trunca
 const TOO_COMPLEX =
 	"The image takes too long to decode (a progressive JPEG with very many scans, say). Re-encode it and upload it again.";
 const TOO_LARGE =
-	"The image decodes to more pixels or bytes than the image service allows (a very large or 16-bit image, say). Upload a smaller one.";
+	"The image decodes to more pixels or bytes than the image service allows (a very large or 16-bit image, say). " +
+	"Upload a smaller one.";
 const MISCONFIGURED =
-	"The image service refused our request itself, not the image: its configuration does not match this service's (THUMBOR_SECURITY_KEY, or its route for pushed originals). The job waits until that is fixed.";
+	"The image service refused our request itself, not the image: its configuration does not match this service's " +
+	"(THUMBOR_SECURITY_KEY, or its route for pushed originals). The job waits until that is fixed.";
 
 /** A fault of the image: final at once when `certain`, else once the attempt before saw the same. */
 function imageFault(code: JobErrorCode, message: string, context: AttemptContext, certain = false): AttemptError {
@@ -159,7 +163,8 @@ export function classifyThumborAnswer(status: number, refusal: string | null, co
 	}
 	if (status >= 400 && status < 500) {
 		console.error(
-			`THUMBOR MISCONFIGURED: it answered ${status} without looking at the image. Check that it runs thumbor/thumbor.conf with the Worker's THUMBOR_SECURITY_KEY; jobs wait until then.`,
+			`THUMBOR MISCONFIGURED: it answered ${status} without looking at the image. ` +
+				"Check that it runs thumbor/thumbor.conf with the Worker's THUMBOR_SECURITY_KEY; jobs wait until then.",
 		);
 		return new AttemptError({ code: "thumbor_misconfigured", message: MISCONFIGURED }, false);
 	}

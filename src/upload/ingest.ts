@@ -139,7 +139,8 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxDecodedB
 		throw new ApiError(
 			422,
 			"image_too_large",
-			`The image is ${size.width}x${size.height} at ${size.bytesPerPixel} bytes a pixel (its bit depth and alpha): ${mb(decodedBytes(size))} decoded; the limit is ${mb(maxDecodedBytes)}.`,
+			`The image is ${size.width}x${size.height} at ${size.bytesPerPixel} bytes a pixel (its bit depth and alpha): ` +
+				`${mb(decodedBytes(size))} decoded; the limit is ${mb(maxDecodedBytes)}.`,
 			{ ...dimensions, bytesPerPixel: size.bytesPerPixel, maxDecodedBytes },
 		);
 	}
@@ -206,7 +207,8 @@ function tooManyScans(max: number): ApiError {
 	return new ApiError(
 		422,
 		"image_too_complex",
-		`The JPEG has more than ${max} scans. Real encoders write about 10 and rarely more than a few dozen; a file with this many takes minutes to decode. Re-encode it.`,
+		`The JPEG has more than ${max} scans. Real encoders write about 10 and rarely more than a few dozen; ` +
+			"a file with this many takes minutes to decode. Re-encode it.",
 		{ maxScans: max },
 	);
 }
