@@ -43,7 +43,7 @@ const SETTLE_MS = 10_000;
  * number in flight, a fresh process is sent that many requests at once; the table gives the
  * answers' statuses, the process's peak RSS, and its RSS SETTLE_MS after the last answer.
  */
-async function memoryRun(_dir, conf) {
+async function memoryRun(conf) {
 	const rows = [];
 	for (const image of MEMORY_IMAGES) {
 		for (const inFlight of MEMORY_IN_FLIGHT) {
@@ -172,7 +172,7 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 				"HEICs from their stored thumbnail, decode budgets) + attention_detector (smart = the subject).",
 		);
 	}
-	await memoryRun(dir, confs.ours);
+	await memoryRun(confs.ours);
 } finally {
 	await Promise.all(started.map((child) => stop(child)));
 	rmSync(dir, { recursive: true, force: true });

@@ -10,19 +10,19 @@ import { renderThumbnail, type ThumborOrigin, thumborPath } from "./origin-clien
 const HEALTH_TIMEOUT_MS = 2_000;
 
 /**
- * What Thumbor's health check says, asked through `fetcher` (fetch, or a container's port):
- * "ok", "http <status>", or "unreachable" (no answer within HEALTH_TIMEOUT_MS).
+ * Whether Thumbor answers its health check with a 2xx within HEALTH_TIMEOUT_MS, asked through
+ * `fetcher` (fetch, or a container's port).
  */
-export async function thumborHealth(
+export async function answersHealthCheck(
 	fetcher: (url: string, init: RequestInit) => Promise<Response>,
 	baseUrl: string,
-): Promise<string> {
+): Promise<boolean> {
 	try {
 		const res = await fetcher(`${baseUrl.replace(/\/+$/, "")}/healthcheck`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
 		await res.body?.cancel();
-		return res.ok ? "ok" : `http ${res.status}`;
+		return res.ok;
 	} catch {
-		return "unreachable";
+		return false;
 	}
 }
 
@@ -69,7 +69,7 @@ export function httpOrigin(baseUrl: string): ThumborOrigin {
 			count("fetch thumbor");
 			return fetch(`${base}${path}`, { method: "POST", body: original, signal });
 		},
-		healthy: async () => (await thumborHealth(fetch, base)) === "ok",
+		healthy: () => answersHealthCheck(fetch, base),
 	};
 }
 

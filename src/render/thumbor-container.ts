@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { settings } from "../base/config";
-import { thumborHealth } from "./origins";
+import { answersHealthCheck } from "./origins";
 
 /** Thumbor's port inside the image (thumbor/Dockerfile). */
 const PORT = 8888;
@@ -29,13 +29,13 @@ export class ThumborContainer extends DurableObject<Env> {
 
 	/** Whether this instance's Thumbor answers its health check at once (false when it is not running). */
 	async healthy(): Promise<boolean> {
-		return !!this.ctx.container?.running && (await this.#health()) === "ok";
+		return !!this.ctx.container?.running && (await this.#answers());
 	}
 
-	/** What this instance's Thumbor health check says (thumborHealth). */
-	#health(): Promise<string> {
+	/** Whether this instance's Thumbor answers its health check (answersHealthCheck). */
+	#answers(): Promise<boolean> {
 		const port = this.#container().getTcpPort(PORT);
-		return thumborHealth((url, init) => port.fetch(url, init), "http://thumbor");
+		return answersHealthCheck((url, init) => port.fetch(url, init), "http://thumbor");
 	}
 
 	#ready(): Promise<void> {
@@ -69,7 +69,7 @@ export class ThumborContainer extends DurableObject<Env> {
 		// `running` means a start was requested, not that Thumbor listens yet.
 		const deadline = Date.now() + READY_TIMEOUT_MS;
 		while (Date.now() < deadline) {
-			if ((await this.#health()) === "ok") return;
+			if (await this.#answers()) return;
 			await new Promise((r) => setTimeout(r, 250));
 		}
 		throw new Error(`Thumbor container not ready after ${READY_TIMEOUT_MS} ms`);
