@@ -12,7 +12,7 @@ while decoding:
 - While: the decoder is fed one scan (or 64 KiB) at a time, and the budget
   THUMBOR_DECODE_BUDGET_MS is checked between feeds; past it, decoding stops.
 - Truncated or corrupt data is an error, not a grey fill.
-- Memory: an image is refused unopened when it has more pixels than MAX_PIXELS (Pillow
+- Memory: an image is refused unopened when it has more pixels than THUMBOR_MAX_PIXELS (Pillow
   itself only warns between one and two times its limit) or more decoded bytes than
   THUMBOR_MAX_DECODED_BYTES (width x height x channels x bytes per sample: bit depth and
   alpha count). Every decode is admitted against the process's THUMBOR_DECODE_MEMORY_MB
@@ -55,6 +55,8 @@ DECODE_BUDGET_S = int(os.environ.get("THUMBOR_DECODE_BUDGET_MS", "5000")) / 1000
 # About a 50-megapixel JPEG with 32 scans; ordinary progressive JPEGs have about 10.
 MAX_PIXEL_SCANS = float(os.environ.get("THUMBOR_MAX_PIXEL_SCANS", str(50_000_000 * 32)))
 
+# Pixels an image may have; Thumbor's own MAX_PIXELS is None (thumbor.conf): this is checked here.
+MAX_PIXELS = int(float(os.environ.get("THUMBOR_MAX_PIXELS", "50000000")))
 # 50 megapixels of 8-bit RGBA: any ordinary image within the pixel limit fits.
 MAX_DECODED_BYTES = int(os.environ.get("THUMBOR_MAX_DECODED_BYTES", "200000000"))
 # The decoded images one process holds at once (Pillow's own size for them: 4 bytes a pixel
@@ -406,10 +408,6 @@ class Engine(PILEngine):
         return self.image
 
     def create_image(self, buffer):
-        # Thumbor hands MAX_PIXELS to Pillow (each engine it makes sets it again), which only warns
-        # between one and two times it, and Thumbor then answers a bare 400: over_limits checks it
-        # strictly instead, as a refusal.
-        Image.MAX_IMAGE_PIXELS = None
         try:
             img = super().create_image(buffer)
         except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -418,7 +416,7 @@ class Engine(PILEngine):
             return None
         if img is None or isinstance(img, list):
             return img
-        refusal = over_limits(img, buffer, int(self.context.config.MAX_PIXELS or 0), MAX_DECODED_BYTES)
+        refusal = over_limits(img, buffer, MAX_PIXELS, MAX_DECODED_BYTES)
         if refusal is not None:
             logger.warning("refused unopened: %s", refusal.log_message % refusal.args)
             refuse_later(self.context, refusal)
