@@ -11,12 +11,16 @@ export const thumbnailKey = (slug: Slug) => `thumbnails/${slug}.webp`;
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /** Writes a thumbnail at its slug, with what it is: its job, its size, and the job it was copied from (if it was). */
-export function putThumbnail(
-	bucket: R2Bucket,
-	slug: Slug,
-	bytes: Uint8Array,
-	meta: { jobId: JobId; width: number; height: number; copiedFrom: JobId | null },
-): Promise<R2Object> {
+/** What a thumbnail's R2 object says about itself. */
+export interface ThumbnailMeta {
+	jobId: JobId;
+	width: number;
+	height: number;
+	/** The earlier job whose thumbnail was copied (deduplicated), if any. */
+	copiedFrom: JobId | null;
+}
+
+export function putThumbnail(bucket: R2Bucket, slug: Slug, bytes: Uint8Array, meta: ThumbnailMeta): Promise<R2Object> {
 	return bucket.put(thumbnailKey(slug), bytes, {
 		httpMetadata: { contentType: "image/webp", cacheControl: IMMUTABLE },
 		customMetadata: {

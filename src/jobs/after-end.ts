@@ -7,6 +7,7 @@ import { settings } from "../base/config";
 import type { Job, WebhookEvent } from "../base/contracts";
 import { originalKey } from "../base/storage";
 import type { WebhookOutbox } from "../notify/outbox";
+import { ownerStub } from "../objects";
 import { type JobRecord, type JobRow, retentionDue } from "./schema";
 import { jobView } from "./view";
 
@@ -29,9 +30,19 @@ export class AfterEnd {
 		private readonly host: AfterEndHost,
 	) {}
 
-	/** The job has ended (done, failed or deleted): its event is on its way, and the alarm is armed. */
-	async ended(type: WebhookEvent["type"]): Promise<void> {
+	/**
+	 * The job has ended (done, failed or deleted): if it was `inFlight`, its place among its owner's
+	 * jobs in flight is free (best-effort: the owner sweeps); its event is on its way; the alarm is armed.
+	 */
+	async ended(type: WebhookEvent["type"], inFlight: boolean): Promise<void> {
 		const row = this.record.row()!;
+		if (inFlight) {
+			this.ctx.waitUntil(
+				ownerStub(this.env, row.owner_id)
+					.release(row.id)
+					.catch(() => {}),
+			);
+		}
 		if (row.callback_url) {
 			const { webhook: _, ...data } = jobView(this.host.view(row), settings(this.env).PUBLIC_BASE_URL);
 			this.outbox.add(type, data);

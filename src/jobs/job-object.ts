@@ -7,36 +7,17 @@ import {
 	type NewJob,
 	TERMINAL_STATUSES,
 	type ThumbnailInfo,
-	type WebhookEvent,
 } from "../base/contracts";
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { SqliteObject } from "../base/sql";
-import { putThumbnail, thumbnailKey } from "../base/storage";
-import { ListingReporter } from "../listing/reporter";
+import { thumbnailKey } from "../base/storage";
+import { ListingReporter, PROCESSING_REPORT_DELAY_MS } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
-import { ownerStub } from "../objects";
 import { AfterEnd } from "./after-end";
-import { JOB_SCHEMA, JobRecord, type JobRow, messageFor, toJob } from "./schema";
-
-/** How long one processing attempt may hold the job before the watchdog steps in. */
-export const LEASE_MS = 2 * 60_000;
-/** How long a queued job may wait for the queue before the watchdog sends it again. */
-export const QUEUED_TIMEOUT_MS = 5 * 60_000;
-/** How long a delete waits for a thumbnail being written to finish before it removes what is there. */
-export const WRITE_WAIT_MS = 30_000;
-
-/**
- * How long an attempt runs before the listing index hears that the job is processing. Most
- * thumbnails are done sooner, and then the index hears once (done), not twice: one Durable
- * Object request and two rows written fewer per job.
- */
-export const PROCESSING_REPORT_DELAY_MS = 1_000;
-
-/** What the queue consumer learns when it asks to work on a job. */
-export type Attempt =
-	| { proceed: true; job: Job; retryUntil: number }
-	| { proceed: false; reason: "missing" | "finished" | "leased" | "exhausted" };
+import { type Attempt, Dispatch, LEASE_MS } from "./dispatch";
+import { JOB_SCHEMA, JobRecord, type JobRow, toJob } from "./schema";
+import { ThumbnailWrite } from "./thumbnail-write";
 
 /**
  * One job's state, in its own SQLite-backed object named by the job id.
@@ -46,8 +27,6 @@ export type Attempt =
  * An object only read (an unknown id) stores nothing.
  */
 export class JobObject extends SqliteObject {
-	/** The thumbnail's R2 write while storeThumbnail makes it (a delete waits for it). */
-	#writing: Promise<unknown> | null = null;
 	/** The job's row: read, written, waited on. */
 	readonly #record: JobRecord;
 	/** What the job sends to its callback URL (a job without one has no outbox tables). */
@@ -56,6 +35,10 @@ export class JobObject extends SqliteObject {
 	readonly #afterEnd: AfterEnd;
 	/** What the job tells its owner's listing index. */
 	readonly #reporter: ListingReporter<JobRow>;
+	/** How the job reaches the queue, and its watchdog. */
+	readonly #dispatch: Dispatch;
+	/** The thumbnail's R2 write (a delete waits for it). */
+	readonly #thumbnail: ThumbnailWrite;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env, JOB_SCHEMA);
@@ -68,6 +51,8 @@ export class JobObject extends SqliteObject {
 			(row) => this.#toJob(row),
 			(version) => this.#record.setReportDue(version),
 		);
+		this.#dispatch = new Dispatch(ctx, this.env, this.#record);
+		this.#thumbnail = new ThumbnailWrite(this.env.BUCKET);
 		this.#afterEnd = new AfterEnd(ctx, this.env, this.#record, this.#outbox, {
 			view: (row) => this.#toJob(row),
 			report: () => this.#report(),
@@ -83,10 +68,10 @@ export class JobObject extends SqliteObject {
 		if (input.callbackUrl) this.#outbox.create();
 		const now = Date.now();
 		this.#record.insert(input, input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null, now);
-		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		await this.#dispatch.watchQueued();
 		// Listed before the upload is answered; the queue is told at the same time.
 		const job = this.#toJob(this.#record.row()!);
-		await Promise.all([this.#reporter.send(), this.#enqueue()]);
+		await Promise.all([this.#reporter.send(), this.#dispatch.enqueue()]);
 		return job;
 	}
 
@@ -96,25 +81,16 @@ export class JobObject extends SqliteObject {
 		return row ? this.#toJob(row) : null;
 	}
 
-	/**
-	 * Resolves with the job once its status differs from `seen`, or after
-	 * `timeoutMs`, whichever comes first (long-polling).
-	 */
+	/** The job once its status differs from `seen` or it has ended, or after `timeoutMs` (long-polling). */
 	async waitForChange(seen: JobStatus, timeoutMs: number): Promise<Job | null> {
-		const current = this.#record.row();
-		if (!current || current.status !== seen || TERMINAL_STATUSES.includes(current.status)) return current && this.#toJob(current);
-		await this.#record.nextChange(timeoutMs);
-		return this.get();
+		const row = await this.#record.until((row) => row.status !== seen || TERMINAL_STATUSES.includes(row.status), timeoutMs);
+		return row && this.#toJob(row);
 	}
 
-	/** Resolves with the job once it has ended, or after `timeoutMs` (an upload that waits for its thumbnail). */
+	/** The job once it has ended, or after `timeoutMs` (an upload that waits for its thumbnail). */
 	async waitToEnd(timeoutMs: number): Promise<Job | null> {
-		const until = Date.now() + timeoutMs;
-		for (let row = this.#record.row(); row; row = this.#record.row()) {
-			if (TERMINAL_STATUSES.includes(row.status) || Date.now() >= until) return this.#toJob(row);
-			await this.#record.nextChange(until - Date.now());
-		}
-		return null;
+		const row = await this.#record.until((row) => TERMINAL_STATUSES.includes(row.status), timeoutMs);
+		return row && this.#toJob(row);
 	}
 
 	/**
@@ -160,20 +136,13 @@ export class JobObject extends SqliteObject {
 	): Promise<Job | null> {
 		const row = this.#record.row();
 		if (row?.status !== "processing") return null;
-		const put = putThumbnail(this.env.BUCKET, row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf });
-		const writing = put.catch(() => {});
-		this.#writing = writing;
-		try {
-			const stored = await put;
-			const after = this.#record.row()!;
-			if (after.status === "deleted") {
-				await this.env.BUCKET.delete(thumbnailKey(row.slug));
-				return this.#toJob(after);
-			}
-			return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
-		} finally {
-			if (this.#writing === writing) this.#writing = null;
+		const stored = await this.#thumbnail.put(row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf });
+		const after = this.#record.row()!;
+		if (after.status === "deleted") {
+			await this.env.BUCKET.delete(thumbnailKey(row.slug));
+			return this.#toJob(after);
 		}
+		return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
 	}
 
 	/**
@@ -193,7 +162,7 @@ export class JobObject extends SqliteObject {
 			dedupOf,
 			Date.now(),
 		);
-		await this.#ended("job.done");
+		await this.#afterEnd.ended("job.done", true);
 		return this.#report();
 	}
 
@@ -208,7 +177,7 @@ export class JobObject extends SqliteObject {
 			error.message,
 			Date.now(),
 		);
-		await this.#ended("job.failed");
+		await this.#afterEnd.ended("job.failed", true);
 		return this.#report();
 	}
 
@@ -223,13 +192,12 @@ export class JobObject extends SqliteObject {
 		if (!row) return null;
 		const already = row.status === "deleted";
 		if (!already) {
-			const wasActive = !TERMINAL_STATUSES.includes(row.status);
+			const inFlight = !TERMINAL_STATUSES.includes(row.status);
 			this.#record.update("status = 'deleted', deleted_at = ?, lease_until = NULL, next_attempt_at = NULL", Date.now());
-			if (wasActive) this.#leftFlight();
-			await this.#afterEnd.ended("job.deleted");
+			await this.#afterEnd.ended("job.deleted", inFlight);
 			this.#report();
 		}
-		if (this.#writing) await Promise.race([this.#writing, scheduler.wait(WRITE_WAIT_MS)]);
+		await this.#thumbnail.settled();
 		return { job: this.#toJob(this.#record.row()!), already };
 	}
 
@@ -272,9 +240,9 @@ export class JobObject extends SqliteObject {
 			"status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL",
 			now,
 		);
-		await this.ctx.storage.setAlarm(now + QUEUED_TIMEOUT_MS);
+		await this.#dispatch.watchQueued();
 		const job = this.#report();
-		await this.#enqueue();
+		await this.#dispatch.enqueue();
 		return { job, requeued: true };
 	}
 
@@ -291,7 +259,7 @@ export class JobObject extends SqliteObject {
 		const now = Date.now();
 		if (TERMINAL_STATUSES.includes(row.status)) return this.#afterEnd.serve(now);
 		// Woken early (a report retry): nothing is due yet.
-		const due = this.#watchdogDue(row);
+		const due = this.#dispatch.watchdogDue(row);
 		if (due > now) {
 			await this.ctx.storage.setAlarm(due);
 			return;
@@ -299,7 +267,7 @@ export class JobObject extends SqliteObject {
 		if (row.next_attempt_at === null) {
 			console.warn(`job ${row.id} found ${row.status} by its watchdog after ${row.attempts} attempts; re-enqueueing`);
 		}
-		await this.#sendAgain(row);
+		await this.#sendAgain();
 	}
 
 	/**
@@ -312,34 +280,15 @@ export class JobObject extends SqliteObject {
 	async requeue(abandonLease: boolean): Promise<boolean> {
 		const row = this.#record.row();
 		if (!row || TERMINAL_STATUSES.includes(row.status)) return false;
-		const now = Date.now();
-		if (row.status === "queued" && row.next_attempt_at !== null && row.next_attempt_at > now) return false;
-		if (row.status === "processing" && !abandonLease && (row.lease_until ?? 0) > now) return false;
-		await this.#sendAgain(row);
+		if (!this.#dispatch.mayRequeue(row, abandonLease, Date.now())) return false;
+		await this.#sendAgain();
 		return true;
 	}
 
-	/** Queued again, sent to the queue now, the watchdog armed for the queue's delivery. */
-	async #sendAgain(row: JobRow): Promise<void> {
-		this.#record.update("status = 'queued', lease_until = NULL, next_attempt_at = NULL");
-		await this.env.JOB_QUEUE.send(messageFor(row));
-		await this.ctx.storage.setAlarm(Date.now() + QUEUED_TIMEOUT_MS);
+	/** Queued again and sent to the queue now (the watchdog armed for its delivery); the index hears. */
+	async #sendAgain(): Promise<void> {
+		await this.#dispatch.sendAgain();
 		this.#report();
-	}
-
-	/**
-	 * When a job in flight is due for the alarm's attention: its scheduled attempt, the
-	 * end of its processing lease, or its time in the queue running out.
-	 */
-	#watchdogDue(row: JobRow): number {
-		if (row.status === "processing") return row.lease_until ?? 0;
-		return row.next_attempt_at ?? row.updated_at + QUEUED_TIMEOUT_MS;
-	}
-
-	/** A job has ended: its place in flight is free, its event is on its way, its original is kept a while. */
-	async #ended(type: WebhookEvent["type"]): Promise<void> {
-		this.#leftFlight();
-		await this.#afterEnd.ended(type);
 	}
 
 	/** Sends the job's latest event again, from the start of the schedule (same webhook-id). */
@@ -361,26 +310,5 @@ export class JobObject extends SqliteObject {
 	#report(): Job {
 		this.#reporter.now();
 		return this.#toJob(this.#record.row()!);
-	}
-
-	/** Hands the job to the queue; if that fails, the watchdog alarm sends it later. */
-	async #enqueue(): Promise<void> {
-		const row = this.#record.row()!;
-		try {
-			await this.env.JOB_QUEUE.send(messageFor(row));
-		} catch (err) {
-			console.error(`job ${row.id}: enqueue failed, leaving it to the watchdog`, err);
-		}
-	}
-
-	/** An ended job no longer counts against its owner's jobs in flight (best-effort: the owner sweeps). */
-	#leftFlight(): void {
-		const row = this.#record.row();
-		if (!row) return;
-		this.ctx.waitUntil(
-			ownerStub(this.env, row.owner_id)
-				.release(row.id)
-				.catch(() => {}),
-		);
 	}
 }

@@ -189,8 +189,21 @@ export class JobRecord {
 		this.written();
 	}
 
+	/**
+	 * The row once `settled` says so of it, or as it is after `timeoutMs` (long-polls, and an
+	 * upload that waits for its thumbnail); null when there is no job.
+	 */
+	async until(settled: (row: JobRow) => boolean, timeoutMs: number): Promise<JobRow | null> {
+		const until = Date.now() + timeoutMs;
+		for (let row = this.row(); row; row = this.row()) {
+			if (settled(row) || Date.now() >= until) return row;
+			await this.#nextChange(until - Date.now());
+		}
+		return null;
+	}
+
 	/** Resolves at the next change of the job, or after `timeoutMs`. */
-	nextChange(timeoutMs: number): Promise<void> {
+	#nextChange(timeoutMs: number): Promise<void> {
 		return new Promise<void>((resolve) => {
 			const waiters = this.#waiters;
 			const timer = setTimeout(done, timeoutMs);

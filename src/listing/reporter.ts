@@ -7,6 +7,13 @@
 import type { Job } from "../base/contracts";
 import { indexShard } from "../objects";
 
+/**
+ * How long an attempt runs before the listing index hears that the job is processing. Most
+ * thumbnails are done sooner, and then the index hears once (done), not twice: one Durable
+ * Object request and two rows written fewer per job.
+ */
+export const PROCESSING_REPORT_DELAY_MS = 1_000;
+
 /** How soon the alarm tries again after the listing index could not be told of a change. */
 export const REPORT_RETRY_MS = 30_000;
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelayMs } from "../../../src/base/attempts";
 import { ulid } from "../../../src/base/ids";
 import worker from "../../../src/index";
-import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../../src/jobs/job-object";
+import { LEASE_MS, QUEUED_TIMEOUT_MS } from "../../../src/jobs/dispatch";
 import { env, request, WEBP } from "../helpers";
 
 import { deliver, msg, newJob, POLICY, setState } from "./support";
