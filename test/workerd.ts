@@ -1,10 +1,13 @@
 // The workers vitest plugin set up on the production wrangler.toml, with the test-only
 // overrides every workerd run shares (vitest.config.ts, vitest.bench.config.ts).
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { writeAssets } from "../scripts/assets.mjs";
 
 const key = () => Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 export function workerdTests(bindings: Record<string, string>) {
+	// wrangler.toml's [assets] directory must exist (npm install makes it; this keeps it current).
+	writeAssets();
 	return cloudflareTest({
 		wrangler: { configPath: "./wrangler.toml" },
 		miniflare: {

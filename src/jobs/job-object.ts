@@ -1,13 +1,6 @@
 import { gaveUp, type RetryPolicy } from "../base/attempts";
 import { settings } from "../base/config";
-import {
-	type Job,
-	type JobError,
-	type JobStatus,
-	type NewJob,
-	TERMINAL_STATUSES,
-	type ThumbnailInfo,
-} from "../base/contracts";
+import { type Job, type JobError, type JobStatus, type NewJob, TERMINAL_STATUSES, type ThumbnailInfo } from "../base/contracts";
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { SqliteObject } from "../base/sql";

@@ -112,26 +112,47 @@ describe("the upload page, in Chromium", () => {
 		await failedRow.screenshot({ path: join(shots, "4-failed.png") });
 	});
 
-	it("renders the API reference at /docs from /openapi.json, with nothing fetched from elsewhere", async (ctx) => {
+	it("renders the API reference at /docs (Swagger UI) from this origin alone, and tries a request from it", async (ctx) => {
 		if (!chromium) return ctx.skip(NO_CHROMIUM);
 		const elsewhere = [];
 		const refused = [];
+		const complaints = [];
 		page.on("request", (req) => {
 			if (!req.url().startsWith(base) && !req.url().startsWith("data:")) elsewhere.push(req.url());
 		});
 		page.on("response", (res) => {
 			if (res.status() >= 400) refused.push(`${res.status()} ${res.url()}`);
 		});
+		// A Content-Security-Policy refusal or a script error shows up here.
+		page.on("console", (msg) => {
+			if (msg.type() === "error") complaints.push(msg.text());
+		});
+		page.on("pageerror", (err) => complaints.push(String(err)));
+		await page.setViewport({ width: 1200, height: 1000 });
 		await page.goto(`${base}/docs`);
-		await page.waitForSelector("#reference details");
-		// Inline code in the descriptions is code, not backticks; no request fails (a favicon, say).
-		expect(await page.$$eval("#reference code", (codes) => codes.map((c) => c.textContent))).toContain("wait");
-		expect(await page.$eval("#reference", (e) => e.textContent.includes("`"))).toBe(false);
-		expect(refused).toEqual([]);
+		await page.waitForSelector("#reference .opblock");
 		const text = await page.$eval("#reference", (e) => e.textContent);
 		for (const path of ["/jobs", "/jobs/{id}", "/thumbnails/{file}", "/webhooks/test"]) expect(text).toContain(path);
-		await page.click("#reference details summary"); // opens an operation, as a reader would
+
+		// An operation opened, as a reader would: its Markdown is rendered (inline code is code, not backticks).
+		await page.click("#operations-jobs-postJobs .opblock-summary-control");
+		await page.waitForSelector("#operations-jobs-postJobs .parameters");
+		expect(await page.$$eval("#operations-jobs-postJobs code", (codes) => codes.map((c) => c.textContent))).toContain("wait");
+		expect(await page.$eval("#operations-jobs-postJobs", (e) => e.textContent.includes("`"))).toBe(false);
 		await shot("5-docs");
+
+		// Try it out: GET /health from the page, answered by this Worker.
+		const health = "#operations-service-getHealth";
+		await page.click(`${health} .opblock-summary-control`);
+		await page.click(`${health} .try-out__btn`);
+		await page.click(`${health} .execute`);
+		await page.waitForSelector(`${health} .live-responses-table tbody .response-col_status`);
+		expect(await page.$eval(`${health} .live-responses-table tbody .response-col_status`, (e) => e.textContent.trim())).toBe(
+			"200",
+		);
+
+		expect(refused).toEqual([]);
 		expect(elsewhere).toEqual([]);
+		expect(complaints).toEqual([]);
 	});
 });

@@ -23,12 +23,21 @@ describe("/openapi.json", () => {
 		);
 	});
 
-	it("is rendered at /docs by the page alone: no script, style or font from elsewhere", async () => {
+	it("is rendered at /docs from this origin alone: the renderer's files are served here, cached for good", async () => {
 		const res = await fetch(`${base}/docs`);
 		expect(res.status).toBe(200);
 		const page = await res.text();
-		expect(page).toContain('fetch("/openapi.json")');
-		expect(page).not.toMatch(/(src|href)="https?:/);
+		expect(page).toContain('url: "/openapi.json"');
+		expect(page).not.toMatch(/(src|href)="(https?:)?\/\//);
+		const files = [...page.matchAll(/(?:src|href)="(\/vendor\/[^"]+)"/g)].map((m) => String(m[1]));
+		expect(files).toEqual([expect.stringMatching(/swagger-ui\.css$/), expect.stringMatching(/swagger-ui-bundle\.js$/)]);
+		for (const file of files) {
+			const asset = await fetch(`${base}${file}`);
+			expect(asset.status, file).toBe(200);
+			expect(asset.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
+			expect(asset.headers.get("Content-Type")).toMatch(file.endsWith(".js") ? /javascript/ : /text\/css/);
+			expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+		}
 	});
 });
 

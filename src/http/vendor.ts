@@ -1,0 +1,14 @@
+/**
+ * Browser libraries the pages load from this origin: copied from node_modules into .assets/ at
+ * install (scripts/assets.mjs) and served by wrangler.toml's [assets], under a path that names
+ * their version (cached for good; a new version is a new URL).
+ */
+import swaggerUi from "swagger-ui-dist/package.json";
+
+const vendored = (pkg: { name: string; version: string }, file: string) => `/vendor/${pkg.name}@${pkg.version}/${file}`;
+
+/** Swagger UI (the /docs page): its bundle and its style sheet. */
+export const SWAGGER_UI = {
+	script: vendored(swaggerUi, "swagger-ui-bundle.js"),
+	style: vendored(swaggerUi, "swagger-ui.css"),
+};
