@@ -164,7 +164,8 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 	}
 	if (rows.length > 0) {
 		console.log(
-			`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), then ${N * 2} with ${IN_FLIGHT} in flight; one process each`,
+			`\nThumbor 100x100/smart → WebP, ${N} requests one at a time (p50), ` +
+				`then ${N * 2} with ${IN_FLIGHT} in flight; one process each`,
 		);
 		console.table(rows);
 		console.log(

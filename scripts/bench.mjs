@@ -330,15 +330,17 @@ try {
 			),
 		);
 		console.log(
-			`Thumbor: ${thumborCpuSeconds.toFixed(4)} CPU-seconds per image (this machine's process, /proc); priced on a "${instance.name}" container ` +
-				`(${instance.vcpu} vCPU, ${instance.gib} GiB) kept busy.`,
+			`Thumbor: ${thumborCpuSeconds.toFixed(4)} CPU-seconds per image (this machine's process, /proc); ` +
+				`priced on a "${instance.name}" container (${instance.vcpu} vCPU, ${instance.gib} GiB) kept busy.`,
 		);
 		console.table(fresh.rows.map((r, i) => ({ ...r, "USD per million, same bytes again": again.rows[i]["USD per million"] })));
 		console.log(
 			`Total per million thumbnails: $${fresh.total} (new bytes), $${again.total} (same bytes again, no Thumbor call).\n` +
-				`Storage, per month kept: originals $${fresh.storage.originals} (${(metered.originalBytes / 1024).toFixed(0)} KiB each, deleted after ORIGINAL_RETENTION_DAYS), ` +
+				`Storage, per month kept: originals $${fresh.storage.originals} ` +
+				`(${(metered.originalBytes / 1024).toFixed(0)} KiB each, deleted after ORIGINAL_RETENTION_DAYS), ` +
 				`thumbnails $${fresh.storage.thumbnails} (${(metered.thumbnailBytes / 1024).toFixed(1)} KiB each).\n` +
-				`Cloudflare Images for the same million: $${fresh.images.toFixed(0)} in transformations alone ($${PRICES.imagesTransformation * 1000} per 1,000 unique transformations).\n` +
+				`Cloudflare Images for the same million: $${fresh.images.toFixed(0)} in transformations alone ` +
+				`($${PRICES.imagesTransformation * 1000} per 1,000 unique transformations).\n` +
 				"Not in these figures: Workers CPU time ($0.02 per million CPU-ms) and Durable Object duration ($12.50 per million GB-s), " +
 				"which wrangler dev does not measure; the monthly plan and included amounts.",
 		);

@@ -51,7 +51,8 @@ try {
 	console.log(JSON.stringify(job, null, 2));
 	if (job.status !== "done") throw new Error(`the job is ${job.status}${job.error ? `: ${job.error.message}` : ""}`);
 	console.log(
-		`\nthumbnail (${job.thumbnail.width}x${job.thumbnail.height} WebP, ${job.thumbnail.bytes} bytes, ${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}`,
+		`\nthumbnail (${job.thumbnail.width}x${job.thumbnail.height} WebP, ${job.thumbnail.bytes} bytes, ` +
+			`${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}`,
 	);
 } finally {
 	if (dev) await stop(dev);

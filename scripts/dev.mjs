@@ -49,8 +49,10 @@ async function devApiKey(baseUrl) {
  */
 let partial = "";
 let inventory = false;
-const INVENTORY_START =
-	/^(Your Worker has access to the following bindings:|The following containers are available:|Using secrets defined in |⛅️ wrangler|─+$)/;
+const INVENTORY_START = new RegExp(
+	"^(Your Worker has access to the following bindings:|The following containers are available:|" +
+		"Using secrets defined in |⛅️ wrangler|─+$)",
+);
 const log = (chunk) => {
 	const lines = (partial + chunk).split("\n");
 	partial = lines.pop() ?? "";
@@ -129,7 +131,8 @@ edge-thumbnails is up:
   Try it     ${stack.baseUrl}/ (upload page)   ${stack.baseUrl}/docs (API reference)   npm run demo
   API        ${stack.baseUrl}
   API key    ${apiKey ?? "(none: see the error above)"}   (also in ${keyFile})
-             try: curl -H "Authorization: Bearer $(cat .dev-api-key)" --data-binary @scripts/sample-photo.jpg '${stack.baseUrl}/jobs?wait=30'
+             try: curl -H "Authorization: Bearer $(cat .dev-api-key)" \\
+                    --data-binary @scripts/sample-photo.jpg '${stack.baseUrl}/jobs?wait=30'
   Webhooks   signed with the secret in ${webhookSecretFile}; plain http to 127.0.0.1 allowed here
   Thumbor    ${stack.thumborUrl}${stack.thumbor ? `   (pid ${stack.thumbor.pid}; restarted if it dies)` : ""}
 Ctrl-C stops both.`);

@@ -196,7 +196,10 @@ export function startThumbor({
 	});
 }
 
-/** Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir; `config`: another Worker's wrangler.toml. */
+/**
+ * Starts `wrangler dev` on 127.0.0.1 with the given vars (secrets included) and state dir;
+ * `config`: another Worker's wrangler.toml.
+ */
 export function startWrangler({ port, inspectorPort, vars = {}, envFile, persistTo, logTo, logFile, config }) {
 	const args = [
 		join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),

@@ -15,7 +15,8 @@ export const UPLOAD_PAGE = `<!doctype html>
 <title>edge-thumbnails</title>
 <link rel="icon" href="data:,">
 <style nonce="${NONCE}">
-	:root { color-scheme: light dark; --line: #8886; --muted: #777; --ok: #1a7f37; --bad: #c62828; font-family: system-ui, sans-serif; }
+	:root { color-scheme: light dark; --line: #8886; --muted: #777; --ok: #1a7f37; --bad: #c62828; }
+	:root { font-family: system-ui, sans-serif; }
 	body { max-width: 52rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; line-height: 1.45; }
 	header nav a { margin-right: 1rem; }
 	fieldset { border: 1px solid var(--line); border-radius: .5rem; margin: 1rem 0; padding: .8rem 1rem; }
@@ -28,7 +29,8 @@ export const UPLOAD_PAGE = `<!doctype html>
 	.muted { color: var(--muted); }
 	ol#uploads { list-style: none; padding: 0; }
 	.job { display: grid; grid-template-columns: 100px 1fr; gap: 1rem; border-top: 1px solid var(--line); padding: .8rem 0; }
-	.job .thumb { width: 100px; height: 100px; background: #8882; border-radius: .3rem; display: grid; place-items: center; overflow: hidden; }
+	.job .thumb { width: 100px; height: 100px; background: #8882; border-radius: .3rem; }
+	.job .thumb { display: grid; place-items: center; overflow: hidden; }
 	.job progress { width: 100%; }
 	.status-done { color: var(--ok); font-weight: 600; }
 	.status-failed, .reason { color: var(--bad); }
@@ -56,7 +58,8 @@ export const UPLOAD_PAGE = `<!doctype html>
 		<legend>Your API key</legend>
 		<label for="key">API key (et_live_…)</label>
 		<input id="key" type="password" autocomplete="off" spellcheck="false" aria-describedby="key-help">
-		<p id="key-help" class="muted">Kept in this browser (localStorage) only. <code>npm run dev</code> writes one to <code>.dev-api-key</code>.</p>
+		<p id="key-help" class="muted">Kept in this browser (localStorage) only.
+			<code>npm run dev</code> writes one to <code>.dev-api-key</code>.</p>
 	</fieldset>
 	<fieldset>
 		<legend>Images</legend>
@@ -73,7 +76,12 @@ export const UPLOAD_PAGE = `<!doctype html>
 	</section>
 	<section aria-labelledby="recent-title">
 		<h2 id="recent-title">Recent jobs of this key</h2>
-		<table id="recent-table"><thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th></tr></thead><tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody></table>
+		<table id="recent-table">
+			<thead><tr>
+				<th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th>
+			</tr></thead>
+			<tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody>
+		</table>
 	</section>
 </main>
 <script nonce="${NONCE}">
@@ -94,7 +102,8 @@ const el = (tag, props = {}, ...children) => {
 	for (const child of children) node.append(child);
 	return node;
 };
-const size = (bytes) => (bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MiB" : Math.max(1, Math.round(bytes / 1024)) + " KiB");
+const size = (bytes) =>
+	bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MiB" : Math.max(1, Math.round(bytes / 1024)) + " KiB";
 const auth = () => ({ Authorization: "Bearer " + keyInput.value.trim() });
 
 /** Why a job or an upload failed, in words a person can act on (the API's own detail first). */
@@ -126,7 +135,9 @@ function send(file, row) {
 			} catch {}
 			resolve({ status: xhr.status, body });
 		});
-		xhr.addEventListener("error", () => resolve({ status: 0, body: { detail: "The connection failed before the upload finished." } }));
+		xhr.addEventListener("error", () =>
+			resolve({ status: 0, body: { detail: "The connection failed before the upload finished." } }),
+		);
 		xhr.send(file);
 	});
 }
@@ -146,7 +157,9 @@ async function follow(job, row) {
 function show(job, row) {
 	row.status.textContent = job.status;
 	row.status.className = "status-" + job.status;
-	row.details.replaceChildren(el("span", { textContent: job.original.contentType + ", " + size(job.original.bytes) + (job.original.width ? ", " + job.original.width + "x" + job.original.height : "") }));
+	const { contentType, bytes, width, height } = job.original;
+	const dimensions = width ? ", " + width + "x" + height : "";
+	row.details.replaceChildren(el("span", { textContent: contentType + ", " + size(bytes) + dimensions }));
 	if (job.status === "done") {
 		const img = el("img", { src: job.thumbnailUrl, width: 100, height: 100, alt: "Thumbnail of " + row.name });
 		row.thumb.replaceChildren(img);
@@ -174,9 +187,18 @@ function fail(row, why) {
 }
 
 async function upload(file) {
-	const row = { name: file.name, progress: el("progress", { max: 100, value: 0 }), status: el("span", { textContent: "uploading" }), details: el("span", { className: "muted", textContent: file.type || "unknown type" }), thumb: el("div", { className: "thumb", textContent: "…" }), link: el("div") };
+	const row = {
+		name: file.name,
+		progress: el("progress", { max: 100, value: 0 }),
+		status: el("span", { textContent: "uploading" }),
+		details: el("span", { className: "muted", textContent: file.type || "unknown type" }),
+		thumb: el("div", { className: "thumb", textContent: "…" }),
+		link: el("div"),
+	};
 	row.progress.setAttribute("aria-label", "Upload of " + file.name);
-	list.prepend(el("li", { className: "job" }, row.thumb, el("div", {}, el("strong", { textContent: file.name + " " }), row.status, el("div", {}, row.details), row.progress, row.link)));
+	const name = el("strong", { textContent: file.name + " " });
+	const about = el("div", {}, name, row.status, el("div", {}, row.details), row.progress, row.link);
+	list.prepend(el("li", { className: "job" }, row.thumb, about));
 	const { status, body } = await send(file, row);
 	if (status !== 202 && status !== 201) return fail(row, reason(body));
 	row.progress.value = 100;
@@ -195,7 +217,12 @@ fileInput.addEventListener("change", () => {
 	uploadAll([...fileInput.files]);
 	fileInput.value = "";
 });
-for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
+for (const type of ["dragenter", "dragover"]) {
+	drop.addEventListener(type, (e) => {
+		e.preventDefault();
+		drop.classList.add("over");
+	});
+}
 for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); uploadAll([...e.dataTransfer.files]); });
 
@@ -212,11 +239,22 @@ async function refreshRecent() {
 	if (!keyInput.value.trim()) return;
 	const res = await fetch("/jobs?limit=10", { headers: auth() });
 	if (!res.ok) {
-		body.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: reason(await res.json().catch(() => null)) })));
+		const why = reason(await res.json().catch(() => null));
+		body.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: why })));
 		return;
 	}
 	const { items } = await res.json();
-	body.replaceChildren(...(items.length ? items.map((job) => el("tr", {}, cell("Job", { className: "url", textContent: job.id }), cell("Status", { textContent: job.status }), cell("Original", { textContent: job.original.contentType + ", " + size(job.original.bytes) }), cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""))) : [el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }))]));
+	const line = (job) =>
+		el(
+			"tr",
+			{},
+			cell("Job", { className: "url", textContent: job.id }),
+			cell("Status", { textContent: job.status }),
+			cell("Original", { textContent: job.original.contentType + ", " + size(job.original.bytes) }),
+			cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""),
+		);
+	const none = el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }));
+	body.replaceChildren(...(items.length ? items.map(line) : [none]));
 }
 refreshRecent();
 </script>

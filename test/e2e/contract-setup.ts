@@ -1,7 +1,8 @@
 /**
  * Every response the shared stack (or a stack of a test's own, startOwnStack) gives an e2e
- * test is checked against /openapi.json as it arrives: an undocumented route, status, header or body shape makes that fetch throw, and
- * so fails the test that made it (test/contract.mjs says what is checked).
+ * test is checked against /openapi.json as it arrives: an undocumented route, status, header
+ * or body shape makes that fetch throw, and so fails the test that made it (test/contract.mjs
+ * says what is checked).
  */
 import { inject } from "vitest";
 import { contract } from "../contract.mjs";

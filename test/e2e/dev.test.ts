@@ -7,7 +7,7 @@ import type { JobView } from "../../src/jobs/view";
 import { killGroup, readFixture, startBlackHole, startDev } from "./support.mjs";
 
 describe("npm run dev", () => {
-	it("makes a development key, starts Thumbor again when it dies (the Worker stays up), and stops everything on Ctrl-C", async () => {
+	it("makes a dev key, restarts Thumbor when it dies (the Worker stays up), stops everything on Ctrl-C", async () => {
 		const dev = await startDev();
 		try {
 			const health = async () =>

@@ -56,7 +56,7 @@ describe("nothing is lost while Thumbor is down", () => {
 		}
 	});
 
-	it("never blames the image for a Thumbor with the wrong key: jobs wait as thumbor_misconfigured, /health says so, and all finish once it is fixed", async () => {
+	it("never blames the image for a wrongly keyed Thumbor: jobs wait, /health says so, all finish once fixed", async () => {
 		// One character off, as a key copied by hand would be.
 		const wrong = `${stack.thumborKey.slice(0, -1)}${stack.thumborKey.endsWith("A") ? "B" : "A"}`;
 		await stack.stopThumbor();

@@ -45,11 +45,12 @@ async function afterMaking(make: (sql: SqlStorage) => void) {
 const addedLater: SchemaVersions = [...JOB_SCHEMA, ["ALTER TABLE job ADD COLUMN added_later TEXT"]];
 
 describe("a job's schema (version 1)", () => {
-	it("is made for a new job in one go: its table, WITHOUT ROWID, and its version in a comment — 3 rows with the job's own", async () => {
+	it("is made for a new job in one go: table WITHOUT ROWID, version in a comment — 3 rows with the job's", async () => {
 		const made = await afterMaking((sql) => {
 			new Schema(sql, JOB_SCHEMA).ensure();
 			sql.exec(
-				"INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, created_at, updated_at) VALUES ('j', 'o', 's', 'queued', 'image/png', 1, 0, 0)",
+				`INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, created_at, updated_at)
+				 VALUES ('j', 'o', 's', 'queued', 'image/png', 1, 0, 0)`,
 			);
 		});
 		expect(made.tables).toEqual(["job"]);

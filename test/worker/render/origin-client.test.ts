@@ -31,7 +31,7 @@ describe("Thumbor answers", () => {
 	const original = () => async () => new Response("original bytes").body!;
 	const webp = (bytes: Uint8Array) => new Response(bytes, { headers: { "Content-Type": "image/webp" } });
 
-	it("sends the original in the request, and once more at once when a connection drops (a pooled connection to a restarted Thumbor)", async () => {
+	it("sends the original in the request, once more at once when a pooled connection to Thumbor drops", async () => {
 		const origin = answering(new Error("Network connection lost."), webp(WEBP.lossy100));
 		const rendered = await renderThumbnail(origin, "/x", original(), context(1));
 		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
@@ -99,7 +99,7 @@ describe("Thumbor answers", () => {
 		}
 	});
 
-	it("blames the image when Thumbor, healthy, never answered it, twice; Thumbor itself when it does not answer its health check", async () => {
+	it("blames the image a healthy Thumbor twice never answered; Thumbor when its health check fails", async () => {
 		await expect(renderThumbnail(silent(true), "/x", original(), context(1), 50)).rejects.toMatchObject({
 			permanent: false,
 			error: { code: "image_too_complex" },

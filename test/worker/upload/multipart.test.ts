@@ -34,7 +34,8 @@ async function parse(body: string, boundary = "b0undary") {
 const part = (name: string, value: string, b = "b0undary") =>
 	`--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
 const file = (value: string, b = "b0undary") =>
-	`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n${value}\r\n--${b}--\r\n`;
+	`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n` +
+	`Content-Type: image/png\r\n\r\n${value}\r\n--${b}--\r\n`;
 
 const failure = (p: Promise<unknown>) =>
 	p.then(
@@ -65,7 +66,8 @@ describe("multipart reader", () => {
 	});
 
 	it("refuses part headers that never end or run too long", async () => {
-		const long = `--b0undary\r\nContent-Disposition: form-data; name="slug"\r\nX-Pad: ${"h".repeat(MULTIPART_LIMITS.maxHeaderBytes)}\r\n\r\nv\r\n${file("X")}`;
+		const pad = "h".repeat(MULTIPART_LIMITS.maxHeaderBytes);
+		const long = `--b0undary\r\nContent-Disposition: form-data; name="slug"\r\nX-Pad: ${pad}\r\n\r\nv\r\n${file("X")}`;
 		expect(await failure(parse(long))).toBe("malformed");
 		expect(await failure(parse(`--b0undary\r\nContent-Disposition: form-data; name="slug"`))).toBe("malformed");
 	});

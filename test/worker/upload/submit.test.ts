@@ -149,7 +149,7 @@ describe("POST /jobs", () => {
 		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted" });
 	});
 
-	it("answers 408 upload_stalled when the body sends nothing for the idle bound, and stores nothing; a slow body that keeps moving is taken", async () => {
+	it("answers 408 upload_stalled to a body idle for the bound, storing nothing; takes a slow body that moves", async () => {
 		const limits = { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 0.3 };
 		const image = pngLike(4000);
 		/** The image in `pieces`, `gapMs` apart, and then (if `stallAfter`) nothing more, ever. */
@@ -315,14 +315,18 @@ describe("Idempotency-Key", () => {
 
 	it("expires after its time to live", async () => {
 		const claim = idempotencyClaim(env, caller.ownerId, key());
-		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
-		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-a", fingerprint: "f" });
-		await new Promise((r) => setTimeout(r, 80));
+		const ttlMs = 60_000;
+		expect(await claim.claim("job-a", { fingerprint: "f", ttlMs })).toMatchObject({ owner: "job-a", fingerprint: "f" });
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs })).toMatchObject({ owner: "job-a", fingerprint: "f" });
+		// Its time to live runs out: the claim's clock is moved back past it.
+		await runInDurableObject(claim, (_obj, state) => {
+			state.storage.sql.exec("UPDATE claim SET claimed_at = claimed_at - ?, expires_at = expires_at - ?", ttlMs + 1, ttlMs + 1);
+		});
 		expect(await claim.holder()).toBeNull();
-		// Its alarm deletes it (it may already have fired by itself).
-		await runDurableObjectAlarm(claim);
+		// Its alarm deletes it.
+		expect(await runDurableObjectAlarm(claim)).toBe(true);
 		expect(await storedState(claim)).toEqual({ tables: [], alarm: null });
-		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs: 50 })).toMatchObject({ owner: "job-b", fingerprint: "g" });
+		expect(await claim.claim("job-b", { fingerprint: "g", ttlMs })).toMatchObject({ owner: "job-b", fingerprint: "g" });
 	});
 });
 
