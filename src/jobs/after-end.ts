@@ -6,10 +6,10 @@
 import { settings } from "../base/config";
 import type { Job, WebhookEvent } from "../base/contracts";
 import { originalKey } from "../base/storage";
+import { jobView } from "../http/job-view";
 import type { WebhookOutbox } from "../notify/outbox";
 import { ownerStub } from "../objects";
 import { type JobRecord, type JobRow, retentionDue } from "./schema";
-import { jobView } from "./view";
 
 /** What the part asks of its object. */
 export interface AfterEndHost {

@@ -6,6 +6,7 @@ import { type AuthEnv, requireKey } from "../access/middleware";
 import { settings } from "../base/config";
 import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../base/contracts";
 import { bearer, empty, json, KEYED, problem } from "../http/describe";
+import { JobView, jobView } from "../http/job-view";
 import { valid } from "../http/validate";
 import { listJobs } from "../listing/list";
 import { jobStub } from "../objects";
@@ -13,7 +14,6 @@ import { submitUpload } from "../upload/submit";
 import { jobNotFound, ownJob } from "./common";
 import { deleteJob } from "./delete";
 import { redeliverWebhook, retryJob } from "./retry";
-import { JobView, jobView } from "./view";
 
 const idParam = {
 	name: "id",

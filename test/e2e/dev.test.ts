@@ -3,7 +3,7 @@
  * Worker stays up and Thumbor is started again), and Ctrl-C stops everything.
  */
 import { describe, expect, inject, it } from "vitest";
-import type { JobView } from "../../src/jobs/view";
+import type { JobView } from "../../src/http/job-view";
 import { killGroup, readFixture, startBlackHole, startDev } from "./support.mjs";
 
 describe("npm run dev", () => {

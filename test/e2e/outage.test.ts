@@ -5,8 +5,8 @@
  * 5-minute outage.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { JobView } from "../../src/http/job-view";
 import { readWebpInfo } from "../../src/images/webp";
-import type { JobView } from "../../src/jobs/view";
 import { readFixture, readLog, startOwnStack } from "./support.mjs";
 
 let stack: Awaited<ReturnType<typeof startOwnStack>>;

@@ -3,8 +3,8 @@
  * the queue consumer calls a real Thumbor, and the served bytes are decoded.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { JobView as Job } from "../../src/http/job-view";
 import { readWebpInfo } from "../../src/images/webp";
-import type { JobView as Job } from "../../src/jobs/view";
 import { OPERATION, signThumborPath } from "../../src/render/origin-client";
 import {
 	decodeWithBudget,

@@ -4,7 +4,7 @@
  * request with the `standardwebhooks` package and answers what the test tells it to.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { JobView } from "../../src/jobs/view";
+import type { JobView } from "../../src/http/job-view";
 import { type Receiver, readFixture, startReceiver } from "./support.mjs";
 
 const base = inject("baseUrl");

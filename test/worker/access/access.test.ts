@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { keyChecksumValid, newKeySecret, sha256Hex } from "../../../src/access/keys";
 import { callerOf } from "../../../src/access/middleware";
 import { ulid } from "../../../src/base/ids";
+import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
-import type { JobView } from "../../../src/jobs/view";
 import { jobStub, keyObject, keyRegistry, ownerStub } from "../../../src/objects";
 import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "../helpers";
 

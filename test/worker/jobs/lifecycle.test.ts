@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { settings } from "../../../src/base/config";
 import { ulid } from "../../../src/base/ids";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
-import type { JobView } from "../../../src/jobs/view";
+import type { JobView } from "../../../src/http/job-view";
 import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
 import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { JobView } from "../../../src/jobs/view";
+import type { JobView } from "../../../src/http/job-view";
 import { jobStub } from "../../../src/objects";
 import { env, expectProblem, pngLike, request, upload } from "../helpers";
 

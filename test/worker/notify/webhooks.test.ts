@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/access/keys";
 import { settings } from "../../../src/base/config";
-import type { JobView } from "../../../src/jobs/view";
+import type { JobView } from "../../../src/http/job-view";
 import { nextDeliveryDelayMs } from "../../../src/notify/deliver";
 import { webhookHeaders } from "../../../src/notify/sign";
 import { checkCallbackUrl } from "../../../src/notify/url";

@@ -1,8 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { settings } from "../../../src/base/config";
+import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
-import type { JobView } from "../../../src/jobs/view";
 import { digestClaim, jobStub } from "../../../src/objects";
 import { caller, env, newKey, pngLike, request, upload, WEBP } from "../helpers";
 

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ulid } from "../../../src/base/ids";
 import { originalKey } from "../../../src/base/storage";
-import type { JobView } from "../../../src/jobs/view";
+import type { JobView } from "../../../src/http/job-view";
 import { idempotencyClaim, jobStub, slugClaim } from "../../../src/objects";
 import { ingestUpload } from "../../../src/upload/ingest";
 import {
