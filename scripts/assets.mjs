@@ -1,8 +1,9 @@
 // The browser libraries the Worker's pages load, copied out of node_modules into .assets/ (the
 // directory wrangler.toml's [assets] serves, before the Worker and at no cost to it). Each lives
-// under /vendor/<package>@<version>/, so a new version is a new URL and every answer can be
-// cached for good. Run by `npm install` (postinstall) and before each `wrangler dev` a script starts
-// (scripts/stack.mjs); quiet when it works.
+// under /vendor/<package>/<version>/, so a new version is a new URL and every answer can be
+// cached for good. Run by wrangler itself before `wrangler dev` and `wrangler deploy` (wrangler.toml
+// [build]), by the scripts that start wrangler dev (scripts/stack.mjs) and by the workerd tests'
+// setup (test/workerd.ts); quiet when it works.
 // The pages name the same files (src/http/vendor.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -34,13 +35,17 @@ export function writeAssets() {
 	for (const [name, files] of Object.entries(VENDORED)) {
 		const manifest = require.resolve(`${name}/package.json`);
 		const { version } = JSON.parse(readFileSync(manifest, "utf8"));
-		const dir = join(OUT, "vendor", `${name}@${version}`);
-		wanted.add(`${name}@${version}`);
+		const dir = join(OUT, "vendor", name, version);
+		wanted.add(`${name}/${version}`);
 		mkdirSync(dir, { recursive: true });
 		for (const file of files) put(join(dir, file), readFileSync(join(dirname(manifest), file)));
 	}
-	for (const dir of readdirSync(join(OUT, "vendor"))) {
-		if (!wanted.has(dir)) rmSync(join(OUT, "vendor", dir), { recursive: true, force: true });
+	for (const dir of readdirSync(join(OUT, "vendor"), { withFileTypes: true })) {
+		if (!dir.isDirectory()) continue;
+		for (const version of readdirSync(join(OUT, "vendor", dir.name))) {
+			const installed = `${dir.name}/${version}`;
+			if (!wanted.has(installed)) rmSync(join(OUT, "vendor", installed), { recursive: true, force: true });
+		}
 	}
 	put(join(OUT, "_headers"), Buffer.from(HEADERS));
 }

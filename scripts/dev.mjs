@@ -57,6 +57,7 @@ const log = (chunk) => {
 	const lines = (partial + chunk).split("\n");
 	partial = lines.pop() ?? "";
 	const shown = lines.filter((line) => {
+		if (line.startsWith("[custom build]")) return false; // the pages' static files, copied (wrangler.toml [build])
 		if (INVENTORY_START.test(line.trim())) inventory = !/^(Using secrets|⛅️|─)/.test(line.trim());
 		else if (inventory && line.trim() === "") inventory = false;
 		else if (!inventory && line.trim() !== "") return true;

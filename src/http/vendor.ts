@@ -5,7 +5,7 @@
  */
 import swaggerUi from "swagger-ui-dist/package.json";
 
-const vendored = (pkg: { name: string; version: string }, file: string) => `/vendor/${pkg.name}@${pkg.version}/${file}`;
+const vendored = (pkg: { name: string; version: string }, file: string) => `/vendor/${pkg.name}/${pkg.version}/${file}`;
 
 /** Swagger UI (the /docs page): its bundle and its style sheet. */
 export const SWAGGER_UI = {

@@ -32,7 +32,7 @@ describe("/openapi.json", () => {
 		const files = [...page.matchAll(/(?:src|href)="(\/vendor\/[^"]+)"/g)].map((m) => String(m[1]));
 		expect(files).toEqual([expect.stringMatching(/swagger-ui\.css$/), expect.stringMatching(/swagger-ui-bundle\.js$/)]);
 		for (const file of files) {
-			const asset = await fetch(`${base}${file}`);
+			const asset = await fetch(`${base}${file}`, { redirect: "manual" });
 			expect(asset.status, file).toBe(200);
 			expect(asset.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
 			expect(asset.headers.get("Content-Type")).toMatch(file.endsWith(".js") ? /javascript/ : /text\/css/);
