@@ -31,8 +31,10 @@ export function contract(spec) {
 	/** What is wrong with `res` (to `method` `url`) by the document; [] when nothing. */
 	return async function check(method, url, res) {
 		const { pathname } = new URL(url);
-		// The pages' static files (wrangler.toml [assets], served before the Worker) are not the API.
-		if (pathname === "/openapi.json" || pathname.startsWith("/vendor/") || method === "OPTIONS") return [];
+		// Not the API: the pages' static files (wrangler.toml [assets], served before the Worker)
+		// and wrangler dev's own routes (/cdn-cgi/: its local observability store, say).
+		const notApi = ["/vendor/", "/cdn-cgi/"].some((prefix) => pathname.startsWith(prefix));
+		if (pathname === "/openapi.json" || notApi || method === "OPTIONS") return [];
 		const where = `${method} ${pathname} → ${res.status}`;
 		const route = routes.find((r) => r.pattern.test(pathname));
 		if (!route) return [`${where}: the path is not in /openapi.json`];

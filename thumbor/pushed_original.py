@@ -14,10 +14,32 @@ This module is both halves of that:
   to `ALLOWED_SOURCES`, and loads nothing when that list is empty.
 """
 
+import logging
+import re
+
 import refusals
 from thumbor.handlers.imaging import ImagingHandler
 from thumbor.loaders import LoaderResult, http_loader
 from thumbor.url import Url
+
+# One line per imaging request, whatever THUMBOR_LOG_LEVEL says (thumbor.conf gives this logger its own level).
+access_log = logging.getLogger("edge.access")
+
+# W3C trace context: version-traceid-parentid-flags, lowercase hex; an all-zero trace id is invalid.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id a `traceparent` header carries (the job's upload's), or None when it carries none."""
+    match = _TRACEPARENT.match((traceparent or "").strip())
+    if not match or set(match.group(1)) == {"0"}:
+        return None
+    return match.group(1)
+
+
+def access_line(method: str, path: str, status: int, ms: float, body_bytes: int, traceparent: str | None) -> str:
+    """What the access log says of one request: the path's signature is blanked by the log filter (redact.py)."""
+    return f"{method} {path} {status} {ms:.1f}ms in={body_bytes} trace={trace_id_of(traceparent) or '-'}"
 
 
 class PushedImagingHandler(ImagingHandler):
@@ -42,6 +64,20 @@ class PushedImagingHandler(ImagingHandler):
         if isinstance(error, refusals.Refusal):
             self.edge_refusal = error
         super().send_error(status_code, **kwargs)
+
+    def on_finish(self):
+        request = self.request
+        access_log.info(
+            access_line(
+                request.method,
+                request.path,
+                self.get_status(),
+                request.request_time() * 1000,
+                len(request.body or b""),
+                request.headers.get("traceparent"),
+            )
+        )
+        super().on_finish()
 
     def finish(self, chunk=None):
         status = self.get_status()

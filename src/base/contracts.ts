@@ -102,6 +102,12 @@ export const WebhookEvent = z.object({
 });
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
+/** The W3C trace id of the upload that made a job (docs/operations.md, Traces). */
+export const TraceId = z
+	.string()
+	.regex(/^[0-9a-f]{32}$/)
+	.describe("The trace id of the upload that made the job (W3C, 32 hex digits): in its logs, traces and webhooks");
+
 export const NewJob = z.object({
 	id: JobId,
 	ownerId: OwnerId,
@@ -114,6 +120,7 @@ export const NewJob = z.object({
 		.min(0)
 		.describe("OWNER_INDEX_SHARDS when the job was made: which index shard it reports to (0: none)"),
 	slug: Slug,
+	traceId: TraceId,
 	original: z.object({
 		contentType: ImageType,
 		bytes: z.number().int().positive(),

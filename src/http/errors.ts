@@ -2,10 +2,12 @@
  * The one error format: RFC 9457 problem+json with a machine-readable `code`.
  * Every route throws ApiError; `onError` turns anything else into a generic 500.
  */
+
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
+import { annotate } from "../base/tracing";
 
 /** A validation issue, as zod and every Standard Schema library report it. */
 type Issue = { readonly message: string; readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] };
@@ -81,6 +83,8 @@ export class ApiError extends Error {
 }
 
 export function problemResponse(err: ApiError, headers: HeadersInit = {}): Response {
+	// The request's span says why it was refused: operators filter by the code.
+	annotate({ "error.code": err.code });
 	const body = {
 		type: "about:blank",
 		title: TITLES[err.status] ?? "Error",

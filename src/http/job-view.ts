@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ImageType, type Job, JobError, JobId, JobStatus, Slug, thumbnailPath, WebhookEvent } from "../base/contracts";
+import { ImageType, type Job, JobError, JobId, JobStatus, Slug, TraceId, thumbnailPath, WebhookEvent } from "../base/contracts";
 
 const Instant = z.iso.datetime().describe("ISO 8601, UTC");
 
@@ -10,6 +10,7 @@ export const JobView = z
 		status: JobStatus,
 		slug: Slug,
 		thumbnailUrl: z.url().describe("Where the thumbnail is served once the job is done (on PUBLIC_BASE_URL)"),
+		traceId: TraceId,
 		error: JobError.optional().describe("Why the job failed; while queued, why its last attempt will be retried"),
 		nextAttemptAt: Instant.optional().describe("When a job waiting after a passing fault is tried again"),
 		attempts: z.number().int().min(0),
@@ -59,6 +60,7 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 		status: job.status,
 		slug: job.slug,
 		thumbnailUrl: new URL(thumbnailPath(job.slug), publicBaseUrl).href,
+		traceId: job.traceId,
 		...(job.error && { error: job.error }),
 		...(job.nextAttemptAt !== null && { nextAttemptAt: iso(job.nextAttemptAt) }),
 		attempts: job.attempts,

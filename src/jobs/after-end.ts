@@ -53,7 +53,14 @@ export class AfterEnd {
 	/** The alarm of an ended job: due webhook attempts, the original's retention, then the next alarm. */
 	async serve(now: number): Promise<void> {
 		const row = this.record.row()!;
-		if (row.callback_url && (await this.outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash }, now))) {
+		const trace = {
+			traceId: row.trace_id,
+			attributes: { "job.id": row.id, "owner.id": row.owner_id, "upload.trace_id": row.trace_id },
+		};
+		if (
+			row.callback_url &&
+			(await this.outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash, trace }, now))
+		) {
 			this.record.update(""); // an attempt is a change: it wakes long-polls and reaches the index
 			this.host.report();
 		}

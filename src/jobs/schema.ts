@@ -15,6 +15,7 @@ const JOB_TABLE = `CREATE TABLE job (
 	id TEXT PRIMARY KEY,
 	owner_id TEXT NOT NULL,
 	slug TEXT NOT NULL,
+	trace_id TEXT NOT NULL, -- the upload's (W3C): in the job's logs, spans, Thumbor requests and webhooks
 	status TEXT NOT NULL,
 	original_content_type TEXT NOT NULL,
 	original_bytes INTEGER NOT NULL,
@@ -51,6 +52,7 @@ export type JobRow = {
 	id: string;
 	owner_id: string;
 	slug: string;
+	trace_id: string;
 	status: JobStatus;
 	original_content_type: string;
 	original_bytes: number;
@@ -99,6 +101,7 @@ export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
 		deduplicatedFrom: row.dedup_of,
 		webhookEvents,
 		slug: row.slug,
+		traceId: row.trace_id,
 		status: row.status,
 		original: {
 			contentType: row.original_content_type as Job["original"]["contentType"],
@@ -155,9 +158,9 @@ export class JobRecord {
 	/** Writes the new job's row, queued (the schema must exist). */
 	insert(input: NewJob, indexShard: number | null, now: number): void {
 		this.schema.sql.exec(
-			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, status, original_content_type,
-			                  original_bytes, original_width, original_height, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, trace_id, status,
+			                  original_content_type, original_bytes, original_width, original_height, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 			input.id,
 			input.ownerId,
 			indexShard,
@@ -165,6 +168,7 @@ export class JobRecord {
 			input.callbackUrl,
 			input.sha256,
 			input.slug,
+			input.traceId,
 			input.original.contentType,
 			input.original.bytes,
 			input.original.width,

@@ -5,6 +5,7 @@
  */
 import { jittered } from "../base/attempts";
 import { count } from "../base/metering";
+import { inSpan, type SpanAttributes, traceparent } from "../base/tracing";
 import { webhookHeaders } from "./sign";
 
 /** How long one attempt may take. */
@@ -20,11 +21,34 @@ export interface AttemptOutcome {
 	result: "delivered" | "gone" | "retry";
 }
 
-export async function attemptDelivery(
+/**
+ * POSTs `body` (event `id`) to `url`, signed with `secrets`, in a `webhook.deliver` span. With
+ * `trace` (the job's upload's trace id and the span's attributes), the request carries it as
+ * `traceparent`: a receiver that traces finds the job's whole story under one id.
+ */
+export function attemptDelivery(
 	url: string,
 	secrets: readonly string[],
 	id: string,
 	body: string,
+	trace: { traceId: string; attributes: SpanAttributes } | null = null,
+): Promise<AttemptOutcome> {
+	return inSpan("webhook.deliver", { "webhook.id": id, ...trace?.attributes }, async (span) => {
+		const outcome = await post(url, secrets, id, body, trace ? { traceparent: traceparent(trace.traceId) } : {});
+		span.setAttributes({
+			"webhook.result": outcome.result,
+			...(outcome.status !== null && { "http.response.status_code": outcome.status }),
+		});
+		return outcome;
+	});
+}
+
+async function post(
+	url: string,
+	secrets: readonly string[],
+	id: string,
+	body: string,
+	extraHeaders: Record<string, string>,
 ): Promise<AttemptOutcome> {
 	const at = Date.now();
 	count("fetch webhook");
@@ -32,7 +56,7 @@ export async function attemptDelivery(
 		const res = await fetch(url, {
 			method: "POST",
 			body,
-			headers: await webhookHeaders(secrets, id, body),
+			headers: { ...(await webhookHeaders(secrets, id, body)), ...extraHeaders },
 			signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
 			redirect: "manual",
 		});

@@ -7,6 +7,7 @@
 
 import type { WebhookEvent } from "../base/contracts";
 import { ulid } from "../base/ids";
+import type { SpanAttributes } from "../base/tracing";
 import { keyObject } from "../objects";
 import { attemptDelivery, nextDeliveryDelayMs } from "./deliver";
 
@@ -44,6 +45,8 @@ type AttemptRow = { event_id: string; at: number; status: number | null; error: 
 export interface Destination {
 	callbackUrl: string;
 	keyHash: string | null;
+	/** The job's trace (its upload's), sent as `traceparent`, and what its spans say of the job. */
+	trace: { traceId: string; attributes: SpanAttributes };
 }
 
 export class WebhookOutbox {
@@ -88,7 +91,10 @@ export class WebhookOutbox {
 		for (const event of due) {
 			const outcome =
 				secrets.length > 0
-					? await attemptDelivery(to.callbackUrl, secrets, event.id, event.body)
+					? await attemptDelivery(to.callbackUrl, secrets, event.id, event.body, {
+							traceId: to.trace.traceId,
+							attributes: { ...to.trace.attributes, "webhook.event": event.type, "webhook.attempt": event.attempts + 1 },
+						})
 					: {
 							at: now,
 							status: null,

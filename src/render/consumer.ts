@@ -12,6 +12,7 @@ import { type Job, JobMessage } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
 import { originalKey, thumbnailKey } from "../base/storage";
 import { Steps } from "../base/timing";
+import { inSpan } from "../base/tracing";
 import { digestClaim, jobStub } from "../objects";
 import { renderThumbnail, thumborPath } from "./origin-client";
 import { thumborOrigin } from "./origins";
@@ -30,23 +31,41 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 		console.error(`dropping malformed message ${message.id}:`, JSON.stringify(message.body));
 		return message.ack();
 	}
+	const { jobId, ownerId } = parsed.data;
+	// One span per message: the job's run, found by its upload's trace id (upload.trace_id).
+	return inSpan("render.job", { "job.id": jobId, "owner.id": ownerId, "queue.delivery": message.attempts }, (span) =>
+		runJob(message, parsed.data, env, span),
+	);
+}
+
+async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: JobMessage, env: Env, span: Span): Promise<void> {
 	const cfg = settings(env);
-	const { jobId, ownerId, sha256 } = parsed.data;
 	const job = jobStub(env, jobId);
-	const steps = new Steps();
+	const steps = new Steps("render");
+	steps.tag({ "job.id": jobId, "owner.id": ownerId });
+	const outcome = (name: string, code?: string) =>
+		span.setAttributes({ "job.outcome": name, ...(code && { "error.code": code }) });
 	// Who else made a thumbnail of these bytes is asked while the job's object is.
 	const bytesOf = sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
 	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
 	try {
 		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
-		if (!attempt.proceed) return message.ack();
+		if (!attempt.proceed) {
+			outcome(`skipped: ${attempt.reason}`);
+			return message.ack();
+		}
+		const about = jobAttributes(attempt.job);
+		span.setAttributes(about);
+		steps.tag(about);
 		const started = Date.now();
 		try {
 			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
 			if (done?.status !== "done") {
+				outcome("deleted");
 				log("job.deleted", attempt.job, { ms: Date.now() - started });
 				return message.ack();
 			}
+			outcome(done.deduplicatedFrom ? "done: deduplicated" : "done");
 			log("job.done", attempt.job, {
 				ms: Date.now() - started,
 				// From the upload's answer to this attempt (the queue's delivery), first attempts only.
@@ -67,9 +86,11 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 				const since = attempt.retryUntil - cfg.retry.windowSeconds * 1000;
 				const why = failure.permanent ? failure.error.message : gaveUp(failure.error.message, attempt.job.attempts, now - since);
 				await job.fail({ code: failure.error.code, message: why });
+				outcome("failed", failure.error.code);
 				log("job.failed", attempt.job, { code: failure.error.code, ms: now - started });
 			} else {
 				await job.retryLater(failure.error, delayMs);
+				outcome("retry", failure.error.code);
 				log("job.retry", attempt.job, { code: failure.error.code, delayMs });
 			}
 		}
@@ -77,15 +98,25 @@ async function processMessage(message: Message<unknown>, env: Env): Promise<void
 	} catch (err) {
 		// The job's own object could not be reached: let the queue deliver again.
 		// If the lease is still held then, the job's watchdog alarm takes over.
-		console.error(`job ${parsed.data.jobId}: could not record the attempt`, err);
+		console.error(`job ${jobId}: could not record the attempt`, err);
+		outcome("redelivered");
 		return message.retry({ delaySeconds: Math.ceil(retryDelayMs(message.attempts, cfg.retry) / 1000) });
 	}
 }
 
-/** One JSON line per job outcome, for Workers Logs. */
+/** One JSON line per job outcome, for Workers Logs: `traceId` finds the upload's trace and Thumbor's log line. */
 function log(event: string, job: Job, fields: Record<string, unknown>): void {
-	console.log(JSON.stringify({ event, jobId: job.id, slug: job.slug, attempt: job.attempts, ...fields }));
+	console.log(JSON.stringify({ event, jobId: job.id, traceId: job.traceId, slug: job.slug, attempt: job.attempts, ...fields }));
 }
+
+/** What a span says of a job's attempt (base/tracing.ts lists the names). */
+const jobAttributes = (job: Job) => ({
+	"upload.trace_id": job.traceId,
+	"job.attempt": job.attempts,
+	"image.type": job.original.contentType,
+	"image.bytes": job.original.bytes,
+	"image.pixels": job.original.width && job.original.height ? job.original.width * job.original.height : undefined,
+});
 
 /**
  * Makes and stores the job's thumbnail; the job as it ends up (done, or deleted meanwhile),
@@ -119,6 +150,7 @@ async function makeThumbnail(
 		renderThumbnail(origin, path, () => openOriginal(env, job), {
 			attempt: job.attempts,
 			previousError: job.error?.code ?? null,
+			traceId: job.traceId,
 		}),
 	);
 	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info));

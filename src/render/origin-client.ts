@@ -2,9 +2,11 @@
  * Thumbor's side of the contract: the one operation we ask for, how its URLs
  * are signed, and what its answers mean for a job.
  */
+
 import { AttemptError } from "../base/attempts";
 import { type JobErrorCode, THUMBNAIL } from "../base/contracts";
 import { base64url, hmac } from "../base/crypto";
+import { traceparent } from "../base/tracing";
 import { readWebpInfo, type WebpInfo } from "../images/webp";
 
 /** Crop to a square around the most interesting part, then encode as WebP. */
@@ -27,8 +29,16 @@ export async function thumborPath(securityKey: string, name: string): Promise<st
 
 /** A Thumbor: a process at a URL, or one of our containers (render/origins.ts). */
 export interface ThumborOrigin {
-	/** Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path). */
-	render(path: string, original: ReadableStream<Uint8Array>, signal: AbortSignal): Promise<Response>;
+	/**
+	 * Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path), with `headers`
+	 * (the trace's `traceparent`).
+	 */
+	render(
+		path: string,
+		original: ReadableStream<Uint8Array>,
+		headers: Record<string, string>,
+		signal: AbortSignal,
+	): Promise<Response>;
 	/** Whether Thumbor answers its health check at once (it is up and not swamped). */
 	healthy(): Promise<boolean>;
 }
@@ -50,6 +60,8 @@ export interface AttemptContext {
 	attempt: number;
 	/** Why the attempt before this one failed, if it did: an image fault seen twice is final. */
 	previousError: JobErrorCode | null;
+	/** The job's trace (its upload's): sent as `traceparent`, Thumbor writes it in its log line. */
+	traceId?: string;
 }
 
 /**
@@ -64,9 +76,10 @@ export async function renderThumbnail(
 	timeoutMs = THUMBOR_TIMEOUT_MS,
 ): Promise<Rendered> {
 	const signal = AbortSignal.timeout(timeoutMs);
+	const headers: Record<string, string> = context.traceId ? { traceparent: traceparent(context.traceId) } : {};
 	const ask = async () =>
 		Promise.race([
-			origin.render(path, await original(), signal),
+			origin.render(path, await original(), headers, signal),
 			new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
 		]);
 	let res: Response;

@@ -65,9 +65,9 @@ export async function probeOrigin(origin: ThumborOrigin, securityKey: string): P
 export function httpOrigin(baseUrl: string): ThumborOrigin {
 	const base = baseUrl.replace(/\/+$/, "");
 	return {
-		render(path, original, signal) {
+		render(path, original, headers, signal) {
 			count("fetch thumbor");
-			return fetch(`${base}${path}`, { method: "POST", body: original, signal });
+			return fetch(`${base}${path}`, { method: "POST", body: original, headers, signal });
 		},
 		healthy: () => answersHealthCheck(fetch, base),
 	};
@@ -86,7 +86,7 @@ export function thumborOrigin(env: Env, key: string): ThumborOrigin {
 function containerOrigin(env: Env, instance: number): ThumborOrigin {
 	const stub = thumborContainer(env, instance);
 	return {
-		render: (path, original) => stub.render(path, original),
+		render: (path, original, headers) => stub.render(path, original, headers),
 		healthy: () => stub.healthy(),
 	};
 }

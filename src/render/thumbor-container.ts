@@ -15,8 +15,11 @@ const IDLE_TIMEOUT_MS = 10 * 60_000;
 export class ThumborContainer extends DurableObject<Env> {
 	#starting: Promise<void> | undefined;
 
-	/** Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path), starting the container if needed. */
-	async render(path: string, original: ReadableStream<Uint8Array>): Promise<Response> {
+	/**
+	 * Thumbor's answer to a POST of `original` to `path` (a signed Thumbor path) with `headers`,
+	 * starting the container if needed.
+	 */
+	async render(path: string, original: ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Promise<Response> {
 		if (!this.ctx.container) {
 			// A deployment without [[containers]]: every job waits (a passing fault) until it is fixed.
 			console.error("ThumborContainer has no container: add [[containers]] to wrangler.toml");
@@ -24,7 +27,7 @@ export class ThumborContainer extends DurableObject<Env> {
 			return new Response("ThumborContainer has no container", { status: 503 });
 		}
 		await this.#ready();
-		return this.#container().getTcpPort(PORT).fetch(`http://thumbor${path}`, { method: "POST", body: original });
+		return this.#container().getTcpPort(PORT).fetch(`http://thumbor${path}`, { method: "POST", body: original, headers });
 	}
 
 	/** Whether this instance's Thumbor answers its health check at once (false when it is not running). */

@@ -10,6 +10,7 @@ import { type Caller, type Job, UploadOptions } from "../base/contracts";
 import { ulid } from "../base/ids";
 import { originalKey } from "../base/storage";
 import type { Steps } from "../base/timing";
+import { annotate, currentTraceId } from "../base/tracing";
 import { ApiError } from "../http/errors";
 import { checkCallbackUrl } from "../notify/url";
 import { jobStub, ownerStub, slugClaim } from "../objects";
@@ -30,6 +31,13 @@ function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
 	}
 	return { slug: query.slug ?? fields.data.slug, callback_url: query.callback_url ?? fields.data.callback_url };
 }
+
+/** What a trace says of the image an upload carried. */
+const imageAttributes = (upload: Upload) => ({
+	"image.type": upload.contentType,
+	"image.bytes": upload.bytes,
+	"image.pixels": upload.width && upload.height ? upload.width * upload.height : undefined,
+});
 
 const chosenSlug = (query: UploadOptions, upload: Upload) => chosenOptions(query, upload).slug;
 
@@ -64,11 +72,19 @@ export async function submitUpload(
 	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
 
 	const id = ulid();
+	// The job keeps this upload's trace id: its consumer runs, Thumbor requests and webhooks carry it.
+	const traceId = currentTraceId();
+	const about = { "job.id": id, "owner.id": ownerId };
+	annotate(about);
+	steps.tag(about);
 	await steps.time("admit", () => admit(env, ownerId, id));
 	const undo: (() => Promise<void>)[] = [() => ownerStub(env, ownerId).release(id)];
 	try {
 		const upload = await steps.time("store", () => ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits));
 		undo.push(() => env.BUCKET.delete(originalKey(id)));
+		const image = imageAttributes(upload);
+		annotate(image);
+		steps.tag(image);
 		const options = chosenOptions(query, upload);
 		const chosen = options.slug;
 		const callbackUrl = options.callback_url === undefined ? null : checkCallbackUrl(options.callback_url, cfg.webhookDevHosts);
@@ -95,6 +111,7 @@ export async function submitUpload(
 				sha256: upload.sha256,
 				indexShards: cfg.OWNER_INDEX_SHARDS,
 				slug,
+				traceId,
 				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
 			}),
 		);

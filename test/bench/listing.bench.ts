@@ -68,6 +68,7 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 					deduplicatedFrom: null,
 					webhookEvents: [],
 					slug: id,
+					traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
 					status: "done",
 					original: { contentType: "image/jpeg", bytes: 59_886, width: 640, height: 480 },
 					attempts: 1,

@@ -41,6 +41,7 @@ export interface Receiver {
 		event: { type: string; timestamp: string; data: Record<string, unknown> } | null;
 		error: string | null;
 		status: number;
+		traceparent: string | null;
 	}[];
 	close: () => Promise<void>;
 }

@@ -139,7 +139,7 @@ export async function startDev({ dir: given } = {}) {
  * A webhook receiver on 127.0.0.1 that checks every request with the `standardwebhooks`
  * package (an independent implementation, which also refuses stale timestamps) and
  * answers `status` (changeable). `requests` lists what arrived: webhook-id, the event if
- * it verified, and what was answered.
+ * it verified, what was answered, and the request's traceparent.
  */
 export async function startReceiver(secret) {
 	const { Webhook } = await import("standardwebhooks");
@@ -157,7 +157,8 @@ export async function startReceiver(secret) {
 				error = err.message;
 			}
 			const status = error ? 401 : receiver.status;
-			receiver.requests.push({ id: req.headers["webhook-id"], at: Date.now(), event, error, status });
+			const traceparent = req.headers.traceparent ?? null;
+			receiver.requests.push({ id: req.headers["webhook-id"], at: Date.now(), event, error, status, traceparent });
 			res.writeHead(status).end();
 		});
 	});

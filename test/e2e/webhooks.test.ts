@@ -62,6 +62,8 @@ describe("webhooks", () => {
 		const job = await uploadWithCallback("photo-640x480.jpg");
 		const got = await until("job.done", job, () => eventsFor(job.id)[0]);
 		expect(got.error).toBeNull();
+		// The delivery carries the job's trace (its upload's), as W3C trace context.
+		expect(got.traceparent).toMatch(new RegExp(`^00-${job.traceId}-[0-9a-f]{16}-0[01]$`));
 		expect(got.event).toMatchObject({
 			type: "job.done",
 			data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } },

@@ -39,6 +39,10 @@ export const WEBP = {
 	),
 };
 
+/** A W3C trace id, as an upload gives its job. */
+export const newTraceId = () =>
+	Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
 export const uniqueSlug = (prefix = "t") => `${prefix}-${ulid().slice(-12)}`;
 
 /** A new API key for a new owner (or for `ownerId`), made as the admin API makes it. */

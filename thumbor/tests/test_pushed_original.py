@@ -42,3 +42,16 @@ def test_reasons_for_bare_statuses():
     assert refusals.reason_for(422) == "too_large"
     assert refusals.reason_for(503) == "busy"
     assert refusals.reason_for(500) == "crashed"
+
+
+def test_the_access_line_carries_the_trace_id_of_a_valid_traceparent():
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert pushed_original.trace_id_of(parent) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    line = pushed_original.access_line("POST", "/sig/100x100/smart/job", 200, 12.34, 5120, parent)
+    assert line == "POST /sig/100x100/smart/job 200 12.3ms in=5120 trace=4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_a_missing_or_malformed_traceparent_gives_no_trace_id():
+    for header in (None, "", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4BF92F-x-01"):
+        assert pushed_original.trace_id_of(header) is None
+    assert pushed_original.access_line("GET", "/x", 404, 1, 0, None).endswith("trace=-")

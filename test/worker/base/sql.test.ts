@@ -49,8 +49,8 @@ describe("a job's schema (version 1)", () => {
 		const made = await afterMaking((sql) => {
 			new Schema(sql, JOB_SCHEMA).ensure();
 			sql.exec(
-				`INSERT INTO job (id, owner_id, slug, status, original_content_type, original_bytes, created_at, updated_at)
-				 VALUES ('j', 'o', 's', 'queued', 'image/png', 1, 0, 0)`,
+				`INSERT INTO job (id, owner_id, slug, trace_id, status, original_content_type, original_bytes, created_at, updated_at)
+				 VALUES ('j', 'o', 's', 't', 'queued', 'image/png', 1, 0, 0)`,
 			);
 		});
 		expect(made.tables).toEqual(["job"]);

@@ -6,7 +6,7 @@ import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/
 import type { JobView } from "../../../src/http/job-view";
 import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
-import { caller, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
+import { caller, env, expectProblem, newKey, newTraceId, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
 
 const POLICY = settings(env).retry;
 type Page = { items: JobView[]; nextCursor: string | null };
@@ -22,6 +22,7 @@ async function seed(ownerId: string) {
 		sha256: null,
 		indexShards: settings(env).OWNER_INDEX_SHARDS,
 		slug: id,
+		traceId: newTraceId(),
 		original: { contentType: "image/png", bytes: 512, width: 16, height: 16 },
 	});
 	return id;

@@ -23,7 +23,7 @@ describe("Thumbor answers", () => {
 		};
 	};
 	const silent = (healthy: boolean): ThumborOrigin => ({
-		render: (_path, _original, signal) =>
+		render: (_path, _original, _headers, signal) =>
 			new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
 		healthy: async () => healthy,
 	});

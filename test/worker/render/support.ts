@@ -7,7 +7,7 @@ import { ulid } from "../../../src/base/ids";
 import { originalKey } from "../../../src/base/storage";
 import worker from "../../../src/index";
 import { jobStub } from "../../../src/objects";
-import { caller, env, pngLike } from "../helpers";
+import { caller, env, newTraceId, pngLike } from "../helpers";
 
 export const POLICY: RetryPolicy = settings(env).retry;
 
@@ -20,6 +20,7 @@ export const newJobInput = (id: string, slug: string, contentType: "image/png" |
 	sha256: null,
 	indexShards: 8,
 	slug,
+	traceId: newTraceId(),
 	original: { contentType, bytes: 512, width: 1, height: 1 },
 });
 
