@@ -15,6 +15,7 @@ export const PRICES = {
 	queueOperation: 0.4 / 1e6, // Queues: $0.40 per million operations (write, read, delete, each per 64 KB)
 	containerVcpuSecond: 0.00002, // Containers: $0.000020 per vCPU-second (active CPU)
 	containerGibSecond: 0.0000025, // Containers: $0.0000025 per GiB-second of memory
+	analyticsDataPoint: 0.25 / 1e6, // Workers Analytics Engine: $0.25 per million data points written
 	imagesTransformation: 0.5 / 1000, // Cloudflare Images: $0.50 per 1,000 unique transformations
 };
 
@@ -130,6 +131,7 @@ export function costPerMillion(perUpload, { thumborCpuSeconds, thumborGibSeconds
 			PRICES.queueOperation,
 			"operations",
 		),
+		line("Analytics Engine data points", perUpload["analytics write"] ?? 0, PRICES.analyticsDataPoint, "data points"),
 		line("Thumbor container CPU", thumborCpuSeconds, PRICES.containerVcpuSecond, "vCPU-seconds"),
 		line("Thumbor container memory", thumborGibSeconds, PRICES.containerGibSecond, "GiB-seconds"),
 	];

@@ -18,6 +18,7 @@ import { webhooks } from "./notify/routes";
 import { handleQueue } from "./render/consumer";
 import { originHealth } from "./render/origins";
 import { thumbnails } from "./serve/thumbnails";
+import { uploadMetrics } from "./upload/metrics";
 
 export { KeyObject } from "./access/key-object";
 export { KeyRegistry } from "./access/key-registry";
@@ -68,6 +69,7 @@ const app = new Hono<{ Bindings: Env }>()
 	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
 	.use("*", serverTiming)
 	.use("/jobs/*", apiCors)
+	.use("/jobs", uploadMetrics)
 	.use("/webhooks/*", apiCors)
 	.route("/jobs", jobs)
 	.route("/webhooks", webhooks)

@@ -59,7 +59,7 @@ export class AfterEnd {
 		};
 		if (
 			row.callback_url &&
-			(await this.outbox.deliverDue({ callbackUrl: row.callback_url, keyHash: row.key_hash, trace }, now))
+			(await this.outbox.deliverDue({ callbackUrl: row.callback_url, ownerId: row.owner_id, keyHash: row.key_hash, trace }, now))
 		) {
 			this.record.update(""); // an attempt is a change: it wakes long-polls and reaches the index
 			this.host.report();

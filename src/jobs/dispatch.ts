@@ -15,7 +15,8 @@ export const QUEUED_TIMEOUT_MS = 5 * 60_000;
 /** What the queue consumer learns when it asks to work on a job. */
 export type Attempt =
 	| { proceed: true; job: Job; retryUntil: number }
-	| { proceed: false; reason: "missing" | "finished" | "leased" | "exhausted" };
+	| { proceed: false; reason: "missing" | "finished" | "leased" }
+	| { proceed: false; reason: "exhausted"; job: Job };
 
 export class Dispatch {
 	constructor(

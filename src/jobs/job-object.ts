@@ -100,11 +100,11 @@ export class JobObject extends SqliteObject {
 		const since = row.retries_since ?? row.created_at;
 		const retryUntil = since + policy.windowSeconds * 1000;
 		if (row.attempts > 0 && now > retryUntil) {
-			await this.fail({
+			const job = await this.fail({
 				code: row.error_code ? (row.error_code as JobError["code"]) : "timed_out",
 				message: gaveUp(row.error_message ?? "Processing did not finish.", row.attempts, now - since),
 			});
-			return { proceed: false, reason: "exhausted" };
+			return { proceed: false, reason: "exhausted", job: job! };
 		}
 		this.#record.update(
 			"status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL",

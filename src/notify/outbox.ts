@@ -7,6 +7,7 @@
 
 import type { WebhookEvent } from "../base/contracts";
 import { ulid } from "../base/ids";
+import { record, WEBHOOK } from "../base/metrics";
 import type { SpanAttributes } from "../base/tracing";
 import { keyObject } from "../objects";
 import { attemptDelivery, nextDeliveryDelayMs } from "./deliver";
@@ -44,6 +45,8 @@ type AttemptRow = { event_id: string; at: number; status: number | null; error: 
 /** Where a job's events go, and whose key's webhook secrets sign them. */
 export interface Destination {
 	callbackUrl: string;
+	/** The job's owner: its metrics events are indexed by it. */
+	ownerId: string;
 	keyHash: string | null;
 	/** The job's trace (its upload's), sent as `traceparent`, and what its spans say of the job. */
 	trace: { traceId: string; attributes: SpanAttributes };
@@ -111,6 +114,13 @@ export class WebhookOutbox {
 				outcome.ms,
 			);
 			const attempts = event.attempts + 1;
+			record(this.env, WEBHOOK, to.ownerId, {
+				result: outcome.result,
+				eventType: event.type,
+				status: outcome.status,
+				ms: outcome.ms,
+				attempt: attempts,
+			});
 			const delay = outcome.result === "retry" ? nextDeliveryDelayMs(attempts, this.schedule) : null;
 			const state = outcome.result === "delivered" ? "delivered" : delay === null ? "failed" : "pending";
 			this.sql.exec(

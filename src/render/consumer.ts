@@ -10,6 +10,7 @@ import { AttemptError, gaveUp, retryDelayMs } from "../base/attempts";
 import { type Settings, settings } from "../base/config";
 import { type Job, JobMessage } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
+import { JOB, record } from "../base/metrics";
 import { originalKey, thumbnailKey } from "../base/storage";
 import { Steps } from "../base/timing";
 import { inSpan } from "../base/tracing";
@@ -52,6 +53,8 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
 		if (!attempt.proceed) {
 			outcome(`skipped: ${attempt.reason}`);
+			// Its attempts kept dying until its retry window ran out: that is how it ended.
+			if (attempt.reason === "exhausted") log(env, "job.failed", attempt.job, { code: attempt.job.error?.code, exhausted: true });
 			return message.ack();
 		}
 		const about = jobAttributes(attempt.job);
@@ -62,11 +65,11 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
 			if (done?.status !== "done") {
 				outcome("deleted");
-				log("job.deleted", attempt.job, { ms: Date.now() - started });
+				log(env, "job.deleted", attempt.job, { ms: Date.now() - started });
 				return message.ack();
 			}
 			outcome(done.deduplicatedFrom ? "done: deduplicated" : "done");
-			log("job.done", attempt.job, {
+			log(env, "job.done", attempt.job, {
 				ms: Date.now() - started,
 				// From the upload's answer to this attempt (the queue's delivery), first attempts only.
 				...(attempt.job.attempts === 1 && { queuedMs: started - attempt.job.createdAt }),
@@ -87,11 +90,11 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 				const why = failure.permanent ? failure.error.message : gaveUp(failure.error.message, attempt.job.attempts, now - since);
 				await job.fail({ code: failure.error.code, message: why });
 				outcome("failed", failure.error.code);
-				log("job.failed", attempt.job, { code: failure.error.code, ms: now - started });
+				log(env, "job.failed", attempt.job, { code: failure.error.code, ms: now - started, ...steps.fields() });
 			} else {
 				await job.retryLater(failure.error, delayMs);
 				outcome("retry", failure.error.code);
-				log("job.retry", attempt.job, { code: failure.error.code, delayMs });
+				log(env, "job.retry", attempt.job, { code: failure.error.code, delayMs, ...steps.fields() });
 			}
 		}
 		return message.ack();
@@ -104,9 +107,28 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 	}
 }
 
-/** One JSON line per job outcome, for Workers Logs: `traceId` finds the upload's trace and Thumbor's log line. */
-function log(event: string, job: Job, fields: Record<string, unknown>): void {
+/**
+ * One JSON line per job outcome, for Workers Logs (`traceId` finds the upload's trace and
+ * Thumbor's log line), and the outcome's metrics event (base/metrics.ts).
+ */
+function log(env: Env, event: `job.${string}`, job: Job, fields: Record<string, unknown>): void {
 	console.log(JSON.stringify({ event, jobId: job.id, traceId: job.traceId, slug: job.slug, attempt: job.attempts, ...fields }));
+	const ms = (name: string) => (typeof fields[name] === "number" ? (fields[name] as number) : null);
+	record(env, JOB, job.ownerId, {
+		outcome: event.slice("job.".length),
+		code: typeof fields.code === "string" ? fields.code : null,
+		imageType: job.original.contentType,
+		dedupe: fields.deduplicatedFrom ? "copied" : null,
+		attempt: job.attempts,
+		totalMs: Date.now() - job.createdAt,
+		queuedMs: ms("queuedMs"),
+		thumborMs: ms("thumborMs"),
+		storeMs: ms("storeMs"),
+		beginMs: ms("beginMs"),
+		originalBytes: job.original.bytes,
+		pixels: job.original.width && job.original.height ? job.original.width * job.original.height : null,
+		thumbnailBytes: ms("bytes"),
+	});
 }
 
 /** What a span says of a job's attempt (base/tracing.ts lists the names). */
@@ -214,10 +236,12 @@ async function buryMessage(message: Message<unknown>, env: Env): Promise<void> {
 	const parsed = JobMessage.safeParse(message.body);
 	try {
 		if (parsed.success) {
-			await jobStub(env, parsed.data.jobId).fail({
+			const job = await jobStub(env, parsed.data.jobId).fail({
 				code: "timed_out",
 				message: "Processing kept failing and was abandoned.",
 			});
+			if (job?.status === "failed" && job.error?.code === "timed_out")
+				log(env, "job.failed", job, { code: "timed_out", deadLetter: true });
 		}
 		message.ack();
 	} catch (err) {

@@ -35,6 +35,7 @@ const UPLOAD = {
 	"do JOBS.storeThumbnail": 1, // writes the thumbnail to R2 and marks the job done
 	"r2 A put": 2, // the original, the thumbnail
 	"r2 B get": 2, // the original (sent to Thumbor), the thumbnail (its first fetch; later ones are cached)
+	"analytics write": 2, // metrics: the upload answered, the job's outcome
 };
 
 describe("the operations one thumbnail costs", () => {
