@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
 import { z } from "zod";
 import { admin } from "./access/admin";
+import { usage } from "./access/usage";
 import { settings } from "./base/config";
 import { count, countFetch, metered } from "./base/metering";
 import { serverTiming } from "./base/timing";
@@ -72,6 +73,7 @@ const app = new Hono<{ Bindings: Env }>()
 	.use("/jobs", uploadMetrics)
 	.use("/webhooks/*", apiCors)
 	.route("/jobs", jobs)
+	.route("/usage", usage)
 	.route("/webhooks", webhooks)
 	.route("/admin/jobs", requeueAdmin)
 	.route("/admin", admin)

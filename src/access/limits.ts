@@ -18,16 +18,31 @@ export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", 
 		await next();
 	});
 
-/** Reserves a place among the owner's jobs in flight for job `id`, or answers 429. */
-export async function admit(env: Env, ownerId: string, id: string): Promise<void> {
-	const max = settings(env).MAX_JOBS_IN_FLIGHT;
-	if (!(await ownerStub(env, ownerId).admit(id, max))) {
+/**
+ * Reserves a place among the owner's jobs in flight for job `id`, or answers 429: too many in
+ * flight, or (for a new upload, when MONTHLY_UPLOAD_QUOTA is set) the month's quota used up.
+ */
+export async function admit(env: Env, ownerId: string, id: string, { newUpload = true } = {}): Promise<void> {
+	const cfg = settings(env);
+	const max = cfg.MAX_JOBS_IN_FLIGHT;
+	const refused = await ownerStub(env, ownerId).admit(id, max, newUpload ? cfg.MONTHLY_UPLOAD_QUOTA : 0);
+	if (refused?.reason === "in_flight") {
 		throw new ApiError(
 			429,
 			"too_many_jobs_in_flight",
 			`You have ${max} jobs queued or processing, the most one owner may have; wait for some to finish.`,
 			{ limit: max },
 			{ "Retry-After": "10" },
+		);
+	}
+	if (refused?.reason === "quota") {
+		const resetsAt = new Date(refused.resetsAt).toISOString();
+		throw new ApiError(
+			429,
+			"quota_exceeded",
+			`You have used this month's ${cfg.MONTHLY_UPLOAD_QUOTA} uploads; the quota starts again at ${resetsAt}.`,
+			{ limit: cfg.MONTHLY_UPLOAD_QUOTA, used: refused.used, resetsAt },
+			{ "Retry-After": String(Math.max(1, Math.ceil((refused.resetsAt - Date.now()) / 1000))) },
 		);
 	}
 }

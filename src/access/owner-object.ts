@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES } from "../base/contracts";
+import { type Job, type JobEnd, TERMINAL_STATUSES, type UsageDay } from "../base/contracts";
 import { SqliteObject } from "../base/sql";
 import { jobStub } from "../objects";
 
@@ -20,8 +20,34 @@ export const SCHEMA = [
 			job_id TEXT NOT NULL,
 			claimed_at INTEGER NOT NULL
 		) WITHOUT ROWID`,
+		// The owner's usage by day (UTC) of upload, counted as its jobs end (one row per day: the
+		// release that frees a job's place in flight adds it, at one row written).
+		`CREATE TABLE usage (
+			day TEXT PRIMARY KEY,
+			uploads INTEGER NOT NULL,
+			thumbnails INTEGER NOT NULL,
+			failures INTEGER NOT NULL,
+			deleted INTEGER NOT NULL,
+			bytes_received INTEGER NOT NULL,
+			bytes_stored INTEGER NOT NULL
+		) WITHOUT ROWID`,
 	],
 ];
+
+/** The day (UTC, YYYY-MM-DD) of instant `ms`. */
+export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The first day (YYYY-MM-DD) of the month (UTC) of instant `ms`. */
+const monthStart = (ms: number) => `${dayOf(ms).slice(0, 8)}01`;
+
+/** When the month of instant `ms` ends (UTC): a monthly quota starts again then. */
+export function monthEnd(ms: number): number {
+	const d = new Date(ms);
+	return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/** Why an upload was not admitted. */
+export type Refusal = { reason: "in_flight" } | { reason: "quota"; used: number; resetsAt: number };
 
 /** An entry this old is checked against its job before a new one is refused (a lost release). */
 const STALE_MS = 60_000;
@@ -39,21 +65,84 @@ export class OwnerObject extends SqliteObject {
 		super(ctx, env, SCHEMA);
 	}
 
-	/** Admits job `jobId` unless `max` are in flight already; true when admitted. */
-	async admit(jobId: string, max: number): Promise<boolean> {
+	/**
+	 * Admits job `jobId` unless `max` are in flight already, or (with `monthlyQuota` > 0) the
+	 * owner's uploads this month, ended and in flight, have reached it; null when admitted.
+	 */
+	async admit(jobId: string, max: number, monthlyQuota = 0): Promise<Refusal | null> {
 		this.schema.ensure();
 		if (this.#count() >= max) await this.#sweep();
-		if (this.#count() >= max) return false;
-		this.sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, Date.now());
-		return true;
+		if (this.#count() >= max) return { reason: "in_flight" };
+		const now = Date.now();
+		if (monthlyQuota > 0) {
+			const used = this.#uploadsSince(monthStart(now)) + this.#count();
+			if (used >= monthlyQuota) return { reason: "quota", used, resetsAt: monthEnd(now) };
+		}
+		this.sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, now);
+		return null;
 	}
 
 	/**
-	 * Job `jobId` ended (or never started). The empty table stays: an owner uploads again,
-	 * and making the schema anew for each job would be most of the rows this object writes.
+	 * Job `jobId` ended (`end` says how: counted in the owner's usage), or never started (no `end`).
+	 * The empty table stays: an owner uploads again, and making the schema anew for each job would
+	 * be most of the rows this object writes.
 	 */
-	async release(jobId: string): Promise<void> {
-		if (this.schema.exists) this.sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId);
+	async release(jobId: string, end?: JobEnd): Promise<void> {
+		if (!this.schema.exists) return;
+		const left = this.sql.exec("DELETE FROM in_flight WHERE job_id = ?", jobId).rowsWritten > 0;
+		if (left && end) this.#countUsage(end);
+	}
+
+	/**
+	 * The owner's usage on each day from `from` to `to` (YYYY-MM-DD, inclusive) that has any, oldest
+	 * first; its jobs in flight; and its uploads this month (UTC), ended and in flight (the quota's count).
+	 */
+	async usage(from: string, to: string): Promise<{ days: UsageDay[]; inFlight: number; thisMonth: number }> {
+		if (!this.schema.exists) return { days: [], inFlight: 0, thisMonth: 0 };
+		const days = this.sql
+			.exec<{
+				day: string;
+				uploads: number;
+				thumbnails: number;
+				failures: number;
+				deleted: number;
+				bytes_received: number;
+				bytes_stored: number;
+			}>("SELECT * FROM usage WHERE day BETWEEN ? AND ? ORDER BY day", from, to)
+			.toArray()
+			.map((r) => ({
+				date: r.day,
+				uploads: r.uploads,
+				thumbnails: r.thumbnails,
+				failures: r.failures,
+				deleted: r.deleted,
+				bytesReceived: r.bytes_received,
+				bytesStored: r.bytes_stored,
+			}));
+		const inFlight = this.#count();
+		return { days, inFlight, thisMonth: this.#uploadsSince(monthStart(Date.now())) + inFlight };
+	}
+
+	/** Adds a job's end to the usage of the day it was uploaded (one row written). */
+	#countUsage(end: JobEnd): void {
+		const first = end.firstEnd ? 1 : 0;
+		this.sql.exec(
+			`INSERT INTO usage (day, uploads, thumbnails, failures, deleted, bytes_received, bytes_stored) VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (day) DO UPDATE SET uploads = uploads + excluded.uploads, thumbnails = thumbnails + excluded.thumbnails,
+			   failures = failures + excluded.failures, deleted = deleted + excluded.deleted,
+			   bytes_received = bytes_received + excluded.bytes_received, bytes_stored = bytes_stored + excluded.bytes_stored`,
+			dayOf(end.createdAt),
+			first,
+			end.outcome === "done" ? 1 : 0,
+			end.outcome === "failed" ? 1 : 0,
+			end.outcome === "deleted" ? 1 : 0,
+			first * end.originalBytes,
+			end.outcome === "done" ? end.thumbnailBytes : 0,
+		);
+	}
+
+	#uploadsSince(day: string): number {
+		return this.sql.exec<{ n: number | null }>("SELECT SUM(uploads) AS n FROM usage WHERE day >= ?", day).one().n ?? 0;
 	}
 
 	/** Claims bytes `sha256` for job `jobId` unless a job holds them; returns the holder afterwards. */
@@ -101,9 +190,21 @@ export class OwnerObject extends SqliteObject {
 		const ended = await Promise.all(
 			stale.map(async ({ job_id }) => {
 				const job = await jobStub(this.env, job_id).get();
-				return !job || TERMINAL_STATUSES.includes(job.status) ? job_id : null;
+				return { id: job_id, job, gone: !job || TERMINAL_STATUSES.includes(job.status) };
 			}),
 		);
-		for (const id of ended) if (id) this.sql.exec("DELETE FROM in_flight WHERE job_id = ?", id);
+		// A release that never came: the job's end is counted now, as the release would have.
+		for (const { id, job, gone } of ended) if (gone) await this.release(id, job ? endOf(job) : undefined);
 	}
+}
+
+/** How a job ended, as its release tells its owner (jobs/after-end.ts sends it; a sweep reads it from the job). */
+export function endOf(job: Job, firstEnd = true): JobEnd {
+	return {
+		createdAt: job.createdAt,
+		outcome: job.status === "done" ? "done" : job.status === "failed" ? "failed" : "deleted",
+		originalBytes: job.original.bytes,
+		thumbnailBytes: job.thumbnail?.bytes ?? 0,
+		firstEnd,
+	};
 }

@@ -26,6 +26,7 @@ const Settings = z.object({
 	WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
 	AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
 	MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
+	MONTHLY_UPLOAD_QUOTA: z.coerce.number().int().min(0).default(0),
 	RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
 	CORS_ALLOWED_ORIGINS: z.string().default(""),
 	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),

@@ -198,3 +198,31 @@ export const UploadQuery = UploadOptions.extend({
 
 export const THUMBNAIL = { width: 100, height: 100, quality: 80 } as const;
 export const thumbnailPath = (slug: Slug) => `/thumbnails/${slug}.webp`;
+
+/**
+ * What an owner's object is told when one of its jobs ends (its release): enough to count the
+ * owner's usage without another request per job.
+ */
+export interface JobEnd {
+	/** When the job was made (its upload): usage is counted on that day (UTC). */
+	createdAt: number;
+	outcome: "done" | "failed" | "deleted";
+	originalBytes: number;
+	thumbnailBytes: number;
+	/** Its first end: a job retried by its owner ends again, but was uploaded once. */
+	firstEnd: boolean;
+}
+
+/** An owner's usage on one day (UTC): its uploads that have ended, and what came of them. */
+export const UsageDay = z
+	.object({
+		date: z.iso.date(),
+		uploads: z.number().int().describe("Uploads accepted that day whose jobs have ended (in flight ones: inFlight)"),
+		thumbnails: z.number().int().describe("Thumbnails made (a retried job that ends done counts once more)"),
+		failures: z.number().int().describe("Jobs that ended failed (each end of a retried job counts)"),
+		deleted: z.number().int().describe("Jobs deleted before they ended"),
+		bytesReceived: z.number().int().describe("Bytes of the originals uploaded"),
+		bytesStored: z.number().int().describe("Bytes of the thumbnails written"),
+	})
+	.meta({ id: "UsageDay" });
+export type UsageDay = z.infer<typeof UsageDay>;

@@ -37,6 +37,7 @@ export type ProblemCode =
 	| "gone"
 	| "rate_limited"
 	| "too_many_jobs_in_flight"
+	| "quota_exceeded"
 	| "forbidden"
 	| "method_not_allowed"
 	| "internal_error";

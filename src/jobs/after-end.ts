@@ -32,14 +32,21 @@ export class AfterEnd {
 
 	/**
 	 * The job has ended (done, failed or deleted): if it was `inFlight`, its place among its owner's
-	 * jobs in flight is free (best-effort: the owner sweeps); its event is on its way; the alarm is armed.
+	 * jobs in flight is free, and its end counted in the owner's usage, in one request
+	 * (best-effort: the owner sweeps); its event is on its way; the alarm is armed.
 	 */
 	async ended(type: WebhookEvent["type"], inFlight: boolean): Promise<void> {
 		const row = this.record.row()!;
 		if (inFlight) {
 			this.ctx.waitUntil(
 				ownerStub(this.env, row.owner_id)
-					.release(row.id)
+					.release(row.id, {
+						createdAt: row.created_at,
+						outcome: type === "job.done" ? "done" : type === "job.failed" ? "failed" : "deleted",
+						originalBytes: row.original_bytes,
+						thumbnailBytes: row.thumbnail_bytes ?? 0,
+						firstEnd: row.retries_since === null,
+					})
 					.catch(() => {}),
 			);
 		}

@@ -17,7 +17,7 @@ import { jobNotFound, ownJob } from "./common";
 export async function retryJob(env: Env, caller: Caller, id: string): Promise<Job> {
 	const current = await ownJob(env, caller, id);
 	if (!isRetryable(current)) throw notRetryable(current);
-	await admit(env, caller.ownerId, id);
+	await admit(env, caller.ownerId, id, { newUpload: false });
 	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
 	if (!result?.requeued) {
 		// Changed in the meantime (retried by another request, say).

@@ -91,9 +91,9 @@ describe("a schema's later versions", () => {
 });
 
 describe("an owner's schema (version 1)", () => {
-	it("keeps in_flight and digest WITHOUT ROWID: no index beside either", async () => {
+	it("keeps in_flight, digest and usage WITHOUT ROWID: no index beside any", async () => {
 		const made = await afterMaking((sql) => new Schema(sql, OWNER_SCHEMA).ensure());
-		expect(made.tables).toEqual(["digest", "in_flight"]);
+		expect(made.tables).toEqual(["digest", "in_flight", "usage"]);
 		expect(made.indexes).toEqual([]);
 		expect(made.version).toBe(1);
 	});

@@ -40,7 +40,7 @@ describe("JobObject", () => {
 		await runInDurableObject(stub, (_obj, state) => {
 			state.storage.sql.exec("UPDATE job SET retries_since = ?", Date.now() - POLICY.windowSeconds * 1000 - 1);
 		});
-		expect(await stub.begin(POLICY)).toEqual({ proceed: false, reason: "exhausted" });
+		expect(await stub.begin(POLICY)).toMatchObject({ proceed: false, reason: "exhausted", job: { status: "failed" } });
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
 		// No more watchdog: the one alarm left is the original's retention, days away.
 		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);

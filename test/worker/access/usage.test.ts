@@ -1,0 +1,116 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { dayOf, monthEnd } from "../../../src/access/owner-object";
+import type { JobView } from "../../../src/http/job-view";
+import worker from "../../../src/index";
+import { jobStub } from "../../../src/objects";
+import { env, expectProblem, newKey, pngLike, request, WEBP } from "../helpers";
+import { POLICY } from "../render/support";
+
+type Usage = {
+	from: string;
+	to: string;
+	days: {
+		date: string;
+		uploads: number;
+		thumbnails: number;
+		failures: number;
+		deleted: number;
+		bytesReceived: number;
+		bytesStored: number;
+	}[];
+	totals: Record<string, number>;
+	inFlight: number;
+	quota: { limit: number; used: number; resetsAt: string } | null;
+};
+
+/** A request to the Worker with `vars` over the test configuration (MONTHLY_UPLOAD_QUOTA, say). */
+async function withVars(vars: Partial<Env>, path: string, init: RequestInit, key: string) {
+	const ctx = createExecutionContext();
+	const headers = new Headers(init.headers);
+	headers.set("Authorization", `Bearer ${key}`);
+	// Handed to the Worker directly, not over HTTP: nothing else would say the body's length.
+	if (init.body instanceof Uint8Array) headers.set("Content-Length", String(init.body.length));
+	const res = await worker.fetch(
+		new Request(new URL(path, "http://thumbs.test"), { ...init, headers }),
+		{ ...env, ...vars },
+		ctx,
+	);
+	await waitOnExecutionContext(ctx);
+	return res;
+}
+
+const usageOf = async (key: string, query = "") => (await (await request(`/usage${query}`, {}, key)).json()) as Usage;
+
+describe("GET /usage", () => {
+	it("counts each upload once its job ends, on the day it was uploaded: thumbnails, failures, bytes", async () => {
+		const { secret } = await newKey();
+		const upload = async (size: number) =>
+			(await (await request("/jobs", { method: "POST", body: pngLike(size) }, secret)).json()) as JobView;
+		const done = await upload(700);
+		const failed = await upload(800);
+		const waiting = await upload(900);
+
+		const before = await usageOf(secret);
+		expect(before).toMatchObject({ days: [], inFlight: 3, quota: null });
+
+		const stub = jobStub(env, done.id);
+		await stub.begin(POLICY);
+		await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 });
+		await jobStub(env, failed.id).fail({ code: "unprocessable_image", message: "corrupt" });
+		// The release that counts them is sent in the background.
+		await expect.poll(async () => (await usageOf(secret)).inFlight).toBe(1);
+
+		const today = dayOf(Date.now());
+		const usage = await usageOf(secret);
+		expect(usage.to).toBe(today);
+		expect(usage.days).toEqual([
+			{
+				date: today,
+				uploads: 2,
+				thumbnails: 1,
+				failures: 1,
+				deleted: 0,
+				bytesReceived: 700 + 800,
+				bytesStored: WEBP.lossy100.length,
+			},
+		]);
+		expect(usage.totals).toMatchObject({ uploads: 2, thumbnails: 1, failures: 1 });
+
+		// Deleted in flight: an upload that came to nothing.
+		await request(`/jobs/${waiting.id}`, { method: "DELETE" }, secret);
+		await expect.poll(async () => (await usageOf(secret)).inFlight).toBe(0);
+		expect((await usageOf(secret)).days[0]).toMatchObject({ uploads: 3, deleted: 1, bytesReceived: 700 + 800 + 900 });
+		// Another owner sees none of it.
+		expect((await usageOf((await newKey()).secret)).days).toEqual([]);
+	});
+
+	it("takes a range of at most 366 days, from before to", async () => {
+		const { secret } = await newKey();
+		expect(await usageOf(secret, "?from=2026-01-01&to=2026-01-31")).toMatchObject({ from: "2026-01-01", to: "2026-01-31" });
+		await expectProblem(await request("/usage?from=2026-02-01&to=2026-01-31", {}, secret), 400, "invalid_parameter");
+		await expectProblem(await request("/usage?from=2024-01-01&to=2026-01-31", {}, secret), 400, "invalid_parameter");
+		await expectProblem(await request("/usage?from=yesterday", {}, secret), 400, "invalid_parameter");
+	});
+});
+
+describe("MONTHLY_UPLOAD_QUOTA", () => {
+	it("refuses an owner's uploads past the month's quota with 429 quota_exceeded and when it starts again", async () => {
+		const { secret } = await newKey();
+		const quota = { MONTHLY_UPLOAD_QUOTA: "2" };
+		for (const size of [600, 601]) {
+			expect((await withVars(quota, "/jobs", { method: "POST", body: pngLike(size) }, secret)).status).toBe(202);
+		}
+		const refused = await withVars(quota, "/jobs", { method: "POST", body: pngLike(602) }, secret);
+		const resetsAt = new Date(monthEnd(Date.now())).toISOString();
+		const body = await expectProblem(refused, 429, "quota_exceeded");
+		expect(body).toMatchObject({ limit: 2, used: 2, resetsAt });
+		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+		// Another owner has a quota of its own.
+		const other = await newKey();
+		expect((await withVars(quota, "/jobs", { method: "POST", body: pngLike(603) }, other.secret)).status).toBe(202);
+		// /usage says where the owner stands.
+		const usage = (await (await withVars(quota, "/usage", {}, secret)).json()) as Usage;
+		expect(usage.quota).toEqual({ limit: 2, used: 2, resetsAt });
+	});
+});
