@@ -3,6 +3,7 @@
  * object named deterministically. The bottom floor of the house: every room may ask it,
  * and it knows nothing but the names.
  */
+import { getContainer } from "@cloudflare/containers";
 import type { JobId, Slug } from "./base/contracts";
 
 /** The Durable Object that holds job `id`'s state. */
@@ -40,4 +41,4 @@ export const keyObject = (env: Env, hash: string) => env.KEYS.get(env.KEYS.idFro
 export const keyRegistry = (env: Env) => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("registry"));
 
 /** Thumbor container instance `n` (render/thumbor-container.ts). */
-export const thumborContainer = (env: Env, n: number) => env.THUMBOR.get(env.THUMBOR.idFromName(`thumbor-${n}`));
+export const thumborContainer = (env: Env, n: number) => getContainer(env.THUMBOR, `thumbor-${n}`);

@@ -87,7 +87,8 @@ function containerOrigin(env: Env, instance: number): ThumborOrigin {
 	const stub = thumborContainer(env, instance);
 	return {
 		render: (path, original, headers) => stub.render(path, original, headers),
-		healthy: () => stub.healthy(),
+		// An object that cannot even be made (a deployment without [[containers]]) is not healthy.
+		healthy: () => stub.healthy().catch(() => false),
 	};
 }
 

@@ -19,12 +19,33 @@ describe("where Thumbor is", () => {
 		expect(fetch).toHaveBeenLastCalledWith("http://thumbor.internal:8888/healthcheck", expect.anything());
 	});
 
-	it("routes to a ThumborContainer instance when THUMBOR_URL is empty", async () => {
-		const origin = thumborOrigin({ ...env, THUMBOR_URL: "" }, "job:1");
-		// The test runtime has no container engine: reaching the object is what is checked here.
-		const res = await origin.render("/sig/op/name", new Response("original").body!, {}, AbortSignal.timeout(5000));
-		expect(res.status).toBe(503);
-		expect(await res.text()).toMatch(/has no container/);
-		expect(await origin.healthy()).toBe(false);
+	it("routes to one of THUMBOR_INSTANCES containers by job and attempt, so a retry can land elsewhere", async () => {
+		// A namespace that records which instance is asked, and what (the test runtime runs no containers).
+		const asked: { name: string; path: string; headers: Record<string, string> }[] = [];
+		const THUMBOR = {
+			idFromName: (name: string) => ({ name }),
+			get: ({ name }: { name: string }) => ({
+				render: async (path: string, original: ReadableStream, headers: Record<string, string>) => {
+					await original.cancel();
+					asked.push({ name, path, headers });
+					return new Response("WEBP");
+				},
+				healthy: async () => name === "thumbor-0",
+			}),
+		} as unknown as Env["THUMBOR"];
+		const containers = { ...env, THUMBOR_URL: "", THUMBOR_INSTANCES: "4", THUMBOR };
+		const instances = new Set<string>();
+		for (let attempt = 1; attempt <= 40; attempt++) {
+			const origin = thumborOrigin(containers, `01kb0000000000000000000000:${attempt}`);
+			const res = await origin.render("/sig/op/name", new Response("x").body!, { traceparent: "t" }, AbortSignal.timeout(5000));
+			expect(await res.text()).toBe("WEBP");
+			instances.add(asked.at(-1)!.name);
+		}
+		expect([...instances].sort()).toEqual(["thumbor-0", "thumbor-1", "thumbor-2", "thumbor-3"]);
+		expect(asked[0]).toMatchObject({ path: "/sig/op/name", headers: { traceparent: "t" } });
+		// The same job and attempt always go to the same instance.
+		const again = thumborOrigin(containers, "01kb0000000000000000000000:1");
+		await again.render("/p", new Response("x").body!, {}, AbortSignal.timeout(5000));
+		expect(asked.at(-1)!.name).toBe(asked[0]!.name);
 	});
 });
