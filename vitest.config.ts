@@ -50,6 +50,10 @@ export default defineConfig({
 				test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
 			},
 			{
+				// The project's scripts on their own (the production check of wrangler.toml).
+				test: { name: "scripts", include: ["test/scripts/**/*.test.mjs"], environment: "node", testTimeout: 60_000 },
+			},
+			{
 				// The Thumbor origin's own tests: pytest in the venv (thumbor/tests).
 				test: { name: "origin", include: ["test/origin/**/*.test.ts"], environment: "node", testTimeout: 300_000 },
 			},
