@@ -35,7 +35,7 @@ const { values } = parseArgs({
 const N = Math.max(1, Math.min(200, Number(values.n)));
 const CONCURRENCY = Math.max(1, Math.min(32, Number(values.concurrency)));
 
-// The Thumbor signature (src/render/origin-client.ts does the same in the Worker),
+// The Thumbor signature (src/render/thumbor-path.ts does the same in the Worker),
 // checked against the vector verified on a live Thumbor before anything is timed.
 const OPERATION = "100x100/smart/filters:format(webp):quality(80)";
 const sign = (key, path) => createHmac("sha1", key).update(path).digest("base64").replaceAll("+", "-").replaceAll("/", "_");

@@ -6,5 +6,8 @@ import { resolve } from "node:path";
 import { ensureSecrets } from "./stack.mjs";
 
 const file = resolve(process.argv[2] ?? ".secrets.production");
-const { added } = ensureSecrets(file, "The Worker's secrets for production (npm run deploy -- --secrets-file this file). Never commit.");
+const { added } = ensureSecrets(
+	file,
+	"The Worker's secrets for production (npm run deploy -- --secrets-file this file). Never commit.",
+);
 console.log(added.length > 0 ? `wrote ${added.join(", ")} to ${file}` : `${file} has every secret already`);

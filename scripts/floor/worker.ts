@@ -8,7 +8,7 @@
  * shape pays on this machine. Not part of the product; only the bench starts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import { thumborPath } from "../../src/render/origin-client";
+import { thumborPath } from "../../src/render/thumbor-path";
 
 interface Env {
 	BUCKET: R2Bucket;

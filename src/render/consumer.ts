@@ -15,8 +15,9 @@ import { originalKey, thumbnailKey } from "../base/storage";
 import { Steps } from "../base/timing";
 import { inSpan } from "../base/tracing";
 import { digestClaim, jobStub } from "../objects";
-import { renderThumbnail, thumborPath } from "./origin-client";
+import { renderThumbnail } from "./origin-client";
 import { thumborOrigin } from "./origins";
+import { thumborPath } from "./thumbor-path";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");

@@ -1,31 +1,12 @@
 /**
- * Thumbor's side of the contract: the one operation we ask for, how its URLs
- * are signed, and what its answers mean for a job.
+ * Thumbor's side of the contract: how the original is sent (with the job's trace) and what
+ * Thumbor's answers mean for a job. The signed path itself: render/thumbor-path.ts.
  */
 
 import { AttemptError } from "../base/attempts";
 import { type JobErrorCode, THUMBNAIL } from "../base/contracts";
-import { base64url, hmac } from "../base/crypto";
 import { traceparent } from "../base/tracing";
 import { readWebpInfo, type WebpInfo } from "../images/webp";
-
-/** Crop to a square around the most interesting part, then encode as WebP. */
-export const OPERATION = `${THUMBNAIL.width}x${THUMBNAIL.height}/smart/filters:format(webp):quality(${THUMBNAIL.quality})`;
-
-/** Thumbor's signature: URL-safe base64 (padded) of HMAC-SHA1 over the path after the signature. */
-export async function signThumborPath(securityKey: string, path: string): Promise<string> {
-	return base64url(await hmac(securityKey, "SHA-1", path), true);
-}
-
-/**
- * The signed Thumbor path (from its leading slash) for the original named `name` (a job id).
- * The original itself goes in the request's body (thumbor/pushed_original.py): the name only
- * labels it in Thumbor's logs, and the signature covers it like the rest of the path.
- */
-export async function thumborPath(securityKey: string, name: string): Promise<string> {
-	const path = `${OPERATION}/${encodeURIComponent(name)}`;
-	return `/${await signThumborPath(securityKey, path)}/${path}`;
-}
 
 /** A Thumbor: a process at a URL, or one of our containers (render/origins.ts). */
 export interface ThumborOrigin {

@@ -4,7 +4,8 @@ import { fromBase64 } from "../base/crypto";
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { thumborContainer } from "../objects";
-import { renderThumbnail, type ThumborOrigin, thumborPath } from "./origin-client";
+import { renderThumbnail, type ThumborOrigin } from "./origin-client";
+import { thumborPath } from "./thumbor-path";
 
 /** How long a health check may take before Thumbor counts as unresponsive. */
 const HEALTH_TIMEOUT_MS = 2_000;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { JobView as Job } from "../../src/http/job-view";
 import { readWebpInfo } from "../../src/images/webp";
-import { OPERATION, signThumborPath } from "../../src/render/origin-client";
+import { OPERATION, signThumborPath } from "../../src/render/thumbor-path";
 import {
 	decodeWithBudget,
 	inspectImage,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OPERATION, signThumborPath, thumborPath } from "../../../src/render/origin-client";
+import { OPERATION, signThumborPath, thumborPath } from "../../../src/render/thumbor-path";
 
 describe("Thumbor URL signing", () => {
 	it("matches the vector verified against a live Thumbor 7.8", async () => {
