@@ -3,6 +3,7 @@ import { settings } from "../base/config";
 import { fromBase64 } from "../base/crypto";
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
+import { currentTraceId } from "../base/tracing";
 import { thumborContainer } from "../objects";
 import { renderThumbnail, type ThumborOrigin } from "./origin-client";
 import { thumborPath } from "./thumbor-path";
@@ -52,7 +53,8 @@ export async function probeOrigin(origin: ThumborOrigin, securityKey: string): P
 			origin,
 			path,
 			async () => new Response(PROBE_PNG).body!,
-			{ attempt: 1, previousError: null },
+			// The health check's own trace: its line in Thumbor's access log carries it.
+			{ attempt: 1, previousError: null, traceId: currentTraceId() },
 			HEALTH_TIMEOUT_MS,
 		);
 		return { thumbor: "ok" };
