@@ -163,7 +163,7 @@ export const JobMessage = z.object({
 export type JobMessage = z.infer<typeof JobMessage>;
 
 /**
- * Upload options, from the query string or from multipart fields before `file`.
+ * Upload options, from the query string or from multipart fields (before or after `file`).
  * A chosen slug may not look like a job id: those are the slugs of jobs that
  * chose none, unique by construction.
  */

@@ -77,6 +77,25 @@ function meteredNamespace(binding: string, ns: DurableObjectNamespace): DurableO
 	});
 }
 
+/** A bucket whose operations are counted by class, a multipart upload's parts and completion too (Class A). */
+function meteredBucket(bucket: R2Bucket): R2Bucket {
+	const counted = counting(bucket, (m, args) =>
+		m in R2_CLASS ? [`r2 ${R2_CLASS[m]} ${m}`, m === "delete" && Array.isArray(args[0]) ? args[0].length : 1] : null,
+	);
+	const upload = (u: R2MultipartUpload) =>
+		counting(u, (m) => (m === "uploadPart" || m === "complete" ? [`r2 A ${m}`, 1] : m === "abort" ? ["r2 free abort", 1] : null));
+	return new Proxy(counted, {
+		get(t, prop) {
+			const value = Reflect.get(t, prop);
+			if (prop !== "createMultipartUpload" && prop !== "resumeMultipartUpload") return value;
+			return (...args: unknown[]) => {
+				const made = Reflect.apply(value as (...a: unknown[]) => unknown, t, args);
+				return made instanceof Promise ? made.then(upload) : upload(made as R2MultipartUpload);
+			};
+		},
+	});
+}
+
 /** `env` with its bindings counted, when METER_OPS is "1"; else `env` itself. */
 export function metered(env: Env): Env {
 	if (env.METER_OPS !== "1") return env;
@@ -86,10 +105,7 @@ export function metered(env: Env): Env {
 			const value = Reflect.get(t, prop);
 			if (typeof prop !== "string") return value;
 			if (isNamespace(value)) return meteredNamespace(prop, value);
-			if (isBucket(value))
-				return counting(value, (m, args) =>
-					m in R2_CLASS ? [`r2 ${R2_CLASS[m]} ${m}`, m === "delete" && Array.isArray(args[0]) ? args[0].length : 1] : null,
-				);
+			if (isBucket(value)) return meteredBucket(value);
 			if (isQueue(value))
 				return counting(value, (m, args) =>
 					m === "send" ? ["queue write", 1] : m === "sendBatch" ? ["queue write", (args[0] as unknown[]).length] : null,

@@ -19,7 +19,6 @@ export type ProblemCode =
 	| "upload_interrupted"
 	| "upload_stalled"
 	| "invalid_parameter"
-	| "length_required"
 	| "payload_too_large"
 	| "unsupported_media_type"
 	| "unprocessable_image"
@@ -51,7 +50,6 @@ const TITLES: Record<number, string> = {
 	408: "Request Timeout",
 	409: "Conflict",
 	410: "Gone",
-	411: "Length Required",
 	413: "Content Too Large",
 	415: "Unsupported Media Type",
 	422: "Unprocessable Content",

@@ -82,7 +82,6 @@ export const jobs = new Hono<AuthEnv>()
 				...KEYED,
 				400: problem("Empty body, malformed multipart, a bad parameter or callback URL, or the body ended early"),
 				409: problem("The slug is taken (`slug_taken`), or a request with this Idempotency-Key is under way"),
-				411: problem("A chunked body without Content-Length (`length_required`)"),
 				413: problem("Over MAX_UPLOAD_BYTES, or a form over its limits (`payload_too_large`)"),
 				415: problem("Not a supported raster image (`unsupported_media_type`)"),
 				422: problem("Too many pixels or JPEG scans, a zero-sized header, or an Idempotency-Key reused for another upload"),

@@ -109,6 +109,33 @@ export class ByteReader {
 		}
 	}
 
+	/**
+	 * The bytes before `needle`, as they arrive (the needle is consumed, not yielded); the stream
+	 * ending first is "ended". At most `needle.length - 1` bytes are held back at a time.
+	 */
+	async *upTo(needle: Uint8Array): AsyncGenerator<Uint8Array> {
+		let carry: Uint8Array = new Uint8Array(0);
+		for (;;) {
+			const chunk = await this.next();
+			if (!chunk) throw new ByteStreamError("ended", "the stream ended before the delimiter");
+			const window = carry.length > 0 ? concat([carry, chunk]) : chunk;
+			const at = indexOf(window, needle);
+			if (at !== -1) {
+				this.unread(window.subarray(at + needle.length));
+				if (at > 0) yield window.subarray(0, at);
+				return;
+			}
+			const keep = Math.min(window.length, needle.length - 1);
+			if (window.length > keep) yield window.subarray(0, window.length - keep);
+			carry = window.subarray(window.length - keep);
+		}
+	}
+
+	/** Everything left, as it arrives. */
+	async *rest(): AsyncGenerator<Uint8Array> {
+		for (let chunk = await this.next(); chunk; chunk = await this.next()) yield chunk;
+	}
+
 	async readExactly(n: number): Promise<Uint8Array> {
 		const parts: Uint8Array[] = [];
 		for await (const chunk of this.take(n)) parts.push(chunk);

@@ -10,8 +10,9 @@ import { ApiError } from "../http/errors";
 import { JpegScanCounter } from "../images/jpeg";
 import { decodedBytes, readImageSize } from "../images/size";
 import { sniffImageType } from "../images/sniff";
-import { ByteReader, ByteStreamError } from "./bytes";
-import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } from "./multipart";
+import { ByteReader, ByteStreamError, concat } from "./bytes";
+import { MULTIPART_LIMITS, MultipartError, MultipartForm, multipartBoundary } from "./multipart";
+import { putUnsized } from "./r2-writer";
 
 export interface UploadLimits {
 	maxBytes: number;
@@ -31,7 +32,7 @@ export interface Upload {
 	height: number | null;
 	/** Lowercase hex SHA-256 of the file's bytes. */
 	sha256: string;
-	/** Multipart text fields that came before `file`. */
+	/** Multipart text fields (before and after `file`).*/
 	fields: Record<string, string>;
 }
 
@@ -54,27 +55,36 @@ const tooLarge = (what: string, max: number) =>
 export async function ingestUpload(req: Request, destination: Destination, limits: UploadLimits): Promise<Upload> {
 	const type = req.headers.get("content-type") ?? "";
 	const declared = req.headers.get("content-length");
-	if (declared === null && req.body) {
-		throw new ApiError(411, "length_required", "Send a Content-Length header: chunked uploads are not accepted.");
+	console.log("DEBUG content-length", declared);
+	// A body without Content-Length (Transfer-Encoding: chunked) streams in under the same bound.
+	const length = declared === null ? null : Number(declared);
+	if (length !== null && (!Number.isSafeInteger(length) || length < 0)) {
+		throw new ApiError(400, "bad_request", "Invalid Content-Length.");
 	}
-	const length = Number(declared ?? 0);
-	if (!Number.isSafeInteger(length) || length < 0) throw new ApiError(400, "bad_request", "Invalid Content-Length.");
 	if (length === 0 || !req.body) throw empty();
 	const multipart = /^multipart\/form-data\b/i.test(type);
 	// Refused on its length alone, before a byte is read.
 	const most = multipart ? limits.maxBytes + MULTIPART_OVERHEAD_BYTES : limits.maxBytes;
-	if (length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
+	if (length !== null && length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
 	const body = new ByteReader(req.body, { idleMs: limits.idleSeconds * 1000 });
 	try {
-		if (multipart) return await ingestMultipart(body, type, length, destination, limits);
-		const image = await inspect(body, length, limits);
-		const source = async function* () {
-			yield* body.take(length);
-			// Nothing may follow the declared bytes (a multipart body is held to its closing delimiter likewise).
-			if (!(await body.atEnd())) throw new ApiError(400, "bad_request", "The body is longer than its Content-Length.");
-		};
-		const sha256 = await store(destination, image.contentType, length, source(), limits);
-		return { ...image, bytes: length, sha256, fields: {} };
+		if (multipart) {
+			const boundary = multipartBoundary(type);
+			if (!boundary) throw new ApiError(400, "invalid_multipart", "Malformed multipart body: no boundary in Content-Type.");
+			const form = await MultipartForm.open(body, boundary);
+			// The file's length is known once its part ends: the fields after it may still come.
+			const upload = await ingestFile(form.file(), null, destination, limits);
+			return { ...upload, fields: form.fields };
+		}
+		const source =
+			length === null
+				? body.rest()
+				: (async function* () {
+						yield* body.take(length);
+						// Nothing may follow the declared bytes.
+						if (!(await body.atEnd())) throw new ApiError(400, "bad_request", "The body is longer than its Content-Length.");
+					})();
+		return { ...(await ingestFile(source, length, destination, limits)), fields: {} };
 	} catch (err) {
 		// What is left of a refused body is read off by the error handler, so the client sees the answer.
 		body.release();
@@ -82,33 +92,43 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 	}
 }
 
-/** Multipart bodies are parsed as they stream; see upload/multipart.ts for the framing rules. */
-async function ingestMultipart(
-	body: ByteReader,
-	contentType: string,
-	length: number,
+/**
+ * The file's checks on its first bytes (most refusals happen here, before anything is stored),
+ * then the whole of it to `destination`: `length` bytes, or as many as come (null) up to the limit.
+ */
+async function ingestFile(
+	source: AsyncIterable<Uint8Array>,
+	length: number | null,
 	destination: Destination,
 	limits: UploadLimits,
-): Promise<Upload> {
-	const boundary = multipartBoundary(contentType);
-	if (!boundary) throw new ApiError(400, "invalid_multipart", "Malformed multipart body: no boundary in Content-Type.");
-	const form = await MultipartUpload.open(body, boundary);
-	const bytes = form.fileLength(length, body.consumed);
-	if (bytes <= 0) throw empty();
-	if (bytes > limits.maxBytes) throw tooLarge(`The image is ${bytes} bytes`, limits.maxBytes);
-	const image = await inspect(body, bytes, limits);
-	// A small file is all in view already: a misplaced part is refused before R2 sees a byte.
-	form.checkHead(await body.peek(Math.min(bytes, HEAD_BYTES)));
-	const sha256 = await store(destination, image.contentType, bytes, form.file(body, bytes), limits);
-	return { ...image, bytes, sha256, fields: form.fields };
+): Promise<Omit<Upload, "fields">> {
+	const chunks = source[Symbol.asyncIterator]();
+	const head = await gather(chunks, HEAD_BYTES);
+	const bytesSoFar = head.reduce((n, c) => n + c.length, 0);
+	if (bytesSoFar === 0) throw empty();
+	const image = inspect(concat(head).subarray(0, HEAD_BYTES), limits);
+	const all = (async function* () {
+		yield* head;
+		for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+	})();
+	const { sha256, bytes } = await store(destination, image.contentType, length, all, limits);
+	return { ...image, bytes, sha256 };
 }
 
-/**
- * Type, size and (for a JPEG) scans so far, from the file's first bytes, which stay in
- * the stream: most refusals happen here, before anything is stored.
- */
-async function inspect(body: ByteReader, bytes: number, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
-	const head = await body.peek(Math.min(bytes, HEAD_BYTES));
+/** The first chunks of `chunks`, at least `bytes` of them unless it ends first. */
+async function gather(chunks: AsyncIterator<Uint8Array>, bytes: number): Promise<Uint8Array[]> {
+	const got: Uint8Array[] = [];
+	for (let n = 0; n < bytes; ) {
+		const next = await chunks.next();
+		if (next.done) break;
+		got.push(next.value);
+		n += next.value.length;
+	}
+	return got;
+}
+
+/** Type, size and (for a JPEG) scans so far, from the file's first bytes. */
+function inspect(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
 	const type = sniffImageType(head);
 	if (!type) {
 		throw new ApiError(
@@ -153,54 +173,79 @@ async function inspect(body: ByteReader, bytes: number, { maxPixels, maxDecodedB
 }
 
 /**
- * Streams exactly `bytes` bytes to `destination`, hashing them and, for a JPEG,
- * counting its scans; returns the hex SHA-256. The object exists only if the
- * whole source arrived intact and passed every check.
+ * Streams the file to `destination`, hashing it, counting its bytes against the limit and, for a
+ * JPEG, its scans; returns the hex SHA-256 and the byte count. With `length` known, the bytes go
+ * to R2 as one stream of that length; without, they are gathered into parts (upload/r2-writer.ts).
+ * The object exists only if the whole source arrived intact and passed every check.
  */
 async function store(
 	destination: Destination,
 	contentType: ImageType,
-	bytes: number,
+	length: number | null,
 	source: AsyncIterable<Uint8Array>,
 	limits: UploadLimits,
-): Promise<string> {
+): Promise<{ sha256: string; bytes: number }> {
 	const digest = new crypto.DigestStream("SHA-256");
 	digest.digest.catch(() => {}); // rejects when the pump aborts it; the pump's error is the one reported
 	const hasher = digest.getWriter();
 	const scans = contentType === "image/jpeg" ? new JpegScanCounter() : null;
-	// R2 needs the length up front; a FixedLengthStream carries it.
-	const { readable, writable } = destination ? new FixedLengthStream(bytes) : new TransformStream<Uint8Array, Uint8Array>();
+	let bytes = 0;
+	// Every chunk checked and hashed on its way to R2.
+	const checked = (async function* () {
+		for await (const chunk of source) {
+			bytes += chunk.length;
+			if (bytes > limits.maxBytes) throw tooLarge(`The image is over ${limits.maxBytes} bytes`, limits.maxBytes);
+			if (scans) {
+				scans.push(chunk);
+				if (scans.scans > limits.maxJpegScans) throw tooManyScans(limits.maxJpegScans);
+			}
+			await hasher.write(chunk);
+			yield chunk;
+		}
+		await hasher.close();
+	})();
+	const options = { httpMetadata: { contentType } };
+	try {
+		if (!destination) {
+			for await (const _ of checked);
+		} else if (length === null) {
+			await putUnsized(destination.bucket, destination.key, checked, options);
+		} else {
+			await putSized(destination, length, checked, options);
+		}
+	} catch (err) {
+		await hasher.abort(err).catch(() => {});
+		throw err;
+	}
+	return { sha256: hex(await digest.digest), bytes };
+}
+
+/** Streams exactly `length` bytes into one R2 put (a FixedLengthStream carries the length). */
+async function putSized(
+	destination: { bucket: R2Bucket; key: string },
+	length: number,
+	source: AsyncIterable<Uint8Array>,
+	options: R2PutOptions,
+): Promise<void> {
+	const { readable, writable } = new FixedLengthStream(length);
 	const writer = writable.getWriter();
 	const pump = (async () => {
 		try {
-			for await (const chunk of source) {
-				if (scans) {
-					scans.push(chunk);
-					if (scans.scans > limits.maxJpegScans) throw tooManyScans(limits.maxJpegScans);
-				}
-				await hasher.write(chunk);
-				await writer.write(chunk);
-			}
+			for await (const chunk of source) await writer.write(chunk);
 			await writer.close();
-			await hasher.close();
 		} catch (err) {
 			await writer.abort(err).catch(() => {});
-			await hasher.abort(err).catch(() => {});
 			throw err;
 		}
 	})();
-	const sink = destination
-		? destination.bucket.put(destination.key, readable, { httpMetadata: { contentType } }).then(() => {})
-		: readable.pipeTo(new WritableStream());
-	const [pumped, stored] = await Promise.allSettled([pump, sink]);
+	const [pumped, stored] = await Promise.allSettled([pump, destination.bucket.put(destination.key, readable, options)]);
 	if (pumped.status === "rejected") {
 		// A check that failed after R2 took the last byte must not leave the object behind
 		// (R2 may keep it even though the put reports the abort).
-		if (destination) await destination.bucket.delete(destination.key);
+		await destination.bucket.delete(destination.key);
 		throw pumped.reason;
 	}
 	if (stored.status === "rejected") throw stored.reason;
-	return hex(await digest.digest);
 }
 
 function tooManyScans(max: number): ApiError {

@@ -1,11 +1,11 @@
 /**
- * A streaming multipart/form-data reader for one upload: text fields first,
- * then one `file` part, which must be the last (its length must be known before
- * R2 sees it: the body's length less what came before it and the closing
- * delimiter). Every part of the framing is bounded, so a body cannot make the
- * Worker hold more than a few kilobytes of it.
+ * A streaming multipart/form-data reader for one upload: one `file` part, and text fields before
+ * it, after it, or both. The file's bytes are handed on as they arrive (its end is the next
+ * delimiter: its length is known only then), and the fields after it are read once it has ended,
+ * so they still decide what the upload becomes before anything is committed. Every part of the
+ * framing is bounded, so a body cannot make the Worker hold more than a few kilobytes of it.
  */
-import { type ByteReader, ByteStreamError, concat, equal, indexOf } from "./bytes";
+import { type ByteReader, ByteStreamError, equal } from "./bytes";
 
 export interface MultipartLimits {
 	/** Bytes before the first delimiter. */
@@ -14,7 +14,7 @@ export interface MultipartLimits {
 	maxHeaderBytes: number;
 	/** Bytes of one text field's value. */
 	maxFieldBytes: number;
-	/** Text fields before `file`. */
+	/** Text fields, before and after `file` together. */
 	maxFields: number;
 }
 
@@ -25,7 +25,7 @@ export const MULTIPART_LIMITS: MultipartLimits = {
 	maxFields: 16,
 };
 
-export type MultipartFailure = "malformed" | "no_file" | "too_many_fields" | "field_too_long" | "file_not_last";
+export type MultipartFailure = "malformed" | "no_file" | "too_many_fields" | "field_too_long";
 
 export class MultipartError extends Error {
 	constructor(
@@ -40,6 +40,7 @@ export class MultipartError extends Error {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const CRLF = enc.encode("\r\n");
+const DASHES = enc.encode("--");
 const HEADER_END = enc.encode("\r\n\r\n");
 
 /** The boundary named by a multipart/form-data Content-Type, or null. */
@@ -49,70 +50,90 @@ export function multipartBoundary(contentType: string): string | null {
 	return m?.[1] ?? m?.[2] ?? null;
 }
 
-/** A multipart body read up to the first byte of its `file` part. */
-export class MultipartUpload {
+/** A multipart body, read up to the first byte of its `file` part; `file()` reads the rest. */
+export class MultipartForm {
+	/** Text fields: those before `file` once opened, and those after it once `file()` has ended. */
+	readonly fields: Record<string, string> = {};
+	readonly #delimiter: Uint8Array;
+
 	private constructor(
-		readonly fields: Record<string, string>,
-		readonly delimiter: Uint8Array,
-		readonly closing: Uint8Array,
-	) {}
+		private readonly body: ByteReader,
+		boundary: string,
+		private readonly limits: MultipartLimits,
+	) {
+		this.#delimiter = enc.encode(`\r\n--${boundary}`);
+	}
 
-	/** Reads the text fields before `file`; `body` is left at the file's first byte. */
-	static async open(body: ByteReader, boundary: string, limits: MultipartLimits = MULTIPART_LIMITS): Promise<MultipartUpload> {
-		const delimiter = enc.encode(`\r\n--${boundary}`);
-		const closing = enc.encode(`\r\n--${boundary}--\r\n`);
-		const fields: Record<string, string> = {};
-		await framing(() => body.readUntil(delimiter.subarray(2), limits.maxPreambleBytes), "the preamble");
+	/** Reads the text fields before `file`; the body is left at the file's first byte. */
+	static async open(body: ByteReader, boundary: string, limits: MultipartLimits = MULTIPART_LIMITS): Promise<MultipartForm> {
+		const form = new MultipartForm(body, boundary, limits);
+		await framing(() => body.readUntil(form.#delimiter.subarray(2), limits.maxPreambleBytes), "the preamble");
 		for (;;) {
-			const next = await framing(() => body.readExactly(2), "a delimiter");
-			if (next[0] === 0x2d && next[1] === 0x2d) throw new MultipartError("no_file", "the body has no `file` part");
-			if (!equal(next, CRLF)) throw new MultipartError("malformed", "a delimiter is not followed by CRLF");
-			const headers = dec.decode(await framing(() => body.readUntil(HEADER_END, limits.maxHeaderBytes), "a part's headers"));
-			const name = /(?:^|\r\n)content-disposition:[^\r\n]*;\s*name="([^"]*)"/i.exec(headers)?.[1];
-			if (name === undefined) throw new MultipartError("malformed", "a part has no Content-Disposition name");
-			if (name === "file") return new MultipartUpload(fields, delimiter, closing);
-			if (Object.keys(fields).length >= limits.maxFields) {
-				throw new MultipartError("too_many_fields", `more than ${limits.maxFields} fields before \`file\``);
+			const name = await form.#nextPart();
+			if (name === null) throw new MultipartError("no_file", "the body has no `file` part");
+			if (name === "file") return form;
+			await form.#readField(name);
+		}
+	}
+
+	/**
+	 * The file's bytes as they arrive, then the fields after it, to the closing delimiter and the
+	 * end of the body. A second `file` part is malformed.
+	 */
+	async *file(): AsyncGenerator<Uint8Array> {
+		try {
+			yield* this.body.upTo(this.#delimiter);
+		} catch (err) {
+			if (err instanceof ByteStreamError && err.failure === "ended") {
+				throw new MultipartError("malformed", "the body ended inside `file`");
 			}
-			const value = await framing(
-				() =>
-					body.readUntil(delimiter, limits.maxFieldBytes).catch((err: unknown) => {
-						if (err instanceof ByteStreamError && err.failure === "too_long") {
-							throw new MultipartError("field_too_long", `field "${name}" is too long`);
-						}
-						throw err;
-					}),
-				`field "${name}"`,
-			);
-			fields[name] = dec.decode(value);
+			throw err;
+		}
+		for (let name = await this.#nextPart(); name !== null; name = await this.#nextPart()) {
+			if (name === "file") throw new MultipartError("malformed", "the form has more than one `file` part");
+			await this.#readField(name);
 		}
 	}
 
-	/** How long the file is in a body of `length` bytes, once the reader stands at its first byte. */
-	fileLength(length: number, consumed: number): number {
-		return length - consumed - this.closing.length;
-	}
-
-	/** Refuses the body at once if the start of the file, `head`, already holds a delimiter. */
-	checkHead(head: Uint8Array): void {
-		if (indexOf(head, this.delimiter) !== -1) throw this.#notLast();
-	}
-
-	#notLast(): MultipartError {
-		return new MultipartError("file_not_last", "`file` must be the last part (send other fields before it)");
-	}
-
-	/** Yields the file's `bytes` bytes; fails if a delimiter shows up inside them or the body does not end right after. */
-	async *file(body: ByteReader, bytes: number): AsyncGenerator<Uint8Array> {
-		let carry: Uint8Array = new Uint8Array(0);
-		for await (const chunk of body.take(bytes)) {
-			const window = concat([carry, chunk]);
-			if (indexOf(window, this.delimiter) !== -1) throw this.#notLast();
-			carry = window.subarray(Math.max(0, window.length - this.delimiter.length + 1));
-			yield chunk;
+	/**
+	 * After a delimiter: the next part's name, its headers read; or null at the closing delimiter,
+	 * after which only a final CRLF may come.
+	 */
+	async #nextPart(): Promise<string | null> {
+		const { body, limits } = this;
+		const next = await framing(() => body.readExactly(2), "a delimiter");
+		if (equal(next, DASHES)) {
+			const tail = await body.peek(3);
+			if (!(tail.length === 0 || (tail.length === 2 && equal(tail, CRLF)))) {
+				throw new MultipartError("malformed", "bytes follow the closing delimiter");
+			}
+			await body.readExactly(tail.length);
+			return null;
 		}
-		const tail = await body.readExactly(this.closing.length);
-		if (!equal(tail, this.closing) || !(await body.atEnd())) throw this.#notLast();
+		if (!equal(next, CRLF)) throw new MultipartError("malformed", "a delimiter is not followed by CRLF");
+		const headers = dec.decode(await framing(() => body.readUntil(HEADER_END, limits.maxHeaderBytes), "a part's headers"));
+		const name = /(?:^|\r\n)content-disposition:[^\r\n]*;\s*name="([^"]*)"/i.exec(headers)?.[1];
+		if (name === undefined) throw new MultipartError("malformed", "a part has no Content-Disposition name");
+		return name;
+	}
+
+	/** A text field's value, to the next delimiter. */
+	async #readField(name: string): Promise<void> {
+		const { body, limits } = this;
+		if (Object.keys(this.fields).length >= limits.maxFields) {
+			throw new MultipartError("too_many_fields", `more than ${limits.maxFields} fields`);
+		}
+		const value = await framing(
+			() =>
+				body.readUntil(this.#delimiter, limits.maxFieldBytes).catch((err: unknown) => {
+					if (err instanceof ByteStreamError && err.failure === "too_long") {
+						throw new MultipartError("field_too_long", `field "${name}" is too long`);
+					}
+					throw err;
+				}),
+			`field "${name}"`,
+		);
+		this.fields[name] = dec.decode(value);
 	}
 }
 

@@ -20,7 +20,7 @@ import { ingestUpload, type Upload, type UploadLimits } from "./ingest";
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
 
-/** The options given in the query string or in form fields before `file` (each in one place only). */
+/** The options given in the query string or in form fields, before or after `file` (each in one place only). */
 function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
 	const fields = UploadOptions.safeParse(upload.fields);
 	if (!fields.success) throw ApiError.invalid(fields.error, "form");

@@ -165,6 +165,37 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		await thumbnailOf(job);
 	});
 
+	it("takes a form whose fields come after the file: the slug given last is the job's", async () => {
+		const slug = uniqueSlug("form-late");
+		const form = new FormData();
+		form.set("file", new Blob([fixture("photo-640x480.jpg")], { type: "image/jpeg" }), "photo.jpg");
+		form.set("slug", slug);
+		const res = await api("/jobs", { method: "POST", body: form });
+		expect(res.status, await res.clone().text()).toBe(202);
+		const job = await settle(((await res.json()) as Job).id);
+		expect(job).toMatchObject({ status: "done", slug });
+		await thumbnailOf(job);
+	});
+
+	it("streams a body sent without Content-Length (chunked), past one R2 part, and makes its thumbnail", async () => {
+		// A camera-sized JPEG padded past 5 MiB after its end (decoders ignore what follows EOI): the original
+		// goes to R2 as a multipart upload of 5 MiB parts, and must come back byte for byte.
+		const photo = fixture("photo-640x480.jpg");
+		const padded = new Uint8Array(photo.length + 6 * 1024 * 1024);
+		padded.set(photo);
+		const body = new ReadableStream<Uint8Array>({
+			start(controller) {
+				for (let at = 0; at < padded.length; at += 256 * 1024) controller.enqueue(padded.slice(at, at + 256 * 1024));
+				controller.close();
+			},
+		});
+		const res = await api("/jobs?wait=30", { method: "POST", body, duplex: "half" } as RequestInit);
+		expect(res.status, await res.clone().text()).toBe(201);
+		const job = (await res.json()) as Job;
+		expect(job).toMatchObject({ status: "done", original: { contentType: "image/jpeg", bytes: padded.length, width: 640 } });
+		await thumbnailOf(job);
+	});
+
 	it("serves the thumbnail cache-friendly: 304 on If-None-Match, HEAD without a body, 404 no-store when absent", async () => {
 		const job = await settle((await uploadOk(fixture("photo-640x480.jpg"))).id);
 		const { res } = await thumbnailOf(job);

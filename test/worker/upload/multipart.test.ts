@@ -1,7 +1,7 @@
 /** The streaming multipart reader on its own: framing rules and limits (src/upload/multipart.ts). */
 import { describe, expect, it } from "vitest";
 import { ByteReader } from "../../../src/upload/bytes";
-import { MULTIPART_LIMITS, MultipartError, MultipartUpload, multipartBoundary } from "../../../src/upload/multipart";
+import { MULTIPART_LIMITS, MultipartError, MultipartForm, multipartBoundary } from "../../../src/upload/multipart";
 
 const enc = new TextEncoder();
 
@@ -20,22 +20,22 @@ function reader(text: string | Uint8Array, size = 7): ByteReader {
 	);
 }
 
-/** Reads a whole body: its fields and its file. */
-async function parse(body: string, boundary = "b0undary") {
-	const r = reader(body);
-	const form = await MultipartUpload.open(r, boundary);
-	const length = enc.encode(body).length;
-	const bytes = form.fileLength(length, r.consumed);
+/** Reads a whole body: its fields and its file (the body must be used up). */
+async function parse(body: string, boundary = "b0undary", size = 7) {
+	const r = reader(body, size);
+	const form = await MultipartForm.open(r, boundary);
 	const chunks: Uint8Array[] = [];
-	for await (const c of form.file(r, bytes)) chunks.push(c);
+	for await (const c of form.file()) chunks.push(c);
+	if (!(await r.atEnd())) throw new Error("the reader did not use the whole body");
 	return { fields: form.fields, file: new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))) };
 }
 
 const part = (name: string, value: string, b = "b0undary") =>
 	`--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-const file = (value: string, b = "b0undary") =>
-	`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n` +
-	`Content-Type: image/png\r\n\r\n${value}\r\n--${b}--\r\n`;
+const filePart = (value: string, b = "b0undary") =>
+	`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n` + `Content-Type: image/png\r\n\r\n${value}\r\n`;
+const end = (b = "b0undary") => `--${b}--\r\n`;
+const file = (value: string, b = "b0undary") => filePart(value, b) + end(b);
 
 const failure = (p: Promise<unknown>) =>
 	p.then(
@@ -80,11 +80,30 @@ describe("multipart reader", () => {
 		expect(await failure(parse(part("note", "n".repeat(MULTIPART_LIMITS.maxFieldBytes + 1)) + file("X")))).toBe("field_too_long");
 	});
 
-	it("refuses a delimiter inside the file (a part after it), and anything but the closing delimiter at the end", async () => {
-		expect(await failure(parse(file(`AB\r\n--b0undary\r\nContent-Disposition: form-data; name="slug"\r\n\r\ncat`)))).toBe(
-			"file_not_last",
-		);
-		expect(await failure(parse(`${file("X")}trailing`))).toBe("file_not_last");
+	it("reads fields after the file, or on both sides of it, whatever the chunk size", async () => {
+		const body =
+			part("note", "before") +
+			filePart("PNG\r\n-DATA-\r\n") +
+			part("slug", "cat") +
+			part("callback_url", "https://x.example/h") +
+			end();
+		for (const size of [1, 2, 7, 64, 4096]) {
+			expect(await parse(body, "b0undary", size)).toEqual({
+				fields: { note: "before", slug: "cat", callback_url: "https://x.example/h" },
+				file: "PNG\r\n-DATA-\r\n",
+			});
+		}
+		expect(await parse(filePart("X") + part("slug", "dog") + end())).toEqual({ fields: { slug: "dog" }, file: "X" });
+		// The closing delimiter may end without its CRLF.
+		expect((await parse(`${filePart("X")}--b0undary--`)).file).toBe("X");
+	});
+
+	it("refuses a second file, fields past the limit after the file, and anything after the closing delimiter", async () => {
+		expect(await failure(parse(filePart("A") + filePart("B") + end()))).toBe("malformed");
+		const many = Array.from({ length: MULTIPART_LIMITS.maxFields + 1 }, (_, i) => part(`f${i}`, "v")).join("");
+		expect(await failure(parse(filePart("X") + many + end()))).toBe("too_many_fields");
+		expect(await failure(parse(`${file("X")}trailing`))).toBe("malformed");
+		expect(await failure(parse(filePart("X")))).toBe("malformed"); // the body ends inside the form
 		// Bytes that merely look like a boundary without the leading CRLF are file content.
 		expect((await parse(file("--b0undary-ish"))).file).toBe("--b0undary-ish");
 	});

@@ -26,6 +26,9 @@ async function storedOriginal(id: string) {
 	return object && { type: object.httpMetadata?.contentType, bytes: new Uint8Array(await object.arrayBuffer()) };
 }
 
+/** The originals in R2 now (their keys). */
+const originals = async () => (await env.BUCKET.list({ prefix: "originals/" })).objects.map((o) => o.key).sort();
+
 describe("POST /jobs", () => {
 	it("streams a raw body into R2 and answers 202 with the job, typed by its bytes not its header", async () => {
 		const image = pngLike(4096);
@@ -65,12 +68,33 @@ describe("POST /jobs", () => {
 		expect(await storedOriginal(job.id)).toEqual({ type: "image/png", bytes: image });
 	});
 
-	it("refuses a multipart body whose file is not the last part, or that has no file", async () => {
+	it("takes a form whose fields come after the file: they still decide the job's slug and callback", async () => {
+		const slug = uniqueSlug("late");
 		const late = multipart([
-			{ name: "file", value: pngLike(), filename: "a.png" },
-			{ name: "slug", value: uniqueSlug() },
+			{ name: "file", value: pngLike(700), filename: "a.png" },
+			{ name: "slug", value: slug },
+			{ name: "callback_url", value: "https://hooks.example/200" },
 		]);
-		await expectProblem(await upload(late.body, { headers: { "Content-Type": late.contentType } }), 400, "invalid_multipart");
+		const res = await upload(late.body, { headers: { "Content-Type": late.contentType } });
+		expect(res.status).toBe(202);
+		const job = (await res.json()) as JobBody;
+		expect(job).toMatchObject({ slug, original: { bytes: 700 }, webhook: { url: "https://hooks.example/200" } });
+		expect((await env.BUCKET.head(originalKey(job.id)))?.size).toBe(700);
+		// A callback refused after the file came: nothing of the upload stays.
+		const refused = multipart([
+			{ name: "file", value: pngLike(701), filename: "a.png" },
+			{ name: "callback_url", value: "https://10.0.0.1/hook" },
+		]);
+		const before = await originals();
+		await expectProblem(
+			await upload(refused.body, { headers: { "Content-Type": refused.contentType } }),
+			400,
+			"invalid_callback_url",
+		);
+		expect(await originals()).toEqual(before);
+	});
+
+	it("refuses a form without a file, or with a malformed one", async () => {
 		const none = multipart([{ name: "slug", value: uniqueSlug() }]);
 		await expectProblem(await upload(none.body, { headers: { "Content-Type": none.contentType } }), 400, "empty_body");
 		await expectProblem(
@@ -188,14 +212,25 @@ describe("POST /jobs", () => {
 		await env.BUCKET.delete(slowKey);
 	});
 
-	it("asks for a length when the body is chunked (411)", async () => {
-		const stream = new ReadableStream({
-			start(controller) {
-				controller.enqueue(pngLike(100));
-				controller.close();
-			},
-		});
-		await expectProblem(await upload(stream), 411, "length_required");
+	it("streams a body of unknown length (chunked) under the same bound: taken whole, or 413 with nothing stored", async () => {
+		const chunked = (bytes: Uint8Array, size = 1000) =>
+			new ReadableStream<Uint8Array>({
+				start(controller) {
+					for (let at = 0; at < bytes.length; at += size) controller.enqueue(bytes.slice(at, at + size));
+					controller.close();
+				},
+			});
+		const image = pngLike(30_000);
+		const res = await upload(chunked(image));
+		expect(res.status).toBe(202);
+		const job = (await res.json()) as JobBody;
+		expect(job.original).toMatchObject({ contentType: "image/png", bytes: 30_000 });
+		const stored = await env.BUCKET.get(originalKey(job.id));
+		expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(image);
+		const before = await originals();
+		const problem = await expectProblem(await upload(chunked(pngLike(65_537))), 413, "payload_too_large");
+		expect(problem.limit).toBe(65_536);
+		expect(await originals()).toEqual(before);
 	});
 
 	it("never lets a second job take a slug (409), whichever way the slug is given", async () => {
