@@ -55,7 +55,6 @@ const tooLarge = (what: string, max: number) =>
 export async function ingestUpload(req: Request, destination: Destination, limits: UploadLimits): Promise<Upload> {
 	const type = req.headers.get("content-type") ?? "";
 	const declared = req.headers.get("content-length");
-	console.log("DEBUG content-length", declared);
 	// A body without Content-Length (Transfer-Encoding: chunked) streams in under the same bound.
 	const length = declared === null ? null : Number(declared);
 	if (length !== null && (!Number.isSafeInteger(length) || length < 0)) {
