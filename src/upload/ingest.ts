@@ -32,7 +32,7 @@ export interface Upload {
 	height: number | null;
 	/** Lowercase hex SHA-256 of the file's bytes. */
 	sha256: string;
-	/** Multipart text fields (before and after `file`).*/
+	/** Multipart text fields (before and after `file`). */
 	fields: Record<string, string>;
 }
 
