@@ -35,7 +35,7 @@ const { values } = parseArgs({
 // wrangler dev's own trace store (its local observability query endpoint) records every span of every
 // invocation, in the same workerd: it took 8 ms of workerd CPU per job here, and half the product's time over
 // the floor. Production samples traces and records them elsewhere, so both stacks here run without it
-// (X_LOCAL_OBSERVABILITY=1 to measure with it).
+// (X_LOCAL_OBSERVABILITY=true to measure with it).
 process.env.X_LOCAL_OBSERVABILITY ??= "false";
 
 const N = Math.max(1, Math.min(200, Number(values.n)));
