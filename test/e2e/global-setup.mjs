@@ -7,6 +7,10 @@ import { createKey } from "../../scripts/keys.mjs";
 import { makeTestImages, scratchDir, startScratchStack, venvBin } from "../../scripts/stack.mjs";
 
 export default async function setup({ provide }) {
+	// wrangler dev's own trace store records every span in the same workerd (8 ms of CPU per job):
+	// off for every stack the tests start, the shared one and each test file's, but the one that
+	// tests tracing (tracing.test.ts turns it back on for its own stack).
+	process.env.X_LOCAL_OBSERVABILITY ??= "false";
 	const dir = scratchDir("thumbs-e2e-");
 	const fixtures = join(dir, "fixtures");
 	makeTestImages(fixtures);

@@ -10,12 +10,13 @@ import { uniqueJpeg } from "../../scripts/cost.mjs";
 import type { JobView } from "../../src/http/job-view";
 import { readFixture, readLog, startOwnStack } from "./support.mjs";
 
-// A stack of this test's own: the shared stack's local store also takes every other test's spans,
-// and was seen to miss some of this upload's while the whole suite ran.
+// A stack of this test's own, with wrangler dev's trace store on (the shared stack runs without it).
 let stack: Awaited<ReturnType<typeof startOwnStack>>;
 let base: string;
 let auth: Record<string, string>;
 beforeAll(async () => {
+	// The rest of the suite runs without wrangler dev's trace store (global-setup.mjs); this stack needs it.
+	process.env.X_LOCAL_OBSERVABILITY = "true";
 	stack = await startOwnStack();
 	base = stack.baseUrl;
 	auth = { Authorization: `Bearer ${stack.apiKey}` };
