@@ -86,7 +86,8 @@ export const jobs = new Hono<AuthEnv>()
 				415: problem("Not a supported raster image (`unsupported_media_type`)"),
 				422: problem("Too many pixels or JPEG scans, a zero-sized header, or an Idempotency-Key reused for another upload"),
 				429: problem(
-					"Over the key's upload rate (`rate_limited`) or the owner's jobs in flight (`too_many_jobs_in_flight`)",
+					"Over the key's upload rate (`rate_limited`), the owner's jobs in flight (`too_many_jobs_in_flight`) " +
+						"or, with MONTHLY_UPLOAD_QUOTA, its month's uploads (`quota_exceeded`, with `limit`, `used`, `resetsAt`)",
 					"Retry-After",
 				),
 			},
