@@ -340,6 +340,28 @@ describe("finding and removing jobs", () => {
 		const deleted = (await (await api("/jobs?status=deleted")).json()) as { items: Job[] };
 		expect(deleted.items.map((j) => j.id)).toContain(job.id);
 	});
+
+	it("tells an owner what it used today (GET /usage), counted as its jobs end", async () => {
+		type Usage = { days: { date: string; uploads: number; thumbnails: number; bytesReceived: number }[]; inFlight: number };
+		const today = new Date().toISOString().slice(0, 10);
+		const usageOf = async (key: string) => (await (await api("/usage", {}, key)).json()) as Usage;
+		const before = (await usageOf(keyB)).days.find((d) => d.date === today);
+		const photo = fixture("photo-640x480.jpg");
+		// Owner B (few other tests use it): its upload, taken to done.
+		const job = (await (await api("/jobs?wait=30", { method: "POST", body: photo }, keyB)).json()) as Job;
+		expect(job.status).toBe("done");
+		// The owner hears of the end in the background.
+		let after: Usage["days"][number] | undefined;
+		for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+			after = (await usageOf(keyB)).days.find((d) => d.date === today);
+			if ((after?.uploads ?? 0) > (before?.uploads ?? 0)) break;
+		}
+		expect(after).toMatchObject({
+			uploads: (before?.uploads ?? 0) + 1,
+			thumbnails: (before?.thumbnails ?? 0) + 1,
+			bytesReceived: (before?.bytesReceived ?? 0) + photo.length,
+		});
+	});
 });
 
 describe("bad input is refused at the door", () => {
