@@ -1,4 +1,4 @@
-import { type Job, type JobEnd, TERMINAL_STATUSES, type UsageDay } from "../base/contracts";
+import { type JobEnd, jobEnd, TERMINAL_STATUSES, type UsageDay } from "../base/contracts";
 import { SqliteObject } from "../base/sql";
 import { jobStub } from "../objects";
 
@@ -194,17 +194,6 @@ export class OwnerObject extends SqliteObject {
 			}),
 		);
 		// A release that never came: the job's end is counted now, as the release would have.
-		for (const { id, job, gone } of ended) if (gone) await this.release(id, job ? endOf(job) : undefined);
+		for (const { id, job, gone } of ended) if (gone) await this.release(id, job ? jobEnd(job, true) : undefined);
 	}
-}
-
-/** How a job ended, as its release tells its owner (jobs/after-end.ts sends it; a sweep reads it from the job). */
-export function endOf(job: Job, firstEnd = true): JobEnd {
-	return {
-		createdAt: job.createdAt,
-		outcome: job.status === "done" ? "done" : job.status === "failed" ? "failed" : "deleted",
-		originalBytes: job.original.bytes,
-		thumbnailBytes: job.thumbnail?.bytes ?? 0,
-		firstEnd,
-	};
 }

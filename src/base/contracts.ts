@@ -213,6 +213,21 @@ export interface JobEnd {
 	firstEnd: boolean;
 }
 
+/** How `job`, now ended (done, failed or deleted), ended: what its release tells its owner. */
+export function jobEnd(job: Job, firstEnd: boolean): JobEnd {
+	return {
+		createdAt: job.createdAt,
+		outcome: job.status === "done" ? "done" : job.status === "failed" ? "failed" : "deleted",
+		originalBytes: job.original.bytes,
+		thumbnailBytes: job.thumbnail?.bytes ?? 0,
+		firstEnd,
+	};
+}
+
+/** An image's pixels, where its header said its size; null where it did not. */
+export const pixelsOf = (size: { width: number | null; height: number | null } | null | undefined): number | null =>
+	size?.width && size.height ? size.width * size.height : null;
+
 /** An owner's usage on one day (UTC): its uploads that have ended, and what came of them. */
 export const UsageDay = z
 	.object({

@@ -4,12 +4,12 @@
  * alarm fires; this part says what is due, does it, and arms the alarm for what is next.
  */
 import { settings } from "../base/config";
-import type { Job, WebhookEvent } from "../base/contracts";
+import { type Job, jobEnd, type WebhookEvent } from "../base/contracts";
 import { originalKey } from "../base/storage";
 import { jobView } from "../http/job-view";
 import type { WebhookOutbox } from "../notify/outbox";
 import { ownerStub } from "../objects";
-import { type JobRecord, type JobRow, retentionDue } from "./schema";
+import { type JobRecord, type JobRow, retentionDue, toJob } from "./schema";
 
 /** What the part asks of its object. */
 export interface AfterEndHost {
@@ -40,13 +40,8 @@ export class AfterEnd {
 		if (inFlight) {
 			this.ctx.waitUntil(
 				ownerStub(this.env, row.owner_id)
-					.release(row.id, {
-						createdAt: row.created_at,
-						outcome: type === "job.done" ? "done" : type === "job.failed" ? "failed" : "deleted",
-						originalBytes: row.original_bytes,
-						thumbnailBytes: row.thumbnail_bytes ?? 0,
-						firstEnd: row.retries_since === null,
-					})
+					// A job its owner retried (retries_since set) was uploaded once: this is not its first end.
+					.release(row.id, jobEnd(toJob(row, []), row.retries_since === null))
 					.catch(() => {}),
 			);
 		}

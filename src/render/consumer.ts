@@ -8,7 +8,7 @@
  */
 import { AttemptError, gaveUp, retryDelayMs } from "../base/attempts";
 import { type Settings, settings } from "../base/config";
-import { type Job, JobMessage } from "../base/contracts";
+import { type Job, JobMessage, pixelsOf } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
 import { JOB, record } from "../base/metrics";
 import { originalKey, thumbnailKey } from "../base/storage";
@@ -127,7 +127,7 @@ function log(env: Env, event: `job.${string}`, job: Job, fields: Record<string, 
 		storeMs: ms("storeMs"),
 		beginMs: ms("beginMs"),
 		originalBytes: job.original.bytes,
-		pixels: job.original.width && job.original.height ? job.original.width * job.original.height : null,
+		pixels: pixelsOf(job.original),
 		thumbnailBytes: ms("bytes"),
 	});
 }
@@ -138,7 +138,7 @@ const jobAttributes = (job: Job) => ({
 	"job.attempt": job.attempts,
 	"image.type": job.original.contentType,
 	"image.bytes": job.original.bytes,
-	"image.pixels": job.original.width && job.original.height ? job.original.width * job.original.height : undefined,
+	"image.pixels": pixelsOf(job.original) ?? undefined,
 });
 
 /**

@@ -6,7 +6,7 @@
 
 import { admit } from "../access/limits";
 import { settings } from "../base/config";
-import { type Caller, type Job, UploadOptions } from "../base/contracts";
+import { type Caller, type Job, pixelsOf, UploadOptions } from "../base/contracts";
 import { ulid } from "../base/ids";
 import { originalKey } from "../base/storage";
 import type { Steps } from "../base/timing";
@@ -36,7 +36,7 @@ function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
 const imageAttributes = (upload: Upload) => ({
 	"image.type": upload.contentType,
 	"image.bytes": upload.bytes,
-	"image.pixels": upload.width && upload.height ? upload.width * upload.height : undefined,
+	"image.pixels": pixelsOf(upload),
 });
 
 const chosenSlug = (query: UploadOptions, upload: Upload) => chosenOptions(query, upload).slug;
