@@ -102,6 +102,7 @@ export const jobs = new Hono<AuthEnv>()
 			if (wait && !TERMINAL_STATUSES.includes(job.status)) {
 				job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
 			}
+			c.set("uploaded", job);
 			// Without `wait` always 202, even for a replay of a job that has ended since.
 			const ended = wait !== undefined && TERMINAL_STATUSES.includes(job.status);
 			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), ended ? 201 : 202, {
