@@ -2,8 +2,7 @@
 // directory wrangler.toml's [assets] serves, before the Worker and at no cost to it). Each lives
 // under /vendor/<package>/<version>/, so a new version is a new URL and every answer can be
 // cached for good. Run by wrangler itself before `wrangler dev` and `wrangler deploy` (wrangler.toml
-// [build]), by the scripts that start wrangler dev (scripts/stack.mjs) and by the workerd tests'
-// setup (test/workerd.ts); quiet when it works.
+// [build]), and by the workerd tests' setup (test/workerd.ts), which builds nothing; quiet when it works.
 // The pages name the same files (src/http/vendor.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

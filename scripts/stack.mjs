@@ -7,7 +7,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeAssets } from "./assets.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const VENV = process.env.THUMBOR_VENV ?? join(ROOT, ".venv");
@@ -298,7 +297,6 @@ export async function startStack({
 			thumborUrl = `http://127.0.0.1:${thumborPort}`;
 		}
 		await waitForHttp(`${thumborUrl}/healthcheck`, { child: thumbor });
-		writeAssets();
 		worker = startWrangler({
 			port: workerPort,
 			inspectorPort: await freePort(),
