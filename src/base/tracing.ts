@@ -10,6 +10,7 @@
  * found by it), sent to Thumbor as `traceparent`, and sent with webhook deliveries.
  */
 import { tracing } from "cloudflare:workers";
+import { hex } from "./crypto";
 
 export type SpanAttributes = Record<string, string | number | boolean | undefined | null>;
 
@@ -44,8 +45,7 @@ export function annotate(attributes: SpanAttributes): void {
 	tracing.getActiveSpan()?.setAttributes(defined(attributes));
 }
 
-const randomHex = (bytes: number) =>
-	Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+const randomHex = (bytes: number) => hex(crypto.getRandomValues(new Uint8Array(bytes)));
 
 /**
  * The id of the trace this invocation is part of (32 lowercase hex digits). Where the runtime

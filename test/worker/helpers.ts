@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach } from "vitest";
+import { hex } from "../../src/base/crypto";
 import { ulid } from "../../src/base/ids";
 import { keyRegistry } from "../../src/objects";
 
@@ -40,8 +41,7 @@ export const WEBP = {
 };
 
 /** A W3C trace id, as an upload gives its job. */
-export const newTraceId = () =>
-	Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+export const newTraceId = () => hex(crypto.getRandomValues(new Uint8Array(16)));
 
 export const uniqueSlug = (prefix = "t") => `${prefix}-${ulid().slice(-12)}`;
 
