@@ -32,7 +32,8 @@ const R2_CLASS: Record<string, "A" | "B" | "free"> = {
 	put: "A",
 	list: "A",
 	createMultipartUpload: "A",
-	resumeMultipartUpload: "A",
+	// Names an upload already made: no request to R2.
+	resumeMultipartUpload: "free",
 	get: "B",
 	head: "B",
 	delete: "free",

@@ -4,6 +4,7 @@
  * held in memory, hashed (SHA-256) on the way. The image type comes from the
  * file's first bytes; the declared Content-Type only tells raw from multipart.
  */
+import type { Settings } from "../base/config";
 import { ImageType } from "../base/contracts";
 import { hex } from "../base/crypto";
 import { ApiError } from "../http/errors";
@@ -24,6 +25,15 @@ export interface UploadLimits {
 	idleSeconds: number;
 }
 
+/** The limits in force now (base/config.ts). */
+export const uploadLimits = (cfg: Settings): UploadLimits => ({
+	maxBytes: cfg.MAX_UPLOAD_BYTES,
+	maxPixels: cfg.MAX_PIXELS,
+	maxDecodedBytes: cfg.MAX_DECODED_BYTES,
+	maxJpegScans: cfg.MAX_JPEG_SCANS,
+	idleSeconds: cfg.UPLOAD_IDLE_SECONDS,
+});
+
 export interface Upload {
 	contentType: ImageType;
 	bytes: number;
@@ -43,7 +53,7 @@ export type Destination = { bucket: R2Bucket; key: string } | null;
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
 /** Enough of the file to find its type and, for most JPEGs, its start-of-frame. */
-const HEAD_BYTES = 64 * 1024;
+export const HEAD_BYTES = 64 * 1024;
 
 const interrupted = () =>
 	new ApiError(400, "upload_interrupted", "The upload ended before the declared number of bytes arrived.");
@@ -95,7 +105,7 @@ export async function ingestUpload(req: Request, destination: Destination, limit
  * The file's checks on its first bytes (most refusals happen here, before anything is stored),
  * then the whole of it to `destination`: `length` bytes, or as many as come (null) up to the limit.
  */
-async function ingestFile(
+export async function ingestFile(
 	source: AsyncIterable<Uint8Array>,
 	length: number | null,
 	destination: Destination,
@@ -105,7 +115,7 @@ async function ingestFile(
 	const head = await gather(chunks, HEAD_BYTES);
 	const bytesSoFar = head.reduce((n, c) => n + c.length, 0);
 	if (bytesSoFar === 0) throw empty();
-	const image = inspect(concat(head).subarray(0, HEAD_BYTES), limits);
+	const image = inspectHead(concat(head).subarray(0, HEAD_BYTES), limits);
 	const all = (async function* () {
 		yield* head;
 		for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
@@ -126,8 +136,8 @@ async function gather(chunks: AsyncIterator<Uint8Array>, bytes: number): Promise
 	return got;
 }
 
-/** Type, size and (for a JPEG) scans so far, from the file's first bytes. */
-function inspect(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
+/** Type, size and (for a JPEG) scans so far, from the file's first bytes (HEAD_BYTES of them, or all of a shorter file). */
+export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
 	const type = sniffImageType(head);
 	if (!type) {
 		throw new ApiError(

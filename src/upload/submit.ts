@@ -6,7 +6,7 @@
 
 import { admit } from "../access/limits";
 import { settings } from "../base/config";
-import { type Caller, type Job, pixelsOf, UploadOptions } from "../base/contracts";
+import { type Caller, type Job, type JobId, type NewJob, pixelsOf, type Slug, UploadOptions } from "../base/contracts";
 import { ulid } from "../base/ids";
 import { originalKey } from "../base/storage";
 import type { Steps } from "../base/timing";
@@ -15,10 +15,22 @@ import { ApiError } from "../http/errors";
 import { checkCallbackUrl } from "../notify/url";
 import { jobStub, ownerStub, slugClaim } from "../objects";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
-import { ingestUpload, type Upload, type UploadLimits } from "./ingest";
+import { ingestUpload, type Upload, uploadLimits } from "./ingest";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
+
+/** Takes `slug` for job `id`, or answers 409 when another job holds it. */
+export async function claimSlug(env: Env, slug: Slug, id: JobId): Promise<void> {
+	if ((await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
+}
+
+/**
+ * The job of an upload stored in R2 and checked: its object records it, lists it and enqueues it
+ * (POST /jobs and a finished resumable upload alike).
+ */
+export const makeJob = (env: Env, job: Omit<NewJob, "indexShards">): Promise<Job> =>
+	jobStub(env, job.id).create({ ...job, indexShards: settings(env).OWNER_INDEX_SHARDS });
 
 /** The options given in the query string or in form fields, before or after `file` (each in one place only). */
 function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
@@ -51,13 +63,7 @@ export async function submitUpload(
 	steps: Steps,
 ): Promise<{ job: Job; replayed: boolean }> {
 	const cfg = settings(env);
-	const limits: UploadLimits = {
-		maxBytes: cfg.MAX_UPLOAD_BYTES,
-		maxPixels: cfg.MAX_PIXELS,
-		maxDecodedBytes: cfg.MAX_DECODED_BYTES,
-		maxJpegScans: cfg.MAX_JPEG_SCANS,
-		idleSeconds: cfg.UPLOAD_IDLE_SECONDS,
-	};
+	const limits = uploadLimits(cfg);
 	const { ownerId } = caller;
 	// A bad callback URL in the query is refused before the body is read.
 	if (query.callback_url !== undefined) checkCallbackUrl(query.callback_url, cfg.webhookDevHosts);
@@ -101,15 +107,14 @@ export async function submitUpload(
 		const slug = chosen ?? id;
 		// A slug claim is never given back, even if what follows fails: the job may exist
 		// after all, and two jobs must never share a slug.
-		if (slug !== id && (await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
+		if (slug !== id) await claimSlug(env, slug, id);
 		const job = await steps.time("create", () =>
-			jobStub(env, id).create({
+			makeJob(env, {
 				id,
 				ownerId,
 				keyHash: caller.keyHash,
 				callbackUrl,
 				sha256: upload.sha256,
-				indexShards: cfg.OWNER_INDEX_SHARDS,
 				slug,
 				traceId,
 				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
