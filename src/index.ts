@@ -1,6 +1,7 @@
 /** Wires the edge-thumbnails Worker: HTTP routes, the queue consumer and the Durable Objects. */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
 import { z } from "zod";
 import { admin } from "./access/admin";
@@ -18,6 +19,8 @@ import { jobs } from "./jobs/routes";
 import { webhooks } from "./notify/routes";
 import { handleQueue } from "./render/consumer";
 import { originHealth } from "./render/origins";
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./resumable/protocol";
+import { uploads } from "./resumable/routes";
 import { thumbnails } from "./serve/thumbnails";
 import { uploadMetrics } from "./upload/metrics";
 
@@ -27,6 +30,7 @@ export { OwnerObject } from "./access/owner-object";
 export { JobObject } from "./jobs/job-object";
 export { JobIndexShard } from "./listing/job-index-shard";
 export { ThumborContainer } from "./render/thumbor-container";
+export { UploadObject } from "./resumable/upload-object";
 export { ClaimObject } from "./upload/claim-object";
 
 const apiCors = cors({
@@ -39,6 +43,22 @@ const apiCors = cors({
 	exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate", "Server-Timing"],
 	maxAge: 600,
 });
+
+/** The same, for tus clients: their methods and headers. */
+const uploadsCors = cors({
+	origin: (origin, c) => {
+		const allowed = settings(c.env).corsOrigins;
+		return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+	},
+	allowMethods: ["POST", "HEAD", "PATCH", "DELETE", "OPTIONS"],
+	allowHeaders: ["Authorization", "Content-Type", ...TUS_REQUEST_HEADERS],
+	exposeHeaders: ["Location", "Retry-After", "Server-Timing", ...TUS_RESPONSE_HEADERS],
+	maxAge: 600,
+});
+/** A browser's preflight is CORS's; any other OPTIONS is tus discovery. */
+const uploadsPreflight = createMiddleware((c, next) =>
+	c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method") === undefined ? next() : uploadsCors(c, next),
+);
 
 const Health = z
 	.object({
@@ -72,7 +92,12 @@ const app = new Hono<{ Bindings: Env }>()
 	.use("/jobs/*", apiCors)
 	.use("/jobs", uploadMetrics)
 	.use("/webhooks/*", apiCors)
+	.use("/uploads", uploadsPreflight)
+	.use("/uploads/*", uploadsPreflight)
+	.use("/uploads", uploadMetrics)
+	.use("/uploads/*", uploadMetrics)
 	.route("/jobs", jobs)
+	.route("/uploads", uploads)
 	.route("/usage", usage)
 	.route("/webhooks", webhooks)
 	.route("/admin/jobs", requeueAdmin)
@@ -97,6 +122,7 @@ app.get(
 			},
 			tags: [
 				{ name: "jobs", description: "Uploads and their jobs (API key)" },
+				{ name: "uploads", description: "Resumable uploads: a tus 1.0 server (API key)" },
 				{ name: "webhooks", description: "Signed events to your callback_url (API key)" },
 				{ name: "thumbnails", description: "Public, cache-friendly thumbnails" },
 				{ name: "admin", description: "API keys and metering (ADMIN_TOKEN)" },
@@ -111,6 +137,8 @@ app.get(
 		},
 		// Validation failures answer in the one error format, documented per route.
 		defaultValidationErrorResponse: false,
+		// OPTIONS /uploads is tus discovery, an operation of its own.
+		excludeMethods: [],
 	}),
 );
 /** A page to try the service: upload images with an API key, see their thumbnails. */

@@ -9,6 +9,9 @@ import type { JobId, Slug } from "./base/contracts";
 /** The Durable Object that holds job `id`'s state. */
 export const jobStub = (env: Env, id: JobId) => env.JOBS.get(env.JOBS.idFromName(id));
 
+/** The Durable Object of the resumable (tus) upload that becomes job `id` (resumable/upload-object.ts). */
+export const uploadStub = (env: Env, id: JobId) => env.UPLOADS.get(env.UPLOADS.idFromName(id));
+
 /** The Durable Object that records which job owns `slug`. */
 export const slugClaim = (env: Env, slug: Slug) => env.CLAIMS.get(env.CLAIMS.idFromName(`slug:${slug}`));
 

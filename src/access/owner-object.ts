@@ -1,6 +1,6 @@
 import { type JobEnd, jobEnd, TERMINAL_STATUSES, type UsageDay } from "../base/contracts";
 import { SqliteObject } from "../base/sql";
-import { jobStub } from "../objects";
+import { jobStub, uploadStub } from "../objects";
 
 /**
  * Version 1. Both tables are WITHOUT ROWID: keyed by their key alone, with no index beside
@@ -190,7 +190,10 @@ export class OwnerObject extends SqliteObject {
 		const ended = await Promise.all(
 			stale.map(async ({ job_id }) => {
 				const job = await jobStub(this.env, job_id).get();
-				return { id: job_id, job, gone: !job || TERMINAL_STATUSES.includes(job.status) };
+				// No job yet may mean a resumable upload whose bytes are still arriving: its place is kept.
+				const uploading = !job && (await uploadStub(this.env, job_id).get())?.status;
+				const gone = job ? TERMINAL_STATUSES.includes(job.status) : uploading !== "receiving" && uploading !== "finishing";
+				return { id: job_id, job, gone };
 			}),
 		);
 		// A release that never came: the job's end is counted now, as the release would have.

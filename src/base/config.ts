@@ -12,6 +12,12 @@ const Settings = z.object({
 	MAX_PIXELS: z.coerce.number().int().positive().default(50_000_000),
 	MAX_DECODED_BYTES: z.coerce.number().int().positive().default(200_000_000),
 	UPLOAD_IDLE_SECONDS: z.coerce.number().positive().default(30),
+	RESUMABLE_UPLOAD_TTL_SECONDS: z.coerce
+		.number()
+		.int()
+		.min(60)
+		.default(86_400)
+		.describe("How long an unfinished resumable upload lives after its last bytes (tus expiration)"),
 	MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
 	RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
 	RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),

@@ -147,6 +147,38 @@ export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 });
 export type Job = z.infer<typeof Job>;
 
+/**
+ * A resumable (tus) upload as its Durable Object keeps it: the job it becomes, while its bytes
+ * arrive. `receiving` → `finishing` (all bytes in: stored, checked, the job made) → `finished`;
+ * or `gone` (expired, terminated, or refused by the checks: `problem` says why).
+ */
+export const UploadStatus = z.enum(["receiving", "finishing", "finished", "gone"]);
+export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export interface UploadState {
+	id: JobId;
+	ownerId: OwnerId;
+	status: UploadStatus;
+	/** Bytes received and kept. */
+	offset: number;
+	/** Upload-Length: the file's size, declared at creation. */
+	length: number;
+	/** Upload-Metadata as the client sent it (HEAD gives it back). */
+	metadata: string;
+	slug: Slug;
+	callbackUrl: string | null;
+	filename: string | null;
+	traceId: string;
+	/** From the file's first bytes, once they have arrived and passed the checks. */
+	original: { contentType: ImageType; width: number | null; height: number | null } | null;
+	/** Why a gone upload went: expired, terminated, or its bytes refused (the problem it was answered with). */
+	problem: { status: number; code: string; detail: string } | null;
+	createdAt: number;
+	updatedAt: number;
+	/** When an unfinished upload is given up; a finished or gone one forgotten (404). */
+	expiresAt: number;
+}
+
 /** The queue message: everything else is read from the job's Durable Object. */
 export const JobMessage = z.object({
 	jobId: JobId,

@@ -32,6 +32,14 @@ export const HEADERS = {
 	Link: header('The next page: <…>; rel="next"'),
 	"WWW-Authenticate": header('Bearer realm="edge-thumbnails"'),
 	ETag: header("The thumbnail's strong validator"),
+	"Tus-Resumable": header("The tus version this answer speaks: 1.0.0"),
+	"Tus-Version": header("The tus versions this server speaks: 1.0.0"),
+	"Tus-Extension": header("creation,creation-with-upload,termination,expiration"),
+	"Tus-Max-Size": header("The largest Upload-Length accepted (MAX_UPLOAD_BYTES)", "integer"),
+	"Upload-Offset": header("Bytes of the upload received and kept: resume from here", "integer"),
+	"Upload-Length": header("The upload's size, as declared at creation", "integer"),
+	"Upload-Metadata": header("The upload's metadata, as given at creation"),
+	"Upload-Expires": header("When the unfinished upload will be given up (an HTTP date)"),
 } as const;
 export const pick = (...names: (keyof typeof HEADERS)[]) => Object.fromEntries(names.map((n) => [n, HEADERS[n]]));
 

@@ -18,6 +18,10 @@ export type ProblemCode =
 	| "invalid_multipart"
 	| "upload_interrupted"
 	| "upload_stalled"
+	| "unsupported_version"
+	| "offset_mismatch"
+	| "upload_locked"
+	| "upload_finished"
 	| "invalid_parameter"
 	| "payload_too_large"
 	| "unsupported_media_type"
@@ -50,12 +54,23 @@ const TITLES: Record<number, string> = {
 	408: "Request Timeout",
 	409: "Conflict",
 	410: "Gone",
+	412: "Precondition Failed",
 	413: "Content Too Large",
 	415: "Unsupported Media Type",
 	422: "Unprocessable Content",
+	423: "Locked",
 	429: "Too Many Requests",
 	500: "Internal Server Error",
 };
+
+/** An ApiError as plain data (ApiError.toProblem, ApiError.from). */
+export interface Problem {
+	status: ContentfulStatusCode;
+	code: ProblemCode;
+	detail: string;
+	extra: Record<string, unknown>;
+	headers: Record<string, string>;
+}
 
 export class ApiError extends Error {
 	constructor(
@@ -67,6 +82,16 @@ export class ApiError extends Error {
 	) {
 		super(detail);
 		this.name = "ApiError";
+	}
+
+	/** As plain data, to cross a Durable Object's RPC boundary (an error's class does not). */
+	toProblem(): Problem {
+		return { status: this.status, code: this.code, detail: this.detail, extra: this.extra, headers: this.headers };
+	}
+
+	/** The error a Problem describes (from toProblem, on the other side of an RPC call). */
+	static from(p: Problem): ApiError {
+		return new ApiError(p.status, p.code, p.detail, p.extra, p.headers);
 	}
 
 	/** From a ZodError, or the issues of any Standard Schema validation. */

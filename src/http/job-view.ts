@@ -1,5 +1,16 @@
 import { z } from "zod";
-import { ImageType, type Job, JobError, JobId, JobStatus, Slug, TraceId, thumbnailPath, WebhookEvent } from "../base/contracts";
+import {
+	ImageType,
+	type Job,
+	JobError,
+	JobId,
+	JobStatus,
+	Slug,
+	TraceId,
+	thumbnailPath,
+	type UploadState,
+	WebhookEvent,
+} from "../base/contracts";
 
 const Instant = z.iso.datetime().describe("ISO 8601, UTC");
 
@@ -7,20 +18,35 @@ const Instant = z.iso.datetime().describe("ISO 8601, UTC");
 export const JobView = z
 	.object({
 		id: JobId,
-		status: JobStatus,
+		status: z
+			.enum([...JobStatus.options, "uploading"])
+			.describe("uploading: a resumable upload (POST /uploads) whose bytes are still arriving; then as any job"),
 		slug: Slug,
 		thumbnailUrl: z.url().describe("Where the thumbnail is served once the job is done (on PUBLIC_BASE_URL)"),
 		traceId: TraceId,
 		error: JobError.optional().describe("Why the job failed; while queued, why its last attempt will be retried"),
 		nextAttemptAt: Instant.optional().describe("When a job waiting after a passing fault is tried again"),
 		attempts: z.number().int().min(0),
-		original: z.object({
-			contentType: ImageType,
-			bytes: z.number().int().positive(),
-			width: z.number().int().positive().nullable().describe("From the file's header; null where it did not say"),
-			height: z.number().int().positive().nullable(),
-			deletedAt: Instant.optional().describe("When the original was deleted (ORIGINAL_RETENTION_DAYS, or with the job)"),
-		}),
+		original: z
+			.object({
+				contentType: ImageType,
+				bytes: z.number().int().positive(),
+				width: z.number().int().positive().nullable().describe("From the file's header; null where it did not say"),
+				height: z.number().int().positive().nullable(),
+				deletedAt: Instant.optional().describe("When the original was deleted (ORIGINAL_RETENTION_DAYS, or with the job)"),
+			})
+			.optional()
+			.describe("Absent only while uploading, until the file's first 64 KiB have arrived and passed the checks"),
+		upload: z
+			.object({
+				url: z.string().describe("/uploads/<id>: where the rest of the bytes go (tus)"),
+				offset: z.number().int().min(0).describe("Bytes received so far"),
+				length: z.number().int().positive().describe("Upload-Length"),
+				filename: z.string().optional().describe("As the client named the file (Upload-Metadata)"),
+				expiresAt: Instant.describe("When the upload is given up unless more bytes arrive"),
+			})
+			.optional()
+			.describe("While uploading: how far the resumable upload is"),
 		thumbnail: z.object({ width: z.number().int(), height: z.number().int(), bytes: z.number().int() }).optional(),
 		deduplicated: z.literal(true).optional().describe("The thumbnail was copied from an earlier job with identical bytes"),
 		deduplicatedFrom: JobId.optional(),
@@ -84,5 +110,28 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 		}),
 		createdAt: iso(job.createdAt),
 		updatedAt: iso(job.updatedAt),
+	};
+}
+
+/** The job of a resumable upload whose bytes are still arriving (status `uploading`). */
+export function uploadingView(upload: UploadState, publicBaseUrl: string): JobView {
+	return {
+		id: upload.id,
+		status: "uploading",
+		slug: upload.slug,
+		thumbnailUrl: new URL(thumbnailPath(upload.slug), publicBaseUrl).href,
+		traceId: upload.traceId,
+		attempts: 0,
+		...(upload.original && { original: { ...upload.original, bytes: upload.length } }),
+		upload: {
+			url: `/uploads/${upload.id}`,
+			offset: upload.offset,
+			length: upload.length,
+			...(upload.filename !== null && { filename: upload.filename }),
+			expiresAt: iso(upload.expiresAt),
+		},
+		...(upload.callbackUrl && { webhook: { url: upload.callbackUrl, events: [] } }),
+		createdAt: iso(upload.createdAt),
+		updatedAt: iso(upload.updatedAt),
 	};
 }

@@ -1,8 +1,8 @@
 /** What the job routes share: finding the caller's own job. */
 
-import type { Caller, Job } from "../base/contracts";
+import type { Caller, Job, UploadState } from "../base/contracts";
 import { ApiError } from "../http/errors";
-import { jobStub } from "../objects";
+import { jobStub, uploadStub } from "../objects";
 
 export const jobNotFound = (id: string) => new ApiError(404, "not_found", `No job with id "${id}".`);
 
@@ -11,4 +11,19 @@ export async function ownJob(env: Env, caller: Caller, id: string): Promise<Job>
 	const job = await jobStub(env, id).get();
 	if (!job || job.ownerId !== caller.ownerId) throw jobNotFound(id);
 	return job;
+}
+
+/**
+ * The caller's job `id` or, while the resumable upload it is made from has not finished
+ * (POST /uploads), that upload: its job does not exist yet.
+ */
+export async function ownJobOrUpload(env: Env, caller: Caller, id: string): Promise<{ job: Job } | { upload: UploadState }> {
+	const job = await jobStub(env, id).get();
+	if (job) {
+		if (job.ownerId !== caller.ownerId) throw jobNotFound(id);
+		return { job };
+	}
+	const upload = await uploadStub(env, id).get();
+	if (!upload || upload.ownerId !== caller.ownerId || upload.status === "finished") throw jobNotFound(id);
+	return { upload };
 }

@@ -1,5 +1,6 @@
 /**
- * DELETE /jobs/<id>: the job becomes a tombstone and its bytes go. Order matters:
+ * DELETE /jobs/<id>: the job becomes a tombstone and its bytes go (a job still uploading: its
+ * upload is terminated). Order matters:
  * the job's object is marked first (so the consumer stores nothing from then on, and a
  * write already under way is waited for), then the slug's gone-marker is written (its
  * URL answers 410 from here on), then the thumbnail and original are deleted from R2
@@ -10,11 +11,19 @@
 import { settings } from "../base/config";
 import type { Caller } from "../base/contracts";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../base/storage";
-import { digestClaim, jobStub } from "../objects";
-import { jobNotFound, ownJob } from "./common";
+import { ApiError, type Problem } from "../http/errors";
+import { digestClaim, jobStub, uploadStub } from "../objects";
+import { jobNotFound, ownJobOrUpload } from "./common";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
-	await ownJob(env, caller, id);
+	const found = await ownJobOrUpload(env, caller, id);
+	if ("upload" in found) {
+		// A job still uploading: its upload is terminated, and nothing of it stays.
+		if (found.upload.status === "gone") return;
+		const answer = await uploadStub(env, id).terminate(caller.ownerId);
+		if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
+		return;
+	}
 	const stub = jobStub(env, id);
 	const deleted = await stub.delete();
 	if (!deleted) throw jobNotFound(id);

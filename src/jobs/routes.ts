@@ -6,12 +6,12 @@ import { type AuthEnv, requireKey } from "../access/middleware";
 import { settings } from "../base/config";
 import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../base/contracts";
 import { bearer, empty, json, KEYED, problem } from "../http/describe";
-import { JobView, jobView } from "../http/job-view";
+import { JobView, jobView, uploadingView } from "../http/job-view";
 import { valid } from "../http/validate";
 import { listJobs } from "../listing/list";
 import { jobStub } from "../objects";
 import { submitUpload } from "../upload/submit";
-import { jobNotFound, ownJob } from "./common";
+import { jobNotFound, ownJobOrUpload } from "./common";
 import { deleteJob } from "./delete";
 import { redeliverWebhook, retryJob } from "./retry";
 
@@ -148,7 +148,7 @@ export const jobs = new Hono<AuthEnv>()
 		"/:id",
 		describeRoute({
 			tags: ["jobs"],
-			summary: "A job's state; `wait` long-polls until it changes",
+			summary: "A job's state; `wait` long-polls until it changes (not while uploading)",
 			security: bearer,
 			parameters: [idParam],
 			responses: { 200: json(JobView, "The job"), ...KEYED, 404: notFound },
@@ -157,11 +157,17 @@ export const jobs = new Hono<AuthEnv>()
 		valid("query", JobLookup),
 		async (c) => {
 			const id = jobIdParam(c.req.param("id"));
-			let job = await ownJob(c.env, c.var.caller, id);
+			const found = await ownJobOrUpload(c.env, c.var.caller, id);
+			const base = settings(c.env).PUBLIC_BASE_URL;
+			if ("upload" in found) {
+				if (found.upload.status === "gone") throw jobNotFound(id);
+				return c.json(uploadingView(found.upload, base), 200, { "Cache-Control": "no-store" });
+			}
+			let { job } = found;
 			const { wait } = c.req.valid("query");
 			if (wait && !TERMINAL_STATUSES.includes(job.status))
 				job = (await jobStub(c.env, id).waitForChange(job.status, wait * 1000)) ?? job;
-			return c.json(jobView(job, settings(c.env).PUBLIC_BASE_URL), 200, { "Cache-Control": "no-store" });
+			return c.json(jobView(job, base), 200, { "Cache-Control": "no-store" });
 		},
 	)
 	/** Delete a job: its original and thumbnail go, its slug stays reserved, its URL answers 410. */

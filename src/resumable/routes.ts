@@ -1,0 +1,335 @@
+/**
+ * /uploads: a tus 1.0 server (tus.io) for uploads that survive a dropped connection. Behind
+ * the same API keys, limits and checks as POST /jobs; an upload's id is the id of the job it
+ * becomes, so GET /jobs/<id> follows it from creation (`uploading`) to its end.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { describeRoute } from "hono-openapi";
+import { admit, rateLimit } from "../access/limits";
+import { type AuthEnv, requireKey } from "../access/middleware";
+import { settings } from "../base/config";
+import { JobId, type UploadState } from "../base/contracts";
+import { ulid } from "../base/ids";
+import { annotate, currentTraceId } from "../base/tracing";
+import { empty, json, KEYED, pick, problem } from "../http/describe";
+import { ApiError, type Problem } from "../http/errors";
+import { JobView, jobView, uploadingView } from "../http/job-view";
+import { checkCallbackUrl } from "../notify/url";
+import { ownerStub, uploadStub } from "../objects";
+import { uploadLimits } from "../upload/ingest";
+import { claimSlug } from "../upload/submit";
+import {
+	checkVersion,
+	httpDate,
+	integerHeader,
+	OFFSET_OCTET_STREAM,
+	parseMetadata,
+	TUS_EXTENSIONS,
+	TUS_VERSION,
+} from "./protocol";
+import { receive } from "./receive";
+import { uploadGone } from "./upload-object";
+
+const idParam = {
+	name: "id",
+	in: "path" as const,
+	required: true,
+	schema: { type: "string" as const },
+	description: "The upload's id: the id of the job it becomes",
+};
+const tusResumable = {
+	name: "Tus-Resumable",
+	in: "header" as const,
+	required: true,
+	schema: { type: "string" as const, const: TUS_VERSION },
+	description: "The tus version the client speaks",
+};
+const notFound = problem("No such upload, or another owner's (`not_found`)");
+const goneUpload = problem("Expired, terminated, or refused by the checks (`gone`, with `reason`)");
+const wrongVersion = problem("Tus-Resumable is missing or not 1.0.0 (`unsupported_version`)", "Tus-Version");
+const chunk = { type: "string" as const, contentMediaType: "application/octet-stream" };
+
+/** Every answer under /uploads says Tus-Resumable, errors too, besides what every answer says: documented so. */
+function tusAnswers<R extends { headers?: object }>(responses: Record<number, R>): Record<number, R> {
+	const always = pick("Cache-Control", "Server-Timing", "Tus-Resumable");
+	return Object.fromEntries(
+		Object.entries(responses).map(([status, r]) => [status, { ...r, headers: { ...always, ...r.headers } }]),
+	);
+}
+
+/** The caller's upload `id` as its object keeps it, or 404: a malformed id, another owner's, or none. */
+async function ownUpload(env: Env, ownerId: string, raw: string, { settled = false } = {}): Promise<UploadState> {
+	const id = JobId.safeParse(raw);
+	const upload = id.success ? await uploadStub(env, id.data).get({ settled }) : null;
+	if (!upload || upload.ownerId !== ownerId) throw new ApiError(404, "not_found", `No upload with id "${raw}".`);
+	return upload;
+}
+
+/** What every answer about an upload says of it: how far it is, and until when it waits. */
+function progressHeaders(upload: UploadState): Record<string, string> {
+	return {
+		"Upload-Offset": String(upload.offset),
+		"Upload-Length": String(upload.length),
+		...(upload.status === "receiving" && { "Upload-Expires": httpDate(upload.expiresAt) }),
+		"Cache-Control": "no-store",
+	};
+}
+
+/** The one body type a PATCH (and a creation with upload) may carry. */
+function isOffsetStream(c: Context): boolean {
+	return (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase() === OFFSET_OCTET_STREAM;
+}
+
+/** Tus-Resumable on every answer (errors too); every request but OPTIONS must speak 1.0.0. */
+const tus = createMiddleware(async (c, next) => {
+	try {
+		if (c.req.method !== "OPTIONS") checkVersion(c.req.raw);
+		await next();
+	} finally {
+		c.res.headers.set("Tus-Resumable", TUS_VERSION);
+	}
+});
+
+/** OPTIONS: what this server speaks, no key needed (a browser's CORS preflight is answered before). */
+function discovery(c: Context<{ Bindings: Env }>) {
+	return c.body(null, 204, {
+		"Tus-Resumable": TUS_VERSION,
+		"Tus-Version": TUS_VERSION,
+		"Tus-Extension": TUS_EXTENSIONS.join(","),
+		"Tus-Max-Size": String(settings(c.env).MAX_UPLOAD_BYTES),
+	});
+}
+const describeDiscovery = describeRoute({
+	tags: ["uploads"],
+	summary: "What this tus server speaks (no key needed)",
+	responses: {
+		204: {
+			description: "Its version, extensions and largest upload",
+			headers: pick("Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size"),
+		},
+	},
+});
+
+const creations = rateLimit("UPLOAD_RATE_LIMITER", "uploads");
+const requests = rateLimit("READ_RATE_LIMITER", "requests");
+
+export const uploads = new Hono<AuthEnv>()
+	.options("/", describeDiscovery, discovery)
+	.options("/:id", describeDiscovery, discovery)
+	.use(tus)
+	.use(requireKey)
+	/** tus creation (and creation-with-upload): a new upload, checked as POST /jobs checks one before any byte. */
+	.post(
+		"/",
+		describeRoute({
+			tags: ["uploads"],
+			summary: "Start a resumable upload (tus creation, creation-with-upload)",
+			description:
+				"Upload-Metadata carries what POST /jobs takes in its query: `slug` and `callback_url` (checked now, the slug " +
+				"claimed), and `filename`, `filetype` (kept; the file's bytes decide its type). The answer's Location is the " +
+				"upload's URL and its id the job's: GET /jobs/<id> shows it `uploading`. A body of type " +
+				"application/offset+octet-stream is the upload's first bytes.",
+			security: [{ apiKey: [] }],
+			parameters: [
+				tusResumable,
+				{
+					name: "Upload-Length",
+					in: "header",
+					required: true,
+					schema: { type: "integer", minimum: 1 },
+					description: "The file's size in bytes (at most MAX_UPLOAD_BYTES)",
+				},
+				{
+					name: "Upload-Metadata",
+					in: "header",
+					required: false,
+					schema: { type: "string" },
+					description: "Comma-separated `key base64(value)`: slug, callback_url, filename, filetype",
+				},
+			],
+			requestBody: { required: false, content: { [OFFSET_OCTET_STREAM]: { schema: chunk } } },
+			responses: tusAnswers({
+				201: {
+					...json(JobView, "Made: the job, uploading (or queued if the body held the whole file)", "Location"),
+					headers: pick("Location", "Upload-Offset", "Upload-Length", "Upload-Expires"),
+				},
+				...KEYED,
+				400: problem("Upload-Length missing or malformed, Upload-Metadata malformed, a bad slug or callback URL"),
+				409: problem("The slug is taken (`slug_taken`)"),
+				412: wrongVersion,
+				413: problem("Upload-Length over MAX_UPLOAD_BYTES (`payload_too_large`)", "Tus-Max-Size"),
+				415: problem("The first bytes are not a supported image (`unsupported_media_type`): nothing is kept"),
+				422: problem("Too many pixels or JPEG scans, or a zero-sized header: nothing is kept"),
+				429: problem("Over the key's upload rate, the owner's jobs in flight, or its monthly quota", "Retry-After"),
+			}),
+		}),
+		creations,
+		async (c) => {
+			const cfg = settings(c.env);
+			const { ownerId, keyHash } = c.var.caller;
+			if (c.req.header("Upload-Defer-Length") !== undefined) {
+				throw new ApiError(400, "invalid_parameter", "Deferred length is not supported: send Upload-Length.");
+			}
+			const length = integerHeader(c.req.raw, "Upload-Length");
+			if (length === 0) throw new ApiError(400, "empty_body", "Upload-Length is 0: an image has bytes.");
+			if (length > cfg.MAX_UPLOAD_BYTES) {
+				throw new ApiError(
+					413,
+					"payload_too_large",
+					`Upload-Length is ${length} bytes; the limit is ${cfg.MAX_UPLOAD_BYTES} bytes.`,
+					{ limit: cfg.MAX_UPLOAD_BYTES },
+					{ "Tus-Max-Size": String(cfg.MAX_UPLOAD_BYTES) },
+				);
+			}
+			const metadataHeader = c.req.header("Upload-Metadata") ?? "";
+			const metadata = parseMetadata(metadataHeader);
+			const callbackUrl =
+				metadata.callback_url === undefined ? null : checkCallbackUrl(metadata.callback_url, cfg.webhookDevHosts);
+			const id = ulid();
+			annotate({ "job.id": id, "owner.id": ownerId });
+			await c.var.steps.time("admit", () => admit(c.env, ownerId, id));
+			try {
+				if (metadata.slug) await claimSlug(c.env, metadata.slug, id);
+			} catch (err) {
+				c.executionCtx.waitUntil(ownerStub(c.env, ownerId).release(id));
+				throw err;
+			}
+			let upload = await c.var.steps.time("create", () =>
+				uploadStub(c.env, id).create({
+					id,
+					ownerId,
+					keyHash,
+					length,
+					metadata: metadataHeader,
+					slug: metadata.slug ?? id,
+					callbackUrl,
+					filename: metadata.filename ?? null,
+					traceId: currentTraceId(),
+					limits: uploadLimits(cfg),
+					ttlMs: cfg.RESUMABLE_UPLOAD_TTL_SECONDS * 1000,
+				}),
+			);
+			let view = uploadingView(upload, cfg.PUBLIC_BASE_URL);
+			if (isOffsetStream(c) && c.req.raw.body) {
+				const received = await c.var.steps.time("store", () =>
+					receive(c.env, c.executionCtx, { id, ownerId, offset: 0, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
+				);
+				upload = received.upload;
+				if (received.job) c.set("uploaded", received.job);
+				view = received.job ? jobView(received.job, cfg.PUBLIC_BASE_URL) : uploadingView(upload, cfg.PUBLIC_BASE_URL);
+			}
+			return c.json(view, 201, { Location: `/uploads/${id}`, ...progressHeaders(upload) });
+		},
+	)
+	/** tus core: how many bytes the upload has (resume from there). HEAD is GET without the body (Hono answers both here). */
+	.get(
+		"/:id",
+		describeRoute({
+			tags: ["uploads"],
+			summary: "How far an upload is (tus uses HEAD): resume from Upload-Offset",
+			security: [{ apiKey: [] }],
+			parameters: [idParam, tusResumable],
+			responses: tusAnswers({
+				200: {
+					description: "The upload",
+					headers: pick("Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Expires"),
+				},
+				...KEYED,
+				404: notFound,
+				410: goneUpload,
+				412: wrongVersion,
+			}),
+		}),
+		requests,
+		async (c) => {
+			// The offset once a PATCH under way has ended: a client cut off asks at once, and must not send a byte twice.
+			const upload = await ownUpload(c.env, c.var.caller.ownerId, c.req.param("id"), { settled: true });
+			if (upload.status === "gone") throw uploadGone(upload.problem);
+			return c.body(null, 200, {
+				...progressHeaders(upload),
+				...(upload.metadata !== "" && { "Upload-Metadata": upload.metadata }),
+			});
+		},
+	)
+	/** tus core: more bytes, from Upload-Offset on. */
+	.patch(
+		"/:id",
+		describeRoute({
+			tags: ["uploads"],
+			summary: "Send more of the upload's bytes, from Upload-Offset",
+			description:
+				"Bytes are kept as they arrive: a PATCH cut short keeps all that reached the server (HEAD says how many). " +
+				"The PATCH that brings the last byte makes the job, exactly as POST /jobs would.",
+			security: [{ apiKey: [] }],
+			parameters: [
+				idParam,
+				tusResumable,
+				{
+					name: "Upload-Offset",
+					in: "header",
+					required: true,
+					schema: { type: "integer", minimum: 0 },
+					description: "Where these bytes start: the upload's offset",
+				},
+			],
+			requestBody: { required: true, content: { [OFFSET_OCTET_STREAM]: { schema: chunk } } },
+			responses: tusAnswers({
+				204: { description: "Kept", headers: pick("Upload-Offset", "Upload-Length", "Upload-Expires") },
+				...KEYED,
+				400: problem("Upload-Offset missing or malformed, or the body broke off (`upload_interrupted`: resume)"),
+				404: notFound,
+				408: problem("The body stalled (`upload_stalled`): what came is kept, resume"),
+				409: problem("Upload-Offset is not the upload's offset (`offset_mismatch`, with `offset`), or it is finished"),
+				410: goneUpload,
+				412: wrongVersion,
+				413: problem("The bytes go past Upload-Length (`payload_too_large`)"),
+				415: problem("Content-Type is not application/offset+octet-stream, or the file is not a supported image"),
+				422: problem("Too many pixels or JPEG scans, or a zero-sized header: the upload goes, nothing is kept"),
+				423: problem("Another PATCH of this upload is under way (`upload_locked`)", "Retry-After"),
+			}),
+		}),
+		requests,
+		async (c) => {
+			const cfg = settings(c.env);
+			if (!isOffsetStream(c)) {
+				throw new ApiError(415, "unsupported_media_type", `A PATCH's Content-Type is ${OFFSET_OCTET_STREAM}.`);
+			}
+			const raw = JobId.safeParse(c.req.param("id"));
+			if (!raw.success) throw new ApiError(404, "not_found", `No upload with id "${c.req.param("id")}".`);
+			const offset = integerHeader(c.req.raw, "Upload-Offset");
+			const { ownerId } = c.var.caller;
+			annotate({ "job.id": raw.data, "owner.id": ownerId });
+			const received = await c.var.steps.time("store", () =>
+				receive(c.env, c.executionCtx, { id: raw.data, ownerId, offset, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
+			);
+			if (received.job) c.set("uploaded", received.job);
+			return c.body(null, 204, progressHeaders(received.upload));
+		},
+	)
+	/** tus termination: an unfinished upload goes, and every byte of it. */
+	.delete(
+		"/:id",
+		describeRoute({
+			tags: ["uploads"],
+			summary: "Give up an unfinished upload (tus termination): its bytes go, its slug is free",
+			security: [{ apiKey: [] }],
+			parameters: [idParam, tusResumable],
+			responses: tusAnswers({
+				204: empty("Terminated"),
+				...KEYED,
+				404: notFound,
+				409: problem("The upload is finished: it is a job now (`upload_finished`); DELETE /jobs/<id> deletes it"),
+				410: goneUpload,
+				412: wrongVersion,
+			}),
+		}),
+		creations,
+		async (c) => {
+			const upload = await ownUpload(c.env, c.var.caller.ownerId, c.req.param("id"));
+			const answer = await uploadStub(c.env, upload.id).terminate(c.var.caller.ownerId);
+			if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
+			return c.body(null, 204, { "Cache-Control": "no-store" });
+		},
+	);

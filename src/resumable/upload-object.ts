@@ -1,0 +1,460 @@
+import type { ImageType, Job, JobId, OwnerId, Slug, UploadState, UploadStatus } from "../base/contracts";
+import { count } from "../base/metering";
+import { SqliteObject } from "../base/sql";
+import { originalKey } from "../base/storage";
+import { ApiError, type Problem } from "../http/errors";
+import { ownerStub, slugClaim } from "../objects";
+import { concat } from "../upload/bytes";
+import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
+import { PART_BYTES } from "../upload/r2-writer";
+import { makeJob } from "../upload/submit";
+
+/** Version 1: the upload's row, the bytes waiting for a part, and the parts written. */
+const SCHEMA = [
+	[
+		`CREATE TABLE upload (
+		id TEXT NOT NULL,
+		owner_id TEXT NOT NULL,
+		key_hash TEXT,
+		status TEXT NOT NULL,
+		length INTEGER NOT NULL,
+		received INTEGER NOT NULL,
+		metadata TEXT NOT NULL,
+		slug TEXT NOT NULL,
+		callback_url TEXT,
+		filename TEXT,
+		trace_id TEXT NOT NULL,
+		limits TEXT NOT NULL,
+		content_type TEXT,
+		width INTEGER,
+		height INTEGER,
+		multipart_id TEXT,
+		problem TEXT,
+		ttl_ms INTEGER NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	)`,
+		"CREATE TABLE pending (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)",
+		"CREATE TABLE part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL)",
+	],
+];
+
+type UploadRow = {
+	id: JobId;
+	owner_id: OwnerId;
+	key_hash: string | null;
+	status: UploadStatus;
+	length: number;
+	received: number;
+	metadata: string;
+	slug: Slug;
+	callback_url: string | null;
+	filename: string | null;
+	trace_id: string;
+	limits: string;
+	content_type: ImageType | null;
+	width: number | null;
+	height: number | null;
+	multipart_id: string | null;
+	problem: string | null;
+	ttl_ms: number;
+	created_at: number;
+	updated_at: number;
+	expires_at: number;
+};
+
+/** What the Worker knows of a new upload once its creation request passed every check. */
+export interface NewUpload {
+	id: JobId;
+	ownerId: OwnerId;
+	keyHash: string | null;
+	length: number;
+	metadata: string;
+	slug: Slug;
+	callbackUrl: string | null;
+	filename: string | null;
+	traceId: string;
+	/** The limits in force at creation: the whole upload is held to them. */
+	limits: UploadLimits;
+	/** How long an unfinished upload lives after its last bytes; a finished one is remembered as long. */
+	ttlMs: number;
+}
+
+/** One slice of a PATCH body; the first names the offset the client gave, the last lets go of the upload. */
+export interface Slice {
+	token: string;
+	/** Upload-Offset, on a PATCH's first slice; null on the slices after it. */
+	offset: number | null;
+	bytes: Uint8Array;
+	end: boolean;
+}
+
+export type Answer = { ok: true; upload: UploadState; job: Job | null } | { ok: false; problem: Problem };
+
+/** The most bytes one slice carries: a row of `pending` (SQLite rows hold at most 2 MB). */
+export const SLICE_BYTES = 1024 * 1024;
+
+/** Enough of a file to tell its type (an AVIF's or HEIC's brands included), checked before HEAD_BYTES are in. */
+const SNIFF_BYTES = 1024;
+
+/** The longest HEAD waits for a PATCH under way to end (UploadObject.get). */
+const SETTLE_MS = 3000;
+
+/** How long a gone upload answers 410 before it is forgotten (404). */
+const TOMBSTONE_MS = 24 * 60 * 60_000;
+
+/** How soon a completion cut short (R2 or the job's object unreachable) is tried again. */
+const FINISH_RETRY_MS = 30_000;
+
+const notFound = (id: string) => new ApiError(404, "not_found", `No upload with id "${id}".`);
+const locked = () =>
+	new ApiError(
+		423,
+		"upload_locked",
+		"Another PATCH of this upload is under way; send this one when it has ended.",
+		{},
+		{
+			"Retry-After": "1",
+		},
+	);
+const offsetMismatch = (given: number, received: number) =>
+	new ApiError(409, "offset_mismatch", `Upload-Offset is ${given}, but the upload has ${received} bytes: resume from there.`, {
+		offset: received,
+	});
+
+/**
+ * One resumable (tus) upload, in its own SQLite object named by its id: the id of the job it
+ * becomes. Bytes arrive in slices of at most SLICE_BYTES (the Worker cuts each PATCH body into
+ * them) and are kept as they arrive: in this object's SQLite (`pending`, a row a slice) until
+ * PART_BYTES of them make an R2 part of the original's multipart upload. The file's first bytes
+ * are checked as POST /jobs checks them the moment HEAD_BYTES are in; a refused file leaves nothing.
+ * When the last byte is in, the rest goes to R2, the stored file is read back to be hashed and
+ * checked to its end, and the job is made. One PATCH at a time: a PATCH's first slice takes the
+ * upload, its last lets go. Calls that change the upload run one after another (`#serial`).
+ */
+export class UploadObject extends SqliteObject {
+	/** The PATCH that holds the upload, until its last slice or until `until` passes (its Worker died). */
+	#holder: { token: string; until: number } | null = null;
+	#queue: Promise<unknown> = Promise.resolve();
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env, SCHEMA);
+	}
+
+	/** Records a new upload; calling it again returns the stored one. */
+	async create(input: NewUpload): Promise<UploadState> {
+		const existing = this.#row();
+		if (existing) return toState(existing);
+		this.schema.ensure();
+		const now = Date.now();
+		this.sql.exec(
+			`INSERT INTO upload (id, owner_id, key_hash, status, length, received, metadata, slug, callback_url, filename, trace_id,
+			   limits, ttl_ms, created_at, updated_at, expires_at) VALUES (?, ?, ?, 'receiving', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			input.id,
+			input.ownerId,
+			input.keyHash,
+			input.length,
+			input.metadata,
+			input.slug,
+			input.callbackUrl,
+			input.filename,
+			input.traceId,
+			JSON.stringify(input.limits),
+			input.ttlMs,
+			now,
+			now,
+			now + input.ttlMs,
+		);
+		await this.ctx.storage.setAlarm(now + input.ttlMs);
+		return toState(this.#row()!);
+	}
+
+	/**
+	 * The upload, or null if this object has none (never had, or forgot it). With `settled`, once
+	 * no PATCH holds it, waiting SETTLE_MS at most: a client whose connection broke asks for the
+	 * offset at once, while its last PATCH is still keeping the bytes that came.
+	 */
+	async get({ settled = false } = {}): Promise<UploadState | null> {
+		const deadline = Date.now() + SETTLE_MS;
+		while (settled && this.#holder && this.#holder.until > Date.now() && Date.now() < deadline) await scheduler.wait(20);
+		const row = this.#row();
+		return row && toState(row);
+	}
+
+	/** Keeps one slice of a PATCH; the slice with the last byte finishes the upload and answers with its job. */
+	append(ownerId: string, slice: Slice): Promise<Answer> {
+		return this.#serial(async () => {
+			try {
+				return await this.#append(ownerId, slice);
+			} catch (err) {
+				if (err instanceof ApiError) return { ok: false, problem: err.toProblem() };
+				throw err;
+			}
+		});
+	}
+
+	/** tus termination: an unfinished upload goes, bytes and all (410 from then on). */
+	terminate(ownerId: string): Promise<Answer> {
+		return this.#serial(async () => {
+			const row = this.#row();
+			if (!row || row.owner_id !== ownerId) return { ok: false, problem: notFound(this.#id()).toProblem() };
+			if (row.status !== "receiving") return { ok: false, problem: settled(row).toProblem() };
+			await this.#giveUp(row, { status: 410, code: "terminated", detail: "Its owner terminated it." });
+			return { ok: true, upload: toState(this.#row()!), job: null };
+		});
+	}
+
+	/** An unfinished upload expires; a completion cut short is tried again; a settled upload is forgotten in time. */
+	override async alarm(): Promise<void> {
+		count("do alarm UploadObject");
+		await this.#serial(async () => {
+			const row = this.#row();
+			if (!row) return;
+			const now = Date.now();
+			if (row.status === "finishing") {
+				await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
+				await this.#finish(row);
+				return;
+			}
+			const until = Math.max(row.expires_at, row.status === "receiving" ? (this.#holder?.until ?? 0) : 0);
+			if (now < until) return void (await this.ctx.storage.setAlarm(until));
+			if (row.status === "receiving") {
+				const detail = `It was not finished by ${new Date(row.expires_at).toISOString()}; nothing of it was kept.`;
+				return void (await this.#giveUp(row, { status: 410, code: "expired", detail }));
+			}
+			// A gone upload's cleanup is done again (in case a step of it failed), then it is forgotten.
+			if (row.status === "gone") await this.#cleanUp(row);
+			await this.schema.dropAll(this.ctx.storage);
+		});
+	}
+
+	async #append(ownerId: string, slice: Slice): Promise<Answer> {
+		let row = this.#row();
+		if (!row || row.owner_id !== ownerId) throw notFound(this.#id());
+		if (row.status === "gone") throw gone(row);
+		const now = Date.now();
+		const limits = JSON.parse(row.limits) as UploadLimits;
+		if (slice.offset !== null) {
+			// A PATCH's first slice: the upload must be free, and the offsets agree.
+			if (this.#holder && this.#holder.token !== slice.token && this.#holder.until > now) throw locked();
+			if (slice.offset !== row.received) throw offsetMismatch(slice.offset, row.received);
+			if (row.status !== "receiving") {
+				if (slice.bytes.length > 0) throw beyondLength(row.length);
+				return { ok: true, upload: toState(row), job: null };
+			}
+		} else if (this.#holder?.token !== slice.token) {
+			// This PATCH stalled long enough for another to take the upload over.
+			throw locked();
+		}
+		this.#holder = slice.end ? null : { token: slice.token, until: now + limits.idleSeconds * 1000 + 10_000 };
+		if (row.received + slice.bytes.length > row.length) {
+			this.#holder = null;
+			throw beyondLength(row.length);
+		}
+		if (slice.bytes.length > 0) {
+			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
+			this.sql.exec(
+				"UPDATE upload SET received = received + ?, updated_at = ?, expires_at = ? + ttl_ms",
+				slice.bytes.length,
+				now,
+				now,
+			);
+			row = this.#row()!;
+		}
+		const headIn = row.received >= HEAD_BYTES || row.received === row.length;
+		if (row.content_type === null && (headIn || row.received >= SNIFF_BYTES)) {
+			// The file's first bytes, checked as they come: a refused file is refused on its first PATCH,
+			// the upload goes and nothing of it is kept. Its facts are kept once HEAD_BYTES are in.
+			try {
+				const image = inspectHead(this.#pending().subarray(0, HEAD_BYTES), limits);
+				if (headIn) {
+					this.sql.exec(
+						"UPDATE upload SET content_type = ?, width = ?, height = ?",
+						image.contentType,
+						image.width,
+						image.height,
+					);
+					row = this.#row()!;
+				}
+			} catch (err) {
+				if (err instanceof ApiError) await this.#giveUp(row, err.toProblem());
+				throw err;
+			}
+		}
+		if (row.received === row.length) return this.#finish(row);
+		await this.#writeParts(row);
+		return { ok: true, upload: toState(this.#row()!), job: null };
+	}
+
+	/**
+	 * Every full part of what is pending goes to R2 (the original's multipart upload, made with
+	 * the first), and leaves `pending`; with `last`, what is left after them too, as the last part.
+	 */
+	async #writeParts(row: UploadRow, last = false): Promise<void> {
+		for (;;) {
+			const pending = this.#pending();
+			if (pending.length === 0 || (pending.length < PART_BYTES && !last)) return;
+			const upload = row.multipart_id
+				? this.env.BUCKET.resumeMultipartUpload(originalKey(row.id), row.multipart_id)
+				: await this.env.BUCKET.createMultipartUpload(originalKey(row.id), {
+						httpMetadata: { contentType: row.content_type ?? "application/octet-stream" },
+					});
+			if (!row.multipart_id) {
+				this.sql.exec("UPDATE upload SET multipart_id = ?", upload.uploadId);
+				row = this.#row()!;
+			}
+			const number = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM part").one().n + 1;
+			const part = await upload.uploadPart(number, pending.subarray(0, PART_BYTES));
+			this.sql.exec("INSERT INTO part (number, etag) VALUES (?, ?)", number, part.etag);
+			this.sql.exec("DELETE FROM pending");
+			const rest = pending.subarray(PART_BYTES);
+			if (rest.length > 0) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", rest);
+		}
+	}
+
+	/**
+	 * All bytes are in: the original is completed in R2, read back to be hashed and checked to
+	 * its end (as POST /jobs checks a body), and its job made. Each step may be done again: the
+	 * alarm retries a completion cut short.
+	 */
+	async #finish(row: UploadRow): Promise<Answer> {
+		this.#holder = null;
+		const again = row.status === "finishing";
+		if (!again) {
+			this.sql.exec("UPDATE upload SET status = 'finishing', updated_at = ?", Date.now());
+			await this.ctx.storage.setAlarm(Date.now() + FINISH_RETRY_MS);
+			row = this.#row()!;
+		}
+		const key = originalKey(row.id);
+		// Done again after a completion cut short: the original may be whole in R2 already.
+		const stored = again ? await this.env.BUCKET.head(key) : null;
+		if (stored?.size !== row.length) {
+			if (row.multipart_id) {
+				await this.#writeParts(row, true);
+				const parts = this.sql.exec<{ number: number; etag: string }>("SELECT number, etag FROM part ORDER BY number").toArray();
+				await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id).complete(
+					parts.map((p) => ({ partNumber: p.number, etag: p.etag })),
+				);
+			} else {
+				await this.env.BUCKET.put(key, this.#pending(), { httpMetadata: { contentType: row.content_type ?? undefined } });
+			}
+		}
+		const original = await this.env.BUCKET.get(key);
+		if (!original) throw new Error(`upload ${row.id}: its original is not in R2 after completion`);
+		const limits = JSON.parse(row.limits) as UploadLimits;
+		let file: Awaited<ReturnType<typeof ingestFile>>;
+		try {
+			file = await ingestFile(original.body, row.length, null, limits);
+		} catch (err) {
+			if (!(err instanceof ApiError)) throw err;
+			await this.#giveUp(row, err.toProblem());
+			return { ok: false, problem: err.toProblem() };
+		}
+		const job = await makeJob(this.env, {
+			id: row.id,
+			ownerId: row.owner_id,
+			keyHash: row.key_hash,
+			callbackUrl: row.callback_url,
+			sha256: file.sha256,
+			slug: row.slug,
+			traceId: row.trace_id,
+			original: { contentType: file.contentType, bytes: file.bytes, width: file.width, height: file.height },
+		});
+		const now = Date.now();
+		this.sql.exec("UPDATE upload SET status = 'finished', updated_at = ?, expires_at = ? + ttl_ms", now, now);
+		this.sql.exec("DELETE FROM pending");
+		this.sql.exec("DELETE FROM part");
+		await this.ctx.storage.setAlarm(now + row.ttl_ms);
+		return { ok: true, upload: toState(this.#row()!), job };
+	}
+
+	/** The upload goes: nothing of its bytes stays, its place in flight and its slug are free; it answers 410 for a day. */
+	async #giveUp(row: UploadRow, why: NonNullable<UploadState["problem"]>): Promise<void> {
+		const now = Date.now();
+		this.#holder = null;
+		this.sql.exec(
+			"UPDATE upload SET status = 'gone', problem = ?, updated_at = ?, expires_at = ?",
+			JSON.stringify({ status: why.status, code: why.code, detail: why.detail }),
+			now,
+			now + TOMBSTONE_MS,
+		);
+		this.sql.exec("DELETE FROM pending");
+		await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
+		await this.#cleanUp(row);
+		this.sql.exec("DELETE FROM part");
+	}
+
+	/** What a gone upload held outside this object, let go (each step may be done again). */
+	async #cleanUp(row: UploadRow): Promise<void> {
+		const key = originalKey(row.id);
+		if (row.multipart_id) {
+			// An upload completed or aborted already cannot be aborted again: nothing to do then.
+			await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id)
+				.abort()
+				.catch(() => {});
+		}
+		await this.env.BUCKET.delete(key);
+		await ownerStub(this.env, row.owner_id).release(row.id);
+		// No job was made (a gone upload never makes one), so its slug can go back.
+		if (row.slug !== row.id) await slugClaim(this.env, row.slug).release(row.id);
+	}
+
+	/** The bytes waiting for a part, in order. */
+	#pending(): Uint8Array {
+		const rows = this.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM pending ORDER BY seq").toArray();
+		return concat(rows.map((r) => new Uint8Array(r.bytes)));
+	}
+
+	#row(): UploadRow | null {
+		if (!this.schema.exists) return null;
+		return this.sql.exec<UploadRow>("SELECT * FROM upload").toArray()[0] ?? null;
+	}
+
+	#id(): string {
+		return this.ctx.id.name ?? this.ctx.id.toString();
+	}
+
+	/** Runs `work` after every call before it has ended: one change of the upload at a time. */
+	#serial<T>(work: () => Promise<T>): Promise<T> {
+		const run = this.#queue.then(work, work);
+		this.#queue = run.catch(() => {});
+		return run;
+	}
+}
+
+const beyondLength = (length: number) =>
+	new ApiError(413, "payload_too_large", `The PATCH goes past the upload's Upload-Length, ${length} bytes.`, { limit: length });
+
+/** The answer to a request for an upload that has gone, saying why it went. */
+export function uploadGone(why: UploadState["problem"]): ApiError {
+	return new ApiError(410, "gone", `This upload is gone${why ? `: ${why.detail}` : "."}`, why ? { reason: why.code } : {});
+}
+
+const gone = (row: UploadRow) => uploadGone(toState(row).problem);
+
+/** The answer to a change of an upload whose bytes are all in. */
+const settled = (row: UploadRow) =>
+	row.status === "gone"
+		? gone(row)
+		: new ApiError(409, "upload_finished", `The upload is finished: it is job ${row.id} (DELETE /jobs/${row.id} deletes it).`);
+
+function toState(row: UploadRow): UploadState {
+	return {
+		id: row.id,
+		ownerId: row.owner_id,
+		status: row.status,
+		offset: row.received,
+		length: row.length,
+		metadata: row.metadata,
+		slug: row.slug,
+		callbackUrl: row.callback_url,
+		filename: row.filename,
+		traceId: row.trace_id,
+		original: row.content_type && { contentType: row.content_type, width: row.width, height: row.height },
+		problem: row.problem ? JSON.parse(row.problem) : null,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+		expiresAt: row.expires_at,
+	};
+}
