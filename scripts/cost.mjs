@@ -50,7 +50,7 @@ async function settled(baseUrl, adminToken) {
 }
 
 /** One upload taken to done (`POST /jobs?wait=`), and its thumbnail fetched once; returns the job. */
-export async function uploadAndFetch(baseUrl, apiKey, bytes) {
+export async function uploadWithWaitAndFetch(baseUrl, apiKey, bytes) {
 	const res = await fetch(`${baseUrl}/jobs?wait=30`, {
 		method: "POST",
 		body: bytes,
@@ -64,11 +64,40 @@ export async function uploadAndFetch(baseUrl, apiKey, bytes) {
 }
 
 /**
- * Counts what `n` uploads of `image` (each made distinct, or all the same with `same`) cost,
- * one after another after a warm-up upload; returns the counts per upload.
+ * The same through the tus server (/uploads), as tus-js-client sends a file that fits one chunk:
+ * the creation, one PATCH with every byte, then the job waited for (GET /jobs/<id>?wait=).
  */
-export async function meterUploads({ baseUrl, adminToken, apiKey, image, n, same = false }) {
+export async function uploadViaTusAndFetch(baseUrl, apiKey, bytes) {
+	const headers = { Authorization: `Bearer ${apiKey}`, "Tus-Resumable": "1.0.0" };
+	const created = await fetch(`${baseUrl}/uploads`, {
+		method: "POST",
+		headers: { ...headers, "Upload-Length": String(bytes.length) },
+	});
+	if (created.status !== 201) throw new Error(`POST /uploads answered ${created.status}: ${await created.text()}`);
+	const { id } = await created.json();
+	const patched = await fetch(`${baseUrl}/uploads/${id}`, {
+		method: "PATCH",
+		body: bytes,
+		headers: { ...headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream" },
+	});
+	if (patched.status !== 204) throw new Error(`PATCH answered ${patched.status}: ${await patched.text()}`);
+	let job;
+	do job = await (await fetch(`${baseUrl}/jobs/${id}?wait=30`, { headers })).json();
+	while (job.status !== "done" && job.status !== "failed");
+	if (job.status !== "done") throw new Error(`the tus upload's job failed: ${JSON.stringify(job)}`);
+	const thumb = await fetch(`${baseUrl}/thumbnails/${job.slug}.webp`);
+	if (thumb.status !== 200) throw new Error(`thumbnail answered ${thumb.status}`);
+	return { job, thumbnailBytes: (await thumb.arrayBuffer()).byteLength };
+}
+
+/**
+ * Counts what `n` uploads of `image` (each made distinct, or all the same with `same`) cost,
+ * one after another after a warm-up upload, by POST /jobs?wait (or, with `tus`, through /uploads);
+ * returns the counts per upload.
+ */
+export async function meterUploads({ baseUrl, adminToken, apiKey, image, n, same = false, tus = false }) {
 	const bytes = (i) => (same ? image : uniqueJpeg(image, `${Date.now()}-${i}`));
+	const uploadAndFetch = tus ? uploadViaTusAndFetch : uploadWithWaitAndFetch;
 	await uploadAndFetch(baseUrl, apiKey, bytes("warm-up")); // the key is checked, the first of `same` made
 	await settled(baseUrl, adminToken);
 	const reset = await admin(baseUrl, adminToken, "DELETE");

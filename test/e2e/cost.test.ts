@@ -48,6 +48,22 @@ describe("the operations one thumbnail costs", () => {
 		expect(perUpload["sqlite rows written"]).toBeGreaterThan(0);
 	});
 
+	it("the same upload through the tus server: creation, one PATCH, the job waited for", async () => {
+		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 3, tus: true });
+		const { "do JOBS.waitToEnd": _, ...rest } = UPLOAD;
+		expect(roundTrips(perUpload)).toEqual({
+			...rest,
+			"worker fetch": 4, // POST /uploads, PATCH, GET /jobs/<id>?wait, the thumbnail
+			"ratelimit READ_RATE_LIMITER": 2, // the PATCH and the GET
+			"do UPLOADS.create": 1, // the upload's own object…
+			"do UPLOADS.append": 2, // …told of the PATCH before its body is read, then given the bytes
+			"do JOBS.get": 1, // GET /jobs/<id> finds the job…
+			"do JOBS.waitForChange": 1, // …and waits for it to end
+			"r2 B get": 3, // the original read back once whole (hashed and checked to its end), then as above
+			"fetch thumbor": 1,
+		});
+	});
+
 	it("the same bytes again: the thumbnail is copied, Thumbor is not asked", async () => {
 		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 2, same: true });
 		expect(roundTrips(perUpload)).toEqual({

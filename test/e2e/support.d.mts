@@ -65,3 +65,7 @@ export function rawUpload(
 	declared: number,
 	options?: { chunks?: number; gapMs?: number },
 ): Promise<{ status: number; type: string; body: string; ms: number }>;
+export function startCuttingProxy(
+	targetUrl: string,
+	options?: { cutAfter?: number },
+): Promise<{ url: string; sent: () => number; wasCut: () => boolean; close: () => Promise<void> }>;

@@ -310,3 +310,53 @@ export async function startBlackHole(port) {
 			}),
 	};
 }
+
+/**
+ * A TCP proxy on a free loopback port in front of `targetUrl` that counts the bytes clients
+ * send through it and, once `cutAfter` of them have gone through, cuts every connection (a
+ * dropped network) and then lets new ones through. `sent()`: bytes sent so far, every request's
+ * headers included.
+ */
+export async function startCuttingProxy(targetUrl, { cutAfter = Number.POSITIVE_INFINITY } = {}) {
+	const target = new URL(targetUrl);
+	const sockets = new Set();
+	let sent = 0;
+	let cut = false;
+	const server = createNetServer((client) => {
+		const upstream = connect(Number(target.port), target.hostname);
+		for (const s of [client, upstream]) {
+			sockets.add(s);
+			s.on("error", () => {});
+			s.on("close", () => {
+				sockets.delete(s);
+				client.destroy();
+				upstream.destroy();
+			});
+		}
+		client.on("data", (chunk) => {
+			if (!cut && sent + chunk.length >= cutAfter) {
+				// Let through what fits under the cut, then drop every connection.
+				const fits = chunk.subarray(0, cutAfter - sent);
+				sent += fits.length;
+				cut = true;
+				client.destroy();
+				upstream.end(fits, () => upstream.destroy());
+				return;
+			}
+			sent += chunk.length;
+			upstream.write(chunk);
+		});
+		upstream.pipe(client);
+	});
+	await new Promise((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+	return {
+		url: `http://127.0.0.1:${server.address().port}`,
+		sent: () => sent,
+		wasCut: () => cut,
+		close: () =>
+			new Promise((resolve) => {
+				for (const s of sockets) s.destroy();
+				server.close(resolve);
+			}),
+	};
+}
