@@ -15,6 +15,7 @@ const OUT = join(ROOT, ".assets");
 /** Per package, the files of it that pages load. */
 export const VENDORED = {
 	"swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"],
+	"tus-js-client": ["dist/tus.min.js", "LICENSE"],
 };
 
 const HEADERS = `/vendor/*
@@ -36,8 +37,10 @@ export function writeAssets() {
 		const { version } = JSON.parse(readFileSync(manifest, "utf8"));
 		const dir = join(OUT, "vendor", name, version);
 		wanted.add(`${name}/${version}`);
-		mkdirSync(dir, { recursive: true });
-		for (const file of files) put(join(dir, file), readFileSync(join(dirname(manifest), file)));
+		for (const file of files) {
+			mkdirSync(dirname(join(dir, file)), { recursive: true });
+			put(join(dir, file), readFileSync(join(dirname(manifest), file)));
+		}
 	}
 	for (const dir of readdirSync(join(OUT, "vendor"), { withFileTypes: true })) {
 		if (!dir.isDirectory()) continue;

@@ -1,11 +1,14 @@
 /**
  * GET /: a page to try the service with — paste an API key (kept in this browser's
  * localStorage), pick or drop images, watch each upload's progress and its job's status
- * (long-polled with ?wait, not a spin loop), then the thumbnail beside its URL. Plain
- * HTML, CSS and JavaScript in one answer: no framework, no build step, nothing fetched
- * from elsewhere. The e2e suite drives it in headless Chromium (test/e2e/browser.test.ts).
+ * (long-polled with ?wait, not a spin loop), then the thumbnail beside its URL. Files go up
+ * over tus (/uploads, with tus-js-client served from this origin): a dropped connection is
+ * retried from where it stopped, and a file chosen again after a reload resumes. Plain HTML,
+ * CSS and JavaScript in one answer: no framework, no build step, nothing fetched from
+ * elsewhere. The e2e suite drives it in headless Chromium (test/e2e/browser.test.mjs).
  */
 import { NONCE } from "./pages";
+import { TUS_CLIENT } from "./vendor";
 
 export const UPLOAD_PAGE = `<!doctype html>
 <html lang="en">
@@ -37,6 +40,7 @@ export const UPLOAD_PAGE = `<!doctype html>
 	.url { font-family: ui-monospace, monospace; word-break: break-all; }
 	table { border-collapse: collapse; width: 100%; }
 	th, td { text-align: left; padding: .25rem .5rem; border-top: 1px solid var(--line); overflow-wrap: anywhere; }
+	th { white-space: nowrap; }
 	/* Narrow screens: each job a block of label: value lines, not four squeezed columns. */
 	@media (max-width: 36rem) {
 		#recent-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
@@ -72,6 +76,7 @@ export const UPLOAD_PAGE = `<!doctype html>
 	<section aria-labelledby="uploads-title">
 		<h2 id="uploads-title">Uploads</h2>
 		<p id="announce" class="sr-only" aria-live="polite"></p>
+		<div id="unfinished"></div>
 		<ol id="uploads"></ol>
 	</section>
 	<section aria-labelledby="recent-title">
@@ -84,6 +89,7 @@ export const UPLOAD_PAGE = `<!doctype html>
 		</table>
 	</section>
 </main>
+<script src="${TUS_CLIENT.script}" nonce="${NONCE}"></script>
 <script nonce="${NONCE}">
 "use strict";
 const KEY_STORE = "edge-thumbnails.api-key";
@@ -119,28 +125,79 @@ function reason(problem) {
 	return (problem && (problem.detail || plain[problem.code])) || "The upload failed.";
 }
 
-/** Uploads one file with XMLHttpRequest (fetch cannot report upload progress). */
+/** The answer's problem body, from a tus-js-client error. */
+function problemOf(error) {
+	try {
+		return JSON.parse(error.originalResponse.getBody());
+	} catch {
+		return { detail: "The connection failed before the upload finished." };
+	}
+}
+
+/**
+ * Uploads one file over tus: passing failures are retried from the server's offset, and a
+ * file this browser began before (a reload, a closed tab) resumes where it stopped.
+ * Resolves with the job's id, or the problem that ended the upload.
+ */
 function send(file, row) {
 	return new Promise((resolve) => {
-		const xhr = new XMLHttpRequest();
-		xhr.open("POST", "/jobs");
-		for (const [name, value] of Object.entries(auth())) xhr.setRequestHeader(name, value);
-		xhr.upload.addEventListener("progress", (event) => {
-			if (event.lengthComputable) row.progress.value = Math.round((event.loaded / event.total) * 100);
+		let resumedAt = null;
+		const upload = new tus.Upload(file, {
+			endpoint: location.origin + "/uploads",
+			headers: auth(),
+			metadata: { filename: file.name, filetype: file.type },
+			chunkSize: 5 * 1048576,
+			retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+			removeFingerprintOnSuccess: true,
+			onProgress(sent, total) {
+				const percent = Math.round((sent / total) * 100);
+				if (resumedAt === true) {
+					resumedAt = percent;
+					row.status.textContent = "uploading, resumed at " + percent + "%";
+					announce.textContent = row.name + ": resumed at " + percent + "%";
+				}
+				row.progress.value = percent;
+			},
+			onSuccess: () => resolve({ id: upload.url.split("/").pop() }),
+			async onError(error) {
+				// Refused or gone: nothing to resume (a connection that kept failing stays resumable).
+				const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+				if ([404, 410, 413, 415, 422].includes(status)) await forget(upload.url);
+				resolve({ problem: problemOf(error) });
+			},
 		});
-		xhr.addEventListener("load", () => {
-			let body = null;
-			try {
-				body = JSON.parse(xhr.responseText);
-			} catch {}
-			resolve({ status: xhr.status, body });
+		upload.findPreviousUploads().then((previous) => {
+			if (previous.length > 0) {
+				upload.resumeFromPreviousUpload(previous[0]);
+				resumedAt = true;
+			}
+			upload.start();
 		});
-		xhr.addEventListener("error", () =>
-			resolve({ status: 0, body: { detail: "The connection failed before the upload finished." } }),
-		);
-		xhr.send(file);
 	});
 }
+
+/** Drops the upload at url from those this browser may resume. */
+async function forget(url) {
+	const storage = tus.defaultOptions.urlStorage;
+	for (const u of await storage.findAllUploads()) if (u.uploadUrl === url) await storage.removeUpload(u.urlStorageKey);
+	listUnfinished();
+}
+
+/** Uploads this browser began and did not finish: choosing the same file again resumes it. */
+async function listUnfinished() {
+	const box = document.getElementById("unfinished");
+	const stored = await tus.defaultOptions.urlStorage.findAllUploads().catch(() => []);
+	const mine = stored.filter((u) => u.uploadUrl && u.uploadUrl.startsWith(location.origin + "/uploads/"));
+	if (mine.length === 0) return box.replaceChildren();
+	const items = mine.map((u) =>
+		el("li", { textContent: (u.metadata.filename || "a file") + " (" + size(u.size) + ")" }),
+	);
+	box.replaceChildren(
+		el("p", { className: "muted", textContent: "Unfinished in this browser: choose the same file again to resume." }),
+		el("ul", { className: "unfinished" }, ...items),
+	);
+}
+listUnfinished();
 
 /** Follows a job until it ends, one long-poll at a time (the server holds each for up to 30 s). */
 async function follow(job, row) {
@@ -157,9 +214,7 @@ async function follow(job, row) {
 function show(job, row) {
 	row.status.textContent = job.status;
 	row.status.className = "status-" + job.status;
-	const { contentType, bytes, width, height } = job.original;
-	const dimensions = width ? ", " + width + "x" + height : "";
-	row.details.replaceChildren(el("span", { textContent: contentType + ", " + size(bytes) + dimensions }));
+	row.details.replaceChildren(el("span", { textContent: describe(job.original) }));
 	if (job.status === "done") {
 		const img = el("img", { src: job.thumbnailUrl, width: 100, height: 100, alt: "Thumbnail of " + row.name });
 		row.thumb.replaceChildren(img);
@@ -176,6 +231,13 @@ function show(job, row) {
 	} else if (job.error) {
 		row.link.replaceChildren(el("span", { className: "muted", textContent: "Waiting to try again: " + job.error.message }));
 	}
+}
+
+/** An original as a line: type, size, pixels. */
+function describe(original) {
+	if (!original) return "";
+	const dimensions = original.width ? ", " + original.width + "x" + original.height : "";
+	return original.contentType + ", " + size(original.bytes) + dimensions;
 }
 
 function fail(row, why) {
@@ -199,10 +261,14 @@ async function upload(file) {
 	const name = el("strong", { textContent: file.name + " " });
 	const about = el("div", {}, name, row.status, el("div", {}, row.details), row.progress, row.link);
 	list.prepend(el("li", { className: "job" }, row.thumb, about));
-	const { status, body } = await send(file, row);
-	if (status !== 202 && status !== 201) return fail(row, reason(body));
+	const sent = await send(file, row);
+	if (!sent.id) return fail(row, reason(sent.problem));
 	row.progress.value = 100;
-	await follow(body, row);
+	// tus-js-client forgets a finished upload as it reports it: the list is redrawn after.
+	setTimeout(listUnfinished, 0);
+	const res = await fetch("/jobs/" + sent.id, { headers: auth() });
+	if (!res.ok) return fail(row, reason(await res.json().catch(() => null)));
+	await follow(await res.json(), row);
 }
 
 function uploadAll(files) {
@@ -250,7 +316,7 @@ async function refreshRecent() {
 			{},
 			cell("Job", { className: "url", textContent: job.id }),
 			cell("Status", { textContent: job.status }),
-			cell("Original", { textContent: job.original.contentType + ", " + size(job.original.bytes) }),
+			cell("Original", { textContent: describe(job.original) }),
 			cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""),
 		);
 	const none = el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }));

@@ -4,6 +4,7 @@
  * their version (cached for good; a new version is a new URL).
  */
 import swaggerUi from "swagger-ui-dist/package.json";
+import tusClient from "tus-js-client/package.json";
 
 const vendored = (pkg: { name: string; version: string }, file: string) => `/vendor/${pkg.name}/${pkg.version}/${file}`;
 
@@ -12,3 +13,6 @@ export const SWAGGER_UI = {
 	script: vendored(swaggerUi, "swagger-ui-bundle.js"),
 	style: vendored(swaggerUi, "swagger-ui.css"),
 };
+
+/** tus-js-client (the upload page's resumable uploads): its browser bundle, which defines `tus`. */
+export const TUS_CLIENT = { script: vendored(tusClient, "dist/tus.min.js") };

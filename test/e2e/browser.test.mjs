@@ -112,6 +112,46 @@ describe("the upload page, in Chromium", () => {
 		await failedRow.screenshot({ path: join(shots, "4-failed.png") });
 	});
 
+	it("resumes an upload after a reload: the same file chosen again goes on from the server's offset", async (ctx) => {
+		if (!chromium) return ctx.skip(NO_CHROMIUM);
+		const photo = join(inject("fixtures"), "large-4000x3000.jpg");
+		const offsets = [];
+		page.on("request", (req) => {
+			if (req.method() === "PATCH") offsets.push(Number(req.headers()["upload-offset"]));
+		});
+		await page.goto(`${base}/`);
+		// Slowed to ~1 MB/s: the 6.4 MB photo is a quarter sent when the page is reloaded.
+		const cdp = await page.createCDPSession();
+		const throttle = (uploadThroughput) =>
+			cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+		await throttle(1_000_000);
+		await (await page.$("#files")).uploadFile(photo);
+		await page.waitForFunction(() => document.querySelector("progress")?.value >= 25, { timeout: 30_000 });
+		await page.reload();
+		await throttle(-1);
+		// The page remembers the unfinished upload, and says how to go on with it.
+		await page.waitForSelector("#unfinished li");
+		const unfinished = await page.$eval("#unfinished", (e) => e.textContent);
+		expect(unfinished).toContain("large-4000x3000.jpg (6.1 MiB)");
+		expect(unfinished).toContain("choose the same file again to resume");
+		await shot("7-unfinished");
+		await (await page.$("#files")).uploadFile(photo);
+		await page.waitForFunction(() => document.querySelector(".job")?.textContent.includes("resumed at"), { timeout: 20_000 });
+		const resumed = await page.$eval(".job", (e) => Number(/resumed at (\d+)%/.exec(e.textContent)[1]));
+		expect(resumed).toBeGreaterThanOrEqual(20);
+		await page.waitForFunction(
+			() => [...document.querySelectorAll(".job img")].some((i) => i.complete && i.naturalWidth === 100),
+			{ timeout: 60_000 },
+		);
+		// The second PATCH began where the first left off: nothing was sent from the start again.
+		expect(offsets[0]).toBe(0);
+		expect(offsets.length).toBeGreaterThanOrEqual(2);
+		expect(offsets[1]).toBeGreaterThan(0);
+		// Finished, it is no longer offered for resuming.
+		await page.waitForFunction(() => !document.querySelector("#unfinished li"), { timeout: 5000 });
+		await shot("8-resumed");
+	});
+
 	it("renders the API reference at /docs (Swagger UI) from this origin alone, and tries a request from it", async (ctx) => {
 		if (!chromium) return ctx.skip(NO_CHROMIUM);
 		const elsewhere = [];
