@@ -9,7 +9,7 @@ import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../uploa
 import { PART_BYTES } from "../upload/r2-writer";
 import { makeJob } from "../upload/submit";
 
-/** Version 1: the upload's row, the bytes waiting for a part, and the parts written. */
+/** Version 1: the upload's row (its R2 parts written, as JSON, among its columns), and the bytes waiting for a part. */
 const SCHEMA = [
 	[
 		`CREATE TABLE upload (
@@ -29,6 +29,7 @@ const SCHEMA = [
 		width INTEGER,
 		height INTEGER,
 		multipart_id TEXT,
+		parts TEXT NOT NULL DEFAULT '[]',
 		problem TEXT,
 		ttl_ms INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,
@@ -36,7 +37,6 @@ const SCHEMA = [
 		expires_at INTEGER NOT NULL
 	)`,
 		"CREATE TABLE pending (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)",
-		"CREATE TABLE part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL)",
 	],
 ];
 
@@ -57,6 +57,8 @@ type UploadRow = {
 	width: number | null;
 	height: number | null;
 	multipart_id: string | null;
+	/** The R2 parts written so far: JSON of R2UploadedPart[] (at most MAX_UPLOAD_BYTES / 5 MiB of them). */
+	parts: string;
 	problem: string | null;
 	ttl_ms: number;
 	created_at: number;
@@ -214,7 +216,7 @@ export class UploadObject extends SqliteObject {
 			const now = Date.now();
 			if (row.status === "finishing") {
 				await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
-				await this.#finish(row);
+				await this.#finish(row, new Uint8Array(0), null);
 				return;
 			}
 			const until = Math.max(row.expires_at, row.status === "receiving" ? (this.#holder?.until ?? 0) : 0);
@@ -248,97 +250,85 @@ export class UploadObject extends SqliteObject {
 			throw locked();
 		}
 		this.#holder = slice.end ? null : { token: slice.token, until: now + limits.idleSeconds * 1000 + 10_000 };
-		if (row.received + slice.bytes.length > row.length) {
+		const n = slice.bytes.length;
+		const received = row.received + n;
+		if (received > row.length) {
 			this.#holder = null;
 			throw beyondLength(row.length);
 		}
-		if (slice.bytes.length > 0) {
-			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
-			this.sql.exec(
-				"UPDATE upload SET received = received + ?, updated_at = ?, expires_at = ? + ttl_ms",
-				slice.bytes.length,
-				now,
-				now,
-			);
-			row = this.#row()!;
-		}
-		const headIn = row.received >= HEAD_BYTES || row.received === row.length;
-		if (row.content_type === null && (headIn || row.received >= SNIFF_BYTES)) {
-			// The file's first bytes, checked as they come: a refused file is refused on its first PATCH,
-			// the upload goes and nothing of it is kept. Its facts are kept once HEAD_BYTES are in.
+		// The file's first bytes, checked as they come, before any of this slice is kept: a refused file
+		// is refused on its first PATCH, the upload goes and nothing of it stays. Its facts are kept once
+		// HEAD_BYTES are in (or the whole of a smaller file).
+		const headIn = received >= HEAD_BYTES || received === row.length;
+		let facts: Facts | null = null;
+		if (n > 0 && row.content_type === null && (headIn || received >= SNIFF_BYTES)) {
 			try {
-				const image = inspectHead(this.#pending().subarray(0, HEAD_BYTES), limits);
-				if (headIn) {
-					this.sql.exec(
-						"UPDATE upload SET content_type = ?, width = ?, height = ?",
-						image.contentType,
-						image.width,
-						image.height,
-					);
-					row = this.#row()!;
-				}
+				const image = inspectHead(concat([this.#pending(), slice.bytes]).subarray(0, HEAD_BYTES), limits);
+				if (headIn) facts = image;
 			} catch (err) {
 				if (err instanceof ApiError) await this.#giveUp(row, err.toProblem());
 				throw err;
 			}
 		}
-		if (row.received === row.length) return this.#finish(row);
+		if (received === row.length) return this.#finish(row, slice.bytes, facts);
+		if (n > 0) {
+			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
+			this.#update(row, { received, updated_at: now, expires_at: now + row.ttl_ms, ...factsColumns(facts) });
+			row = this.#row()!;
+		}
 		await this.#writeParts(row);
 		return { ok: true, upload: toState(this.#row()!), job: null };
 	}
 
 	/**
-	 * Every full part of what is pending goes to R2 (the original's multipart upload, made with
-	 * the first), and leaves `pending`; with `last`, what is left after them too, as the last part.
+	 * Every full part of what is pending (and `tail`, bytes not kept yet) goes to R2 as a part of the
+	 * original's multipart upload, made with the first part, and leaves `pending`; with `last`, what is
+	 * left after them too, as the last part. A part's bytes leave `pending` once R2 has them.
 	 */
-	async #writeParts(row: UploadRow, last = false): Promise<void> {
-		for (;;) {
-			const pending = this.#pending();
-			if (pending.length === 0 || (pending.length < PART_BYTES && !last)) return;
-			const upload = row.multipart_id
-				? this.env.BUCKET.resumeMultipartUpload(originalKey(row.id), row.multipart_id)
+	async #writeParts(row: UploadRow, tail: Uint8Array = new Uint8Array(0), last = false): Promise<void> {
+		let bytes = concat([this.#pending(), tail]);
+		const parts = JSON.parse(row.parts) as R2UploadedPart[];
+		let uploadId = row.multipart_id;
+		while (bytes.length >= PART_BYTES || (last && bytes.length > 0)) {
+			const upload = uploadId
+				? this.env.BUCKET.resumeMultipartUpload(originalKey(row.id), uploadId)
 				: await this.env.BUCKET.createMultipartUpload(originalKey(row.id), {
-						httpMetadata: { contentType: row.content_type ?? "application/octet-stream" },
+						httpMetadata: { contentType: row.content_type ?? undefined },
 					});
-			if (!row.multipart_id) {
-				this.sql.exec("UPDATE upload SET multipart_id = ?", upload.uploadId);
-				row = this.#row()!;
-			}
-			const number = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM part").one().n + 1;
-			const part = await upload.uploadPart(number, pending.subarray(0, PART_BYTES));
-			this.sql.exec("INSERT INTO part (number, etag) VALUES (?, ?)", number, part.etag);
+			uploadId = upload.uploadId;
+			parts.push(await upload.uploadPart(parts.length + 1, bytes.subarray(0, PART_BYTES)));
+			bytes = bytes.subarray(PART_BYTES);
+			this.#update(row, { multipart_id: uploadId, parts: JSON.stringify(parts) });
 			this.sql.exec("DELETE FROM pending");
-			const rest = pending.subarray(PART_BYTES);
-			if (rest.length > 0) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", rest);
+			if (bytes.length > 0 && !last) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", bytes);
 		}
 	}
 
 	/**
-	 * All bytes are in: the original is completed in R2, read back to be hashed and checked to
-	 * its end (as POST /jobs checks a body), and its job made. Each step may be done again: the
-	 * alarm retries a completion cut short.
+	 * The last bytes are here (`tail`, not kept yet): the original is made whole in R2 before the
+	 * upload says it has them all (a failure here leaves the offset where it was: the client sends the
+	 * last bytes again). Then it is read back to be hashed and checked to its end (as POST /jobs checks
+	 * a body) and its job made; those steps the alarm does again if they are cut short.
 	 */
-	async #finish(row: UploadRow): Promise<Answer> {
+	async #finish(row: UploadRow, tail: Uint8Array, facts: Facts | null): Promise<Answer> {
 		this.#holder = null;
-		const again = row.status === "finishing";
-		if (!again) {
-			this.sql.exec("UPDATE upload SET status = 'finishing', updated_at = ?", Date.now());
-			await this.ctx.storage.setAlarm(Date.now() + FINISH_RETRY_MS);
-			row = this.#row()!;
-		}
 		const key = originalKey(row.id);
-		// Done again after a completion cut short: the original may be whole in R2 already.
-		const stored = again ? await this.env.BUCKET.head(key) : null;
-		if (stored?.size !== row.length) {
-			if (row.multipart_id) {
-				await this.#writeParts(row, true);
-				const parts = this.sql.exec<{ number: number; etag: string }>("SELECT number, etag FROM part ORDER BY number").toArray();
-				await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id).complete(
-					parts.map((p) => ({ partNumber: p.number, etag: p.etag })),
-				);
-			} else {
-				await this.env.BUCKET.put(key, this.#pending(), { httpMetadata: { contentType: row.content_type ?? undefined } });
+		if (row.status === "receiving") {
+			const contentType = facts?.contentType ?? row.content_type ?? undefined;
+			if (!row.multipart_id) {
+				// Under 5 MiB kept, and at most a slice more: one ordinary object.
+				await this.env.BUCKET.put(key, concat([this.#pending(), tail]), { httpMetadata: { contentType } });
+			} else if ((await this.env.BUCKET.head(key))?.size !== row.length) {
+				// (A completion whose answer was lost finds the object whole.)
+				await this.#writeParts(row, tail, true);
+				const parts = JSON.parse(this.#row()!.parts) as R2UploadedPart[];
+				await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id).complete(parts);
 			}
+			const now = Date.now();
+			this.#update(row, { status: "finishing", received: row.length, updated_at: now, ...factsColumns(facts) });
+			this.sql.exec("DELETE FROM pending");
+			await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
+			row = this.#row()!;
 		}
 		const original = await this.env.BUCKET.get(key);
 		if (!original) throw new Error(`upload ${row.id}: its original is not in R2 after completion`);
@@ -362,9 +352,7 @@ export class UploadObject extends SqliteObject {
 			original: { contentType: file.contentType, bytes: file.bytes, width: file.width, height: file.height },
 		});
 		const now = Date.now();
-		this.sql.exec("UPDATE upload SET status = 'finished', updated_at = ?, expires_at = ? + ttl_ms", now, now);
-		this.sql.exec("DELETE FROM pending");
-		this.sql.exec("DELETE FROM part");
+		this.#update(row, { status: "finished", updated_at: now, expires_at: now + row.ttl_ms });
 		await this.ctx.storage.setAlarm(now + row.ttl_ms);
 		return { ok: true, upload: toState(this.#row()!), job };
 	}
@@ -382,7 +370,6 @@ export class UploadObject extends SqliteObject {
 		this.sql.exec("DELETE FROM pending");
 		await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
 		await this.#cleanUp(row);
-		this.sql.exec("DELETE FROM part");
 	}
 
 	/** What a gone upload held outside this object, let go (each step may be done again). */
@@ -398,6 +385,15 @@ export class UploadObject extends SqliteObject {
 		await ownerStub(this.env, row.owner_id).release(row.id);
 		// No job was made (a gone upload never makes one), so its slug can go back.
 		if (row.slug !== row.id) await slugClaim(this.env, row.slug).release(row.id);
+	}
+
+	/** Sets `columns` of the upload's row, in one statement: one row written. */
+	#update(row: UploadRow, columns: Partial<UploadRow>): void {
+		const names = Object.keys(columns).filter((name) => name in row);
+		this.sql.exec(
+			`UPDATE upload SET ${names.map((name) => `${name} = ?`).join(", ")}`,
+			...names.map((name) => columns[name as keyof UploadRow] ?? null),
+		);
 	}
 
 	/** The bytes waiting for a part, in order. */
@@ -422,6 +418,13 @@ export class UploadObject extends SqliteObject {
 		return run;
 	}
 }
+
+/** What the file's first bytes say of it (upload/ingest.ts, inspectHead). */
+type Facts = ReturnType<typeof inspectHead>;
+
+/** The facts as the upload's columns, if there are any yet. */
+const factsColumns = (facts: Facts | null): Partial<UploadRow> =>
+	facts ? { content_type: facts.contentType, width: facts.width, height: facts.height } : {};
 
 const beyondLength = (length: number) =>
 	new ApiError(413, "payload_too_large", `The PATCH goes past the upload's Upload-Length, ${length} bytes.`, { limit: length });

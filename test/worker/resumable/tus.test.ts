@@ -314,7 +314,7 @@ describe("tus PATCH", () => {
 		const state = () =>
 			runInDurableObject(uploadStub(env, id), (_o, s) => ({
 				pending: s.storage.sql.exec<{ n: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS n FROM pending").one().n,
-				parts: s.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM part").one().n,
+				parts: (JSON.parse(s.storage.sql.exec<{ parts: string }>("SELECT parts FROM upload").one().parts) as unknown[]).length,
 			}));
 		expect((await patch(url, 0, image.slice(0, 3_000_000))).status).toBe(204);
 		expect(await state()).toEqual({ pending: 3_000_000, parts: 0 });
@@ -325,6 +325,22 @@ describe("tus PATCH", () => {
 		expect(stored?.size).toBe(size);
 		expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(image);
 		expect((await jobOf(id)).status).toBe("queued");
+	});
+});
+
+describe("tus completion cut short", () => {
+	it("makes the job from its alarm when the original is whole in R2 but the job was not made", async () => {
+		const image = pngLike(3000);
+		const { url, id } = await created(image.length);
+		// As if the Worker died after the last PATCH made the original whole: the alarm finishes the job.
+		await env.BUCKET.put(originalKey(id), image, { httpMetadata: { contentType: "image/png" } });
+		await runInDurableObject(uploadStub(env, id), (_o, state) =>
+			state.storage.sql.exec("UPDATE upload SET status = 'finishing', received = length, content_type = 'image/png'"),
+		);
+		expect(await jobStub(env, id).get()).toBeNull();
+		expect(await runDurableObjectAlarm(uploadStub(env, id))).toBe(true);
+		expect(await jobOf(id)).toMatchObject({ status: "queued", original: { contentType: "image/png", bytes: 3000 } });
+		expect(await offsetOf(url)).toBe(3000);
 	});
 });
 
