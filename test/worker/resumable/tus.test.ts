@@ -4,7 +4,7 @@ import { hex } from "../../../src/base/crypto";
 import { ulid } from "../../../src/base/ids";
 import { originalKey } from "../../../src/base/storage";
 import type { JobView } from "../../../src/http/job-view";
-import { jobStub, slugClaim, uploadStub } from "../../../src/objects";
+import { jobStub, ownerStub, slugClaim, uploadStub } from "../../../src/objects";
 import { receive } from "../../../src/resumable/receive";
 import { caller, env, expectProblem, jpegLike, newKey, pngLike, request, storedState, uniqueSlug } from "../helpers";
 
@@ -68,6 +68,29 @@ describe("tus discovery and version", () => {
 			412,
 			"unsupported_version",
 		);
+	});
+
+	it("answers a browser's preflight as CORS, and lets it read the tus headers", async () => {
+		const preflight = await request(
+			"/uploads/01m8hf579a46pj7cvwrb2j8xcf",
+			{
+				method: "OPTIONS",
+				headers: {
+					Origin: "https://app.example",
+					"Access-Control-Request-Method": "PATCH",
+					"Access-Control-Request-Headers": "authorization, tus-resumable, upload-offset, content-type",
+				},
+			},
+			null,
+		);
+		expect(preflight.status).toBe(204);
+		expect(preflight.headers.get("Access-Control-Allow-Methods")).toMatch(/PATCH/);
+		expect(preflight.headers.get("Access-Control-Allow-Headers")).toMatch(/Upload-Offset/);
+		const created = await request("/uploads", {
+			method: "POST",
+			headers: { ...TUS, "Upload-Length": "10", Origin: "https://app.example" },
+		});
+		expect(created.headers.get("Access-Control-Expose-Headers")).toMatch(/Location.*Upload-Offset|Upload-Offset.*Location/);
 	});
 
 	it("needs an API key, and shows no other owner's upload (404)", async () => {
@@ -325,6 +348,20 @@ describe("tus PATCH", () => {
 		expect(stored?.size).toBe(size);
 		expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(image);
 		expect((await jobOf(id)).status).toBe("queued");
+	});
+});
+
+describe("tus and the owner's jobs in flight", () => {
+	it("an upload still receiving keeps its place when the owner's stale places are swept", async () => {
+		const { id } = await created(5000);
+		const owner = ownerStub(env, caller.ownerId);
+		// Make its place look old, as an upload that has taken minutes does, then ask for one more at the limit.
+		await runInDurableObject(owner, (_o, state) => state.storage.sql.exec("UPDATE in_flight SET admitted_at = 0"));
+		expect(await owner.admit(ulid(), 1)).toEqual({ reason: "in_flight" });
+		expect(await inFlight()).toBe(1);
+		// Terminated, it gives its place back.
+		expect((await request(`/uploads/${id}`, { method: "DELETE", headers: TUS })).status).toBe(204);
+		expect(await inFlight()).toBe(0);
 	});
 });
 
