@@ -4,6 +4,7 @@
  */
 import * as tus from "tus-js-client";
 import { afterAll, describe, expect, it } from "vitest";
+import { uniqueJpeg } from "../../scripts/cost.mjs";
 import type { JobView as Job } from "../../src/http/job-view";
 import { api, base, fixture, keyA, settle, thumbnailOf } from "./jobs";
 import { startCuttingProxy } from "./support.mjs";
@@ -36,7 +37,8 @@ function tusUpload(file: Uint8Array, options: { endpoint?: string; uploadUrl?: s
 
 describe("tus uploads (tus-js-client)", () => {
 	it("a 12 MP JPEG in 1 MiB chunks, cut at half way, resumes where the server stopped, and ends done", async () => {
-		const photo = Buffer.from(fixture("large-4000x3000.jpg"));
+		// Bytes of its own (a JPEG comment added): other tests upload this photo too, and dedupe is checked below.
+		const photo = uniqueJpeg(Buffer.from(fixture("large-4000x3000.jpg")), `tus-${Date.now()}`);
 		const proxy = await startCuttingProxy(base, { cutAfter: Math.floor(photo.length / 2) });
 		proxies.push(proxy);
 		const slug = `tus-${Math.random().toString(36).slice(2, 10)}`;
