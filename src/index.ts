@@ -1,5 +1,5 @@
 /** Wires the edge-thumbnails Worker: HTTP routes, the queue consumer and the Durable Objects. */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { describeRoute, openAPIRouteHandler } from "hono-openapi";
@@ -33,11 +33,14 @@ export { ThumborContainer } from "./render/thumbor-container";
 export { UploadObject } from "./resumable/upload-object";
 export { ClaimObject } from "./upload/claim-object";
 
+/** Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key). */
+const fromAllowedOrigin = (origin: string, c: Context<{ Bindings: Env }>) => {
+	const allowed = settings(c.env).corsOrigins;
+	return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+};
+
 const apiCors = cors({
-	origin: (origin, c) => {
-		const allowed = settings(c.env).corsOrigins;
-		return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
-	},
+	origin: fromAllowedOrigin,
 	allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
 	allowHeaders: ["Authorization", "Idempotency-Key", "Content-Type"],
 	exposeHeaders: ["Location", "Retry-After", "Idempotent-Replayed", "Link", "WWW-Authenticate", "Server-Timing"],
@@ -46,10 +49,7 @@ const apiCors = cors({
 
 /** The same, for tus clients: their methods and headers. */
 const uploadsCors = cors({
-	origin: (origin, c) => {
-		const allowed = settings(c.env).corsOrigins;
-		return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
-	},
+	origin: fromAllowedOrigin,
 	allowMethods: ["POST", "HEAD", "PATCH", "DELETE", "OPTIONS"],
 	allowHeaders: ["Authorization", "Content-Type", ...TUS_REQUEST_HEADERS],
 	exposeHeaders: ["Location", "Retry-After", "Server-Timing", ...TUS_RESPONSE_HEADERS],
@@ -87,7 +87,7 @@ const app = new Hono<{ Bindings: Env }>()
 			return c.json({ status: up ? "ok" : "degraded", ...origin }, up ? 200 : 503, { "Cache-Control": "no-store" });
 		},
 	)
-	// Browsers may call the API from the origins in CORS_ALLOWED_ORIGINS (preflights need no key).
+	// CORS for the API's browser callers; a metrics event around every upload.
 	.use("*", serverTiming)
 	.use("/jobs/*", apiCors)
 	.use("/jobs", uploadMetrics)

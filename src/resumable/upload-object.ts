@@ -67,16 +67,10 @@ type UploadRow = {
 };
 
 /** What the Worker knows of a new upload once its creation request passed every check. */
-export interface NewUpload {
-	id: JobId;
-	ownerId: OwnerId;
+export interface NewUpload
+	extends Pick<UploadState, "id" | "ownerId" | "length" | "metadata" | "slug" | "callbackUrl" | "filename" | "traceId"> {
+	/** The API key that made it: its webhook secrets sign the job's events. */
 	keyHash: string | null;
-	length: number;
-	metadata: string;
-	slug: Slug;
-	callbackUrl: string | null;
-	filename: string | null;
-	traceId: string;
 	/** The limits in force at creation: the whole upload is held to them. */
 	limits: UploadLimits;
 	/** How long an unfinished upload lives after its last bytes; a finished one is remembered as long. */
@@ -92,7 +86,8 @@ export interface Slice {
 	end: boolean;
 }
 
-export type Answer = { ok: true; upload: UploadState; job: Job | null } | { ok: false; problem: Problem };
+/** What a change of the upload came to: the upload (and its job, once made), or the problem that refused it. */
+export type Answer = { upload: UploadState; job: Job | null } | { problem: Problem };
 
 /** The most bytes one slice carries: a row of `pending` (SQLite rows hold at most 2 MB). */
 export const SLICE_BYTES = 1024 * 1024;
@@ -130,10 +125,11 @@ const offsetMismatch = (given: number, received: number) =>
  * becomes. Bytes arrive in slices of at most SLICE_BYTES (the Worker cuts each PATCH body into
  * them) and are kept as they arrive: in this object's SQLite (`pending`, a row a slice) until
  * PART_BYTES of them make an R2 part of the original's multipart upload. The file's first bytes
- * are checked as POST /jobs checks them the moment HEAD_BYTES are in; a refused file leaves nothing.
- * When the last byte is in, the rest goes to R2, the stored file is read back to be hashed and
- * checked to its end, and the job is made. One PATCH at a time: a PATCH's first slice takes the
- * upload, its last lets go. Calls that change the upload run one after another (`#serial`).
+ * are checked as POST /jobs checks them, as they come (its type from SNIFF_BYTES, its size and
+ * scans from HEAD_BYTES); a refused file leaves nothing. The slice with the last byte goes to R2
+ * with what is pending, the stored file is read back to be hashed and checked to its end, and the
+ * job is made. One PATCH at a time: a PATCH's first slice takes the upload, its last lets go.
+ * Calls that change the upload run one after another (`#serial`).
  */
 export class UploadObject extends SqliteObject {
 	/** The PATCH that holds the upload, until its last slice or until `until` passes (its Worker died). */
@@ -190,7 +186,9 @@ export class UploadObject extends SqliteObject {
 			try {
 				return await this.#append(ownerId, slice);
 			} catch (err) {
-				if (err instanceof ApiError) return { ok: false, problem: err.toProblem() };
+				if (err instanceof ApiError) return { problem: err.toProblem() };
+				// R2 or SQLite failed: the PATCH ends here, and the next may go on at once.
+				if (this.#holder?.token === slice.token) this.#holder = null;
 				throw err;
 			}
 		});
@@ -200,10 +198,10 @@ export class UploadObject extends SqliteObject {
 	terminate(ownerId: string): Promise<Answer> {
 		return this.#serial(async () => {
 			const row = this.#row();
-			if (!row || row.owner_id !== ownerId) return { ok: false, problem: notFound(this.#id()).toProblem() };
-			if (row.status !== "receiving") return { ok: false, problem: settled(row).toProblem() };
+			if (!row || row.owner_id !== ownerId) return { problem: notFound(this.#id()).toProblem() };
+			if (row.status !== "receiving") return { problem: settled(row).toProblem() };
 			await this.#giveUp(row, { status: 410, code: "terminated", detail: "Its owner terminated it." });
-			return { ok: true, upload: toState(this.#row()!), job: null };
+			return { upload: toState(this.#row()!), job: null };
 		});
 	}
 
@@ -243,7 +241,7 @@ export class UploadObject extends SqliteObject {
 			if (slice.offset !== row.received) throw offsetMismatch(slice.offset, row.received);
 			if (row.status !== "receiving") {
 				if (slice.bytes.length > 0) throw beyondLength(row.length);
-				return { ok: true, upload: toState(row), job: null };
+				return { upload: toState(row), job: null };
 			}
 		} else if (this.#holder?.token !== slice.token) {
 			// This PATCH stalled long enough for another to take the upload over.
@@ -277,7 +275,7 @@ export class UploadObject extends SqliteObject {
 			row = this.#row()!;
 		}
 		await this.#writeParts(row);
-		return { ok: true, upload: toState(this.#row()!), job: null };
+		return { upload: toState(this.#row()!), job: null };
 	}
 
 	/**
@@ -339,7 +337,7 @@ export class UploadObject extends SqliteObject {
 		} catch (err) {
 			if (!(err instanceof ApiError)) throw err;
 			await this.#giveUp(row, err.toProblem());
-			return { ok: false, problem: err.toProblem() };
+			return { problem: err.toProblem() };
 		}
 		const job = await makeJob(this.env, {
 			id: row.id,
@@ -354,7 +352,7 @@ export class UploadObject extends SqliteObject {
 		const now = Date.now();
 		this.#update(row, { status: "finished", updated_at: now, expires_at: now + row.ttl_ms });
 		await this.ctx.storage.setAlarm(now + row.ttl_ms);
-		return { ok: true, upload: toState(this.#row()!), job };
+		return { upload: toState(this.#row()!), job };
 	}
 
 	/** The upload goes: nothing of its bytes stays, its place in flight and its slug are free; it answers 410 for a day. */
