@@ -36,6 +36,7 @@ import bisect
 import ctypes
 import ctypes.util
 import io
+import json
 import os
 import threading
 import time
@@ -44,6 +45,7 @@ from collections.abc import Callable
 
 import pillow_heif
 from PIL import Image, ImageFile
+from placeholder import image_facts, oriented, placeholder
 from refusals import Refusal, refuse_later
 from thumbor.engines.pil import Engine as PILEngine
 from thumbor.utils import logger
@@ -350,6 +352,9 @@ class Engine(PILEngine):
     and decoding in Thumbor's thread pool rather than on its event loop."""
 
     _pending_orientation: int | None = None
+    # What the original is (placeholder.image_facts), read when it is opened; its EXIF orientation.
+    _facts: dict | None = None
+    _orientation: int | None = None
 
     @property
     def image(self):
@@ -371,6 +376,7 @@ class Engine(PILEngine):
         first use of the pixels, in the thread pool; the metadata says upright at once."""
         exif = self._get_exif_object()
         orientation = exif.get_orientation() if exif else None
+        self._orientation = orientation
         if orientation in (None, 1):
             return
         self._pending_orientation = orientation
@@ -416,6 +422,7 @@ class Engine(PILEngine):
             return None
         if img is None or isinstance(img, list):
             return img
+        self._facts = image_facts(img, buffer)
         refusal = over_limits(img, buffer, MAX_PIXELS, MAX_DECODED_BYTES)
         if refusal is not None:
             logger.warning("refused unopened: %s", refusal.log_message % refusal.args)
@@ -435,3 +442,22 @@ class Engine(PILEngine):
         img = guard(img, buffer)
         reduce_on_decode(img, width, height)
         return img
+
+    def read(self, extension=None, quality=None):
+        """The output's bytes; the answer also says what the image is (its facts) and how to paint
+        it before it loads (its placeholder), from the pixels about to be encoded."""
+        handler = getattr(self.context, "request_handler", None)
+        if handler is not None and self._facts is not None:
+            started = time.perf_counter()
+            thumbhash, color = placeholder(self.image)
+            handler.set_header(THUMBHASH_HEADER, thumbhash)
+            handler.set_header(COLOR_HEADER, color)
+            handler.set_header(FACTS_HEADER, json.dumps(oriented(self._facts, self._orientation), separators=(",", ":")))
+            handler.set_header("Server-Timing", "placeholder;dur=%.2f" % ((time.perf_counter() - started) * 1000))
+        return super().read(extension, quality)
+
+
+# What the answer says of the image besides its bytes (src/render/origin-client.ts reads them).
+THUMBHASH_HEADER = "Edge-Thumbhash"
+COLOR_HEADER = "Edge-Color"
+FACTS_HEADER = "Edge-Facts"
