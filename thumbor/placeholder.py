@@ -110,7 +110,7 @@ def dominant_color(img: Image.Image) -> str:
         score = count * (0.35 + chroma)
         if score > best_score:
             best, best_score = colour, score
-    return "#%02x%02x%02x" % best
+    return "#" + "".join(f"{c:02x}" for c in best)
 
 
 def placeholder(img: Image.Image) -> tuple[str, str]:
