@@ -55,6 +55,69 @@ export const ThumbnailInfo = z.object({
 });
 export type ThumbnailInfo = z.infer<typeof ThumbnailInfo>;
 
+/** How to paint a thumbnail before it loads, as the origin read it from the thumbnail's own pixels. */
+export const Placeholder = z
+	.object({
+		thumbhash: z
+			.string()
+			.regex(/^[A-Za-z0-9+/]{6,64}={0,2}$/)
+			.describe("The thumbnail's ThumbHash (github.com/evanw/thumbhash), base64: decodes to a small blurred picture of it"),
+		color: z
+			.string()
+			.regex(/^#[0-9a-f]{6}$/)
+			.describe("The picture's dominant colour, the one a person would name (not an average): a background while it loads"),
+	})
+	.meta({ id: "Placeholder" });
+export type Placeholder = z.infer<typeof Placeholder>;
+
+/** What the original is, as the origin read it when it opened it (never its location or device). */
+export const ImageFacts = z
+	.object({
+		format: z.string().max(16).describe("As its decoder names it: jpeg, png, gif, webp, avif, heif, tiff"),
+		width: z.number().int().positive().describe("As stored"),
+		height: z.number().int().positive(),
+		displayWidth: z.number().int().positive().describe("As displayed: after its EXIF orientation"),
+		displayHeight: z.number().int().positive(),
+		orientation: z.number().int().min(1).max(8).describe("Its EXIF orientation (1: as stored)"),
+		rotated: z.boolean().describe("Whether it is displayed turned or mirrored from how it is stored"),
+		frames: z.number().int().positive(),
+		animated: z.boolean(),
+		alpha: z.boolean().describe("Whether it has transparency"),
+		bitDepth: z.number().int().positive().describe("Bits per sample"),
+		colorSpace: z.enum(["rgb", "gray", "cmyk"]),
+		iccProfile: z
+			.string()
+			.max(32)
+			.nullable()
+			.describe("An embedded colour profile: a standard one's name (sRGB, Display P3, Adobe RGB (1998)…) or other; null: none"),
+	})
+	.meta({ id: "ImageFacts" });
+export type ImageFacts = z.infer<typeof ImageFacts>;
+
+/** What the origin says of an image beside its thumbnail (null where it did not say). */
+export interface ImageDetails {
+	placeholder: Placeholder | null;
+	facts: ImageFacts | null;
+}
+export const NO_DETAILS: ImageDetails = { placeholder: null, facts: null };
+
+/** Details from their text form (Thumbor's headers, a thumbnail's R2 metadata): each part where it is whole and valid. */
+export function parseImageDetails(
+	thumbhash: string | null | undefined,
+	color: string | null | undefined,
+	facts: string | null | undefined,
+): ImageDetails {
+	const placeholder = Placeholder.safeParse({ thumbhash, color });
+	let parsed: unknown = null;
+	try {
+		parsed = JSON.parse(facts ?? "null");
+	} catch {
+		// not JSON: no facts
+	}
+	const valid = ImageFacts.safeParse(parsed);
+	return { placeholder: placeholder.success ? placeholder.data : null, facts: valid.success ? valid.data : null };
+}
+
 export const OwnerId = z
 	.string()
 	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use 1-64 letters, digits, dots, underscores and hyphens")
@@ -142,6 +205,8 @@ export const Job = NewJob.omit({ indexShards: true, keyHash: true }).extend({
 	version: z.number().int().describe("Grows with every change: lets the listing index keep the newest view"),
 	webhookEvents: z.array(WebhookEvent).describe("The job's events and each delivery attempt, oldest first"),
 	deduplicatedFrom: z.string().nullable().describe("The owner's earlier job with the same bytes whose thumbnail this one copied"),
+	placeholder: Placeholder.nullable().describe("Once done: how to paint the thumbnail before it loads"),
+	facts: ImageFacts.nullable().describe("Once done: what the original is, as the origin read it"),
 	createdAt: z.number().int(),
 	updatedAt: z.number().int(),
 });

@@ -1,5 +1,5 @@
 /** Where things live in R2, and how long caches may keep them. */
-import { type JobId, type Slug, thumbnailPath } from "./contracts";
+import { type ImageDetails, type JobId, parseImageDetails, type Slug, thumbnailPath } from "./contracts";
 
 /** The upload as sent; `httpMetadata.contentType` is the sniffed type. */
 export const originalKey = (id: JobId) => `originals/${id}`;
@@ -18,6 +18,8 @@ export interface ThumbnailMeta {
 	height: number;
 	/** The earlier job whose thumbnail was copied (deduplicated), if any. */
 	copiedFrom: JobId | null;
+	/** What the origin said of the image: kept with the thumbnail, for an attempt that finds it written. */
+	details: ImageDetails;
 }
 
 export function putThumbnail(bucket: R2Bucket, slug: Slug, bytes: Uint8Array, meta: ThumbnailMeta): Promise<R2Object> {
@@ -28,9 +30,15 @@ export function putThumbnail(bucket: R2Bucket, slug: Slug, bytes: Uint8Array, me
 			width: String(meta.width),
 			height: String(meta.height),
 			...(meta.copiedFrom && { copiedFrom: meta.copiedFrom }),
+			...(meta.details.placeholder && { thumbhash: meta.details.placeholder.thumbhash, color: meta.details.placeholder.color }),
+			...(meta.details.facts && { facts: JSON.stringify(meta.details.facts) }),
 		},
 	});
 }
+
+/** The details a thumbnail's R2 object keeps (putThumbnail). */
+export const detailsOf = (customMetadata: Record<string, string> = {}): ImageDetails =>
+	parseImageDetails(customMetadata.thumbhash, customMetadata.color, customMetadata.facts);
 
 /** A deleted job's slug: an empty marker, so its thumbnail URL answers 410 Gone rather than 404. */
 export const goneKey = (slug: Slug) => `gone/${slug}`;

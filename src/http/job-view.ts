@@ -1,10 +1,12 @@
 import { z } from "zod";
 import {
+	ImageFacts,
 	ImageType,
 	type Job,
 	JobError,
 	JobId,
 	JobStatus,
+	Placeholder,
 	Slug,
 	TraceId,
 	thumbnailPath,
@@ -34,6 +36,7 @@ export const JobView = z
 				width: z.number().int().positive().nullable().describe("From the file's header; null where it did not say"),
 				height: z.number().int().positive().nullable(),
 				deletedAt: Instant.optional().describe("When the original was deleted (ORIGINAL_RETENTION_DAYS, or with the job)"),
+				facts: ImageFacts.optional().describe("Once done: what the image is, as the origin read it when it opened it"),
 			})
 			.optional()
 			.describe("Absent only while uploading, until the file's first 64 KiB have arrived and passed the checks"),
@@ -48,6 +51,7 @@ export const JobView = z
 			.optional()
 			.describe("While uploading: how far the resumable upload is"),
 		thumbnail: z.object({ width: z.number().int(), height: z.number().int(), bytes: z.number().int() }).optional(),
+		placeholder: Placeholder.optional().describe("Once done: paint this while the thumbnail loads"),
 		deduplicated: z.literal(true).optional().describe("The thumbnail was copied from an earlier job with identical bytes"),
 		deduplicatedFrom: JobId.optional(),
 		deletedAt: Instant.optional(),
@@ -90,10 +94,15 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 		...(job.error && { error: job.error }),
 		...(job.nextAttemptAt !== null && { nextAttemptAt: iso(job.nextAttemptAt) }),
 		attempts: job.attempts,
-		original: { ...job.original, ...(job.originalDeletedAt !== null && { deletedAt: iso(job.originalDeletedAt) }) },
+		original: {
+			...job.original,
+			...(job.originalDeletedAt !== null && { deletedAt: iso(job.originalDeletedAt) }),
+			...(job.facts && { facts: job.facts }),
+		},
 		...(job.thumbnail && {
 			thumbnail: { width: job.thumbnail.width, height: job.thumbnail.height, bytes: job.thumbnail.bytes },
 		}),
+		...(job.placeholder && { placeholder: job.placeholder }),
 		...(job.deduplicatedFrom !== null && { deduplicated: true as const, deduplicatedFrom: job.deduplicatedFrom }),
 		...(job.deletedAt !== null && { deletedAt: iso(job.deletedAt) }),
 		...(job.callbackUrl && {

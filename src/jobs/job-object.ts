@@ -1,6 +1,14 @@
 import { gaveUp, type RetryPolicy } from "../base/attempts";
 import { settings } from "../base/config";
-import { type Job, type JobError, type JobStatus, type NewJob, TERMINAL_STATUSES, type ThumbnailInfo } from "../base/contracts";
+import {
+	type ImageDetails,
+	type Job,
+	type JobError,
+	type JobStatus,
+	type NewJob,
+	TERMINAL_STATUSES,
+	type ThumbnailInfo,
+} from "../base/contracts";
 import { count } from "../base/metering";
 import { shardOf } from "../base/shards";
 import { SqliteObject } from "../base/sql";
@@ -125,34 +133,40 @@ export class JobObject extends SqliteObject {
 	async storeThumbnail(
 		bytes: Uint8Array,
 		size: { width: number; height: number },
+		details: ImageDetails,
 		dedupOf: string | null = null,
 	): Promise<Job | null> {
 		const row = this.#record.row();
 		if (row?.status !== "processing") return null;
-		const stored = await this.#thumbnail.put(row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf });
+		const stored = await this.#thumbnail.put(row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf, details });
 		const after = this.#record.row()!;
 		if (after.status === "deleted") {
 			await this.env.BUCKET.delete(thumbnailKey(row.slug));
 			return this.#toJob(after);
 		}
-		return await this.succeed({ width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag }, dedupOf);
+		const thumbnail = { width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag };
+		return await this.succeed(thumbnail, details, dedupOf);
 	}
 
 	/**
 	 * The thumbnail is in R2: the job is done (unless it was deleted meanwhile: then it stays
-	 * deleted). `dedupOf`: the earlier job whose thumbnail was copied instead of asking Thumbor.
+	 * deleted), with what the origin said of the image. `dedupOf`: the earlier job whose
+	 * thumbnail (and details) were copied instead of asking Thumbor.
 	 */
-	async succeed(thumbnail: ThumbnailInfo, dedupOf: string | null = null): Promise<Job> {
+	async succeed(thumbnail: ThumbnailInfo, details: ImageDetails, dedupOf: string | null = null): Promise<Job> {
 		const row = this.#record.row();
 		if (row?.status === "deleted") return this.#toJob(row);
+		const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
 		this.#record.update(
-			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL,
-			 thumbnail_width = ?, thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?, ended_at = ?`,
+			`status = 'done', lease_until = NULL, error_code = NULL, error_message = NULL, thumbnail_width = ?,
+			 thumbnail_height = ?, thumbnail_bytes = ?, thumbnail_etag = ?, dedup_of = ?, placeholder = ?, facts = ?, ended_at = ?`,
 			thumbnail.width,
 			thumbnail.height,
 			thumbnail.bytes,
 			thumbnail.etag,
 			dedupOf,
+			json(details.placeholder),
+			json(details.facts),
 			Date.now(),
 		);
 		await this.#afterEnd.ended("job.done", true);

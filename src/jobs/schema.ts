@@ -34,6 +34,8 @@ const JOB_TABLE = `CREATE TABLE job (
 	thumbnail_bytes INTEGER,
 	thumbnail_etag TEXT,
 	dedup_of TEXT, -- the earlier job whose thumbnail this one copied (same bytes)
+	placeholder TEXT, -- once done: JSON of the Placeholder the origin sent (thumbhash, color)
+	facts TEXT, -- once done: JSON of the ImageFacts the origin read from the original
 	error_code TEXT,
 	error_message TEXT,
 	version INTEGER NOT NULL DEFAULT 0,
@@ -71,6 +73,8 @@ export type JobRow = {
 	thumbnail_bytes: number | null;
 	thumbnail_etag: string | null;
 	dedup_of: string | null;
+	placeholder: string | null;
+	facts: string | null;
 	error_code: string | null;
 	error_message: string | null;
 	version: number;
@@ -99,6 +103,8 @@ export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
 		callbackUrl: row.callback_url,
 		sha256: row.sha256,
 		deduplicatedFrom: row.dedup_of,
+		placeholder: row.placeholder === null ? null : JSON.parse(row.placeholder),
+		facts: row.facts === null ? null : JSON.parse(row.facts),
 		webhookEvents,
 		slug: row.slug,
 		traceId: row.trace_id,

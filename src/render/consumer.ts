@@ -8,10 +8,10 @@
  */
 import { AttemptError, gaveUp, retryDelayMs } from "../base/attempts";
 import { type Settings, settings } from "../base/config";
-import { type Job, JobMessage, pixelsOf } from "../base/contracts";
+import { type ImageDetails, type Job, JobMessage, pixelsOf } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
 import { JOB, record } from "../base/metrics";
-import { originalKey, thumbnailKey } from "../base/storage";
+import { detailsOf, originalKey, thumbnailKey } from "../base/storage";
 import { Steps } from "../base/timing";
 import { inSpan } from "../base/tracing";
 import { digestClaim, jobStub } from "../objects";
@@ -163,10 +163,10 @@ async function makeThumbnail(
 			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
 		}
 		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
-		return steps.time("store", () => stub.succeed(thumbnail));
+		return steps.time("store", () => stub.succeed(thumbnail, detailsOf(stored.customMetadata)));
 	}
 	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
-	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.from));
+	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.details, reused.from));
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
 	const rendered = await steps.time("thumbor", () =>
@@ -176,7 +176,7 @@ async function makeThumbnail(
 			traceId: job.traceId,
 		}),
 	);
-	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info));
+	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info, rendered.details));
 }
 
 /** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
@@ -211,7 +211,7 @@ async function reuseThumbnail(
 	env: Env,
 	job: Job,
 	holder: string | null,
-): Promise<{ bytes: Uint8Array; width: number; height: number; from: string } | null> {
+): Promise<{ bytes: Uint8Array; width: number; height: number; details: ImageDetails; from: string } | null> {
 	if (!holder || holder === job.id || !job.sha256) return null;
 	const source = await jobStub(env, holder).get();
 	if (source?.status === "done" && source.thumbnail) {
@@ -221,6 +221,8 @@ async function reuseThumbnail(
 				bytes: new Uint8Array(await object.arrayBuffer()),
 				width: source.thumbnail.width,
 				height: source.thumbnail.height,
+				// The same bytes: the same placeholder and facts.
+				details: { placeholder: source.placeholder, facts: source.facts },
 				from: source.id,
 			};
 		}

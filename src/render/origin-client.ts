@@ -4,7 +4,7 @@
  */
 
 import { AttemptError } from "../base/attempts";
-import { type JobErrorCode, THUMBNAIL } from "../base/contracts";
+import { type ImageDetails, type JobErrorCode, parseImageDetails, THUMBNAIL } from "../base/contracts";
 import { traceparent } from "../base/tracing";
 import { readWebpInfo, type WebpInfo } from "../images/webp";
 
@@ -27,7 +27,20 @@ export interface ThumborOrigin {
 export interface Rendered {
 	bytes: Uint8Array;
 	info: WebpInfo;
+	/** What our engine said of the image beside it (thumbor/placeholder.py): none from a stock Thumbor. */
+	details: ImageDetails;
 }
+
+/** The headers our engine says them in (thumbor/edge_engine.py). */
+export const DETAIL_HEADERS = { thumbhash: "Edge-Thumbhash", color: "Edge-Color", facts: "Edge-Facts" } as const;
+
+/** The placeholder and facts in Thumbor's answer, where they are there and valid. */
+const detailsOf = (res: Response): ImageDetails =>
+	parseImageDetails(
+		res.headers.get(DETAIL_HEADERS.thumbhash),
+		res.headers.get(DETAIL_HEADERS.color),
+		res.headers.get(DETAIL_HEADERS.facts),
+	);
 
 /**
  * How long one attempt waits for Thumbor. Our engine stops any one decode well
@@ -100,7 +113,7 @@ export async function renderThumbnail(
 			true,
 		);
 	}
-	return { bytes, info };
+	return { bytes, info, details: detailsOf(res) };
 }
 
 const UNDECODABLE = "The image could not be decoded: it may be corrupt or truncated. Upload a complete image.";

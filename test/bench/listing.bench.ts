@@ -66,6 +66,8 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 					callbackUrl: null,
 					sha256: null,
 					deduplicatedFrom: null,
+					placeholder: null,
+					facts: null,
 					webhookEvents: [],
 					slug: id,
 					traceId: "4bf92f3577b34da6a3ce929d0e0e4736",

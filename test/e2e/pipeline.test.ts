@@ -51,7 +51,7 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		const job = await settle(created.id);
 		expect(job, JSON.stringify(job.error)).toMatchObject({ status: "done", attempts: 1 });
 		expect(job.thumbnailUrl).toBe(`${base}/thumbnails/${slug}.webp`);
-		await thumbnailOf(job);
+		await thumbnailOf(job, image);
 	});
 
 	describe("beside stock Thumbor (the same venv, our engine and detector off)", () => {
@@ -83,7 +83,7 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 
 	it.each(["rotated-exif6.jpg", "rotated-exif6.heic"])("applies the orientation of %s", async (name) => {
 		const job = await settle((await uploadOk(fixture(name), { contentType: "image/jpeg" })).id);
-		const { decoded } = await thumbnailOf(job);
+		const { decoded } = await thumbnailOf(job, fixture(name));
 		// Upright the photo is red above blue; unrotated it would be red beside blue.
 		expect(decoded.top[0]).toBeGreaterThan(200);
 		expect(decoded.top[2]).toBeLessThan(50);
@@ -92,7 +92,8 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 	});
 
 	it.each([1, 2, 3, 4, 5, 6, 7, 8])("shows a JPEG with EXIF orientation %i upright and unmirrored", async (n) => {
-		const { decoded } = await thumbnailOf(await settle((await uploadOk(fixture(`orientation-${n}.jpg`))).id));
+		const image = fixture(`orientation-${n}.jpg`);
+		const { decoded } = await thumbnailOf(await settle((await uploadOk(image)).id), image);
 		const near = (rgb: number[], want: number[]) => rgb.every((v, i) => Math.abs(v - want[i]!) < 40);
 		const [topLeft, topRight, bottomLeft, bottomRight] = decoded.quadrants;
 		expect(

@@ -7,6 +7,11 @@ export function inspectImage(
 	width: number;
 	height: number;
 	frames: number;
+	mode: string;
+	alpha: boolean;
+	orientation: number;
+	/** Alpha-weighted, 0..255 a channel. */
+	mean: number[];
 	top: number[];
 	bottom: number[];
 	stdev: number;

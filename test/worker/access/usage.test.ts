@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { dayOf, monthEnd } from "../../../src/access/owner-object";
+import { NO_DETAILS } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { jobStub } from "../../../src/objects";
@@ -56,7 +57,7 @@ describe("GET /usage", () => {
 
 		const stub = jobStub(env, done.id);
 		await stub.begin(POLICY);
-		await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 });
+		await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS);
 		await jobStub(env, failed.id).fail({ code: "unprocessable_image", message: "corrupt" });
 		// The release that counts them is sent in the background.
 		await expect.poll(async () => (await usageOf(secret)).inFlight).toBe(1);

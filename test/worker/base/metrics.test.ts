@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { NO_DETAILS } from "../../../src/base/contracts";
 import { columns, JOB, UPLOAD, WEBHOOK } from "../../../src/base/metrics";
 import type { JobView } from "../../../src/http/job-view";
 import { jobStub } from "../../../src/objects";
@@ -72,7 +73,7 @@ describe("metrics (Analytics Engine)", () => {
 		).json()) as JobView;
 		const stub = jobStub(env, created.id);
 		await stub.begin(POLICY);
-		await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' });
+		await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' }, NO_DETAILS);
 		await runDurableObjectAlarm(stub);
 		expect(written.filter((w) => w.event === "webhook")).toEqual([
 			{

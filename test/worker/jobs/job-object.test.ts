@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-
+import { NO_DETAILS } from "../../../src/base/contracts";
 import { newJob, newJobInput, POLICY, setState } from "../render/support";
 
 describe("JobObject", () => {
@@ -49,7 +49,7 @@ describe("JobObject", () => {
 	it("stops its watchdog once done, leaving only the retention alarm", async () => {
 		const { stub } = await newJob();
 		await stub.begin(POLICY);
-		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' });
+		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' }, NO_DETAILS);
 		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
 		// The only alarm left is the original's retention, ORIGINAL_RETENTION_DAYS away; firing early changes nothing.
 		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);

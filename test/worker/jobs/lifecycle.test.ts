@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { settings } from "../../../src/base/config";
+import { NO_DETAILS } from "../../../src/base/contracts";
 import { ulid } from "../../../src/base/ids";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
 import type { JobView } from "../../../src/http/job-view";
@@ -98,7 +99,7 @@ describe("the listing index", () => {
 		const fast = await seed(caller.ownerId);
 		const stub = jobStub(env, fast);
 		await stub.begin(POLICY);
-		expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }))?.status).toBe("done");
+		expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
 		await expect.poll(() => listed(fast)).toBe("done");
 		// Nothing more comes: the put-off report of "processing" was dropped (only waiting shows that).
 		await scheduler.wait(PROCESSING_REPORT_DELAY_MS + 300);
@@ -140,7 +141,7 @@ async function doneJob() {
 	const job = (await (await upload(pngLike(), { query: `?slug=${slug}` })).json()) as JobView;
 	const stub = jobStub(env, job.id);
 	await stub.begin(POLICY);
-	expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }))?.status).toBe("done");
+	expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
 	return { ...job, stub };
 }
 
@@ -184,7 +185,7 @@ describe("DELETE /jobs/:id", () => {
 		const stubA = jobStub(env, a.id);
 		await stubA.begin(POLICY);
 		expect((await request(`/jobs/${a.id}`, { method: "DELETE" })).status).toBe(204);
-		expect(await stubA.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 })).toBeNull();
+		expect(await stubA.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS)).toBeNull();
 		expect(await env.BUCKET.head(thumbnailKey(a.slug))).toBeNull();
 
 		// Deleted while the thumbnail is being written (the delete reaches the job's object while
@@ -193,7 +194,7 @@ describe("DELETE /jobs/:id", () => {
 		const stubB = jobStub(env, b.id);
 		await stubB.begin(POLICY);
 		const [stored, deleted] = await Promise.all([
-			stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }),
+			stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS),
 			stubB.delete(),
 		]);
 		expect(stored?.status).toBe("deleted"); // written, then removed (null would mean refused before writing)

@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/access/keys";
 import { settings } from "../../../src/base/config";
+import { NO_DETAILS } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import { nextDeliveryDelayMs } from "../../../src/notify/deliver";
 import { webhookHeaders } from "../../../src/notify/sign";
@@ -93,7 +94,7 @@ async function doneWithCallback(status: number) {
 	).json()) as JobView;
 	const stub = jobStub(env, created.id);
 	await stub.begin(POLICY);
-	await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' });
+	await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' }, NO_DETAILS);
 	return { id: created.id, stub };
 }
 const view = async (id: string) => (await (await request(`/jobs/${id}`)).json()) as Hooked;

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { settings } from "../../../src/base/config";
+import type { ImageDetails } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { digestClaim, jobStub } from "../../../src/objects";
@@ -24,10 +25,30 @@ async function doneThroughThumbor(image: Uint8Array, key = caller.secret) {
 	const job = (await (await upload(image, { key })).json()) as JobView;
 	const stub = jobStub(env, job.id);
 	await stub.begin(POLICY);
-	const done = (await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }))!;
+	const done = (await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, DETAILS))!;
 	await digestClaim(env, done.ownerId, done.sha256!).claim(done.id);
 	return done;
 }
+
+/** What Thumbor said of the first job's image. */
+const DETAILS: ImageDetails = {
+	placeholder: { thumbhash: "1QcSHQRnh493V4dIh4eXh1h4kJUI", color: "#3f6fa8" },
+	facts: {
+		format: "png",
+		width: 16,
+		height: 16,
+		displayWidth: 16,
+		displayHeight: 16,
+		orientation: 1,
+		rotated: false,
+		frames: 1,
+		animated: false,
+		alpha: true,
+		bitDepth: 8,
+		colorSpace: "rgb",
+		iccProfile: null,
+	},
+};
 
 const view = async (id: string, key = caller.secret) => (await (await request(`/jobs/${id}`, {}, key)).json()) as Deduped;
 
@@ -38,6 +59,8 @@ describe("the same bytes twice", () => {
 		const second = (await (await upload(image)).json()) as JobView;
 		await consume(second.id); // Thumbor answers 503 in these tests: done means it was not asked
 		expect(await view(second.id)).toMatchObject({ status: "done", attempts: 1, deduplicated: true, deduplicatedFrom: first.id });
+		// The same bytes: the same placeholder and facts, though Thumbor was not asked.
+		expect(await view(second.id)).toMatchObject({ placeholder: DETAILS.placeholder, original: { facts: DETAILS.facts } });
 		const copy = await request(`/thumbnails/${second.slug}.webp`, {}, null);
 		expect(new Uint8Array(await copy.arrayBuffer())).toEqual(WEBP.lossy100);
 

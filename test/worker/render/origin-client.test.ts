@@ -46,6 +46,45 @@ describe("Thumbor answers", () => {
 		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
 	});
 
+	it("takes the placeholder and facts our engine sends beside the thumbnail; a malformed one is left out", async () => {
+		const facts = {
+			format: "jpeg",
+			width: 4000,
+			height: 3000,
+			displayWidth: 3000,
+			displayHeight: 4000,
+			orientation: 6,
+			rotated: true,
+			frames: 1,
+			animated: false,
+			alpha: false,
+			bitDepth: 8,
+			colorSpace: "rgb",
+			iccProfile: "sRGB",
+		};
+		const described = (headers: Record<string, string>) =>
+			new Response(WEBP.lossy100, { headers: { "Content-Type": "image/webp", ...headers } });
+		const full = described({
+			"Edge-Thumbhash": "YSgGHwZMiwezh2REV4aViklDmHn1CygC",
+			"Edge-Color": "#cd8e5c",
+			"Edge-Facts": JSON.stringify(facts),
+		});
+		expect((await renderThumbnail(answering(full), "/x", original(), context(1))).details).toEqual({
+			placeholder: { thumbhash: "YSgGHwZMiwezh2REV4aViklDmHn1CygC", color: "#cd8e5c" },
+			facts,
+		});
+		const malformed = described({ "Edge-Thumbhash": "not base64!", "Edge-Color": "#cd8e5c", "Edge-Facts": "{" });
+		expect((await renderThumbnail(answering(malformed), "/x", original(), context(1))).details).toEqual({
+			placeholder: null,
+			facts: null,
+		});
+		// A stock Thumbor says nothing of the kind: the thumbnail is as good without.
+		expect((await renderThumbnail(answering(webp(WEBP.lossy100)), "/x", original(), context(1))).details).toEqual({
+			placeholder: null,
+			facts: null,
+		});
+	});
+
 	it("fails for good, without asking Thumbor, when the original is gone", async () => {
 		const origin = answering(webp(WEBP.lossy100));
 		const gone = async (): Promise<ReadableStream<Uint8Array>> => {
