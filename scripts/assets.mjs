@@ -16,6 +16,7 @@ const OUT = join(ROOT, ".assets");
 export const VENDORED = {
 	"swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"],
 	"tus-js-client": ["dist/tus.min.js", "LICENSE"],
+	thumbhash: ["thumbhash.js"],
 };
 
 const HEADERS = `/vendor/*

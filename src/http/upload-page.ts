@@ -3,12 +3,14 @@
  * localStorage), pick or drop images, watch each upload's progress and its job's status
  * (long-polled with ?wait, not a spin loop), then the thumbnail beside its URL. Files go up
  * over tus (/uploads, with tus-js-client served from this origin): a dropped connection is
- * retried from where it stopped, and a file chosen again after a reload resumes. Plain HTML,
+ * retried from where it stopped, and a file chosen again after a reload resumes. A finished job's
+ * placeholder (its ThumbHash, decoded by the reference code, on its dominant colour) is painted
+ * at once, and the thumbnail over it as it loads. Plain HTML,
  * CSS and JavaScript in one answer: no framework, no build step, nothing fetched from
  * elsewhere. The e2e suite drives it in headless Chromium (test/e2e/browser.test.mjs).
  */
 import { NONCE } from "./pages";
-import { TUS_CLIENT } from "./vendor";
+import { THUMBHASH, TUS_CLIENT } from "./vendor";
 
 export const UPLOAD_PAGE = `<!doctype html>
 <html lang="en">
@@ -34,6 +36,13 @@ export const UPLOAD_PAGE = `<!doctype html>
 	.job { display: grid; grid-template-columns: 100px 1fr; gap: 1rem; border-top: 1px solid var(--line); padding: .8rem 0; }
 	.job .thumb { width: 100px; height: 100px; background: #8882; border-radius: .3rem; }
 	.job .thumb { display: grid; place-items: center; overflow: hidden; }
+	/* A placeholder and the thumbnail in one cell: the thumbnail, once loaded, covers it. */
+	.paint { display: grid; border-radius: .3rem; overflow: hidden; }
+	.paint > img { grid-area: 1 / 1; width: 100%; height: 100%; object-fit: cover; }
+	.paint > img.thumbnail { opacity: 0; transition: opacity .2s; }
+	.paint > img.thumbnail.loaded { opacity: 1; }
+	.swatch { display: inline-block; width: .8em; height: .8em; border-radius: .2em; vertical-align: -.05em; }
+	#recent-table .paint { width: 40px; height: 40px; }
 	.job progress { width: 100%; }
 	.status-done { color: var(--ok); font-weight: 600; }
 	.status-failed, .reason { color: var(--bad); }
@@ -83,15 +92,16 @@ export const UPLOAD_PAGE = `<!doctype html>
 		<h2 id="recent-title">Recent jobs of this key</h2>
 		<table id="recent-table">
 			<thead><tr>
-				<th scope="col">Job</th><th scope="col">Status</th><th scope="col">Original</th><th scope="col">Thumbnail</th>
+				<th scope="col"><span class="sr-only">Picture</span></th><th scope="col">Job</th><th scope="col">Status</th>
+				<th scope="col">Original</th><th scope="col">Thumbnail</th>
 			</tr></thead>
-			<tbody id="recent"><tr><td colspan="4" class="muted">Paste a key to see its jobs.</td></tr></tbody>
+			<tbody id="recent"><tr><td colspan="5" class="muted">Paste a key to see its jobs.</td></tr></tbody>
 		</table>
 	</section>
 </main>
 <script src="${TUS_CLIENT.script}" nonce="${NONCE}"></script>
-<script nonce="${NONCE}">
-"use strict";
+<script type="module" nonce="${NONCE}">
+import { thumbHashToDataURL } from "${THUMBHASH.module}";
 const KEY_STORE = "edge-thumbnails.api-key";
 const keyInput = document.getElementById("key");
 const fileInput = document.getElementById("files");
@@ -216,8 +226,7 @@ function show(job, row) {
 	row.status.className = "status-" + job.status;
 	row.details.replaceChildren(el("span", { textContent: describe(job.original) }));
 	if (job.status === "done") {
-		const img = el("img", { src: job.thumbnailUrl, width: 100, height: 100, alt: "Thumbnail of " + row.name });
-		row.thumb.replaceChildren(img);
+		row.thumb.replaceChildren(paint(job, "Thumbnail of " + row.name, 100));
 		const copy = el("button", { type: "button", textContent: "Copy URL" });
 		copy.addEventListener("click", async () => {
 			await navigator.clipboard.writeText(job.thumbnailUrl).catch(() => {});
@@ -233,11 +242,39 @@ function show(job, row) {
 	}
 }
 
-/** An original as a line: type, size, pixels. */
+/** An original as a line: type, size, pixels; once done, what the origin read of it. */
 function describe(original) {
 	if (!original) return "";
 	const dimensions = original.width ? ", " + original.width + "x" + original.height : "";
-	return original.contentType + ", " + size(original.bytes) + dimensions;
+	const facts = original.facts;
+	if (!facts) return original.contentType + ", " + size(original.bytes) + dimensions;
+	const shown = facts.rotated ? ", shown " + facts.displayWidth + "x" + facts.displayHeight : "";
+	const more = [
+		facts.bitDepth + "-bit " + facts.colorSpace.toUpperCase(),
+		facts.alpha && "alpha",
+		facts.animated && facts.frames + " frames",
+		facts.iccProfile && facts.iccProfile + " profile",
+	].filter(Boolean);
+	return original.contentType + ", " + size(original.bytes) + dimensions + shown + " (" + more.join(", ") + ")";
+}
+
+/**
+ * A finished job's picture at size px: its placeholder (the ThumbHash on the dominant colour)
+ * painted at once, the thumbnail drawn over it once it has loaded.
+ */
+function paint(job, alt, px) {
+	const box = el("div", { className: "paint" });
+	box.style.width = box.style.height = px + "px";
+	const placeholder = job.placeholder;
+	if (placeholder) {
+		box.style.background = placeholder.color;
+		const bytes = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0));
+		box.append(el("img", { className: "placeholder", src: thumbHashToDataURL(bytes), alt: "" }));
+	}
+	const thumbnail = el("img", { className: "thumbnail", src: job.thumbnailUrl, width: px, height: px, alt });
+	thumbnail.addEventListener("load", () => thumbnail.classList.add("loaded"));
+	box.append(thumbnail);
+	return box;
 }
 
 function fail(row, why) {
@@ -306,7 +343,7 @@ async function refreshRecent() {
 	const res = await fetch("/jobs?limit=10", { headers: auth() });
 	if (!res.ok) {
 		const why = reason(await res.json().catch(() => null));
-		body.replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: why })));
+		body.replaceChildren(el("tr", {}, el("td", { colSpan: 5, className: "muted", textContent: why })));
 		return;
 	}
 	const { items } = await res.json();
@@ -314,12 +351,13 @@ async function refreshRecent() {
 		el(
 			"tr",
 			{},
+			cell("Picture", {}, job.status === "done" ? paint(job, "", 40) : ""),
 			cell("Job", { className: "url", textContent: job.id }),
 			cell("Status", { textContent: job.status }),
 			cell("Original", { textContent: describe(job.original) }),
 			cell("Thumbnail", {}, job.status === "done" ? el("a", { href: job.thumbnailUrl, textContent: job.slug + ".webp" }) : ""),
 		);
-	const none = el("tr", {}, el("td", { colSpan: 4, className: "muted", textContent: "No jobs yet." }));
+	const none = el("tr", {}, el("td", { colSpan: 5, className: "muted", textContent: "No jobs yet." }));
 	body.replaceChildren(...(items.length ? items.map(line) : [none]));
 }
 refreshRecent();

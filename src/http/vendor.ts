@@ -4,6 +4,7 @@
  * their version (cached for good; a new version is a new URL).
  */
 import swaggerUi from "swagger-ui-dist/package.json";
+import thumbhash from "thumbhash/package.json";
 import tusClient from "tus-js-client/package.json";
 
 const vendored = (pkg: { name: string; version: string }, file: string) => `/vendor/${pkg.name}/${pkg.version}/${file}`;
@@ -16,3 +17,6 @@ export const SWAGGER_UI = {
 
 /** tus-js-client (the upload page's resumable uploads): its browser bundle, which defines `tus`. */
 export const TUS_CLIENT = { script: vendored(tusClient, "dist/tus.min.js") };
+
+/** ThumbHash's reference code (an ES module): the upload page paints placeholders with its decoder. */
+export const THUMBHASH = { module: vendored(thumbhash, "thumbhash.js") };

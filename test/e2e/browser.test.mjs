@@ -152,6 +152,51 @@ describe("the upload page, in Chromium", () => {
 		await shot("8-resumed");
 	});
 
+	it("paints a finished job's placeholder at once, then the thumbnail over it as it loads", async (ctx) => {
+		if (!chromium) return ctx.skip(NO_CHROMIUM);
+		const complaints = [];
+		const onConsole = (msg) => msg.type() === "error" && complaints.push(msg.text());
+		page.on("console", onConsole);
+		// Thumbnails are held back until the placeholder has been seen painted alone.
+		const held = [];
+		const hold = (req) =>
+			req.isInterceptResolutionHandled() ? undefined : req.url().includes("/thumbnails/") ? held.push(req) : req.continue();
+		await page.setRequestInterception(true);
+		page.on("request", hold);
+		try {
+			await page.goto(`${base}/`);
+			await (await page.$("#files")).uploadFile(join(inject("fixtures"), "photo-640x480.jpg"));
+			await page.waitForFunction(() => document.querySelector(".job .paint img.placeholder")?.complete, { timeout: 30_000 });
+			const alone = await page.$eval(".job .paint", (box) => ({
+				background: box.style.backgroundColor,
+				placeholder: box.querySelector("img.placeholder").naturalWidth,
+				thumbnail: box.querySelector("img.thumbnail").naturalWidth,
+			}));
+			expect(alone.background).toMatch(/^rgb\(\d+, \d+, \d+\)$/);
+			expect(alone.placeholder).toBeGreaterThan(10); // ThumbHash's picture: about 32 px across
+			expect(alone.thumbnail).toBe(0);
+			expect(held.length).toBeGreaterThan(0);
+			await page.$eval(".job", (row) => row.scrollIntoView());
+			await shot("9-placeholder");
+			for (const req of held.splice(0)) req.continue();
+			page.off("request", hold);
+			await page.setRequestInterception(false);
+			await page.waitForSelector(".job .paint img.thumbnail.loaded", { timeout: 10_000 });
+			expect(await page.$eval(".job .paint img.thumbnail", (i) => i.naturalWidth)).toBe(100);
+			// The recent jobs show theirs too.
+			await page.waitForSelector("#recent .paint img.placeholder");
+			await shot("10-painted");
+			// Facts the origin read: size, depth, colour space.
+			expect(await page.$eval(".job", (e) => e.textContent)).toMatch(/640x480 \(8-bit RGB\)/);
+			expect(complaints).toEqual([]);
+		} finally {
+			page.off("request", hold);
+			page.off("console", onConsole);
+			for (const req of held) req.continue();
+			await page.setRequestInterception(false);
+		}
+	});
+
 	it("renders the API reference at /docs (Swagger UI) from this origin alone, and tries a request from it", async (ctx) => {
 		if (!chromium) return ctx.skip(NO_CHROMIUM);
 		const elsewhere = [];
