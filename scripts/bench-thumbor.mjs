@@ -1,4 +1,4 @@
-// `npm run bench:thumbor [-- --n 20]`: our Thumbor origin beside stock Thumbor, one run,
+// `npm run bench:thumbor [-- --n 20] [--speed-only | --memory-only]`: our Thumbor origin beside stock Thumbor, one run,
 // loopback only. Both come from the same venv and thumbor.conf and read the images with
 // Thumbor's file loader; "stock" drops our engine and detector (so `smart` is a centre crop),
 // "ours" keeps them (reduced-size decoding, attention detection on). For each image, a fresh
@@ -23,7 +23,11 @@ import {
 import { percentile } from "./stats.mjs";
 
 const { values } = parseArgs({
-	options: { n: { type: "string", default: "20" }, "memory-only": { type: "boolean", default: false } },
+	options: {
+		n: { type: "string", default: "20" },
+		"memory-only": { type: "boolean", default: false },
+		"speed-only": { type: "boolean", default: false },
+	},
 });
 const N = Math.max(3, Math.min(200, Number(values.n)));
 const IN_FLIGHT = 4;
@@ -82,11 +86,15 @@ async function memoryRun(conf) {
 }
 
 async function measure(url) {
+	// Our engine says how long the placeholder took (Server-Timing: placeholder;dur=<ms>).
+	const placeholderMs = [];
 	const once = async () => {
 		const t0 = performance.now();
 		const res = await fetch(url);
 		if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
 		await res.arrayBuffer();
+		const said = /placeholder;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
+		if (said) placeholderMs.push(Number(said[1]));
 		return performance.now() - t0;
 	};
 	for (let i = 0; i < 3; i++) await once(); // warm: imports, first decode
@@ -99,7 +107,12 @@ async function measure(url) {
 			while (next++ < N * 2) await once();
 		}),
 	);
-	return { p50: percentile(sequential, 50), perSecond: (N * 2) / ((performance.now() - t0) / 1000) };
+	const perSecond = (N * 2) / ((performance.now() - t0) / 1000);
+	return {
+		p50: percentile(sequential, 50),
+		perSecond,
+		placeholderP50: placeholderMs.length ? percentile(placeholderMs, 50) : null,
+	};
 }
 
 const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-thumbor-"));
@@ -153,8 +166,9 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 			const child = startThumbor({ port, securityKey: "bench-thumbor-not-secret", conf: confs[kind] });
 			started.push(child);
 			await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
-			const { p50, perSecond } = await measure(`http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`);
+			const { p50, perSecond, placeholderP50 } = await measure(`http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`);
 			row[`${kind} p50 ms`] = +p50.toFixed(1);
+			if (kind === "ours") row["ours: of which placeholder ms"] = placeholderP50 === null ? "-" : +placeholderP50.toFixed(2);
 			row[`${kind} images/s (${IN_FLIGHT} in flight)`] = +perSecond.toFixed(1);
 			row[`${kind} peak RSS MiB`] = Math.round(peakRssMiB(child.pid));
 			await stop(child);
@@ -170,10 +184,10 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 		console.table(rows);
 		console.log(
 			"stock: Thumbor's PIL engine, no detectors (smart = centre crop). ours: edge_engine (JPEGs decoded at reduced size,\n" +
-				"HEICs from their stored thumbnail, decode budgets) + attention_detector (smart = the subject).",
+				"HEICs from their stored thumbnail, decode budgets, the placeholder and facts) + attention_detector (smart = the subject).",
 		);
 	}
-	await memoryRun(confs.ours);
+	if (!values["speed-only"]) await memoryRun(confs.ours);
 } finally {
 	await Promise.all(started.map((child) => stop(child)));
 	rmSync(dir, { recursive: true, force: true });

@@ -55,18 +55,24 @@ def thumbhash(img: Image.Image) -> bytes:
     w, h = img.size
     if w > 100 or h > 100:
         raise ValueError(f"{w}x{h} does not fit in 100x100")
-    rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-    alpha = rgba[..., 3] / 255
-    total_alpha = float(alpha.sum())
-    avg = (rgba[..., :3] * (alpha / 255)[..., None]).sum(axis=(0, 1))
-    if total_alpha:
-        avg = avg / total_alpha
+    opaque = "A" not in img.getbands()
+    rgba = np.asarray(img.convert("RGB" if opaque else "RGBA"), dtype=np.float64)
+    if opaque:
+        # Every alpha is 1: the reference's compositing leaves each pixel as it is.
+        alpha, total_alpha, rgb = None, float(w * h), (1 / 255) * rgba
+    else:
+        alpha = rgba[..., 3] / 255
+        total_alpha = float(alpha.sum())
+        avg = (rgba[..., :3] * (alpha / 255)[..., None]).sum(axis=(0, 1))
+        if total_alpha:
+            avg = avg / total_alpha
+        # Composited atop the average colour.
+        rgb = avg * (1 - alpha)[..., None] + (alpha / 255)[..., None] * rgba[..., :3]
     has_alpha = total_alpha < w * h
     l_limit = 5 if has_alpha else 7
     lx = max(1, _round(l_limit * w / max(w, h)))
     ly = max(1, _round(l_limit * h / max(w, h)))
-    # Composited atop the average colour, then luminance, yellow-blue, red-green.
-    rgb = avg * (1 - alpha)[..., None] + (alpha / 255)[..., None] * rgba[..., :3]
+    # Luminance, yellow-blue, red-green.
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     l_dc, l_ac, l_scale = _encode_channel((r + g + b) / 3, max(3, lx), max(3, ly))
     p_dc, p_ac, p_scale = _encode_channel((r + g) / 2 - b, 3, 3)
@@ -82,7 +88,7 @@ def thumbhash(img: Image.Image) -> bytes:
     header16 = (ly if landscape else lx) | (_round(63 * p_scale) << 3) | (_round(63 * q_scale) << 9) | (int(landscape) << 15)
     out = [header24 & 255, (header24 >> 8) & 255, header24 >> 16, header16 & 255, header16 >> 8]
     channels = [l_ac, p_ac, q_ac]
-    if has_alpha:
+    if has_alpha and alpha is not None:
         a_dc, a_ac, a_scale = _encode_channel(alpha, 5, 5)
         out.append(_round(15 * a_dc) | (_round(15 * a_scale) << 4))
         channels.append(a_ac)
@@ -96,7 +102,7 @@ def thumbhash(img: Image.Image) -> bytes:
 
 def dominant_color(img: Image.Image) -> str:
     """`#rrggbb`: the biggest cluster of like colours among the visible pixels, vivid ones weighted up."""
-    # At 32x32 (box-averaged) the clusters come out the same, eight times faster than at 100x100.
+    # At 32x32 (box-averaged) the clusters come out as at 100x100, eight times faster.
     rgba = np.asarray(img.convert("RGBA").resize((32, 32), Image.Resampling.BOX))
     visible = rgba[rgba[..., 3] >= 128][:, :3]
     if visible.size == 0:

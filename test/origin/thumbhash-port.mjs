@@ -13,10 +13,12 @@ from placeholder import thumbhash
 pillow_heif.register_heif_opener()
 cases = []
 for name in sys.argv[2:]:
-    img = Image.open(sys.argv[1] + "/" + name).convert("RGBA")
+    img = Image.open(sys.argv[1] + "/" + name)
+    img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
     img.thumbnail((100, 100))
+    rgba = img.convert("RGBA").tobytes()
     cases.append({"name": name, "w": img.width, "h": img.height,
-                  "rgba": base64.b64encode(img.tobytes()).decode(), "ours": base64.b64encode(thumbhash(img)).decode()})
+                  "rgba": base64.b64encode(rgba).decode(), "ours": base64.b64encode(thumbhash(img)).decode()})
 print(json.dumps(cases))
 `;
 
