@@ -66,7 +66,14 @@ describe("webhooks", () => {
 		expect(got.traceparent).toMatch(new RegExp(`^00-${job.traceId}-[0-9a-f]{16}-0[01]$`));
 		expect(got.event).toMatchObject({
 			type: "job.done",
-			data: { id: job.id, status: "done", thumbnail: { width: 100, height: 100 } },
+			data: {
+				id: job.id,
+				status: "done",
+				thumbnail: { width: 100, height: 100 },
+				// What to paint before the thumbnail loads, and what the image is, come with the event.
+				placeholder: { thumbhash: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/), color: expect.stringMatching(/^#[0-9a-f]{6}$/) },
+				original: { facts: { format: "jpeg", displayWidth: 640, displayHeight: 480 } },
+			},
 		});
 		// Delivered, and nothing left to send: no second request will come (no waiting to see).
 		const webhook = await until("the delivery recorded", job, async () => {
