@@ -58,6 +58,11 @@ export async function uploadWithWaitAndFetch(baseUrl, apiKey, bytes) {
 	});
 	const job = await res.json();
 	if (res.status !== 201 || job.status !== "done") throw new Error(`upload answered ${res.status}: ${JSON.stringify(job)}`);
+	return fetchThumbnailOf(baseUrl, job);
+}
+
+/** The finished `job`'s thumbnail, fetched once; the job and the thumbnail's size. */
+async function fetchThumbnailOf(baseUrl, job) {
 	const thumb = await fetch(`${baseUrl}/thumbnails/${job.slug}.webp`);
 	if (thumb.status !== 200) throw new Error(`thumbnail answered ${thumb.status}`);
 	return { job, thumbnailBytes: (await thumb.arrayBuffer()).byteLength };
@@ -85,9 +90,7 @@ export async function uploadViaTusAndFetch(baseUrl, apiKey, bytes) {
 	do job = await (await fetch(`${baseUrl}/jobs/${id}?wait=30`, { headers })).json();
 	while (job.status !== "done" && job.status !== "failed");
 	if (job.status !== "done") throw new Error(`the tus upload's job failed: ${JSON.stringify(job)}`);
-	const thumb = await fetch(`${baseUrl}/thumbnails/${job.slug}.webp`);
-	if (thumb.status !== 200) throw new Error(`thumbnail answered ${thumb.status}`);
-	return { job, thumbnailBytes: (await thumb.arrayBuffer()).byteLength };
+	return fetchThumbnailOf(baseUrl, job);
 }
 
 /**

@@ -69,4 +69,13 @@ export const KEYED = {
 } as const;
 
 export const bearer = [{ apiKey: [] }];
+
+/** The `:id` path parameter, described. */
+export const idParam = (description: string) => ({
+	name: "id",
+	in: "path" as const,
+	required: true,
+	schema: { type: "string" as const },
+	description,
+});
 export const admin = [{ adminToken: [] }];

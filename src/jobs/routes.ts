@@ -5,7 +5,7 @@ import { rateLimit } from "../access/limits";
 import { type AuthEnv, requireKey } from "../access/middleware";
 import { settings } from "../base/config";
 import { JobId, JobListQuery, JobLookup, TERMINAL_STATUSES, UploadQuery } from "../base/contracts";
-import { bearer, empty, json, KEYED, problem } from "../http/describe";
+import { bearer, empty, idParam, json, KEYED, problem } from "../http/describe";
 import { JobView, jobView, uploadingView } from "../http/job-view";
 import { valid } from "../http/validate";
 import { listJobs } from "../listing/list";
@@ -15,13 +15,7 @@ import { jobNotFound, ownJobOrUpload } from "./common";
 import { deleteJob } from "./delete";
 import { redeliverWebhook, retryJob } from "./retry";
 
-const idParam = {
-	name: "id",
-	in: "path" as const,
-	required: true,
-	schema: { type: "string" as const },
-	description: "The job id (a ULID)",
-};
+const idPath = idParam("The job id (a ULID)");
 const notFound = problem("No such job, or another owner's (`not_found`)");
 const JobPage = z.object({ items: z.array(JobView), nextCursor: z.string().nullable() }).meta({ id: "JobPage" });
 const image = { type: "string" as const, contentMediaType: "application/octet-stream" };
@@ -150,7 +144,7 @@ export const jobs = new Hono<AuthEnv>()
 			tags: ["jobs"],
 			summary: "A job's state; `wait` long-polls until it changes (not while uploading)",
 			security: bearer,
-			parameters: [idParam],
+			parameters: [idPath],
 			responses: { 200: json(JobView, "The job"), ...KEYED, 404: notFound },
 		}),
 		reads,
@@ -177,7 +171,7 @@ export const jobs = new Hono<AuthEnv>()
 			tags: ["jobs"],
 			summary: "Delete a job: its original and thumbnail go, its slug stays taken, its URL answers 410",
 			security: bearer,
-			parameters: [idParam],
+			parameters: [idPath],
 			responses: { 204: empty("Deleted (again: still 204)"), ...KEYED, 404: notFound },
 		}),
 		uploads,
@@ -193,7 +187,7 @@ export const jobs = new Hono<AuthEnv>()
 			tags: ["webhooks"],
 			summary: "Send the job's latest webhook event again (same webhook-id)",
 			security: bearer,
-			parameters: [idParam],
+			parameters: [idPath],
 			responses: {
 				202: json(JobView, "Redelivery scheduled"),
 				...KEYED,
@@ -214,7 +208,7 @@ export const jobs = new Hono<AuthEnv>()
 			tags: ["jobs"],
 			summary: "Try again a job that failed for a passing reason (it keeps its id and slug)",
 			security: bearer,
-			parameters: [idParam],
+			parameters: [idPath],
 			responses: {
 				202: json(JobView, "Queued again", "Location"),
 				...KEYED,

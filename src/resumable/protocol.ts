@@ -3,7 +3,7 @@
  * its headers, and Upload-Metadata, which carries what POST /jobs takes in its query string.
  */
 import { z } from "zod";
-import { UploadOptions } from "../base/contracts";
+import { UploadOptions, type UploadState } from "../base/contracts";
 import { fromBase64 } from "../base/crypto";
 import { ApiError } from "../http/errors";
 
@@ -104,3 +104,30 @@ export function checkVersion(req: Request): void {
 
 /** Upload-Expires is an HTTP date (RFC 9110). */
 export const httpDate = (ms: number) => new Date(ms).toUTCString();
+
+/** The answers the protocol gives about one upload. */
+export const uploadNotFound = (id: string) => new ApiError(404, "not_found", `No upload with id "${id}".`);
+
+export const uploadLocked = () =>
+	new ApiError(
+		423,
+		"upload_locked",
+		"Another PATCH of this upload is under way; send this one when it has ended.",
+		{},
+		{
+			"Retry-After": "1",
+		},
+	);
+
+export const offsetMismatch = (given: number, received: number) =>
+	new ApiError(409, "offset_mismatch", `Upload-Offset is ${given}, but the upload has ${received} bytes: resume from there.`, {
+		offset: received,
+	});
+
+export const beyondLength = (length: number) =>
+	new ApiError(413, "payload_too_large", `The PATCH goes past the upload's Upload-Length, ${length} bytes.`, { limit: length });
+
+/** The answer to a request for an upload that has gone, saying why it went. */
+export function uploadGone(why: UploadState["problem"]): ApiError {
+	return new ApiError(410, "gone", `This upload is gone${why ? `: ${why.detail}` : "."}`, why ? { reason: why.code } : {});
+}

@@ -4,9 +4,10 @@
  * the client asks HEAD for the offset and resumes from there, never sending a byte twice.
  */
 import type { Job, JobId, UploadState } from "../base/contracts";
-import { ApiError, type Problem } from "../http/errors";
+import { ApiError } from "../http/errors";
 import { uploadStub } from "../objects";
 import { ByteReader, ByteStreamError, concat } from "../upload/bytes";
+import { answered } from "./record";
 import { SLICE_BYTES } from "./upload-object";
 
 export async function receive(
@@ -20,9 +21,8 @@ export async function receive(
 	let first = true;
 	let kept = target.offset;
 	const send = async (bytes: Uint8Array, end: boolean) => {
-		const answer = await stub.append(target.ownerId, { token, offset: first ? target.offset : null, bytes, end });
+		const answer = answered(await stub.append(target.ownerId, { token, offset: first ? target.offset : null, bytes, end }));
 		first = false;
-		if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
 		kept = answer.upload.offset;
 		return answer;
 	};

@@ -13,8 +13,8 @@ import { settings } from "../base/config";
 import { JobId, type UploadState } from "../base/contracts";
 import { ulid } from "../base/ids";
 import { annotate, currentTraceId } from "../base/tracing";
-import { empty, json, KEYED, pick, problem } from "../http/describe";
-import { ApiError, type Problem } from "../http/errors";
+import { empty, idParam, json, KEYED, pick, problem } from "../http/describe";
+import { ApiError } from "../http/errors";
 import { JobView, jobView, uploadingView } from "../http/job-view";
 import { checkCallbackUrl } from "../notify/url";
 import { ownerStub, uploadStub } from "../objects";
@@ -28,17 +28,13 @@ import {
 	parseMetadata,
 	TUS_EXTENSIONS,
 	TUS_VERSION,
+	uploadGone,
+	uploadNotFound,
 } from "./protocol";
 import { receive } from "./receive";
-import { uploadGone } from "./upload-object";
+import { answered } from "./record";
 
-const idParam = {
-	name: "id",
-	in: "path" as const,
-	required: true,
-	schema: { type: "string" as const },
-	description: "The upload's id: the id of the job it becomes",
-};
+const idPath = idParam("The upload's id: the id of the job it becomes");
 const tusResumable = {
 	name: "Tus-Resumable",
 	in: "header" as const,
@@ -61,10 +57,16 @@ function tusAnswers<R extends { headers?: object }>(responses: Record<number, R>
 
 /** The caller's upload `id` as its object keeps it, or 404: a malformed id, another owner's, or none. */
 async function ownUpload(env: Env, ownerId: string, raw: string, { settled = false } = {}): Promise<UploadState> {
-	const id = JobId.safeParse(raw);
-	const upload = id.success ? await uploadStub(env, id.data).get({ settled }) : null;
-	if (!upload || upload.ownerId !== ownerId) throw new ApiError(404, "not_found", `No upload with id "${raw}".`);
+	const upload = await uploadStub(env, uploadId(raw)).get({ settled });
+	if (!upload || upload.ownerId !== ownerId) throw uploadNotFound(raw);
 	return upload;
+}
+
+/** The upload's id in the path, or 404: a malformed id names no upload. */
+function uploadId(raw: string): JobId {
+	const id = JobId.safeParse(raw);
+	if (!id.success) throw uploadNotFound(raw);
+	return id.data;
 }
 
 /** What every answer about an upload says of it: how far it is, and until when it waits. */
@@ -230,7 +232,7 @@ export const uploads = new Hono<AuthEnv>()
 			tags: ["uploads"],
 			summary: "How far an upload is (tus uses HEAD): resume from Upload-Offset",
 			security: [{ apiKey: [] }],
-			parameters: [idParam, tusResumable],
+			parameters: [idPath, tusResumable],
 			responses: tusAnswers({
 				200: {
 					description: "The upload",
@@ -264,7 +266,7 @@ export const uploads = new Hono<AuthEnv>()
 				"The PATCH that brings the last byte makes the job, exactly as POST /jobs would.",
 			security: [{ apiKey: [] }],
 			parameters: [
-				idParam,
+				idPath,
 				tusResumable,
 				{
 					name: "Upload-Offset",
@@ -296,13 +298,12 @@ export const uploads = new Hono<AuthEnv>()
 			if (!isOffsetStream(c)) {
 				throw new ApiError(415, "unsupported_media_type", `A PATCH's Content-Type is ${OFFSET_OCTET_STREAM}.`);
 			}
-			const raw = JobId.safeParse(c.req.param("id"));
-			if (!raw.success) throw new ApiError(404, "not_found", `No upload with id "${c.req.param("id")}".`);
+			const id = uploadId(c.req.param("id"));
 			const offset = integerHeader(c.req.raw, "Upload-Offset");
 			const { ownerId } = c.var.caller;
-			annotate({ "job.id": raw.data, "owner.id": ownerId });
+			annotate({ "job.id": id, "owner.id": ownerId });
 			const received = await c.var.steps.time("store", () =>
-				receive(c.env, c.executionCtx, { id: raw.data, ownerId, offset, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
+				receive(c.env, c.executionCtx, { id, ownerId, offset, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
 			);
 			if (received.job) c.set("uploaded", received.job);
 			return c.body(null, 204, progressHeaders(received.upload));
@@ -315,7 +316,7 @@ export const uploads = new Hono<AuthEnv>()
 			tags: ["uploads"],
 			summary: "Give up an unfinished upload (tus termination): its bytes go, its slug is free",
 			security: [{ apiKey: [] }],
-			parameters: [idParam, tusResumable],
+			parameters: [idPath, tusResumable],
 			responses: tusAnswers({
 				204: empty("Terminated"),
 				...KEYED,
@@ -327,9 +328,8 @@ export const uploads = new Hono<AuthEnv>()
 		}),
 		creations,
 		async (c) => {
-			const upload = await ownUpload(c.env, c.var.caller.ownerId, c.req.param("id"));
-			const answer = await uploadStub(c.env, upload.id).terminate(c.var.caller.ownerId);
-			if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
+			// The upload's object says 404 for another owner's upload, or none.
+			answered(await uploadStub(c.env, uploadId(c.req.param("id"))).terminate(c.var.caller.ownerId));
 			return c.body(null, 204, { "Cache-Control": "no-store" });
 		},
 	);

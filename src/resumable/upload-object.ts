@@ -1,4 +1,4 @@
-import type { ImageType, Job, JobId, OwnerId, Slug, UploadState, UploadStatus } from "../base/contracts";
+import type { Job, UploadState } from "../base/contracts";
 import { count } from "../base/metering";
 import { SqliteObject } from "../base/sql";
 import { originalKey } from "../base/storage";
@@ -8,63 +8,8 @@ import { concat } from "../upload/bytes";
 import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
 import { PART_BYTES } from "../upload/r2-writer";
 import { makeJob } from "../upload/submit";
-
-/** Version 1: the upload's row (its R2 parts written, as JSON, among its columns), and the bytes waiting for a part. */
-const SCHEMA = [
-	[
-		`CREATE TABLE upload (
-		id TEXT NOT NULL,
-		owner_id TEXT NOT NULL,
-		key_hash TEXT,
-		status TEXT NOT NULL,
-		length INTEGER NOT NULL,
-		received INTEGER NOT NULL,
-		metadata TEXT NOT NULL,
-		slug TEXT NOT NULL,
-		callback_url TEXT,
-		filename TEXT,
-		trace_id TEXT NOT NULL,
-		limits TEXT NOT NULL,
-		content_type TEXT,
-		width INTEGER,
-		height INTEGER,
-		multipart_id TEXT,
-		parts TEXT NOT NULL DEFAULT '[]',
-		problem TEXT,
-		ttl_ms INTEGER NOT NULL,
-		created_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL,
-		expires_at INTEGER NOT NULL
-	)`,
-		"CREATE TABLE pending (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)",
-	],
-];
-
-type UploadRow = {
-	id: JobId;
-	owner_id: OwnerId;
-	key_hash: string | null;
-	status: UploadStatus;
-	length: number;
-	received: number;
-	metadata: string;
-	slug: Slug;
-	callback_url: string | null;
-	filename: string | null;
-	trace_id: string;
-	limits: string;
-	content_type: ImageType | null;
-	width: number | null;
-	height: number | null;
-	multipart_id: string | null;
-	/** The R2 parts written so far: JSON of R2UploadedPart[] (at most MAX_UPLOAD_BYTES / 5 MiB of them). */
-	parts: string;
-	problem: string | null;
-	ttl_ms: number;
-	created_at: number;
-	updated_at: number;
-	expires_at: number;
-};
+import { beyondLength, offsetMismatch, uploadLocked, uploadNotFound } from "./protocol";
+import { type Facts, factsColumns, gone, SCHEMA, settled, toState, type UploadRow } from "./record";
 
 /** What the Worker knows of a new upload once its creation request passed every check. */
 export interface NewUpload
@@ -103,22 +48,6 @@ const TOMBSTONE_MS = 24 * 60 * 60_000;
 
 /** How soon a completion cut short (R2 or the job's object unreachable) is tried again. */
 const FINISH_RETRY_MS = 30_000;
-
-const notFound = (id: string) => new ApiError(404, "not_found", `No upload with id "${id}".`);
-const locked = () =>
-	new ApiError(
-		423,
-		"upload_locked",
-		"Another PATCH of this upload is under way; send this one when it has ended.",
-		{},
-		{
-			"Retry-After": "1",
-		},
-	);
-const offsetMismatch = (given: number, received: number) =>
-	new ApiError(409, "offset_mismatch", `Upload-Offset is ${given}, but the upload has ${received} bytes: resume from there.`, {
-		offset: received,
-	});
 
 /**
  * One resumable (tus) upload, in its own SQLite object named by its id: the id of the job it
@@ -198,7 +127,7 @@ export class UploadObject extends SqliteObject {
 	terminate(ownerId: string): Promise<Answer> {
 		return this.#serial(async () => {
 			const row = this.#row();
-			if (!row || row.owner_id !== ownerId) return { problem: notFound(this.#id()).toProblem() };
+			if (!row || row.owner_id !== ownerId) return { problem: uploadNotFound(this.#id()).toProblem() };
 			if (row.status !== "receiving") return { problem: settled(row).toProblem() };
 			await this.#giveUp(row, { status: 410, code: "terminated", detail: "Its owner terminated it." });
 			return { upload: toState(this.#row()!), job: null };
@@ -231,13 +160,13 @@ export class UploadObject extends SqliteObject {
 
 	async #append(ownerId: string, slice: Slice): Promise<Answer> {
 		let row = this.#row();
-		if (!row || row.owner_id !== ownerId) throw notFound(this.#id());
+		if (!row || row.owner_id !== ownerId) throw uploadNotFound(this.#id());
 		if (row.status === "gone") throw gone(row);
 		const now = Date.now();
 		const limits = JSON.parse(row.limits) as UploadLimits;
 		if (slice.offset !== null) {
 			// A PATCH's first slice: the upload must be free, and the offsets agree.
-			if (this.#holder && this.#holder.token !== slice.token && this.#holder.until > now) throw locked();
+			if (this.#holder && this.#holder.token !== slice.token && this.#holder.until > now) throw uploadLocked();
 			if (slice.offset !== row.received) throw offsetMismatch(slice.offset, row.received);
 			if (row.status !== "receiving") {
 				if (slice.bytes.length > 0) throw beyondLength(row.length);
@@ -245,15 +174,15 @@ export class UploadObject extends SqliteObject {
 			}
 		} else if (this.#holder?.token !== slice.token) {
 			// This PATCH stalled long enough for another to take the upload over.
-			throw locked();
+			throw uploadLocked();
 		}
-		this.#holder = slice.end ? null : { token: slice.token, until: now + limits.idleSeconds * 1000 + 10_000 };
 		const n = slice.bytes.length;
 		const received = row.received + n;
 		if (received > row.length) {
 			this.#holder = null;
 			throw beyondLength(row.length);
 		}
+		this.#holder = slice.end ? null : { token: slice.token, until: now + limits.idleSeconds * 1000 + 10_000 };
 		// The file's first bytes, checked as they come, before any of this slice is kept: a refused file
 		// is refused on its first PATCH, the upload goes and nothing of it stays. Its facts are kept once
 		// HEAD_BYTES are in (or the whole of a smaller file).
@@ -359,12 +288,8 @@ export class UploadObject extends SqliteObject {
 	async #giveUp(row: UploadRow, why: NonNullable<UploadState["problem"]>): Promise<void> {
 		const now = Date.now();
 		this.#holder = null;
-		this.sql.exec(
-			"UPDATE upload SET status = 'gone', problem = ?, updated_at = ?, expires_at = ?",
-			JSON.stringify({ status: why.status, code: why.code, detail: why.detail }),
-			now,
-			now + TOMBSTONE_MS,
-		);
+		const problem = JSON.stringify({ status: why.status, code: why.code, detail: why.detail });
+		this.#update(row, { status: "gone", problem, updated_at: now, expires_at: now + TOMBSTONE_MS });
 		this.sql.exec("DELETE FROM pending");
 		await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
 		await this.#cleanUp(row);
@@ -415,47 +340,4 @@ export class UploadObject extends SqliteObject {
 		this.#queue = run.catch(() => {});
 		return run;
 	}
-}
-
-/** What the file's first bytes say of it (upload/ingest.ts, inspectHead). */
-type Facts = ReturnType<typeof inspectHead>;
-
-/** The facts as the upload's columns, if there are any yet. */
-const factsColumns = (facts: Facts | null): Partial<UploadRow> =>
-	facts ? { content_type: facts.contentType, width: facts.width, height: facts.height } : {};
-
-const beyondLength = (length: number) =>
-	new ApiError(413, "payload_too_large", `The PATCH goes past the upload's Upload-Length, ${length} bytes.`, { limit: length });
-
-/** The answer to a request for an upload that has gone, saying why it went. */
-export function uploadGone(why: UploadState["problem"]): ApiError {
-	return new ApiError(410, "gone", `This upload is gone${why ? `: ${why.detail}` : "."}`, why ? { reason: why.code } : {});
-}
-
-const gone = (row: UploadRow) => uploadGone(toState(row).problem);
-
-/** The answer to a change of an upload whose bytes are all in. */
-const settled = (row: UploadRow) =>
-	row.status === "gone"
-		? gone(row)
-		: new ApiError(409, "upload_finished", `The upload is finished: it is job ${row.id} (DELETE /jobs/${row.id} deletes it).`);
-
-function toState(row: UploadRow): UploadState {
-	return {
-		id: row.id,
-		ownerId: row.owner_id,
-		status: row.status,
-		offset: row.received,
-		length: row.length,
-		metadata: row.metadata,
-		slug: row.slug,
-		callbackUrl: row.callback_url,
-		filename: row.filename,
-		traceId: row.trace_id,
-		original: row.content_type && { contentType: row.content_type, width: row.width, height: row.height },
-		problem: row.problem ? JSON.parse(row.problem) : null,
-		createdAt: row.created_at,
-		updatedAt: row.updated_at,
-		expiresAt: row.expires_at,
-	};
 }

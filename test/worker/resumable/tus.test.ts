@@ -108,7 +108,8 @@ describe("tus discovery and version", () => {
 			other.secret,
 		);
 		await expectProblem(refused, 404, "not_found");
-		await expectProblem(await request(url, { method: "DELETE", headers: TUS }, other.secret), 404, "not_found");
+		const refusedDelete = await request(url, { method: "DELETE", headers: TUS }, other.secret);
+		expect((await expectProblem(refusedDelete, 404, "not_found")).detail).toBe(`No upload with id "${url.split("/").pop()}".`);
 	});
 });
 
