@@ -190,6 +190,7 @@ export const NewJob = z.object({
 		width: z.number().int().positive().nullable().describe("From the file's header; null where it was not read"),
 		height: z.number().int().positive().nullable(),
 	}),
+	createdAt: z.number().int().describe("When the upload made it: its object's row and its first listing entry say the same"),
 });
 export type NewJob = z.infer<typeof NewJob>;
 

@@ -21,22 +21,21 @@ export class Steps {
 		Object.assign(this.#attributes, attributes);
 	}
 
-	/** Runs `work` as step `name`, in a span of its own (a step run twice adds up). */
+	/**
+	 * Runs `work` as step `name`, in a span of its own (a step run twice adds up). Steps are listed
+	 * in the order they started: two that run side by side keep their order.
+	 */
 	time<T>(name: string, work: () => T): Promise<Awaited<T>> {
+		const span = this.#spans.find((s) => s.name === name) ?? { name, ms: 0 };
+		if (!this.#spans.includes(span)) this.#spans.push(span);
 		return inSpan(`${this.area}.${name}`, this.#attributes, async (): Promise<Awaited<T>> => {
 			const started = performance.now();
 			try {
 				return await work();
 			} finally {
-				this.#add(name, performance.now() - started);
+				span.ms += performance.now() - started;
 			}
 		});
-	}
-
-	#add(name: string, ms: number): void {
-		const span = this.#spans.find((s) => s.name === name);
-		if (span) span.ms += ms;
-		else this.#spans.push({ name, ms });
 	}
 
 	/** RFC Server-Timing: `admit;dur=1.2, store;dur=3.4`. */

@@ -10,14 +10,13 @@ import {
 	type ThumbnailInfo,
 } from "../base/contracts";
 import { count } from "../base/metering";
-import { shardOf } from "../base/shards";
 import { SqliteObject } from "../base/sql";
 import { thumbnailKey } from "../base/storage";
 import { ListingReporter, PROCESSING_REPORT_DELAY_MS } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
 import { AfterEnd } from "./after-end";
 import { type Attempt, Dispatch, LEASE_MS } from "./dispatch";
-import { JOB_SCHEMA, JobRecord, type JobRow, toJob } from "./schema";
+import { JOB_SCHEMA, JobRecord, type JobRow, newJobRow, toJob } from "./schema";
 import { ThumbnailWrite } from "./thumbnail-write";
 
 /**
@@ -61,19 +60,25 @@ export class JobObject extends SqliteObject {
 		});
 	}
 
-	/** Records a new job; calling it again with the same id returns the stored job. */
+	/**
+	 * Records a new job and sends it to the queue; calling it again with the same id returns the
+	 * stored job. Its listing entry is made beside this call, by whoever makes the job (jobs/make.ts).
+	 */
 	async create(input: NewJob): Promise<Job> {
 		const existing = this.#record.row();
 		if (existing) return this.#toJob(existing);
 		this.schema.ensure();
 		if (input.callbackUrl) this.#outbox.create();
-		const now = Date.now();
-		this.#record.insert(input, input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null, now);
+		this.#record.insert(newJobRow(input));
 		await this.#dispatch.watchQueued();
-		// Listed before the upload is answered; the queue is told at the same time.
 		const job = this.#toJob(this.#record.row()!);
-		await Promise.all([this.#reporter.send(), this.#dispatch.enqueue()]);
+		await this.#dispatch.enqueue();
 		return job;
+	}
+
+	/** Tells the listing index the job's state now (its maker could not); a failure is tried again by the alarm. */
+	async relist(): Promise<void> {
+		if (this.#record.row()) await this.#reporter.send();
 	}
 
 	/** The job, or null if this object was never given one. */

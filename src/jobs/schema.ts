@@ -4,6 +4,7 @@
  * becomes the Job contract and its queue message.
  */
 import type { Job, JobError, JobMessage, JobStatus, NewJob, WebhookEvent } from "../base/contracts";
+import { shardOf } from "../base/shards";
 import type { Schema, SchemaVersions } from "../base/sql";
 
 /**
@@ -86,6 +87,48 @@ export type JobRow = {
 	updated_at: number;
 };
 
+/**
+ * The row of a new job, queued: what its object inserts, and (as toJob makes it) what the
+ * listing is told before the upload is answered (jobs/make.ts). Both come from the one input.
+ */
+export function newJobRow(input: NewJob): JobRow {
+	return {
+		id: input.id,
+		owner_id: input.ownerId,
+		slug: input.slug,
+		trace_id: input.traceId,
+		status: "queued",
+		original_content_type: input.original.contentType,
+		original_bytes: input.original.bytes,
+		original_width: input.original.width,
+		original_height: input.original.height,
+		sha256: input.sha256,
+		callback_url: input.callbackUrl,
+		key_hash: input.keyHash,
+		index_shard: input.indexShards > 0 ? shardOf(input.id, input.indexShards) : null,
+		attempts: 0,
+		lease_until: null,
+		retries_since: null,
+		next_attempt_at: null,
+		thumbnail_width: null,
+		thumbnail_height: null,
+		thumbnail_bytes: null,
+		thumbnail_etag: null,
+		dedup_of: null,
+		placeholder: null,
+		facts: null,
+		error_code: null,
+		error_message: null,
+		version: 0,
+		deleted_at: null,
+		ended_at: null,
+		original_deleted_at: null,
+		report_due: null,
+		created_at: input.createdAt,
+		updated_at: input.createdAt,
+	};
+}
+
 /** The queue message for a job: what the consumer may start on before the job's object answers. */
 export const messageFor = (row: JobRow): JobMessage => ({ jobId: row.id, ownerId: row.owner_id, sha256: row.sha256 });
 
@@ -161,26 +204,12 @@ export class JobRecord {
 		this.#read = undefined;
 	}
 
-	/** Writes the new job's row, queued (the schema must exist). */
-	insert(input: NewJob, indexShard: number | null, now: number): void {
+	/** Writes a new job's row (newJobRow; the schema must exist). */
+	insert(row: JobRow): void {
+		const columns = Object.keys(row) as (keyof JobRow)[];
 		this.schema.sql.exec(
-			`INSERT INTO job (id, owner_id, index_shard, key_hash, callback_url, sha256, slug, trace_id, status,
-			                  original_content_type, original_bytes, original_width, original_height, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-			input.id,
-			input.ownerId,
-			indexShard,
-			input.keyHash,
-			input.callbackUrl,
-			input.sha256,
-			input.slug,
-			input.traceId,
-			input.original.contentType,
-			input.original.bytes,
-			input.original.width,
-			input.original.height,
-			now,
-			now,
+			`INSERT INTO job (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+			...columns.map((column) => row[column]),
 		);
 		this.written();
 	}

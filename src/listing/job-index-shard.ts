@@ -39,6 +39,11 @@ export class JobIndexShard extends SqliteObject {
 		);
 	}
 
+	/** Drops job `jobId`'s entry if it is still at `version` (a job that was never made after all). */
+	async forget(jobId: string, version: number): Promise<void> {
+		if (this.schema.exists) this.sql.exec("DELETE FROM entry WHERE job_id = ? AND version <= ?", jobId, version);
+	}
+
 	/** Up to `limit` jobs with ids below `before` (newest first), of `status` if given. */
 	async list(before: string | null, status: JobStatus | null, limit: number): Promise<Job[]> {
 		if (!this.schema.exists) return [];

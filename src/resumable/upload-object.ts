@@ -3,11 +3,11 @@ import { count } from "../base/metering";
 import { SqliteObject } from "../base/sql";
 import { originalKey } from "../base/storage";
 import { ApiError, type Problem } from "../http/errors";
+import { makeJob } from "../jobs/make";
 import { ownerStub, slugClaim } from "../objects";
 import { concat } from "../upload/bytes";
 import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
 import { PART_BYTES } from "../upload/r2-writer";
-import { makeJob } from "../upload/submit";
 import { beyondLength, offsetMismatch, uploadLocked, uploadNotFound } from "./protocol";
 import { type Facts, factsColumns, gone, SCHEMA, settled, toState, type UploadRow } from "./record";
 
@@ -268,7 +268,7 @@ export class UploadObject extends SqliteObject {
 			await this.#giveUp(row, err.toProblem());
 			return { problem: err.toProblem() };
 		}
-		const job = await makeJob(this.env, {
+		const job = await makeJob(this.env, this.ctx, {
 			id: row.id,
 			ownerId: row.owner_id,
 			keyHash: row.key_hash,

@@ -28,13 +28,21 @@ export class ByteReader {
 	readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
 	readonly #pushedBack: Uint8Array[] = [];
 	readonly #idleMs: number;
+	readonly #stop: AbortSignal | undefined;
 	/** Bytes handed out so far. */
 	consumed = 0;
 
-	/** `idleMs`: how long a read may wait for the next bytes before the stream is given up ("idle"). */
-	constructor(stream: ReadableStream<Uint8Array>, { idleMs = Number.POSITIVE_INFINITY } = {}) {
+	/**
+	 * `idleMs`: how long a read may wait for the next bytes before the stream is given up ("idle").
+	 * `stop`: once aborted, the next read fails with its reason (the upload was refused meanwhile).
+	 */
+	constructor(
+		stream: ReadableStream<Uint8Array>,
+		{ idleMs = Number.POSITIVE_INFINITY, stop }: { idleMs?: number; stop?: AbortSignal } = {},
+	) {
 		this.#reader = stream.getReader();
 		this.#idleMs = idleMs;
+		this.#stop = stop;
 	}
 
 	/** The next chunk, or null at the end of the stream. */
@@ -49,8 +57,9 @@ export class ByteReader {
 		return chunk;
 	}
 
-	/** One read of the stream, within the idle bound. */
+	/** One read of the stream, within the idle bound; none once stopped (checked between reads, as chunks arrive). */
 	async #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+		this.#stop?.throwIfAborted();
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		const idle = new Promise<never>((_, reject) => {
 			if (Number.isFinite(this.#idleMs)) {

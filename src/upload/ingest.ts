@@ -61,8 +61,16 @@ const empty = () => new ApiError(400, "empty_body", "The upload is empty: send t
 const tooLarge = (what: string, max: number) =>
 	new ApiError(413, "payload_too_large", `${what}; the limit is ${max} bytes.`, { limit: max });
 
-/** Reads the upload in `req` into `destination`; anything refused leaves nothing stored. */
-export async function ingestUpload(req: Request, destination: Destination, limits: UploadLimits): Promise<Upload> {
+/**
+ * Reads the upload in `req` into `destination`; anything refused leaves nothing stored. Once `stop`
+ * is aborted (a check made beside the upload refused it), reading stops with its reason.
+ */
+export async function ingestUpload(
+	req: Request,
+	destination: Destination,
+	limits: UploadLimits,
+	stop?: AbortSignal,
+): Promise<Upload> {
 	const type = req.headers.get("content-type") ?? "";
 	const declared = req.headers.get("content-length");
 	// A body without Content-Length (Transfer-Encoding: chunked) streams in under the same bound.
@@ -75,7 +83,7 @@ export async function ingestUpload(req: Request, destination: Destination, limit
 	// Refused on its length alone, before a byte is read.
 	const most = multipart ? limits.maxBytes + MULTIPART_OVERHEAD_BYTES : limits.maxBytes;
 	if (length !== null && length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
-	const body = new ByteReader(req.body, { idleMs: limits.idleSeconds * 1000 });
+	const body = new ByteReader(req.body, { idleMs: limits.idleSeconds * 1000, stop });
 	try {
 		if (multipart) {
 			const boundary = multipartBoundary(type);

@@ -6,31 +6,30 @@
 
 import { admit } from "../access/limits";
 import { settings } from "../base/config";
-import { type Caller, type Job, type JobId, type NewJob, pixelsOf, type Slug, UploadOptions } from "../base/contracts";
+import { type Caller, type Job, type JobId, pixelsOf, type Slug, UploadOptions } from "../base/contracts";
 import { ulid } from "../base/ids";
 import { originalKey } from "../base/storage";
 import type { Steps } from "../base/timing";
 import { annotate, currentTraceId } from "../base/tracing";
 import { ApiError } from "../http/errors";
+import { makeJob } from "../jobs/make";
 import { checkCallbackUrl } from "../notify/url";
-import { jobStub, ownerStub, slugClaim } from "../objects";
+import { ownerStub, slugClaim } from "../objects";
 import { claimKey, earlierJob, fingerprintOf, idempotencyKeyOf, releaseKey, replay } from "./idempotency";
 import { ingestUpload, type Upload, uploadLimits } from "./ingest";
 
 export const slugTaken = (slug: string) =>
 	new ApiError(409, "slug_taken", `The slug "${slug}" belongs to another job; choose another or omit it.`, { slug });
 
+/** Answers 409 when another job holds `slug` now. */
+async function slugIsFree(env: Env, slug: Slug): Promise<void> {
+	if ((await slugClaim(env, slug).holder()) !== null) throw slugTaken(slug);
+}
+
 /** Takes `slug` for job `id`, or answers 409 when another job holds it. */
 export async function claimSlug(env: Env, slug: Slug, id: JobId): Promise<void> {
 	if ((await slugClaim(env, slug).claim(id)).owner !== id) throw slugTaken(slug);
 }
-
-/**
- * The job of an upload stored in R2 and checked: its object records it, lists it and enqueues it
- * (POST /jobs and a finished resumable upload alike).
- */
-export const makeJob = (env: Env, job: Omit<NewJob, "indexShards">): Promise<Job> =>
-	jobStub(env, job.id).create({ ...job, indexShards: settings(env).OWNER_INDEX_SHARDS });
 
 /** The options given in the query string or in form fields, before or after `file` (each in one place only). */
 function chosenOptions(query: UploadOptions, upload: Upload): UploadOptions {
@@ -74,20 +73,32 @@ export async function submitUpload(
 		const upload = await ingestUpload(req, null, limits);
 		return { job: replay(earlier, fingerprintOf(upload.sha256, chosenSlug(query, upload))), replayed: true };
 	}
-	// Cheap early answer for a taken slug; the claim below is what decides.
-	if (query.slug && (await slugClaim(env, query.slug).holder()) !== null) throw slugTaken(query.slug);
-
 	const id = ulid();
 	// The job keeps this upload's trace id: its consumer runs, Thumbor requests and webhooks carry it.
 	const traceId = currentTraceId();
 	const about = { "job.id": id, "owner.id": ownerId };
 	annotate(about);
 	steps.tag(about);
-	await steps.time("admit", () => admit(env, ownerId, id));
-	const undo: (() => Promise<void>)[] = [() => ownerStub(env, ownerId).release(id)];
+	// The owner's object admits the upload while its bytes stream to R2, and a chosen slug is looked
+	// up meanwhile (a cheap early answer; the claim below is what decides): neither waits for the
+	// other, and the one that refuses stops the upload at its next chunk. The owner's object may be
+	// far from here; the client's bytes take longer still.
+	const admission = steps.time("admit", () => admit(env, ownerId, id));
+	const slugFree = query.slug ? slugIsFree(env, query.slug) : Promise.resolve();
+	const refused = new AbortController();
+	for (const check of [admission, slugFree]) check.catch((err) => refused.abort(err));
+	const [stored, admitted, free] = await Promise.allSettled([
+		steps.time("store", () => ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits, refused.signal)),
+		admission,
+		slugFree,
+	]);
+	const undo: (() => Promise<void>)[] = [];
+	if (admitted.status === "fulfilled") undo.push(() => ownerStub(env, ownerId).release(id));
+	if (stored.status === "fulfilled") undo.push(() => env.BUCKET.delete(originalKey(id)));
 	try {
-		const upload = await steps.time("store", () => ingestUpload(req, { bucket: env.BUCKET, key: originalKey(id) }, limits));
-		undo.push(() => env.BUCKET.delete(originalKey(id)));
+		// A taken slug is answered first, then a refused admission, then what was wrong with the upload.
+		for (const outcome of [free, admitted, stored]) if (outcome.status === "rejected") throw outcome.reason;
+		const upload = (stored as PromiseFulfilledResult<Upload>).value;
 		const image = imageAttributes(upload);
 		annotate(image);
 		steps.tag(image);
@@ -109,7 +120,7 @@ export async function submitUpload(
 		// after all, and two jobs must never share a slug.
 		if (slug !== id) await claimSlug(env, slug, id);
 		const job = await steps.time("create", () =>
-			makeJob(env, {
+			makeJob(env, ctx, {
 				id,
 				ownerId,
 				keyHash: caller.keyHash,

@@ -74,6 +74,19 @@ export function upload(
 	return request(`/jobs${query}`, { method: "POST", body, headers }, key === undefined ? caller.secret : key);
 }
 
+/** `bytes` as a stream of `pieces` chunks, `gapMs` apart. */
+export function slowly(bytes: Uint8Array, pieces: number, gapMs: number) {
+	let sent = 0;
+	const size = Math.ceil(bytes.length / pieces);
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			if (sent > 0) await scheduler.wait(gapMs);
+			controller.enqueue(bytes.slice(sent * size, (sent + 1) * size));
+			if (++sent === pieces) controller.close();
+		},
+	});
+}
+
 /** A multipart body built by hand, so tests control part order and framing. */
 export function multipart(
 	parts: { name: string; value: string | Uint8Array; filename?: string }[],

@@ -6,7 +6,19 @@ import { ulid } from "../../../src/base/ids";
 import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { jobStub, keyObject, keyRegistry, ownerStub } from "../../../src/objects";
-import { caller, env, expectProblem, newKey, pngLike, request, storedState, uniqueSlug, upload } from "../helpers";
+import {
+	caller,
+	countOriginals,
+	env,
+	expectProblem,
+	newKey,
+	pngLike,
+	request,
+	slowly,
+	storedState,
+	uniqueSlug,
+	upload,
+} from "../helpers";
 
 const admin = (path: string, init: RequestInit = {}) =>
 	request(path, { ...init, headers: { "Content-Type": "application/json", ...(init.headers as object) } }, env.ADMIN_TOKEN);
@@ -167,9 +179,13 @@ describe("owners", () => {
 	it("caps one owner's jobs in flight (MAX_JOBS_IN_FLIGHT=20 here), and frees a place when a job ends", async () => {
 		const made = await Promise.all(Array.from({ length: 20 }, () => upload(pngLike())));
 		expect(made.map((r) => r.status)).toEqual(Array(20).fill(202));
-		const over = await upload(pngLike());
+		const stored = await countOriginals();
+		// Admission is asked while the bytes stream in (here over 800 ms): a refusal stops the upload, and nothing stays in R2.
+		const body = slowly(pngLike(40_000), 40, 20);
+		const over = await upload(body, { headers: { "Content-Length": "40000" } });
 		expect(over.headers.get("Retry-After")).toBe("10");
 		expect(await expectProblem(over, 429, "too_many_jobs_in_flight")).toMatchObject({ limit: 20 });
+		await expect.poll(countOriginals).toBe(stored);
 		// Another owner is not held back.
 		expect((await upload(pngLike(), { key: (await newKey()).secret })).status).toBe(202);
 		// A job ends: its place is free again.

@@ -1,10 +1,11 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { settings } from "../../../src/base/config";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import { ulid } from "../../../src/base/ids";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
 import type { JobView } from "../../../src/http/job-view";
+import { makeJob } from "../../../src/jobs/make";
 import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
 import { caller, env, expectProblem, newKey, newTraceId, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
@@ -12,16 +13,15 @@ import { caller, env, expectProblem, newKey, newTraceId, pngLike, request, uniqu
 const POLICY = settings(env).retry;
 type Page = { items: JobView[]; nextCursor: string | null };
 
-/** A job of `ownerId` as the upload path leaves it (indexed as it is created). */
+/** A job of `ownerId` as the upload path leaves it (listed as it is made). */
 async function seed(ownerId: string) {
 	const id = ulid();
-	await jobStub(env, id).create({
+	await makeJob(env, createExecutionContext(), {
 		id,
 		ownerId,
 		keyHash: null,
 		callbackUrl: null,
 		sha256: null,
-		indexShards: settings(env).OWNER_INDEX_SHARDS,
 		slug: id,
 		traceId: newTraceId(),
 		original: { contentType: "image/png", bytes: 512, width: 16, height: 16 },

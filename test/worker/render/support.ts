@@ -22,6 +22,7 @@ export const newJobInput = (id: string, slug: string, contentType: "image/png" |
 	slug,
 	traceId: newTraceId(),
 	original: { contentType, bytes: 512, width: 1, height: 1 },
+	createdAt: Date.now(),
 });
 
 /** A job as the upload handler leaves it: original in R2, state in its object. Thumbor is unreachable here. */

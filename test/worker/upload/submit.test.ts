@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ulid } from "../../../src/base/ids";
 import { originalKey } from "../../../src/base/storage";
+import { ApiError } from "../../../src/http/errors";
 import type { JobView } from "../../../src/http/job-view";
 import { idempotencyClaim, jobStub, slugClaim } from "../../../src/objects";
 import { ingestUpload } from "../../../src/upload/ingest";
@@ -14,6 +15,7 @@ import {
 	multipart,
 	pngLike,
 	request,
+	slowly,
 	storedState,
 	uniqueSlug,
 	upload,
@@ -210,6 +212,24 @@ describe("POST /jobs", () => {
 		expect(taken.bytes).toBe(image.length);
 		expect((await env.BUCKET.head(slowKey))?.size).toBe(image.length);
 		await env.BUCKET.delete(slowKey);
+	});
+
+	it("stops reading an upload once a check made beside it refuses it: its answer, nothing stored", async () => {
+		const limits = { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 5 };
+		const image = pngLike(8000);
+		const key = `originals/stopped-${crypto.randomUUID()}`;
+		const stop = new AbortController();
+		const refusal = new ApiError(429, "too_many_jobs_in_flight", "refused beside the upload");
+		const req = new Request("http://thumbs.test/jobs", {
+			method: "POST",
+			body: slowly(image, 8, 40),
+			headers: { "Content-Length": String(image.length) },
+		});
+		const ingesting = ingestUpload(req, { bucket: env.BUCKET, key }, limits, stop.signal).catch((e) => e);
+		await scheduler.wait(60);
+		stop.abort(refusal);
+		expect(await ingesting).toBe(refusal);
+		expect(await env.BUCKET.head(key)).toBeNull();
 	});
 
 	it("streams a body of unknown length (chunked) under the same bound: taken whole, or 413 with nothing stored", async () => {
