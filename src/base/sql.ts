@@ -47,21 +47,17 @@ export class Schema {
 
 	/**
 	 * Makes the schema if it is not there yet: call before the first write. A new database gets
-	 * every version's statements in one go, and records the version in a comment of its first
-	 * table's SQL (which SQLite keeps, through ALTER TABLE too) rather than in a table of its
-	 * own: a version table and its row would be most of the few rows a new job's object writes.
+	 * every version's statements in one go, and records the version in a comment of each table's
+	 * SQL (which SQLite keeps, through ALTER TABLE too: a later version may rebuild a table under
+	 * a new name) rather than in a table of its own: a version table and its row would be most of
+	 * the few rows a new job's object writes.
 	 */
 	ensure(): void {
 		if (this.#version !== null) return;
-		let marked = false;
-		for (const statement of this.versions.flat()) {
-			const first: boolean = !marked && /^CREATE TABLE \w+/.test(statement);
-			this.sql.exec(
-				first ? statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${MARK(this.versions.length)}`) : statement,
-			);
-			marked ||= first;
-		}
-		if (!marked) throw new Error("a schema's version 1 must create a table");
+		if (!this.versions[0]?.some((s) => /^CREATE TABLE \w+/.test(s))) throw new Error("a schema's version 1 must create a table");
+		const mark = MARK(this.versions.length);
+		for (const statement of this.versions.flat())
+			this.sql.exec(statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${mark}`));
 		this.#version = this.versions.length;
 	}
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { SCHEMA as OWNER_SCHEMA } from "../../../src/access/owner-object";
 import { Schema, type SchemaVersions } from "../../../src/base/sql";
 import { JOB_SCHEMA } from "../../../src/jobs/schema";
+import { SCHEMA as INDEX_SCHEMA } from "../../../src/listing/job-index-shard";
 import { env } from "../helpers";
 
 /** Runs `make` on a fresh object's database; what it then holds, and rows `make` wrote. */
@@ -96,5 +97,56 @@ describe("an owner's schema (version 1)", () => {
 		expect(made.tables).toEqual(["digest", "in_flight", "usage"]);
 		expect(made.indexes).toEqual([]);
 		expect(made.version).toBe(1);
+	});
+});
+
+describe("a listing shard's schema (version 2)", () => {
+	const entry = (sql: SqlStorage, id: string, status: string, version: number) =>
+		sql.exec(
+			`INSERT INTO entry (job_id, status, version, job) VALUES (?, ?, ?, '{}')
+			 ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, version = excluded.version, job = excluded.job
+			 WHERE excluded.version > entry.version`,
+			id,
+			status,
+			version,
+		);
+
+	it("is made WITHOUT ROWID, with only unfinished jobs indexed by status: a job's two reports write 3 rows", async () => {
+		const schemaOnly = await afterMaking((sql) => new Schema(sql, INDEX_SCHEMA).ensure());
+		const made = await afterMaking((sql) => {
+			new Schema(sql, INDEX_SCHEMA).ensure();
+			entry(sql, "j1", "queued", 0);
+			entry(sql, "j1", "done", 3);
+		});
+		expect(made.tables).toEqual(["entry"]);
+		expect(made.indexes).toEqual(["entry_unfinished"]);
+		expect(made.version).toBe(2);
+		expect(made.rowsWritten - schemaOnly.rowsWritten).toBe(3);
+	});
+
+	it("brings a version-1 shard up to date with its entries, and finds unfinished jobs through the index", async () => {
+		const upgraded = await afterMaking((sql) => {
+			new Schema(sql, INDEX_SCHEMA.slice(0, 1)).ensure();
+			entry(sql, "j1", "done", 2);
+			entry(sql, "j2", "failed", 2);
+			expect(new Schema(sql, INDEX_SCHEMA).version).toBe(2);
+			const plan = sql
+				.exec<{ detail: string }>(
+					"EXPLAIN QUERY PLAN SELECT job FROM entry WHERE job_id < ? AND status = ? AND status <> 'done' ORDER BY job_id DESC LIMIT ?",
+					"~",
+					"failed",
+					10,
+				)
+				.toArray()
+				.map((r) => r.detail)
+				.join("; ");
+			expect(plan).toContain("entry_unfinished");
+			expect(sql.exec("SELECT job_id, status FROM entry ORDER BY job_id").toArray()).toEqual([
+				{ job_id: "j1", status: "done" },
+				{ job_id: "j2", status: "failed" },
+			]);
+		});
+		expect(upgraded.tables).toEqual(["entry", "schema_migrations"]);
+		expect(upgraded.indexes).toEqual(["entry_unfinished"]);
 	});
 });
