@@ -63,17 +63,19 @@ export class JobObject extends SqliteObject {
 	/**
 	 * Records a new job and sends it to the queue; calling it again with the same id returns the
 	 * stored job. Its listing entry is made beside this call, by whoever makes the job (jobs/make.ts).
+	 * With `waitMs`, the answer waits (at most that long) for the job to end, in the same request.
 	 */
-	async create(input: NewJob): Promise<Job> {
-		const existing = this.#record.row();
-		if (existing) return this.#toJob(existing);
-		this.schema.ensure();
-		if (input.callbackUrl) this.#outbox.create();
-		this.#record.insert(newJobRow(input));
-		await this.#dispatch.watchQueued();
-		const job = this.#toJob(this.#record.row()!);
-		await this.#dispatch.enqueue();
-		return job;
+	async create(input: NewJob, waitMs = 0): Promise<Job> {
+		let job = this.#record.row() && this.#toJob(this.#record.row()!);
+		if (!job) {
+			this.schema.ensure();
+			if (input.callbackUrl) this.#outbox.create();
+			this.#record.insert(newJobRow(input));
+			await this.#dispatch.watchQueued();
+			job = this.#toJob(this.#record.row()!);
+			await this.#dispatch.enqueue();
+		}
+		return waitMs > 0 ? ((await this.waitToEnd(waitMs)) ?? job) : job;
 	}
 
 	/** Tells the listing index the job's state now (its maker could not); a failure is tried again by the alarm. */

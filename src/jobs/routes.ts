@@ -90,10 +90,12 @@ export const jobs = new Hono<AuthEnv>()
 		valid("query", UploadQuery),
 		async (c) => {
 			const { wait, ...options } = c.req.valid("query");
-			const submitted = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, options, c.var.steps);
+			const waitMs = (wait ?? 0) * 1000;
+			const submitted = await submitUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, options, c.var.steps, waitMs);
 			const { replayed } = submitted;
 			let { job } = submitted;
-			if (wait && !TERMINAL_STATUSES.includes(job.status)) {
+			// A new job has been waited for as it was made; a replayed one is waited for here.
+			if (replayed && wait && !TERMINAL_STATUSES.includes(job.status)) {
 				job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
 			}
 			c.set("uploaded", job);

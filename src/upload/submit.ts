@@ -52,7 +52,10 @@ const imageAttributes = (upload: Upload) => ({
 
 const chosenSlug = (query: UploadOptions, upload: Upload) => chosenOptions(query, upload).slug;
 
-/** Makes a job of the upload in `req`; `replayed` when an Idempotency-Key named an earlier one. */
+/**
+ * Makes a job of the upload in `req`; `replayed` when an Idempotency-Key named an earlier one.
+ * With `waitMs`, a new job is returned once it has ended, or when the wait runs out.
+ */
 export async function submitUpload(
 	env: Env,
 	ctx: Pick<ExecutionContext, "waitUntil">,
@@ -60,6 +63,7 @@ export async function submitUpload(
 	req: Request,
 	query: UploadOptions,
 	steps: Steps,
+	waitMs = 0,
 ): Promise<{ job: Job; replayed: boolean }> {
 	const cfg = settings(env);
 	const limits = uploadLimits(cfg);
@@ -119,17 +123,23 @@ export async function submitUpload(
 		// A slug claim is never given back, even if what follows fails: the job may exist
 		// after all, and two jobs must never share a slug.
 		if (slug !== id) await claimSlug(env, slug, id);
-		const job = await steps.time("create", () =>
-			makeJob(env, ctx, {
-				id,
-				ownerId,
-				keyHash: caller.keyHash,
-				callbackUrl,
-				sha256: upload.sha256,
-				slug,
-				traceId,
-				original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
-			}),
+		// Made and waited for in one request to the job's object: one step, "wait", when the upload waits.
+		const job = await steps.time(waitMs > 0 ? "wait" : "create", () =>
+			makeJob(
+				env,
+				ctx,
+				{
+					id,
+					ownerId,
+					keyHash: caller.keyHash,
+					callbackUrl,
+					sha256: upload.sha256,
+					slug,
+					traceId,
+					original: { contentType: upload.contentType, bytes: upload.bytes, width: upload.width, height: upload.height },
+				},
+				waitMs,
+			),
 		);
 		return { job, replayed: false };
 	} catch (err) {

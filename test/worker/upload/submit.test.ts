@@ -506,7 +506,7 @@ describe("POST /jobs?wait", () => {
 		expect(res.status).toBe(202);
 		expect(((await res.json()) as JobBody).status).toBe("queued");
 		expect(res.headers.get("Server-Timing")).toMatch(
-			/^auth;dur=[\d.]+, ratelimit;dur=[\d.]+, admit;dur=[\d.]+, store;dur=[\d.]+, create;dur=[\d.]+, wait;dur=[\d.]+$/,
+			/^auth;dur=[\d.]+, ratelimit;dur=[\d.]+, admit;dur=[\d.]+, store;dur=[\d.]+, wait;dur=[\d.]+$/,
 		);
 
 		const slug = uniqueSlug("wait");
