@@ -65,17 +65,10 @@ describe("one trace id per job", () => {
 		const id = job.traceId;
 		expect(id).toMatch(/^[0-9a-f]{32}$/);
 
-		// The upload's trace: its own steps, each a span, the job's facts on the request's root span.
-		// (The store records each span as its invocation reports it: wait until they are in.)
-		const uploadSteps = [
-			"POST",
-			"request.auth",
-			"request.ratelimit",
-			"request.admit",
-			"request.store",
-			"request.create",
-			"request.wait",
-		];
+		// The upload's trace: its own steps, each a span, the job's facts on the request's root span
+		// (with ?wait, the job is made and waited for in one step). The store records each span as its
+		// invocation reports it: wait until they are in.
+		const uploadSteps = ["POST", "request.auth", "request.ratelimit", "request.admit", "request.store", "request.wait"];
 		const upload = await spansUntil(`trace_id = '${id}'`, (s) => has(s, uploadSteps));
 		expect(upload.map((s) => s.name)).toEqual(expect.arrayContaining(uploadSteps));
 		const root = upload.find((s) => s.name === "POST")!;
