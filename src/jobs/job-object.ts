@@ -66,7 +66,8 @@ export class JobObject extends SqliteObject {
 	 * With `waitMs`, the answer waits (at most that long) for the job to end, in the same request.
 	 */
 	async create(input: NewJob, waitMs = 0): Promise<Job> {
-		let job = this.#record.row() && this.#toJob(this.#record.row()!);
+		const existing = this.#record.row();
+		let job = existing && this.#toJob(existing);
 		if (!job) {
 			this.schema.ensure();
 			if (input.callbackUrl) this.#outbox.create();

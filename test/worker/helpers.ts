@@ -74,12 +74,13 @@ export function upload(
 	return request(`/jobs${query}`, { method: "POST", body, headers }, key === undefined ? caller.secret : key);
 }
 
-/** `bytes` as a stream of `pieces` chunks, `gapMs` apart. */
-export function slowly(bytes: Uint8Array, pieces: number, gapMs: number) {
+/** `bytes` as a stream of `pieces` chunks, `gapMs` apart; and then, with `stallAfter` chunks sent, nothing more, ever. */
+export function slowly(bytes: Uint8Array, pieces: number, gapMs: number, { stallAfter }: { stallAfter?: number } = {}) {
 	let sent = 0;
 	const size = Math.ceil(bytes.length / pieces);
 	return new ReadableStream<Uint8Array>({
 		async pull(controller) {
+			if (sent === stallAfter) return new Promise(() => {});
 			if (sent > 0) await scheduler.wait(gapMs);
 			controller.enqueue(bytes.slice(sent * size, (sent + 1) * size));
 			if (++sent === pieces) controller.close();

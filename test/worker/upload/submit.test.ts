@@ -178,19 +178,7 @@ describe("POST /jobs", () => {
 	it("answers 408 upload_stalled to a body idle for the bound, storing nothing; takes a slow body that moves", async () => {
 		const limits = { maxBytes: 65_536, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 0.3 };
 		const image = pngLike(4000);
-		/** The image in `pieces`, `gapMs` apart, and then (if `stallAfter`) nothing more, ever. */
-		const body = (pieces: number, gapMs: number, stallAfter?: number) => {
-			let sent = 0;
-			return new ReadableStream<Uint8Array>({
-				async pull(controller) {
-					if (sent === stallAfter) return new Promise(() => {}); // never sends again
-					if (sent > 0) await scheduler.wait(gapMs);
-					const size = Math.ceil(image.length / pieces);
-					controller.enqueue(image.slice(sent * size, (sent + 1) * size));
-					if (++sent === pieces) controller.close();
-				},
-			});
-		};
+		const body = (pieces: number, gapMs: number, stallAfter?: number) => slowly(image, pieces, gapMs, { stallAfter });
 		const into = (key: string) => ({ bucket: env.BUCKET, key });
 		const req = (stream: ReadableStream<Uint8Array>) =>
 			new Request("http://thumbs.test/jobs", {
