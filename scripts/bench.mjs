@@ -6,7 +6,8 @@
 //      and the floor: the product's fixed shape with nothing else (scripts/floor, its own wrangler dev);
 //   2. where the pipeline's time goes: the upload's Server-Timing steps, the consumer's log steps;
 //   3. throughput with `concurrency` requests in flight: Thumbor direct, pipeline, floor;
-//   4. the operations one thumbnail costs (counted by the Worker) and the price of a million.
+//   4. the operations one thumbnail costs (counted by the Worker) and the price of a million;
+//   5. the pipeline against the floor: latency, throughput, workerd CPU, and the cost, beside issue 21's goals.
 // Every upload's bytes differ (a JPEG comment), so each one really goes through Thumbor.
 // Against a Worker without POST ?wait or /admin/meter (an older commit) it skips those parts.
 import { createHmac } from "node:crypto";
@@ -103,12 +104,13 @@ function processTree(pid) {
 	return tree;
 }
 
+const WORKERD = "workerd: the Worker, its objects, Miniflare's R2/Queues/Cache";
+
 /** What each process of the stack is, in a word. */
 function role(p) {
 	const cmd = p.cmd.join(" ");
 	if (cmd.includes("thumbor")) return "Thumbor";
-	if (cmd.includes("workerd") && cmd.includes("--socket-addr=entry=127.0.0.1:0"))
-		return "workerd: the Worker, its objects, Miniflare's R2/Queues/Cache";
+	if (cmd.includes("workerd") && cmd.includes("--socket-addr=entry=127.0.0.1:0")) return WORKERD;
 	if (cmd.includes("workerd")) return "workerd: wrangler dev's proxy";
 	if (cmd.includes("esbuild")) return "esbuild (wrangler's watcher)";
 	return "wrangler (node)";
@@ -308,6 +310,32 @@ try {
 			"On Cloudflare those run spread over many machines, and a queue's consumer runs several batches at once.",
 	);
 
+	// The pipeline against the floor, in one table, with what issue 21 asks of each (docs/performance.md).
+	const pipelineMs = supportsWait ? waitedMs : polledMs;
+	const against = [
+		{
+			measure: `latency p50, ms (${supportsWait ? "POST ?wait" : "POST, then GET ?wait"})`,
+			pipeline: +percentile(pipelineMs, 50).toFixed(1),
+			floor: +percentile(floorMs, 50).toFixed(1),
+			"pipeline vs floor": `+${(percentile(pipelineMs, 50) - percentile(floorMs, 50)).toFixed(1)} ms`,
+			goal: "at most +5 ms",
+		},
+		{
+			measure: `throughput, per second (${CONCURRENCY} in flight)`,
+			pipeline: +perSecond(kinds.pipeline).toFixed(1),
+			floor: +perSecond(kinds.floor).toFixed(1),
+			"pipeline vs floor": `${(perSecond(kinds.pipeline) / perSecond(kinds.floor)).toFixed(2)}x`,
+			goal: "at least 0.85x",
+		},
+		{
+			measure: "workerd CPU per job, ms",
+			pipeline: cpuPerJob(kinds.pipeline, WORKERD),
+			floor: cpuPerJob(kinds.floor, WORKERD),
+			"pipeline vs floor": `${(cpuPerJob(kinds.pipeline, WORKERD) / cpuPerJob(kinds.floor, WORKERD)).toFixed(2)}x`,
+			goal: "",
+		},
+	];
+
 	// Cost: the operations counted by the Worker, and Thumbor's CPU, for uploads one at a time.
 	const meter = await fetch(`${stack.baseUrl}/admin/meter`, { headers: { Authorization: `Bearer ${adminToken}` } });
 	if (!supportsWait || meter.status !== 200) {
@@ -350,7 +378,16 @@ try {
 				"Not in these figures: Workers CPU time ($0.02 per million CPU-ms) and Durable Object duration ($12.50 per million GB-s), " +
 				"which wrangler dev does not measure; the monthly plan and included amounts.",
 		);
+		against.push({
+			measure: "cost per million thumbnails, new bytes (USD)",
+			pipeline: fresh.total,
+			floor: "",
+			"pipeline vs floor": "",
+			goal: "at most $20",
+		});
 	}
+	console.log("\n5. The pipeline against the floor, this run");
+	console.table(against);
 } finally {
 	fileServer?.close();
 	await stopLaunched();
