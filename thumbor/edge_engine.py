@@ -349,7 +349,7 @@ _VIPS_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 def vips_decodes(img: Image.Image) -> bool:
     """Whether `img` (opened by Pillow, not decoded) is decoded by libvips instead (vips_reduce):
-    a PNG, whose inflate libvips (libspng) does a third faster than Pillow, one row at a time.
+    a PNG, which libvips reads a third faster than Pillow, and a strip of rows at a time.
     Not an interlaced PNG (libvips would hold the whole of it) nor an animated one (Thumbor
     takes its first frame; Pillow does that)."""
     return img.format == "PNG" and not img.info.get("interlace") and getattr(img, "n_frames", 1) == 1
