@@ -10,7 +10,7 @@ import { readFixture, startOwnStack } from "./support.mjs";
 let stack: Awaited<ReturnType<typeof startOwnStack>>;
 beforeAll(async () => {
 	// One listing shard: the warm-up upload makes it, so the rows counted are a job's own and not a
-	// new shard's schema (made once per owner and shard, 9 rows: its version 1, then version 2's rebuild).
+	// new shard's schema (made once per owner and shard: 3 rows).
 	stack = await startOwnStack({ METER_OPS: "1", OWNER_INDEX_SHARDS: "1" });
 });
 afterAll(async () => stack?.stop());

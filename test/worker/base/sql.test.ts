@@ -122,6 +122,31 @@ describe("a listing shard's schema (version 2)", () => {
 		expect(made.indexes).toEqual(["entry_unfinished"]);
 		expect(made.version).toBe(2);
 		expect(made.rowsWritten - schemaOnly.rowsWritten).toBe(3);
+		// Made at version 2 directly (its table, its index), not as version 1 rebuilt.
+		expect(schemaOnly.rowsWritten).toBe(3);
+	});
+
+	it("has the same shape made new as rebuilt from version 1", async () => {
+		const shape = (sql: SqlStorage) => ({
+			columns: sql.exec("SELECT name, type, pk, \"notnull\" FROM pragma_table_info('entry')").toArray(),
+			indexes: sql.exec("SELECT name, partial FROM pragma_index_list('entry') WHERE origin = 'c'").toArray(),
+			withoutRowid: /WITHOUT ROWID\s*$/.test(
+				sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'entry'").one().sql,
+			),
+		});
+		let made: ReturnType<typeof shape> | undefined;
+		let rebuilt: ReturnType<typeof shape> | undefined;
+		await afterMaking((sql) => {
+			new Schema(sql, INDEX_SCHEMA).ensure();
+			made = shape(sql);
+		});
+		await afterMaking((sql) => {
+			new Schema(sql, INDEX_SCHEMA.slice(0, 1)).ensure();
+			expect(new Schema(sql, INDEX_SCHEMA).version).toBe(2);
+			rebuilt = shape(sql);
+		});
+		expect(made).toEqual(rebuilt);
+		expect(made).toMatchObject({ withoutRowid: true, indexes: [{ name: "entry_unfinished", partial: 1 }] });
 	});
 
 	it("brings a version-1 shard up to date with its entries, and finds unfinished jobs through the index", async () => {
