@@ -165,7 +165,8 @@ def jpeg_scan_offsets(buffer: bytes) -> list[int]:
 
     A compiled pattern finds them twice as fast as bytes.find, which CPython runs byte by byte
     for a two-byte needle (a 6 MB photo: 2.7 ms instead of 7; a 10,000-scan bomb: 1.8 instead
-    of 2.8). This runs on Thumbor's event loop, before any decode."""
+    of 2.8). This runs in the decode's thread (the pool's), just before the decode: on Thumbor's
+    event loop it held up every other request, about 1 ms per 2 MB."""
     return [match.start() for match in _SOS_PATTERN.finditer(buffer)]
 
 
@@ -176,18 +177,18 @@ class BudgetedFile:
     between scans rather than once per block (Pillow reads up to 32 MiB at a time).
     """
 
-    def __init__(self, fp: io.BytesIO, boundaries: list[int]) -> None:
+    def __init__(self, fp: io.BytesIO) -> None:
         self._fp = fp
-        self._boundaries = boundaries
+        self.boundaries: list[int] = []
         self.deadline: float | None = None
 
     def read(self, size: int = -1) -> bytes:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise DecodeBudgetExceeded()
         at = self._fp.tell()
-        i = bisect.bisect_right(self._boundaries, at)
-        if i < len(self._boundaries) and (size < 0 or at + size > self._boundaries[i]):
-            size = self._boundaries[i] - at
+        i = bisect.bisect_right(self.boundaries, at)
+        if i < len(self.boundaries) and (size < 0 or at + size > self.boundaries[i]):
+            size = self.boundaries[i] - at
         return self._fp.read(size)
 
     def __getattr__(self, name: str):
@@ -210,12 +211,12 @@ def guard(
     """
     if not isinstance(img, ImageFile.ImageFile) or img.fp is None:
         return img
-    boundaries = jpeg_scan_offsets(buffer) if img.format == "JPEG" else []
-    # Not at the first scan's start: the decoder gets the header and the first scan in one read.
-    # A read that ended there made libjpeg stop after the header and Pillow copy the whole file
-    # to resume (a baseline 12 MP photo, one scan: 2.3 ms of its 43).
-    fp = BudgetedFile(img.fp, boundaries[1:])
+    fp = BudgetedFile(img.fp)
     img.fp = fp
+    # Where a JPEG's scans start: found when it is decoded (in the pool's thread, not on the
+    # event loop), and its bytes let go then.
+    unscanned: bytes | None = buffer if img.format == "JPEG" else None
+    boundaries: list[int] = []
     # The image holds this function, so the function holds the image weakly: a cycle would keep
     # every decoded image (36 MB for 12 MP) alive until Python's cycle collector ran, and a busy
     # process at several times the memory it needs.
@@ -226,11 +227,18 @@ def guard(
     width, height = img.size
 
     def budgeted_load():
+        nonlocal unscanned, boundaries
         img = image()
         if img is None:
             return None
         if img._im is not None:  # decoded already (a HEIF has no tiles, but is not decoded yet)
             return load(img)
+        if unscanned is not None:
+            boundaries, unscanned = jpeg_scan_offsets(unscanned), None
+            # Not at the first scan's start: the decoder gets the header and the first scan in one
+            # read. A read that ended there made libjpeg stop after the header and Pillow copy the
+            # whole file to resume (a baseline 12 MP photo, one scan: 2.3 ms of its 43).
+            fp.boundaries = boundaries[1:]
         if boundaries and width * height * len(boundaries) > max_pixel_scans:
             raise Refusal(
                 422,

@@ -172,3 +172,23 @@ def test_a_heif_decode_is_admitted_too():
     assert held == 640 * 480 * 4
     del img
     assert memory.held == 0
+
+
+def test_guard_finds_a_jpegs_scans_when_it_is_decoded_once_and_refuses_every_time(monkeypatch):
+    """Opening (on Thumbor's event loop) reads no scan; the decode (in the pool) finds them, once."""
+    scans = []
+    find = edge_engine.jpeg_scan_offsets
+    monkeypatch.setattr(edge_engine, "jpeg_scan_offsets", lambda buffer: scans.append(len(buffer)) or find(buffer))
+    out = io.BytesIO()
+    gradient("RGB", (64, 64)).save(out, "JPEG", progressive=True)
+    buffer = out.getvalue()
+    img = guard(opened(buffer), buffer, max_pixel_scans=64 * 64 * 2)
+    assert scans == []
+    for _ in range(2):
+        with pytest.raises(Refusal) as refused:
+            img.load()
+        assert (refused.value.status_code, refused.value.reason) == (422, "too_complex")
+    assert scans == [len(buffer)]
+    ok = guard(opened(buffer), buffer)
+    ok.load()
+    assert ok.size == (64, 64) and len(scans) == 2
