@@ -117,8 +117,11 @@ export function metered(env: Env): Env {
 	});
 }
 
-/** A Durable Object's SQL, with the rows each statement read and wrote counted (SQLite storage billing). */
-export function meteredSql(sql: SqlStorage, env: Env): SqlStorage {
+/**
+ * A Durable Object's SQL, with the rows each statement read and wrote counted (SQLite storage billing):
+ * in all, and the rows written by `object` (its class) on their own.
+ */
+export function meteredSql(sql: SqlStorage, env: Env, object: string): SqlStorage {
 	if (env.METER_OPS !== "1") return sql;
 	return new Proxy(sql, {
 		get(t, prop) {
@@ -130,6 +133,7 @@ export function meteredSql(sql: SqlStorage, env: Env): SqlStorage {
 				queueMicrotask(() => {
 					count("sqlite rows read", cursor.rowsRead);
 					count("sqlite rows written", cursor.rowsWritten);
+					if (cursor.rowsWritten > 0) count(`sqlite rows written by ${object}`, cursor.rowsWritten);
 				});
 				return cursor;
 			};

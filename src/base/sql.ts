@@ -37,10 +37,11 @@ export class Schema {
 
 	/**
 	 * The schema of a Durable Object's own database, made in its constructor (synchronous:
-	 * done before any call reaches the object), on its SQL with rows counted when METER_OPS is on.
+	 * done before any call reaches the object), on its SQL with rows counted when METER_OPS is on
+	 * (in all, and by `object`, its class).
 	 */
-	static of(ctx: DurableObjectState, env: Env, versions: SchemaVersions): Schema {
-		return new Schema(meteredSql(ctx.storage.sql, env), versions);
+	static of(ctx: DurableObjectState, env: Env, versions: SchemaVersions, object: string): Schema {
+		return new Schema(meteredSql(ctx.storage.sql, env, object), versions);
 	}
 
 	/** Whether this object has ever stored anything. */
@@ -112,7 +113,7 @@ export abstract class SqliteObject extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env, versions: SchemaVersions) {
 		super(ctx, metered(env));
-		this.schema = Schema.of(ctx, env, versions);
+		this.schema = Schema.of(ctx, env, versions, new.target.name);
 		this.sql = this.schema.sql;
 	}
 }
