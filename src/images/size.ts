@@ -1,5 +1,6 @@
 import type { ImageType } from "../base/contracts";
 import { fourcc, u16be, u16le, u32be, u32le } from "./bytes";
+import { isFrame, jpegSegments } from "./jpeg";
 import { readWebpInfo } from "./webp";
 
 export interface ImageSize {
@@ -144,24 +145,11 @@ function isobmffSize(b: Uint8Array): ImageSize | null {
 
 /** Walks the JPEG markers up to the first start-of-frame, which holds the size. */
 function jpegSize(b: Uint8Array): ImageSize | null {
-	let at = 2;
-	while (at + 9 < b.length) {
-		if (b[at] !== 0xff) return null;
-		const marker = b[at + 1]!;
-		if (marker === 0xff) {
-			at++; // fill byte
-			continue;
-		}
-		if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
-			at += 2; // markers without a length
-			continue;
-		}
-		// SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC).
-		if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-			// Precision (bits per sample), height, width, components.
-			return { height: u16be(b, at + 5), width: u16be(b, at + 7), bytesPerPixel: b[at + 9]! * sampleBytes(b[at + 4]!) };
-		}
-		at += 2 + u16be(b, at + 2);
+	for (const { marker, at } of jpegSegments(b)) {
+		if (!isFrame(marker)) continue;
+		if (at + 9 >= b.length) return null;
+		// Precision (bits per sample), height, width, components.
+		return { height: u16be(b, at + 5), width: u16be(b, at + 7), bytesPerPixel: b[at + 9]! * sampleBytes(b[at + 4]!) };
 	}
 	return null;
 }

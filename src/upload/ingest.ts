@@ -8,7 +8,7 @@ import type { Settings } from "../base/config";
 import { ImageType } from "../base/contracts";
 import { hex } from "../base/crypto";
 import { ApiError } from "../http/errors";
-import { JpegScanCounter } from "../images/jpeg";
+import { hasOneScanOnly, JpegScanCounter } from "../images/jpeg";
 import { decodedBytes, readImageSize } from "../images/size";
 import { sniffImageType } from "../images/sniff";
 import { ByteReader, ByteStreamError, concat } from "./bytes";
@@ -123,12 +123,14 @@ export async function ingestFile(
 	const head = await gather(chunks, HEAD_BYTES);
 	const bytesSoFar = head.reduce((n, c) => n + c.length, 0);
 	if (bytesSoFar === 0) throw empty();
-	const image = inspectHead(concat(head).subarray(0, HEAD_BYTES), limits);
+	const first = concat(head).subarray(0, HEAD_BYTES);
+	const image = inspectHead(first, limits);
 	const all = (async function* () {
 		yield* head;
 		for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
 	})();
-	const { sha256, bytes } = await store(destination, image.contentType, length, all, limits);
+	const scans = countsScans(image.contentType, first);
+	const { sha256, bytes } = await store(destination, image.contentType, scans, length, all, limits);
 	return { ...image, bytes, sha256 };
 }
 
@@ -143,6 +145,9 @@ async function gather(chunks: AsyncIterator<Uint8Array>, bytes: number): Promise
 	}
 	return got;
 }
+
+/** Whether a file's scans are counted: a JPEG that may hold more than one (images/jpeg.ts). */
+const countsScans = (type: ImageType, head: Uint8Array) => type === "image/jpeg" && !hasOneScanOnly(head);
 
 /** Type, size and (for a JPEG) scans so far, from the file's first bytes (HEAD_BYTES of them, or all of a shorter file). */
 export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJpegScans }: UploadLimits) {
@@ -181,7 +186,7 @@ export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJ
 			{ ...dimensions, bytesPerPixel: size.bytesPerPixel, maxDecodedBytes },
 		);
 	}
-	if (type === "image/jpeg") {
+	if (countsScans(type, head)) {
 		const scans = new JpegScanCounter();
 		scans.push(head);
 		if (scans.scans > maxJpegScans) throw tooManyScans(maxJpegScans);
@@ -190,14 +195,15 @@ export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJ
 }
 
 /**
- * Streams the file to `destination`, hashing it, counting its bytes against the limit and, for a
- * JPEG, its scans; returns the hex SHA-256 and the byte count. With `length` known, the bytes go
+ * Streams the file to `destination`, hashing it, counting its bytes against the limit and, with
+ * `countScans` (a JPEG that may hold more than one), its scans; returns the hex SHA-256 and the byte count. With `length` known, the bytes go
  * to R2 as one stream of that length; without, they are gathered into parts (upload/r2-writer.ts).
  * The object exists only if the whole source arrived intact and passed every check.
  */
 async function store(
 	destination: Destination,
 	contentType: ImageType,
+	countScans: boolean,
 	length: number | null,
 	source: AsyncIterable<Uint8Array>,
 	limits: UploadLimits,
@@ -205,7 +211,7 @@ async function store(
 	const digest = new crypto.DigestStream("SHA-256");
 	digest.digest.catch(() => {}); // rejects when the pump aborts it; the pump's error is the one reported
 	const hasher = digest.getWriter();
-	const scans = contentType === "image/jpeg" ? new JpegScanCounter() : null;
+	const scans = countScans ? new JpegScanCounter() : null;
 	let bytes = 0;
 	// Every chunk checked and hashed on its way to R2.
 	const checked = (async function* () {

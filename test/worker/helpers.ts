@@ -127,12 +127,16 @@ export async function expectProblem(res: Response, status: number, code: string)
 
 export { env };
 
-/** Bytes that start like a 64x48 baseline JPEG (SOI, SOF0) and hold `scans` start-of-scan markers, `size` long. */
-export function jpegLike(scans: number, size = 4096): Uint8Array {
-	const head = [0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x30, 0x00, 0x40, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+/**
+ * Bytes that start like a 64x48 progressive JPEG (SOI, SOF2) and hold `scans` start-of-scan markers
+ * of three components each, `size` long; with `frame` 0xc0, a baseline one (whose first scan is the
+ * only one a decoder reads: images/jpeg.ts, hasOneScanOnly).
+ */
+export function jpegLike(scans: number, size = 4096, frame = 0xc2): Uint8Array {
+	const head = [0xff, 0xd8, 0xff, frame, 0x00, 0x11, 0x08, 0x00, 0x30, 0x00, 0x40, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
 	const out = new Uint8Array(Math.max(size, head.length + scans * 16));
 	out.set(head);
-	for (let i = 0, at = head.length; i < scans; i++, at += 16) out.set([0xff, 0xda, 0x00, 0x08], at);
+	for (let i = 0, at = head.length; i < scans; i++, at += 16) out.set([0xff, 0xda, 0x00, 0x0c, 0x03], at);
 	return out;
 }
 

@@ -192,3 +192,50 @@ def test_guard_finds_a_jpegs_scans_when_it_is_decoded_once_and_refuses_every_tim
     ok = guard(opened(buffer), buffer)
     ok.load()
     assert ok.size == (64, 64) and len(scans) == 2
+
+
+def jpeg(mode: str = "RGB", **options) -> bytes:
+    out = io.BytesIO()
+    gradient(mode, (64, 48)).save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def scan_markers(buffer: bytes) -> list[int]:
+    return [at for at in range(len(buffer) - 1) if buffer[at : at + 2] == b"\xff\xda"]
+
+
+def test_a_sequential_jpeg_whose_first_scan_has_every_component_has_its_one_scan_found_without_a_search():
+    for buffer in (jpeg(), jpeg("L"), jpeg(subsampling=0)):
+        assert edge_engine.jpeg_scan_offsets(buffer) == scan_markers(buffer)[:1] != []
+    # Another JPEG inside a marker segment (an EXIF thumbnail, say): the outer scan only.
+    inner = jpeg("L")
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(inner)) + b"Exif\0\0" + inner
+    outer = jpeg()
+    carrying = outer[:2] + app1 + outer[2:]
+    assert len(scan_markers(carrying)) == 2
+    assert edge_engine.jpeg_scan_offsets(carrying) == [scan_markers(carrying)[1]]
+
+
+def test_every_scan_is_counted_where_more_than_one_can_be_decoded():
+    progressive = jpeg(progressive=True)
+    assert edge_engine.only_scan(progressive) is None
+    assert edge_engine.jpeg_scan_offsets(progressive) == scan_markers(progressive)
+    assert len(scan_markers(progressive)) > 5
+    # A sequential first scan of one component of three: more scans follow, and are decoded.
+    one_of_three = bytearray(jpeg())
+    one_of_three[scan_markers(bytes(one_of_three))[0] + 4] = 1
+    assert edge_engine.only_scan(bytes(one_of_three)) is None
+    for broken in (b"\xff\xd8", b"\xff\xd8\xff\xda\x00\x08\x03", b"\xff\xd8\x00\x00\x00\x00\x00\x00", jpeg()[:200]):
+        assert edge_engine.only_scan(broken) is None
+
+
+def test_scans_after_a_sequential_jpegs_only_one_are_refused_after_one_scans_decode():
+    """libjpeg expects the end of the image after such a scan: 300 more cost nothing, and fail."""
+    buffer = jpeg()
+    first, end = scan_markers(buffer)[0], buffer.rindex(b"\xff\xd9")
+    bomb = buffer[:end] + buffer[first:end] * 300 + b"\xff\xd9"
+    assert edge_engine.jpeg_scan_offsets(bomb) == [first]
+    img = guard(opened(bomb), bomb, max_pixel_scans=64 * 48 * 2)
+    with pytest.raises(Refusal) as refused:
+        img.load()
+    assert (refused.value.status_code, refused.value.reason) == (400, "undecodable")

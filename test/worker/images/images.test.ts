@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hasOneScanOnly, JpegScanCounter } from "../../../src/images/jpeg";
 import { readImageSize } from "../../../src/images/size";
 import { sniffImageType } from "../../../src/images/sniff";
 import { readWebpInfo } from "../../../src/images/webp";
@@ -6,6 +7,8 @@ import { WEBP } from "../helpers";
 
 const bytes = (...parts: (number[] | string)[]) =>
 	new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));
+const be16 = (n: number) => [n >> 8, n & 0xff];
+
 describe("sniffImageType", () => {
 	it.each([
 		["image/jpeg", bytes([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])],
@@ -56,7 +59,6 @@ describe("readWebpInfo", () => {
 });
 
 describe("readImageSize", () => {
-	const be16 = (n: number) => [n >> 8, n & 0xff];
 	const le16 = (n: number) => [n & 0xff, n >> 8];
 
 	it("reads PNG, GIF and WebP headers", () => {
@@ -161,5 +163,54 @@ describe("readImageSize", () => {
 		expect(sniffImageType(heic)).toBe("image/heic");
 		// Stored 400x200 (a portrait photo turned a quarter by irot): the pixel count is what matters.
 		expect(readImageSize(heic, "image/heic")).toEqual({ width: 400, height: 200, bytesPerPixel: 3 });
+	});
+});
+
+describe("JPEG scans", () => {
+	const each = (n: number, spec: (id: number) => number[]) => Array.from({ length: n }, (_, i) => spec(i + 1)).flat();
+	const sof = (marker: number, components: number) => [
+		...[0xff, marker, ...be16(8 + 3 * components), 8, ...be16(48), ...be16(64), components],
+		...each(components, (id) => [id, 0x11, 0]),
+	];
+	const sos = (components: number) => [
+		0xff,
+		0xda,
+		...be16(6 + 2 * components),
+		components,
+		...each(components, (id) => [id, 0]),
+		0,
+		63,
+		0,
+	];
+	// An EXIF thumbnail: another JPEG, with a scan of its own, inside a marker segment.
+	const inner = [0xff, 0xd8, ...sof(0xc0, 1), ...sos(1), 0, 0xff, 0xd9];
+	const app1 = [0xff, 0xe1, ...be16(2 + 6 + inner.length), 0x45, 0x78, 0x69, 0x66, 0, 0, ...inner];
+	const jpeg = (frame: number[], scan: number[], after: number[] = []) =>
+		bytes([0xff, 0xd8], app1, [0xff, 0xdb, ...be16(4), 0, 0], [0xff], frame, scan, new Array(40).fill(1), after);
+	const markersAfter = new Array(150).fill([0xff, 0xda, 0, 8, 3]).flat();
+	const counted = (file: Uint8Array) => {
+		const counter = new JpegScanCounter();
+		for (let at = 0; at < file.length; at += 7) counter.push(file.subarray(at, at + 7));
+		return counter.scans;
+	};
+
+	it("knows from a file's first bytes when libjpeg decodes its first scan only: sequential, every component in it", () => {
+		for (const frame of [0xc0, 0xc1, 0xc9]) {
+			for (const components of [1, 3, 4]) {
+				expect(hasOneScanOnly(jpeg(sof(frame, components), sos(components), markersAfter))).toBe(true);
+			}
+		}
+		// Anything else may go on with more scans, which libjpeg decodes: they are counted.
+		expect(hasOneScanOnly(jpeg(sof(0xc2, 3), sos(3)))).toBe(false); // progressive
+		expect(hasOneScanOnly(jpeg(sof(0xc0, 3), sos(1)))).toBe(false); // a first scan of one component of three
+		expect(hasOneScanOnly(jpeg(sof(0xc0, 3), sos(0)))).toBe(false);
+		expect(hasOneScanOnly(jpeg([], sos(3)))).toBe(false); // a scan before any frame
+		expect(hasOneScanOnly(jpeg([...sof(0xc0, 3), ...sof(0xc0, 3)], sos(3)))).toBe(false);
+		expect(hasOneScanOnly(jpeg(sof(0xc0, 3), sos(3)).subarray(0, 40))).toBe(false); // the head stops before the scan
+	});
+
+	it("counts every start-of-scan marker, across chunks, the EXIF thumbnail's too", () => {
+		expect(counted(jpeg(sof(0xc2, 3), sos(3), markersAfter))).toBe(152);
+		expect(counted(bytes([0xff], [0xda, 0xff], [0xda]))).toBe(2);
 	});
 });

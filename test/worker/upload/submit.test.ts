@@ -457,6 +457,10 @@ describe("JPEG scans", () => {
 		expect(await countOriginals()).toBe(before);
 		expect((await upload(jpegLike(100))).status).toBe(202);
 	});
+
+	it("does not count a baseline JPEG's markers after its one scan (a decoder reads no other)", async () => {
+		expect((await upload(jpegLike(150, 4096, 0xc0))).status).toBe(202);
+	});
 });
 
 describe("Idempotency-Key fingerprints the bytes", () => {
