@@ -196,8 +196,9 @@ export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJ
 
 /**
  * Streams the file to `destination`, hashing it, counting its bytes against the limit and, with
- * `countScans` (a JPEG that may hold more than one), its scans; returns the hex SHA-256 and the byte count. With `length` known, the bytes go
- * to R2 as one stream of that length; without, they are gathered into parts (upload/r2-writer.ts).
+ * `countScans` (a JPEG that may hold more than one), its scans; returns the hex SHA-256 and the
+ * byte count. With `length` known, the bytes go to R2 as one stream of that length; without, they
+ * are gathered into parts (upload/r2-writer.ts).
  * The object exists only if the whole source arrived intact and passed every check.
  */
 async function store(
