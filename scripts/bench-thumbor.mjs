@@ -116,24 +116,30 @@ async function measure(url) {
 }
 
 /**
- * The decode floor: p50 ms of a bare decode of each image, one process, as little as our engine
- * must do before it can resize — a JPEG at the DCT scale it asks for (1/8 for a 12 MP photo), a
- * HEIC's stored thumbnail where it has one (else the whole image), anything else in full — by the
- * faster of the decoders the origin has: Pillow, and libvips for what libvips can read (one
- * thread, as the engine runs it; a JPEG at its shrink-on-load scale). No Thumbor, no HTTP, no
- * crop, no encode: what the origin cannot go below. `{ name: { ms, decoder } }`.
+ * The decode floor of `name`, and our origin beside it: p50 ms of a bare decode of the file in one
+ * Python process, as little as our engine must decode (a JPEG at the DCT scale it asks for, 1/8 for
+ * a 12 MP photo; a HEIC's stored thumbnail where it has one, else the whole image; anything else in
+ * full), by the faster of the decoders the origin has (Pillow, and libvips for what libvips can
+ * read: one thread, as the engine runs it; a JPEG at its shrink-on-load scale); no Thumbor, HTTP,
+ * crop or encode: what the origin cannot go below. Then about `n` decodes and `n` requests to `url`
+ * (our origin, over one kept-alive connection), in turns five at a time, each block after an untimed
+ * one (each side warm, as in a loop of its own), so that both p50s are taken over the same stretch
+ * of time: this machine's speed drifts by a fifth or more within a run.
+ * `{ ms, decoder, oursMs }`.
  */
-function decodeFloor(names) {
+function floorBeside(name, url) {
 	const script = `
-import io, statistics, sys, time
+import http.client, io, json, statistics, sys, time, urllib.parse
 import pillow_heif, pyvips
 from PIL import Image
 pillow_heif.register_heif_opener()
 pyvips.cache_set_max(0)
 pyvips.concurrency_set(1)
-n, folder, out = int(sys.argv[1]), sys.argv[2], {}
+n, path, url = int(sys.argv[1]), sys.argv[2], urllib.parse.urlsplit(sys.argv[3])
+BLOCK = 5
+data = open(path, "rb").read()
 
-def pillow(data):
+def pillow():
     img = Image.open(io.BytesIO(data))
     if img.format == "JPEG":
         img.draft(None, (200, 200))
@@ -142,7 +148,7 @@ def pillow(data):
         img = heif[heif.primary_index].get_thumbnail(0).to_pillow()
     img.load()
 
-def vips(data):
+def vips():
     img = Image.open(io.BytesIO(data))
     if img.format == "HEIF":
         raise ValueError("the floor of a HEIC is its stored thumbnail")
@@ -151,26 +157,41 @@ def vips(data):
     shrink = {"shrink": scale} if img.format == "JPEG" else {}
     pyvips.Image.new_from_buffer(data, "", access="sequential", **shrink).write_to_memory()
 
-def p50(decode, data):
-    decode(data)
-    times = []
-    for _ in range(n):
-        t = time.perf_counter(); decode(data); times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+connection = http.client.HTTPConnection(url.hostname, url.port)
 
-for name in sys.argv[3:]:
-    data = open(folder + "/" + name, "rb").read()
-    best = {"ms": p50(pillow, data), "decoder": "Pillow"}
+def ours():
+    connection.request("GET", url.path)
+    answer = connection.getresponse()
+    answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"{url.path} answered {answer.status}")
+
+def timed(work):
+    started = time.perf_counter()
+    work()
+    return (time.perf_counter() - started) * 1000
+
+def p50(work):
+    work()
+    return statistics.median(timed(work) for _ in range(n))
+
+decoders = {"Pillow": pillow, "libvips": vips}
+speeds = {}
+for decoder, work in decoders.items():
     try:
-        ms = p50(vips, data)
-        if ms < best["ms"]:
-            best = {"ms": ms, "decoder": "libvips"}
+        speeds[decoder] = p50(work)
     except (ValueError, pyvips.Error):
         pass
-    out[name] = best
-print(__import__("json").dumps(out))
+decoder = min(speeds, key=speeds.get)
+# In turns, a block of each at a time (its first one untimed: each side warm, as in a loop of its own).
+floor, mine = [], []
+for _ in range(max(1, n // BLOCK)):
+    for work, times in ((decoders[decoder], floor), (ours, mine)):
+        work()
+        times.extend(timed(work) for _ in range(BLOCK))
+print(json.dumps({"decoder": decoder, "ms": statistics.median(floor), "oursMs": statistics.median(mine)}))
 `;
-	const run = spawnSync(venvBin("python"), ["-c", script, String(N), dir, ...names], { encoding: "utf8" });
+	const run = spawnSync(venvBin("python"), ["-c", script, String(N), join(dir, name), url], { encoding: "utf8" });
 	if (run.status !== 0) throw new Error(run.stderr);
 	return JSON.parse(run.stdout);
 }
@@ -218,7 +239,6 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 				"camera-no-thumbnail-4000x3000.heic",
 				"screen-1920x1080.png",
 			];
-	const floor = images.length > 0 ? decodeFloor(images) : {};
 	const rows = [];
 	for (const image of images) {
 		const row = { image, MB: +(statSync(join(dir, image)).size / 1e6).toFixed(1) };
@@ -227,16 +247,21 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 			const child = startThumbor({ port, securityKey: "bench-thumbor-not-secret", conf: confs[kind] });
 			started.push(child);
 			await waitForHttp(`http://127.0.0.1:${port}/healthcheck`, { child });
-			const { p50, perSecond, placeholderP50 } = await measure(`http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`);
+			const url = `http://127.0.0.1:${port}/unsafe/${OPERATION}/${image}`;
+			const { p50, perSecond, placeholderP50 } = await measure(url);
 			row[`${kind} p50 ms`] = +p50.toFixed(1);
 			if (kind === "ours") row["ours: of which placeholder ms"] = placeholderP50 === null ? "-" : +placeholderP50.toFixed(2);
 			row[`${kind} images/s (${IN_FLIGHT} in flight)`] = +perSecond.toFixed(1);
 			row[`${kind} peak RSS MiB`] = Math.round(peakRssMiB(child.pid));
+			if (kind === "ours") {
+				const floor = floorBeside(image, url);
+				row["decode floor ms"] = +floor.ms.toFixed(1);
+				row["floor's decoder"] = floor.decoder;
+				row["ours, in turns with it, ms"] = +floor.oursMs.toFixed(1);
+				row["ours ÷ floor"] = +(floor.oursMs / floor.ms).toFixed(2);
+			}
 			await stop(child);
 		}
-		row["decode floor ms"] = +floor[image].ms.toFixed(1);
-		row["floor's decoder"] = floor[image].decoder;
-		row["ours ÷ floor"] = +(row["ours p50 ms"] / floor[image].ms).toFixed(2);
 		rows.push(row);
 		process.stdout.write(".");
 	}
@@ -251,7 +276,7 @@ photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
 				"HEICs from their stored thumbnail, decode budgets, the placeholder and facts) + attention_detector (smart = the subject).\n" +
 				"decode floor: a bare decode of the same file in one Python process (a JPEG at its 1/8 DCT scale, a HEIC's stored\n" +
 				"thumbnail, the rest in full) by the faster of Pillow and libvips (one thread): no HTTP, crop or encode.\n" +
-				"ours ÷ floor: how far the origin is from it.",
+				"ours ÷ floor: how far the origin is from it, both timed in turns (five decodes, five requests to ours, and again).",
 		);
 	}
 	if (!values["speed-only"]) await memoryRun(confs.ours);
