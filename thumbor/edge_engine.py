@@ -357,6 +357,13 @@ STRIP_MODES = ("LA", "RGBA", "La", "RGBa", "P", "PA", "1", "CMYK", "YCbCr", "LAB
 STRIP_BYTES = 16 * 1024 * 1024
 
 
+def whole_factor(size: tuple[int, int], width: int, height: int) -> int:
+    """The largest whole factor an image of `size` shrinks by and still leaves twice a
+    `width`x`height` output on both axes (0 without an output size)."""
+    side = 2 * max(width, height)
+    return min(size) // side if side > 0 else 0
+
+
 def reduce_decoded(img: Image.Image, width: int, height: int) -> Image.Image:
     """For an image decoded in full (PNG, HEIC without a thumbnail, WebP, AVIF, TIFF): shrink
     it at once by the largest whole factor that still leaves twice the output on both axes
@@ -366,8 +373,7 @@ def reduce_decoded(img: Image.Image, width: int, height: int) -> Image.Image:
     Pillow reduces an image with alpha through a premultiplied copy of the whole of it, and
     other modes (a palette) must be converted first: both would double what a big image
     holds, so those go a strip of rows at a time."""
-    side = 2 * max(width, height)
-    factor = min(img.size) // side if side > 0 else 0
+    factor = whole_factor(img.size, width, height)
     if factor < 2:
         return img
     if img.mode in ("L", "RGB", "RGBX", "I", "F"):
@@ -416,13 +422,12 @@ def vips_reduce(
     memory: DecodeMemory = DECODE_MEMORY,
 ) -> Image.Image:
     """Decodes the PNG in `buffer` (opened as `img`) with libvips, a strip of rows at a time, and
-    shrinks it as it goes by the same whole factor as reduce_decoded (a box filter, premultiplied
-    with alpha): the full-size image is never held, only the shrunk one, whose size is what the
+    shrinks it as it goes by the same whole factor as reduce_decoded (whole_factor; a box filter,
+    premultiplied with alpha): the full-size image is never held, only the shrunk one, whose size is what the
     decode memory admits. 16-bit samples become 8, a palette or tRNS becomes RGB(A), grey stays
     grey. Decoding stops at the time budget; a PNG that libvips cannot decode to its end
     (corrupt, truncated) is refused as undecodable."""
-    side = 2 * max(width, height)
-    factor = min(img.size) // side if side > 0 else 0
+    factor = whole_factor(img.size, width, height)
     step = max(factor, 1)
     share = -(-img.size[0] // step) * -(-img.size[1] // step) * 4
     memory.acquire(share)

@@ -95,8 +95,8 @@ export const jobs = new Hono<AuthEnv>()
 			const { replayed } = submitted;
 			let { job } = submitted;
 			// A new job has been waited for as it was made; a replayed one is waited for here.
-			if (replayed && wait && !TERMINAL_STATUSES.includes(job.status)) {
-				job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(wait * 1000))) ?? job;
+			if (replayed && waitMs > 0 && !TERMINAL_STATUSES.includes(job.status)) {
+				job = (await c.var.steps.time("wait", () => jobStub(c.env, job.id).waitToEnd(waitMs))) ?? job;
 			}
 			c.set("uploaded", job);
 			// Without `wait` always 202, even for a replay of a job that has ended since.
