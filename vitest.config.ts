@@ -43,6 +43,7 @@ export default defineConfig({
 						// Revocation is immediate here; the cache itself is tested on its own.
 						AUTH_CACHE_SECONDS: "0",
 						MAX_JOBS_IN_FLIGHT: "20",
+						MAX_UPLOADS_IN_PROGRESS: "5",
 						// A stalled upload is given up after 1 s here (30 s in production).
 						UPLOAD_IDLE_SECONDS: "1",
 					}),

@@ -3,13 +3,15 @@
  * ([[ratelimits]]): per API key, one for uploads and one for reads; per client address,
  * one for requests that fail to authenticate (access/middleware.ts). A binding says only
  * yes or no; `Retry-After` is their period, RATE_LIMIT_PERIOD_SECONDS. And the owner's jobs
- * in flight, counted by its OwnerObject (MAX_JOBS_IN_FLIGHT).
+ * in flight and resumable uploads in progress, counted by its OwnerObject (MAX_JOBS_IN_FLIGHT,
+ * MAX_UPLOADS_IN_PROGRESS).
  */
 import { createMiddleware } from "hono/factory";
 import { settings } from "../base/config";
 import { ApiError } from "../http/errors";
 import { ownerStub } from "../objects";
 import { type AuthEnv, tooMany } from "./middleware";
+import type { Place, Refusal } from "./owner-object";
 
 export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", what: string) =>
 	createMiddleware<AuthEnv>(async (c, next) => {
@@ -19,20 +21,48 @@ export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", 
 	});
 
 /**
- * Reserves a place among the owner's jobs in flight for job `id`, or answers 429: too many in
- * flight, or (for a new upload, when MONTHLY_UPLOAD_QUOTA is set) the month's quota used up.
+ * Reserves a place for job `id` among the owner's jobs in flight (or, with `place` "upload", among
+ * its resumable uploads in progress), or answers 429: that kind of place is full, or (for a new
+ * upload, when MONTHLY_UPLOAD_QUOTA is set) the month's quota is used up.
  */
-export async function admit(env: Env, ownerId: string, id: string, { newUpload = true } = {}): Promise<void> {
+export async function admit(
+	env: Env,
+	ownerId: string,
+	id: string,
+	{ newUpload = true, place = "job" }: { newUpload?: boolean; place?: Place } = {},
+): Promise<void> {
 	const cfg = settings(env);
-	const max = cfg.MAX_JOBS_IN_FLIGHT;
-	const refused = await ownerStub(env, ownerId).admit(id, max, newUpload ? cfg.MONTHLY_UPLOAD_QUOTA : 0);
+	const max = place === "job" ? cfg.MAX_JOBS_IN_FLIGHT : cfg.MAX_UPLOADS_IN_PROGRESS;
+	refuse(env, await ownerStub(env, ownerId).admit(id, max, newUpload ? cfg.MONTHLY_UPLOAD_QUOTA : 0, place));
+}
+
+/** Resumable upload `id` has all its bytes: it takes a job's place, or answers 429 (too many jobs in flight). */
+export async function promote(env: Env, ownerId: string, id: string): Promise<void> {
+	refuse(env, await ownerStub(env, ownerId).promote(id, settings(env).MAX_JOBS_IN_FLIGHT));
+}
+
+/** The 429 that says which cap refused, and when to try again. */
+function refuse(env: Env, refused: Refusal | null): void {
+	const cfg = settings(env);
 	if (refused?.reason === "in_flight") {
+		const max = cfg.MAX_JOBS_IN_FLIGHT;
 		throw new ApiError(
 			429,
 			"too_many_jobs_in_flight",
 			`You have ${max} jobs queued or processing, the most one owner may have; wait for some to finish.`,
 			{ limit: max },
 			{ "Retry-After": "10" },
+		);
+	}
+	if (refused?.reason === "uploads") {
+		const max = cfg.MAX_UPLOADS_IN_PROGRESS;
+		throw new ApiError(
+			429,
+			"too_many_uploads_in_progress",
+			`You have ${max} resumable uploads in progress, the most one owner may have: finish or terminate some ` +
+				"(GET /uploads lists them), or wait for unfinished ones to expire.",
+			{ limit: max },
+			{ "Retry-After": String(cfg.RESUMABLE_UPLOAD_START_SECONDS) },
 		);
 	}
 	if (refused?.reason === "quota") {

@@ -8,10 +8,12 @@ import { jobStub, uploadStub } from "../objects";
  */
 export const SCHEMA = [
 	[
-		// The owner's jobs queued or processing.
+		// The owner's places: jobs queued or processing (\`job\`), and resumable uploads still
+		// receiving their bytes (\`upload\`), each kind under a cap of its own.
 		`CREATE TABLE in_flight (
 			job_id TEXT PRIMARY KEY,
-			admitted_at INTEGER NOT NULL
+			admitted_at INTEGER NOT NULL,
+			place TEXT NOT NULL
 		) WITHOUT ROWID`,
 		// Which of the owner's jobs makes thumbnails of these bytes (SHA-256 of the original): the
 		// first processed; later uploads of the same bytes copy its thumbnail once it is done.
@@ -46,17 +48,25 @@ export function monthEnd(ms: number): number {
 	return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }
 
-/** Why an upload was not admitted. */
-export type Refusal = { reason: "in_flight" } | { reason: "quota"; used: number; resetsAt: number };
+/**
+ * What a place is held for: a job queued or processing, or a resumable upload whose bytes are
+ * still arriving (it becomes a job, and takes a job's place, once they are all in).
+ */
+export type Place = "job" | "upload";
+
+/** Why an upload was not admitted: its kind of place is full, or the month's quota is used up. */
+export type Refusal = { reason: "in_flight" } | { reason: "uploads" } | { reason: "quota"; used: number; resetsAt: number };
 
 /** An entry this old is checked against its job before a new one is refused (a lost release). */
 const STALE_MS = 60_000;
 
 /**
- * One owner's jobs in flight (queued or processing), in an object named by the
- * owner: what keeps one caller from filling the queue. A job is admitted before its
- * upload is stored and leaves when it ends. Releases are best-effort, so when the
- * owner is at the cap, older entries are checked against their jobs first.
+ * One owner's jobs in flight (queued or processing) and resumable uploads in progress, in an
+ * object named by the owner: what keeps one caller from filling the queue, and abandoned uploads
+ * from taking the places of jobs. A job is admitted before its upload is stored and leaves when
+ * it ends; a resumable upload is admitted as an upload, and becomes a job (\`promote\`) when its
+ * last bytes come. Releases are best-effort, so when a cap is reached, older entries are checked
+ * against their jobs and uploads first.
  * Also which job holds each of the owner's originals' bytes (dedupe, per owner only:
  * across owners, "identical bytes" would tell one owner what another uploaded).
  */
@@ -66,20 +76,44 @@ export class OwnerObject extends SqliteObject {
 	}
 
 	/**
-	 * Admits job `jobId` unless `max` are in flight already, or (with `monthlyQuota` > 0) the
-	 * owner's uploads this month, ended and in flight, have reached it; null when admitted.
+	 * Admits job (or resumable upload) `jobId` unless `max` of its kind of place are held already,
+	 * or (with `monthlyQuota` > 0) the owner's uploads this month, ended, in flight and in progress,
+	 * have reached it; null when admitted.
 	 */
-	async admit(jobId: string, max: number, monthlyQuota = 0): Promise<Refusal | null> {
+	async admit(jobId: string, max: number, monthlyQuota = 0, place: Place = "job"): Promise<Refusal | null> {
 		this.schema.ensure();
-		if (this.#count() >= max) await this.#sweep();
-		if (this.#count() >= max) return { reason: "in_flight" };
+		if (!(await this.#roomFor(place, max))) return { reason: place === "job" ? "in_flight" : "uploads" };
 		const now = Date.now();
 		if (monthlyQuota > 0) {
 			const used = this.#uploadsSince(monthStart(now)) + this.#count();
 			if (used >= monthlyQuota) return { reason: "quota", used, resetsAt: monthEnd(now) };
 		}
-		this.sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at) VALUES (?, ?)", jobId, now);
+		this.sql.exec("INSERT OR IGNORE INTO in_flight (job_id, admitted_at, place) VALUES (?, ?, ?)", jobId, now, place);
 		return null;
+	}
+
+	/**
+	 * Resumable upload `jobId` has its bytes and becomes a job: it takes a job's place, unless `max`
+	 * jobs are in flight (then it keeps its upload's place). Again for a job: null, nothing written.
+	 */
+	async promote(jobId: string, max: number): Promise<Refusal | null> {
+		this.schema.ensure();
+		const held = this.sql.exec<{ place: Place }>("SELECT place FROM in_flight WHERE job_id = ?", jobId).toArray()[0];
+		if (held?.place === "job") return null;
+		if (!(await this.#roomFor("job", max))) return { reason: "in_flight" };
+		this.sql.exec(
+			`INSERT INTO in_flight (job_id, admitted_at, place) VALUES (?, ?, 'job')
+			 ON CONFLICT (job_id) DO UPDATE SET place = 'job', admitted_at = excluded.admitted_at`,
+			jobId,
+			Date.now(),
+		);
+		return null;
+	}
+
+	/** Whether one more place of kind \`place\` fits under \`max\`, stale entries swept first when it does not. */
+	async #roomFor(place: Place, max: number): Promise<boolean> {
+		if (this.#count(place) >= max) await this.#sweep();
+		return this.#count(place) < max;
 	}
 
 	/**
@@ -97,8 +131,8 @@ export class OwnerObject extends SqliteObject {
 	 * The owner's usage on each day from `from` to `to` (YYYY-MM-DD, inclusive) that has any, oldest
 	 * first; its jobs in flight; and its uploads this month (UTC), ended and in flight (the quota's count).
 	 */
-	async usage(from: string, to: string): Promise<{ days: UsageDay[]; inFlight: number; thisMonth: number }> {
-		if (!this.schema.exists) return { days: [], inFlight: 0, thisMonth: 0 };
+	async usage(from: string, to: string): Promise<{ days: UsageDay[]; inFlight: number; uploading: number; thisMonth: number }> {
+		if (!this.schema.exists) return { days: [], inFlight: 0, uploading: 0, thisMonth: 0 };
 		const days = this.sql
 			.exec<{
 				day: string;
@@ -119,8 +153,9 @@ export class OwnerObject extends SqliteObject {
 				bytesReceived: r.bytes_received,
 				bytesStored: r.bytes_stored,
 			}));
-		const inFlight = this.#count();
-		return { days, inFlight, thisMonth: this.#uploadsSince(monthStart(Date.now())) + inFlight };
+		const inFlight = this.#count("job");
+		const uploading = this.#count("upload");
+		return { days, inFlight, uploading, thisMonth: this.#uploadsSince(monthStart(Date.now())) + inFlight + uploading };
 	}
 
 	/** Adds a job's end to the usage of the day it was uploaded (one row written). */
@@ -164,22 +199,37 @@ export class OwnerObject extends SqliteObject {
 		if (this.schema.exists) this.sql.exec("DELETE FROM digest WHERE sha256 = ? AND job_id = ?", sha256, jobId);
 	}
 
-	/** How many jobs are in flight now. */
-	async inFlight(): Promise<number> {
-		return this.schema.exists ? this.#count() : 0;
+	/** How many jobs are in flight now (or, with \`place\` "upload", resumable uploads in progress). */
+	async inFlight(place: Place = "job"): Promise<number> {
+		return this.schema.exists ? this.#count(place) : 0;
 	}
 
 	/** The ids of the jobs in flight now, oldest first. */
 	async inFlightJobs(): Promise<string[]> {
 		if (!this.schema.exists) return [];
 		return this.sql
-			.exec<{ job_id: string }>("SELECT job_id FROM in_flight ORDER BY admitted_at")
+			.exec<{ job_id: string }>("SELECT job_id FROM in_flight WHERE place = 'job' ORDER BY admitted_at")
 			.toArray()
 			.map((r) => r.job_id);
 	}
 
-	#count(): number {
-		return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM in_flight").one().n;
+	/** The ids of the owner's resumable uploads in progress, newest first, \`limit\` of them from before id \`before\`. */
+	async uploadsInProgress(limit: number, before: string | null = null): Promise<string[]> {
+		if (!this.schema.exists) return [];
+		return this.sql
+			.exec<{ job_id: string }>(
+				"SELECT job_id FROM in_flight WHERE place = 'upload' AND job_id < ? ORDER BY job_id DESC LIMIT ?",
+				before ?? "~",
+				limit,
+			)
+			.toArray()
+			.map((r) => r.job_id);
+	}
+
+	/** How many places are held: of kind \`place\`, or all of them. */
+	#count(place?: Place): number {
+		const where = place ? " WHERE place = ?" : "";
+		return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM in_flight${where}`, ...(place ? [place] : [])).one().n;
 	}
 
 	/** Drops entries whose jobs have ended or never came to be. */

@@ -33,6 +33,10 @@ const Usage = z
 		days: z.array(UsageDay).describe("Each day of the range with any usage, oldest first"),
 		totals: Totals.describe("The range's days added up"),
 		inFlight: z.number().int().describe("Uploads whose jobs have not ended yet: counted once they end"),
+		uploading: z
+			.number()
+			.int()
+			.describe("Resumable uploads still receiving bytes (GET /uploads lists them): under a cap of their own"),
 		quota: z
 			.object({
 				limit: z.number().int(),
@@ -70,9 +74,11 @@ export const usage = new Hono<AuthEnv>().use(requireKey).get(
 		if (span < 1 || span > MAX_USAGE_DAYS) {
 			throw new ApiError(400, "invalid_parameter", `from must not be after to, and the range at most ${MAX_USAGE_DAYS} days.`);
 		}
-		const { days, inFlight, thisMonth } = await ownerStub(c.env, c.var.caller.ownerId).usage(from, to);
+		const { days, inFlight, uploading, thisMonth } = await ownerStub(c.env, c.var.caller.ownerId).usage(from, to);
 		const limit = settings(c.env).MONTHLY_UPLOAD_QUOTA;
 		const quota = limit > 0 ? { limit, used: thisMonth, resetsAt: new Date(monthEnd(now)).toISOString() } : null;
-		return c.json({ from, to, days, totals: days.reduce(add, ZERO), inFlight, quota }, 200, { "Cache-Control": "no-store" });
+		return c.json({ from, to, days, totals: days.reduce(add, ZERO), inFlight, uploading, quota }, 200, {
+			"Cache-Control": "no-store",
+		});
 	},
 );

@@ -18,6 +18,12 @@ const Settings = z.object({
 		.min(60)
 		.default(86_400)
 		.describe("How long an unfinished resumable upload lives after its last bytes (tus expiration)"),
+	RESUMABLE_UPLOAD_START_SECONDS: z.coerce
+		.number()
+		.int()
+		.min(10)
+		.default(600)
+		.describe("How long a resumable upload that has received no byte yet lives"),
 	MAX_JPEG_SCANS: z.coerce.number().int().positive().default(100),
 	RETRY_BASE_SECONDS: z.coerce.number().positive().default(4),
 	RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
@@ -32,6 +38,7 @@ const Settings = z.object({
 	WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).default(24),
 	AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(30),
 	MAX_JOBS_IN_FLIGHT: z.coerce.number().int().positive().default(100),
+	MAX_UPLOADS_IN_PROGRESS: z.coerce.number().int().positive().default(100),
 	MONTHLY_UPLOAD_QUOTA: z.coerce.number().int().min(0).default(0),
 	RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
 	CORS_ALLOWED_ORIGINS: z.string().default(""),

@@ -40,6 +40,7 @@ export type ProblemCode =
 	| "gone"
 	| "rate_limited"
 	| "too_many_jobs_in_flight"
+	| "too_many_uploads_in_progress"
 	| "quota_exceeded"
 	| "forbidden"
 	| "method_not_allowed"

@@ -122,23 +122,31 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 	};
 }
 
-/** The job of a resumable upload whose bytes are still arriving (status `uploading`). */
+/**
+ * The job of a resumable upload whose bytes are still arriving (status `uploading`), or of one its
+ * owner terminated before they were all in (status `deleted`, for as long as its upload is remembered).
+ */
 export function uploadingView(upload: UploadState, publicBaseUrl: string): JobView {
+	const deleted = upload.status === "gone";
 	return {
 		id: upload.id,
-		status: "uploading",
+		status: deleted ? "deleted" : "uploading",
 		slug: upload.slug,
 		thumbnailUrl: new URL(thumbnailPath(upload.slug), publicBaseUrl).href,
 		traceId: upload.traceId,
 		attempts: 0,
 		...(upload.original && { original: { ...upload.original, bytes: upload.length } }),
-		upload: {
-			url: `/uploads/${upload.id}`,
-			offset: upload.offset,
-			length: upload.length,
-			...(upload.filename !== null && { filename: upload.filename }),
-			expiresAt: iso(upload.expiresAt),
-		},
+		...(deleted
+			? { deletedAt: iso(upload.updatedAt) }
+			: {
+					upload: {
+						url: `/uploads/${upload.id}`,
+						offset: upload.offset,
+						length: upload.length,
+						...(upload.filename !== null && { filename: upload.filename }),
+						expiresAt: iso(upload.expiresAt),
+					},
+				}),
 		...(upload.callbackUrl && { webhook: { url: upload.callbackUrl, events: [] } }),
 		createdAt: iso(upload.createdAt),
 		updatedAt: iso(upload.updatedAt),

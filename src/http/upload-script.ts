@@ -37,6 +37,7 @@ function reason(problem) {
 		image_too_large: "The image has too many pixels (over 50 megapixels).",
 		rate_limited: "Too many uploads with this key just now: wait a minute and try again.",
 		too_many_jobs_in_flight: "Too many of your images are still being processed: wait for some to finish.",
+		too_many_uploads_in_progress: "Too many of your uploads are unfinished: finish or cancel some, or wait.",
 	};
 	return (problem && (problem.detail || plain[problem.code])) || "The upload failed.";
 }

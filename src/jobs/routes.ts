@@ -156,7 +156,8 @@ export const jobs = new Hono<AuthEnv>()
 			const found = await ownJobOrUpload(c.env, c.var.caller, id);
 			const base = settings(c.env).PUBLIC_BASE_URL;
 			if ("upload" in found) {
-				if (found.upload.status === "gone") throw jobNotFound(id);
+				// Terminated by its owner: a deleted job, as DELETE /jobs/<id> leaves one; refused or expired: none.
+				if (found.upload.status === "gone" && found.upload.problem?.code !== "terminated") throw jobNotFound(id);
 				return c.json(uploadingView(found.upload, base), 200, { "Cache-Control": "no-store" });
 			}
 			let { job } = found;

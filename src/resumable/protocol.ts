@@ -52,16 +52,21 @@ export function parseMetadata(header: string | null): UploadMetadata {
 	if (header.length > MAX_METADATA_BYTES) {
 		throw new ApiError(400, "invalid_parameter", `Upload-Metadata is over ${MAX_METADATA_BYTES} characters.`);
 	}
-	const pairs: Record<string, string> = {};
+	// A Map, not an object: a key such as `constructor` or `__proto__` is a key like any other.
+	const pairs = new Map<string, string>();
 	for (const pair of header.split(",")) {
 		const match = /^\s*([^\s,]+)(?: ([A-Za-z0-9+/]*={0,2}))?\s*$/.exec(pair);
 		if (!match?.[1]) throw new ApiError(400, "invalid_parameter", "Malformed Upload-Metadata: use `key base64value` pairs.");
 		const [, key, encoded = ""] = match;
-		if (key in pairs) throw new ApiError(400, "invalid_parameter", `Upload-Metadata gives ${key} twice.`);
-		pairs[key] = decodeValue(key, encoded);
+		if (pairs.has(key)) throw new ApiError(400, "invalid_parameter", `Upload-Metadata gives ${key} twice.`);
+		pairs.set(key, decodeValue(key, encoded));
 	}
-	const { slug, callback_url, filename, filetype } = pairs;
-	const known = Object.fromEntries(Object.entries({ slug, callback_url, filename, filetype }).filter(([, v]) => v !== undefined));
+	const known = Object.fromEntries(
+		(["slug", "callback_url", "filename", "filetype"] as const).flatMap((name) => {
+			const value = pairs.get(name);
+			return value === undefined ? [] : [[name, value]];
+		}),
+	);
 	const parsed = UploadMetadata.safeParse(known);
 	if (!parsed.success) throw ApiError.invalid(parsed.error, "Upload-Metadata");
 	return parsed.data;
@@ -73,6 +78,17 @@ function decodeValue(key: string, encoded: string): string {
 	} catch {
 		throw new ApiError(400, "invalid_parameter", `Upload-Metadata's ${key} is not base64 of UTF-8 text.`);
 	}
+}
+
+/** Whether the request's body is of the one type a PATCH (and a creation with upload) may carry. */
+export function isOffsetStream(req: Request): boolean {
+	return (req.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase() === OFFSET_OCTET_STREAM;
+}
+
+/** The body's Content-Length, when the client declared one (a chunked body has none). */
+export function declaredLength(req: Request): number | null {
+	const raw = req.headers.get("Content-Length");
+	return raw !== null && /^\d{1,16}$/.test(raw.trim()) ? Number(raw.trim()) : null;
 }
 
 /** A non-negative integer header (Upload-Length, Upload-Offset), or a 400 naming it. */

@@ -7,7 +7,10 @@ import { ApiError, type Problem } from "../http/errors";
 import type { inspectHead } from "../upload/ingest";
 import { uploadGone } from "./protocol";
 
-/** Version 1: the upload's row (its R2 parts written, as JSON, among its columns), and the bytes waiting for a part. */
+/**
+ * Version 1: the upload's row (its R2 parts written, as JSON, and the PATCH that holds it among its
+ * columns), and the bytes waiting for a part.
+ */
 export const SCHEMA = [
 	[
 		`CREATE TABLE upload (
@@ -29,6 +32,10 @@ export const SCHEMA = [
 		multipart_id TEXT,
 		parts TEXT NOT NULL DEFAULT '[]',
 		problem TEXT,
+		lock_token TEXT,
+		lock_until INTEGER,
+		lock_offset INTEGER,
+		lock_seq INTEGER,
 		ttl_ms INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL,
@@ -58,6 +65,11 @@ export type UploadRow = {
 	/** The R2 parts written so far: JSON of R2UploadedPart[] (at most MAX_UPLOAD_BYTES / 5 MiB of them). */
 	parts: string;
 	problem: string | null;
+	/** The PATCH that holds the upload (a random token), until when, and the offset and last pending row it found. */
+	lock_token: string | null;
+	lock_until: number | null;
+	lock_offset: number | null;
+	lock_seq: number | null;
 	ttl_ms: number;
 	created_at: number;
 	updated_at: number;

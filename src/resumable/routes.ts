@@ -7,25 +7,24 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { describeRoute } from "hono-openapi";
-import { admit, rateLimit } from "../access/limits";
+import { rateLimit } from "../access/limits";
 import { type AuthEnv, requireKey } from "../access/middleware";
 import { settings } from "../base/config";
 import { JobId, type UploadState } from "../base/contracts";
-import { ulid } from "../base/ids";
-import { annotate, currentTraceId } from "../base/tracing";
+import { annotate } from "../base/tracing";
 import { empty, idParam, json, KEYED, pick, problem } from "../http/describe";
 import { ApiError } from "../http/errors";
 import { JobView, jobView, uploadingView } from "../http/job-view";
-import { checkCallbackUrl } from "../notify/url";
-import { ownerStub, uploadStub } from "../objects";
-import { uploadLimits } from "../upload/ingest";
-import { claimSlug } from "../upload/submit";
+import { valid } from "../http/validate";
+import { uploadStub } from "../objects";
+import { UploadListQuery, UploadPage, uploadsInProgress } from "./in-progress";
 import {
 	checkVersion,
+	declaredLength,
 	httpDate,
 	integerHeader,
+	isOffsetStream,
 	OFFSET_OCTET_STREAM,
-	parseMetadata,
 	TUS_EXTENSIONS,
 	TUS_VERSION,
 	uploadGone,
@@ -33,6 +32,7 @@ import {
 } from "./protocol";
 import { receive } from "./receive";
 import { answered } from "./record";
+import { startUpload } from "./start";
 
 const idPath = idParam("The upload's id: the id of the job it becomes");
 const tusResumable = {
@@ -79,15 +79,14 @@ function progressHeaders(upload: UploadState): Record<string, string> {
 	};
 }
 
-/** The one body type a PATCH (and a creation with upload) may carry. */
-function isOffsetStream(c: Context): boolean {
-	return (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase() === OFFSET_OCTET_STREAM;
-}
-
-/** Tus-Resumable on every answer (errors too); every request but OPTIONS must speak 1.0.0. */
+/**
+ * Tus-Resumable on every answer (errors too); every tus request (all but OPTIONS, and the
+ * listing, which is no part of tus) must speak 1.0.0.
+ */
 const tus = createMiddleware(async (c, next) => {
 	try {
-		if (c.req.method !== "OPTIONS") checkVersion(c.req.raw);
+		const listing = c.req.method === "GET" && new URL(c.req.url).pathname.replace(/\/+$/, "") === "/uploads";
+		if (c.req.method !== "OPTIONS" && !listing) checkVersion(c.req.raw);
 		await next();
 	} finally {
 		c.res.headers.set("Tus-Resumable", TUS_VERSION);
@@ -164,65 +163,47 @@ export const uploads = new Hono<AuthEnv>()
 				413: problem("Upload-Length over MAX_UPLOAD_BYTES (`payload_too_large`)", "Tus-Max-Size"),
 				415: problem("The first bytes are not a supported image (`unsupported_media_type`): nothing is kept"),
 				422: problem("Too many pixels or JPEG scans, or a zero-sized header: nothing is kept"),
-				429: problem("Over the key's upload rate, the owner's jobs in flight, or its monthly quota", "Retry-After"),
+				429: problem(
+					"Over the key's upload rate (`rate_limited`), the owner's uploads in progress " +
+						"(`too_many_uploads_in_progress`), or its monthly quota (`quota_exceeded`)",
+					"Retry-After",
+				),
 			}),
 		}),
 		creations,
 		async (c) => {
-			const cfg = settings(c.env);
-			const { ownerId, keyHash } = c.var.caller;
-			if (c.req.header("Upload-Defer-Length") !== undefined) {
-				throw new ApiError(400, "invalid_parameter", "Deferred length is not supported: send Upload-Length.");
-			}
-			const length = integerHeader(c.req.raw, "Upload-Length");
-			if (length === 0) throw new ApiError(400, "empty_body", "Upload-Length is 0: an image has bytes.");
-			if (length > cfg.MAX_UPLOAD_BYTES) {
-				throw new ApiError(
-					413,
-					"payload_too_large",
-					`Upload-Length is ${length} bytes; the limit is ${cfg.MAX_UPLOAD_BYTES} bytes.`,
-					{ limit: cfg.MAX_UPLOAD_BYTES },
-					{ "Tus-Max-Size": String(cfg.MAX_UPLOAD_BYTES) },
-				);
-			}
-			const metadataHeader = c.req.header("Upload-Metadata") ?? "";
-			const metadata = parseMetadata(metadataHeader);
-			const callbackUrl =
-				metadata.callback_url === undefined ? null : checkCallbackUrl(metadata.callback_url, cfg.webhookDevHosts);
-			const id = ulid();
-			annotate({ "job.id": id, "owner.id": ownerId });
-			await c.var.steps.time("admit", () => admit(c.env, ownerId, id));
-			try {
-				if (metadata.slug) await claimSlug(c.env, metadata.slug, id);
-			} catch (err) {
-				c.executionCtx.waitUntil(ownerStub(c.env, ownerId).release(id));
-				throw err;
-			}
-			let upload = await c.var.steps.time("create", () =>
-				uploadStub(c.env, id).create({
-					id,
-					ownerId,
-					keyHash,
-					length,
-					metadata: metadataHeader,
-					slug: metadata.slug ?? id,
-					callbackUrl,
-					filename: metadata.filename ?? null,
-					traceId: currentTraceId(),
-					limits: uploadLimits(cfg),
-					ttlMs: cfg.RESUMABLE_UPLOAD_TTL_SECONDS * 1000,
-				}),
-			);
-			let view = uploadingView(upload, cfg.PUBLIC_BASE_URL);
-			if (isOffsetStream(c) && c.req.raw.body) {
-				const received = await c.var.steps.time("store", () =>
-					receive(c.env, c.executionCtx, { id, ownerId, offset: 0, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
-				);
-				upload = received.upload;
-				if (received.job) c.set("uploaded", received.job);
-				view = received.job ? jobView(received.job, cfg.PUBLIC_BASE_URL) : uploadingView(upload, cfg.PUBLIC_BASE_URL);
-			}
-			return c.json(view, 201, { Location: `/uploads/${id}`, ...progressHeaders(upload) });
+			const base = settings(c.env).PUBLIC_BASE_URL;
+			const { upload, job } = await startUpload(c.env, c.executionCtx, c.var.caller, c.req.raw, c.var.steps);
+			if (job) c.set("uploaded", job);
+			const view = job ? jobView(job, base) : uploadingView(upload, base);
+			return c.json(view, 201, { Location: `/uploads/${upload.id}`, ...progressHeaders(upload) });
+		},
+	)
+	/** The owner's uploads still receiving bytes, newest first: the ones to resume, or to terminate. */
+	.get(
+		"/",
+		describeRoute({
+			tags: ["uploads"],
+			summary: "The caller's resumable uploads in progress, newest first",
+			description:
+				"Uploads still receiving bytes, each as GET /jobs/<id> shows it (`uploading`, with its offset and expiry). " +
+				"They count against MAX_UPLOADS_IN_PROGRESS, apart from the jobs in flight; `next` pages on.",
+			security: [{ apiKey: [] }],
+			responses: tusAnswers({
+				200: json(UploadPage, "A page; follow `nextCursor` (or the Link header) for the next", "Link"),
+				...KEYED,
+				400: problem("A bad `limit` or `cursor`"),
+			}),
+		}),
+		requests,
+		valid("query", UploadListQuery),
+		async (c) => {
+			const query = c.req.valid("query");
+			const { items, nextCursor } = await uploadsInProgress(c.env, c.var.caller.ownerId, query);
+			const base = settings(c.env).PUBLIC_BASE_URL;
+			const headers: Record<string, string> = { "Cache-Control": "no-store" };
+			if (nextCursor) headers.Link = `</uploads?limit=${query.limit}&cursor=${nextCursor}>; rel="next"`;
+			return c.json({ items: items.map((upload) => uploadingView(upload, base)), nextCursor }, 200, headers);
 		},
 	)
 	/** tus core: how many bytes the upload has (resume from there). HEAD is GET without the body (Hono answers both here). */
@@ -290,21 +271,25 @@ export const uploads = new Hono<AuthEnv>()
 				415: problem("Content-Type is not application/offset+octet-stream, or the file is not a supported image"),
 				422: problem("Too many pixels or JPEG scans, or a zero-sized header: the upload goes, nothing is kept"),
 				423: problem("Another PATCH of this upload is under way (`upload_locked`)", "Retry-After"),
+				429: problem(
+					"The PATCH brings the last byte, and the owner has MAX_JOBS_IN_FLIGHT jobs in flight " +
+						"(`too_many_jobs_in_flight`): nothing of it is kept, send it again later",
+					"Retry-After",
+				),
 			}),
 		}),
 		requests,
 		async (c) => {
 			const cfg = settings(c.env);
-			if (!isOffsetStream(c)) {
+			if (!isOffsetStream(c.req.raw)) {
 				throw new ApiError(415, "unsupported_media_type", `A PATCH's Content-Type is ${OFFSET_OCTET_STREAM}.`);
 			}
 			const id = uploadId(c.req.param("id"));
 			const offset = integerHeader(c.req.raw, "Upload-Offset");
 			const { ownerId } = c.var.caller;
 			annotate({ "job.id": id, "owner.id": ownerId });
-			const received = await c.var.steps.time("store", () =>
-				receive(c.env, c.executionCtx, { id, ownerId, offset, idleSeconds: cfg.UPLOAD_IDLE_SECONDS }, c.req.raw.body),
-			);
+			const target = { id, ownerId, offset, declared: declaredLength(c.req.raw), idleSeconds: cfg.UPLOAD_IDLE_SECONDS };
+			const received = await c.var.steps.time("store", () => receive(c.env, c.executionCtx, target, c.req.raw.body));
 			if (received.job) c.set("uploaded", received.job);
 			return c.body(null, 204, progressHeaders(received.upload));
 		},

@@ -1,3 +1,4 @@
+import { promote } from "../access/limits";
 import type { Job, UploadState } from "../base/contracts";
 import { count } from "../base/metering";
 import { SqliteObject } from "../base/sql";
@@ -20,13 +21,20 @@ export interface NewUpload
 	limits: UploadLimits;
 	/** How long an unfinished upload lives after its last bytes; a finished one is remembered as long. */
 	ttlMs: number;
+	/** How long it lives before its first byte: a client that never sends one holds nothing for long. */
+	startMs: number;
 }
 
-/** One slice of a PATCH body; the first names the offset the client gave, the last lets go of the upload. */
+/**
+ * One slice of a PATCH body. The first, with no bytes, names the offset the client gave and
+ * takes the upload; the last (\`end\`) lets go of it.
+ */
 export interface Slice {
 	token: string;
 	/** Upload-Offset, on a PATCH's first slice; null on the slices after it. */
 	offset: number | null;
+	/** The body's Content-Length, on a PATCH's first slice, when the client declared one. */
+	declared?: number | null;
 	bytes: Uint8Array;
 	end: boolean;
 }
@@ -43,6 +51,9 @@ const SNIFF_BYTES = 1024;
 /** The longest HEAD waits for a PATCH under way to end (UploadObject.get). */
 const SETTLE_MS = 3000;
 
+/** How long past its idle limit a PATCH keeps the upload: its Worker may still be telling us how it ended. */
+const LOCK_GRACE_MS = 10_000;
+
 /** How long a gone upload answers 410 before it is forgotten (404). */
 const TOMBSTONE_MS = 24 * 60 * 60_000;
 
@@ -53,16 +64,20 @@ const FINISH_RETRY_MS = 30_000;
  * One resumable (tus) upload, in its own SQLite object named by its id: the id of the job it
  * becomes. Bytes arrive in slices of at most SLICE_BYTES (the Worker cuts each PATCH body into
  * them) and are kept as they arrive: in this object's SQLite (`pending`, a row a slice) until
- * PART_BYTES of them make an R2 part of the original's multipart upload. The file's first bytes
- * are checked as POST /jobs checks them, as they come (its type from SNIFF_BYTES, its size and
- * scans from HEAD_BYTES); a refused file leaves nothing. The slice with the last byte goes to R2
- * with what is pending, the stored file is read back to be hashed and checked to its end, and the
- * job is made. One PATCH at a time: a PATCH's first slice takes the upload, its last lets go.
- * Calls that change the upload run one after another (`#serial`).
+ * a PATCH has ended and PART_BYTES of them make an R2 part of the original's multipart upload.
+ * The file's first bytes are checked as POST /jobs checks them, as they come (its type from
+ * SNIFF_BYTES, its size and scans from HEAD_BYTES); a refused file leaves nothing. When the PATCH
+ * that brought the last byte ends, what is pending goes to R2, the stored file is read back to be
+ * hashed and checked to its end, and the job is made.
+ *
+ * One PATCH at a time: a PATCH's first slice takes the upload (the lock is in the row, so it
+ * outlives this object's eviction between slices), its last lets go; a PATCH whose Worker died
+ * loses it LOCK_GRACE_MS after its idle limit. A PATCH that would go past Upload-Length is
+ * refused whole: at its start when it declares its length, else when the excess comes (its bytes
+ * are taken back: parts are written only from PATCHes that have ended). Calls that change the
+ * upload run one after another (`#serial`).
  */
 export class UploadObject extends SqliteObject {
-	/** The PATCH that holds the upload, until its last slice or until `until` passes (its Worker died). */
-	#holder: { token: string; until: number } | null = null;
 	#queue: Promise<unknown> = Promise.resolve();
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -91,9 +106,9 @@ export class UploadObject extends SqliteObject {
 			input.ttlMs,
 			now,
 			now,
-			now + input.ttlMs,
+			now + input.startMs,
 		);
-		await this.ctx.storage.setAlarm(now + input.ttlMs);
+		await this.ctx.storage.setAlarm(now + input.startMs);
 		return toState(this.#row()!);
 	}
 
@@ -104,8 +119,11 @@ export class UploadObject extends SqliteObject {
 	 */
 	async get({ settled = false } = {}): Promise<UploadState | null> {
 		const deadline = Date.now() + SETTLE_MS;
-		while (settled && this.#holder && this.#holder.until > Date.now() && Date.now() < deadline) await scheduler.wait(20);
-		const row = this.#row();
+		let row = this.#row();
+		while (settled && row && lockedBy(row, null) && Date.now() < deadline) {
+			await scheduler.wait(20);
+			row = this.#row();
+		}
 		return row && toState(row);
 	}
 
@@ -117,7 +135,8 @@ export class UploadObject extends SqliteObject {
 			} catch (err) {
 				if (err instanceof ApiError) return { problem: err.toProblem() };
 				// R2 or SQLite failed: the PATCH ends here, and the next may go on at once.
-				if (this.#holder?.token === slice.token) this.#holder = null;
+				const row = this.#row();
+				if (row?.lock_token === slice.token) this.#update(row, UNLOCKED);
 				throw err;
 			}
 		});
@@ -146,7 +165,7 @@ export class UploadObject extends SqliteObject {
 				await this.#finish(row, new Uint8Array(0), null);
 				return;
 			}
-			const until = Math.max(row.expires_at, row.status === "receiving" ? (this.#holder?.until ?? 0) : 0);
+			const until = Math.max(row.expires_at, row.status === "receiving" ? (row.lock_until ?? 0) : 0);
 			if (now < until) return void (await this.ctx.storage.setAlarm(until));
 			if (row.status === "receiving") {
 				const detail = `It was not finished by ${new Date(row.expires_at).toISOString()}; nothing of it was kept.`;
@@ -159,30 +178,20 @@ export class UploadObject extends SqliteObject {
 	}
 
 	async #append(ownerId: string, slice: Slice): Promise<Answer> {
-		let row = this.#row();
+		const row = this.#row();
 		if (!row || row.owner_id !== ownerId) throw uploadNotFound(this.#id());
 		if (row.status === "gone") throw gone(row);
 		const now = Date.now();
 		const limits = JSON.parse(row.limits) as UploadLimits;
-		if (slice.offset !== null) {
-			// A PATCH's first slice: the upload must be free, and the offsets agree.
-			if (this.#holder && this.#holder.token !== slice.token && this.#holder.until > now) throw uploadLocked();
-			if (slice.offset !== row.received) throw offsetMismatch(slice.offset, row.received);
-			if (row.status !== "receiving") {
-				if (slice.bytes.length > 0) throw beyondLength(row.length);
-				return { upload: toState(row), job: null };
-			}
-		} else if (this.#holder?.token !== slice.token) {
-			// This PATCH stalled long enough for another to take the upload over.
-			throw uploadLocked();
-		}
+		if (slice.offset !== null) return this.#lock(row, slice, now, limits);
+		// This PATCH stalled long enough for another to take the upload over.
+		if (row.lock_token !== slice.token || row.status !== "receiving") throw uploadLocked();
 		const n = slice.bytes.length;
 		const received = row.received + n;
 		if (received > row.length) {
-			this.#holder = null;
+			this.#takeBack(row);
 			throw beyondLength(row.length);
 		}
-		this.#holder = slice.end ? null : { token: slice.token, until: now + limits.idleSeconds * 1000 + 10_000 };
 		// The file's first bytes, checked as they come, before any of this slice is kept: a refused file
 		// is refused on its first PATCH, the upload goes and nothing of it stays. Its facts are kept once
 		// HEAD_BYTES are in (or the whole of a smaller file).
@@ -197,38 +206,116 @@ export class UploadObject extends SqliteObject {
 				throw err;
 			}
 		}
-		if (received === row.length) return this.#finish(row, slice.bytes, facts);
-		if (n > 0) {
-			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
-			this.#update(row, { received, updated_at: now, expires_at: now + row.ttl_ms, ...factsColumns(facts) });
-			row = this.#row()!;
+		if (slice.end && received === row.length) {
+			// A body that did not declare its length takes a job's place only now (one that did, at its start).
+			try {
+				await promote(this.env, row.owner_id, row.id);
+			} catch (err) {
+				this.#takeBack(row);
+				throw err;
+			}
+			return this.#finish(row, slice.bytes, facts);
 		}
-		await this.#writeParts(row);
+		if (n > 0) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
+		this.#update(row, {
+			received,
+			updated_at: now,
+			...(n > 0 && { expires_at: now + row.ttl_ms }),
+			...factsColumns(facts),
+			...(slice.end ? UNLOCKED : { lock_until: now + holdMs(limits) }),
+		});
+		if (slice.end) await this.#writeParts(this.#row()!);
 		return { upload: toState(this.#row()!), job: null };
 	}
 
 	/**
+	 * A PATCH's first slice, before any of its bytes is read: the upload must be free, the offsets
+	 * agree, and a declared length fit. A PATCH that declares the upload's last byte takes a job's
+	 * place now, so a refusal (429) comes before its bytes. A PATCH of no bytes at the end of a
+	 * finished upload (its last PATCH, sent again) is answered as the first was.
+	 */
+	async #lock(row: UploadRow, slice: Slice, now: number, limits: UploadLimits): Promise<Answer> {
+		if (lockedBy(row, slice.token, now)) throw uploadLocked();
+		if (slice.offset !== row.received) throw offsetMismatch(slice.offset!, row.received);
+		const declared = slice.declared ?? null;
+		if (declared !== null && row.received + declared > row.length) throw beyondLength(row.length);
+		if (row.status !== "receiving") return { upload: toState(row), job: null };
+		if (declared !== null && row.received + declared === row.length) await promote(this.env, row.owner_id, row.id);
+		const seq = this.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM pending").one().seq;
+		this.#update(row, { lock_token: slice.token, lock_until: now + holdMs(limits), lock_offset: row.received, lock_seq: seq });
+		return { upload: toState(this.#row()!), job: null };
+	}
+
+	/** The PATCH that holds the upload is refused whole: its bytes are taken back, and the upload is free. */
+	#takeBack(row: UploadRow): void {
+		const from = row.lock_offset ?? row.received;
+		this.sql.exec("DELETE FROM pending WHERE seq > ?", row.lock_seq ?? 0);
+		// Facts first kept by this PATCH go with its bytes: the next PATCH's head is checked anew.
+		const factsGo = from < Math.min(HEAD_BYTES, row.length);
+		this.#update(row, {
+			received: from,
+			...UNLOCKED,
+			...(factsGo && { content_type: null, width: null, height: null }),
+		});
+	}
+
+	/**
 	 * Every full part of what is pending (and `tail`, bytes not kept yet) goes to R2 as a part of the
-	 * original's multipart upload, made with the first part, and leaves `pending`; with `last`, what is
-	 * left after them too, as the last part. A part's bytes leave `pending` once R2 has them.
+	 * original's multipart upload, made with the first part; with `last`, what is left after them
+	 * too, as the last part. A part's bytes leave `pending` once R2 has them; one part is in memory
+	 * at a time.
 	 */
 	async #writeParts(row: UploadRow, tail: Uint8Array = new Uint8Array(0), last = false): Promise<void> {
-		let bytes = concat([this.#pending(), tail]);
 		const parts = JSON.parse(row.parts) as R2UploadedPart[];
 		let uploadId = row.multipart_id;
-		while (bytes.length >= PART_BYTES || (last && bytes.length > 0)) {
+		let left = this.#pendingBytes() + tail.length;
+		while (left >= PART_BYTES || (last && left > 0)) {
+			const size = Math.min(PART_BYTES, left);
+			const { bytes, consumed, rest } = this.#takePending(size);
+			const fromTail = tail.subarray(0, size - bytes.length);
+			tail = tail.subarray(fromTail.length);
 			const upload = uploadId
 				? this.env.BUCKET.resumeMultipartUpload(originalKey(row.id), uploadId)
 				: await this.env.BUCKET.createMultipartUpload(originalKey(row.id), {
 						httpMetadata: { contentType: row.content_type ?? undefined },
 					});
 			uploadId = upload.uploadId;
-			parts.push(await upload.uploadPart(parts.length + 1, bytes.subarray(0, PART_BYTES)));
-			bytes = bytes.subarray(PART_BYTES);
+			parts.push(await upload.uploadPart(parts.length + 1, concat([bytes, fromTail])));
 			this.#update(row, { multipart_id: uploadId, parts: JSON.stringify(parts) });
-			this.sql.exec("DELETE FROM pending");
-			if (bytes.length > 0 && !last) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", bytes);
+			if (consumed !== null) this.sql.exec("DELETE FROM pending WHERE seq <= ?", consumed);
+			if (rest) this.sql.exec("UPDATE pending SET bytes = ? WHERE seq = ?", rest.bytes, rest.seq);
+			left -= size;
 		}
+		for (let at = 0; at < tail.length && !last; at += SLICE_BYTES) {
+			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", tail.subarray(at, at + SLICE_BYTES));
+		}
+	}
+
+	/**
+	 * The first `size` pending bytes (or all of them, if fewer), read without removing them: the
+	 * last row wholly taken (`consumed`), and what is left of a row cut in two (`rest`).
+	 */
+	#takePending(size: number): { bytes: Uint8Array; consumed: number | null; rest: { seq: number; bytes: Uint8Array } | null } {
+		const chunks: Uint8Array[] = [];
+		let got = 0;
+		let consumed: number | null = null;
+		let after = 0;
+		while (got < size) {
+			const next = this.sql
+				.exec<{ seq: number; bytes: ArrayBuffer }>("SELECT seq, bytes FROM pending WHERE seq > ? ORDER BY seq LIMIT 1", after)
+				.toArray()[0];
+			if (!next) break;
+			const bytes = new Uint8Array(next.bytes);
+			if (got + bytes.length > size) {
+				chunks.push(bytes.subarray(0, size - got));
+				return { bytes: concat(chunks), consumed, rest: { seq: next.seq, bytes: bytes.subarray(size - got) } };
+			}
+			chunks.push(bytes);
+			got += bytes.length;
+			consumed = next.seq;
+			after = next.seq;
+		}
+		return { bytes: concat(chunks), consumed, rest: null };
 	}
 
 	/**
@@ -238,21 +325,21 @@ export class UploadObject extends SqliteObject {
 	 * a body) and its job made; those steps the alarm does again if they are cut short.
 	 */
 	async #finish(row: UploadRow, tail: Uint8Array, facts: Facts | null): Promise<Answer> {
-		this.#holder = null;
 		const key = originalKey(row.id);
 		if (row.status === "receiving") {
 			const contentType = facts?.contentType ?? row.content_type ?? undefined;
-			if (!row.multipart_id) {
-				// Under 5 MiB kept, and at most a slice more: one ordinary object.
+			if (!row.multipart_id && row.length <= PART_BYTES) {
+				// One part's worth at most: one ordinary object.
 				await this.env.BUCKET.put(key, concat([this.#pending(), tail]), { httpMetadata: { contentType } });
-			} else if ((await this.env.BUCKET.head(key))?.size !== row.length) {
+			} else if (!row.multipart_id || (await this.env.BUCKET.head(key))?.size !== row.length) {
 				// (A completion whose answer was lost finds the object whole.)
 				await this.#writeParts(row, tail, true);
-				const parts = JSON.parse(this.#row()!.parts) as R2UploadedPart[];
-				await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id).complete(parts);
+				const written = this.#row()!;
+				const parts = JSON.parse(written.parts) as R2UploadedPart[];
+				await this.env.BUCKET.resumeMultipartUpload(key, written.multipart_id!).complete(parts);
 			}
 			const now = Date.now();
-			this.#update(row, { status: "finishing", received: row.length, updated_at: now, ...factsColumns(facts) });
+			this.#update(row, { status: "finishing", received: row.length, updated_at: now, ...factsColumns(facts), ...UNLOCKED });
 			this.sql.exec("DELETE FROM pending");
 			await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
 			row = this.#row()!;
@@ -287,9 +374,8 @@ export class UploadObject extends SqliteObject {
 	/** The upload goes: nothing of its bytes stays, its place in flight and its slug are free; it answers 410 for a day. */
 	async #giveUp(row: UploadRow, why: NonNullable<UploadState["problem"]>): Promise<void> {
 		const now = Date.now();
-		this.#holder = null;
 		const problem = JSON.stringify({ status: why.status, code: why.code, detail: why.detail });
-		this.#update(row, { status: "gone", problem, updated_at: now, expires_at: now + TOMBSTONE_MS });
+		this.#update(row, { status: "gone", problem, updated_at: now, expires_at: now + TOMBSTONE_MS, ...UNLOCKED });
 		this.sql.exec("DELETE FROM pending");
 		await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
 		await this.#cleanUp(row);
@@ -319,7 +405,12 @@ export class UploadObject extends SqliteObject {
 		);
 	}
 
-	/** The bytes waiting for a part, in order. */
+	/** How many bytes wait for a part. */
+	#pendingBytes(): number {
+		return this.sql.exec<{ n: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS n FROM pending").one().n;
+	}
+
+	/** The bytes waiting for a part, in order (only ever read whole while they are few: the file's head). */
 	#pending(): Uint8Array {
 		const rows = this.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM pending ORDER BY seq").toArray();
 		return concat(rows.map((r) => new Uint8Array(r.bytes)));
@@ -340,4 +431,15 @@ export class UploadObject extends SqliteObject {
 		this.#queue = run.catch(() => {});
 		return run;
 	}
+}
+
+/** The lock's columns when no PATCH holds the upload. */
+const UNLOCKED = { lock_token: null, lock_until: null, lock_offset: null, lock_seq: null } satisfies Partial<UploadRow>;
+
+/** How long a PATCH holds the upload after its latest slice. */
+const holdMs = (limits: UploadLimits) => limits.idleSeconds * 1000 + LOCK_GRACE_MS;
+
+/** Whether a PATCH other than `token`'s (any, with null) holds the upload now. */
+function lockedBy(row: UploadRow, token: string | null, now = Date.now()): boolean {
+	return row.lock_token !== null && row.lock_token !== token && (row.lock_until ?? 0) > now;
 }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { uniqueJpeg } from "../../scripts/cost.mjs";
 import type { JobView as Job } from "../../src/http/job-view";
 import { api, base, fixture, keyA, settle, thumbnailOf } from "./jobs";
-import { startCuttingProxy } from "./support.mjs";
+import { rawUpload, startCuttingProxy } from "./support.mjs";
 
 const CHUNK = 1024 * 1024;
 const proxies: { close: () => Promise<void> }[] = [];
@@ -110,5 +110,29 @@ describe("tus uploads (tus-js-client)", () => {
 		const probe = await api(`/uploads/${id}`, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0" } });
 		expect(probe.status).toBe(410);
 		expect((await api(`/jobs/${id}`)).status).toBe(404);
+	});
+
+	it("a PATCH that stalls on a real connection keeps every byte that came (408 with the offset), and resumes", async () => {
+		const photo = uniqueJpeg(Buffer.from(fixture("large-4000x3000.jpg")), `stall-${Date.now()}`);
+		const created = await api("/uploads", {
+			method: "POST",
+			headers: { "Tus-Resumable": "1.0.0", "Upload-Length": String(photo.length) },
+		});
+		const url = created.headers.get("Location")!;
+		// 300,000 bytes of a declared whole, then silence: this stack gives up a body after 3 s of it.
+		const sent = 300_000;
+		const stalled = await rawUpload(base, keyA, photo.subarray(0, sent), photo.length, {
+			method: "PATCH",
+			path: url,
+			headers: { "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream" },
+		});
+		expect(stalled.status).toBe(408);
+		expect(JSON.parse(stalled.body)).toMatchObject({ code: "upload_stalled", offset: sent });
+		const probe = await api(url, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0" } });
+		expect(probe.headers.get("Upload-Offset")).toBe(String(sent));
+		const rest = await tusUpload(photo, { uploadUrl: `${base}${url}` });
+		expect(rest.error).toBeNull();
+		const job = await settle(url.split("/").pop()!);
+		expect(job).toMatchObject({ status: "done", original: { bytes: photo.length } });
 	});
 });

@@ -7,44 +7,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { jobStub, ownerStub, slugClaim, uploadStub } from "../../../src/objects";
 import { receive } from "../../../src/resumable/receive";
 import { caller, env, expectProblem, jpegLike, newKey, pngLike, request, storedState, uniqueSlug } from "../helpers";
-
-const TUS = { "Tus-Resumable": "1.0.0" };
-const b64 = (s: string) => btoa(s);
-
-/** POST /uploads with `length` and `metadata` (plain values, encoded here). */
-function create(length: number, metadata: Record<string, string> = {}, init: { body?: BodyInit; key?: string | null } = {}) {
-	const headers: Record<string, string> = { ...TUS, "Upload-Length": String(length) };
-	const pairs = Object.entries(metadata).map(([k, v]) => `${k} ${b64(v)}`);
-	if (pairs.length > 0) headers["Upload-Metadata"] = pairs.join(",");
-	if (init.body) headers["Content-Type"] = "application/offset+octet-stream";
-	return request("/uploads", { method: "POST", headers, body: init.body }, init.key);
-}
-
-/** A new upload of `length` bytes: its id and URL. */
-async function created(length: number, metadata: Record<string, string> = {}) {
-	const res = await create(length, metadata);
-	expect(res.status).toBe(201);
-	const url = res.headers.get("Location")!;
-	return { url, id: url.split("/").pop()!, res };
-}
-
-const patch = (url: string, offset: number, body: BodyInit, headers: Record<string, string> = {}) =>
-	request(url, {
-		method: "PATCH",
-		headers: { ...TUS, "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream", ...headers },
-		body,
-	});
-const head = (url: string, key?: string) => request(url, { method: "HEAD", headers: TUS }, key);
-const offsetOf = async (url: string) => Number((await head(url)).headers.get("Upload-Offset"));
-const jobOf = async (id: string) => (await (await request(`/jobs/${id}`)).json()) as JobView;
-const inFlight = async () => ((await (await request("/usage")).json()) as { inFlight: number }).inFlight;
-
-/** Sets an upload's clock past its expiry, then runs its alarm. */
-async function expire(id: string) {
-	const stub = uploadStub(env, id);
-	await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE upload SET expires_at = ?", Date.now() - 1));
-	return runDurableObjectAlarm(stub);
-}
+import { b64, create, created, expire, head, jobOf, offsetOf, patch, places, TUS } from "./support";
 
 describe("tus discovery and version", () => {
 	it("OPTIONS says the version, extensions and largest size, with no key", async () => {
@@ -118,7 +81,10 @@ describe("tus creation", () => {
 		const slug = uniqueSlug("tus");
 		const { url, id, res } = await created(4096, { slug, filename: "cat.png", filetype: "image/png" });
 		expect(url).toBe(`/uploads/${id}`);
-		expect(Date.parse(res.headers.get("Upload-Expires")!)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+		// Before its first byte it lives RESUMABLE_UPLOAD_START_SECONDS (10 min), then a day after its last.
+		const expires = Date.parse(res.headers.get("Upload-Expires")!);
+		expect(expires).toBeGreaterThan(Date.now() + 8 * 60_000);
+		expect(expires).toBeLessThan(Date.now() + 11 * 60_000);
 		const body = (await res.json()) as JobView;
 		expect(body).toMatchObject({ id, status: "uploading", slug, upload: { url, offset: 0, length: 4096, filename: "cat.png" } });
 		expect(body.original).toBeUndefined();
@@ -128,11 +94,14 @@ describe("tus creation", () => {
 		expect(probe.headers.get("Upload-Length")).toBe("4096");
 		expect(probe.headers.get("Upload-Metadata")).toContain(`slug ${b64(slug)}`);
 		expect(probe.headers.get("Cache-Control")).toBe("no-store");
-		expect(await inFlight()).toBe(1);
+		// It holds an upload's place, not a job's.
+		expect(await places()).toEqual({ inFlight: 0, uploading: 1 });
+		expect((await patch(url, 0, pngLike(4096).slice(0, 10))).status).toBe(204);
+		expect(Date.parse((await head(url)).headers.get("Upload-Expires")!)).toBeGreaterThan(Date.now() + 23 * 3600_000);
 	});
 
 	it("checks Upload-Length and Upload-Metadata before anything is kept", async () => {
-		const before = await inFlight();
+		const before = await places();
 		const tooBig = await create(65_537);
 		expect(tooBig.headers.get("Tus-Max-Size")).toBe("65536");
 		await expectProblem(tooBig, 413, "payload_too_large");
@@ -148,7 +117,7 @@ describe("tus creation", () => {
 		const slug = uniqueSlug("held");
 		await created(10, { slug });
 		await expectProblem(await create(10, { slug }), 409, "slug_taken");
-		expect(await inFlight()).toBe(before + 1);
+		expect(await places()).toEqual({ inFlight: 0, uploading: before.uploading + 1 });
 	});
 
 	it("takes the first bytes with the creation (creation-with-upload), the whole file too", async () => {
@@ -239,7 +208,7 @@ describe("tus PATCH", () => {
 		);
 		expect(pending.n).toBe(0);
 		expect(await slugClaim(env, slug).holder()).toBeNull();
-		expect(await inFlight()).toBe(0);
+		expect(await places()).toEqual({ inFlight: 0, uploading: 0 });
 		expect((await request(`/jobs/${id}`)).status).toBe(404);
 		// Too many pixels, said by the header, is refused the same way.
 		const huge = await created(2000);
@@ -253,7 +222,7 @@ describe("tus PATCH", () => {
 		await expectProblem(await patch(url, 0, file), 422, "image_too_complex");
 		expect(await env.BUCKET.head(originalKey(id))).toBeNull();
 		expect((await head(url)).status).toBe(410);
-		expect(await inFlight()).toBe(0);
+		expect(await places()).toEqual({ inFlight: 0, uploading: 0 });
 	});
 
 	it("lets one PATCH at a time write an upload: a second while the first is open gets 423", async () => {
@@ -294,7 +263,7 @@ describe("tus PATCH", () => {
 			},
 		});
 		// Called directly: between the test and the Worker a failing body is cut short silently.
-		const target = { id, ownerId: caller.ownerId, offset: 0, idleSeconds: 1 };
+		const target = { id, ownerId: caller.ownerId, offset: 0, declared: null, idleSeconds: 1 };
 		const refused = await receive(env, { waitUntil: () => {} }, target, failing).catch((e) => e);
 		expect(refused).toMatchObject({ status: 400, code: "upload_interrupted", extra: { offset: 7000 } });
 		expect(await offsetOf(url)).toBe(7000);
@@ -332,6 +301,7 @@ describe("tus PATCH", () => {
 			traceId: "0".repeat(32),
 			limits: { maxBytes: size, maxPixels: 50_000_000, maxDecodedBytes: 200_000_000, maxJpegScans: 100, idleSeconds: 30 },
 			ttlMs: 3600_000,
+			startMs: 3600_000,
 		});
 		const image = pngLike(size, 2000, 1500);
 		const url = `/uploads/${id}`;
@@ -352,17 +322,17 @@ describe("tus PATCH", () => {
 	});
 });
 
-describe("tus and the owner's jobs in flight", () => {
+describe("tus and the owner's places", () => {
 	it("an upload still receiving keeps its place when the owner's stale places are swept", async () => {
 		const { id } = await created(5000);
 		const owner = ownerStub(env, caller.ownerId);
 		// Make its place look old, as an upload that has taken minutes does, then ask for one more at the limit.
 		await runInDurableObject(owner, (_o, state) => state.storage.sql.exec("UPDATE in_flight SET admitted_at = 0"));
-		expect(await owner.admit(ulid(), 1)).toEqual({ reason: "in_flight" });
-		expect(await inFlight()).toBe(1);
+		expect(await owner.admit(ulid(), 1, 0, "upload")).toEqual({ reason: "uploads" });
+		expect(await places()).toEqual({ inFlight: 0, uploading: 1 });
 		// Terminated, it gives its place back.
 		expect((await request(`/uploads/${id}`, { method: "DELETE", headers: TUS })).status).toBe(204);
-		expect(await inFlight()).toBe(0);
+		expect(await places()).toEqual({ inFlight: 0, uploading: 0 });
 	});
 });
 
@@ -393,14 +363,17 @@ describe("tus termination and expiration", () => {
 		expect((await head(url)).status).toBe(410);
 		await expectProblem(await patch(url, 2000, new Uint8Array(10)), 410, "gone");
 		expect(await slugClaim(env, slug).holder()).toBeNull();
-		expect(await inFlight()).toBe(0);
-		expect((await request(`/jobs/${id}`)).status).toBe(404);
+		expect(await places()).toEqual({ inFlight: 0, uploading: 0 });
+		// Its job reads as deleted, as a deleted job does, for as long as the upload is remembered.
+		expect(await jobOf(id)).toMatchObject({ id, status: "deleted", deletedAt: expect.any(String) });
+		expect((await jobOf(id)).upload).toBeUndefined();
 	});
 
-	it("DELETE /jobs/<id> of a job still uploading terminates its upload", async () => {
+	it("DELETE /jobs/<id> of a job still uploading terminates its upload; GET then shows it deleted", async () => {
 		const { url, id } = await created(5000);
 		expect((await request(`/jobs/${id}`, { method: "DELETE" })).status).toBe(204);
 		expect((await head(url)).status).toBe(410);
+		expect(await jobOf(id)).toMatchObject({ id, status: "deleted" });
 		expect((await request(`/jobs/${id}`, { method: "DELETE" })).status).toBe(204);
 	});
 
@@ -414,7 +387,7 @@ describe("tus termination and expiration", () => {
 		const problem = await expectProblem(await patch(url, 3000, "x"), 410, "gone");
 		expect(problem.reason).toBe("expired");
 		expect(await slugClaim(env, slug).holder()).toBeNull();
-		expect(await inFlight()).toBe(0);
+		expect(await places()).toEqual({ inFlight: 0, uploading: 0 });
 		expect(await expire(id)).toBe(true);
 		expect((await head(url)).status).toBe(404);
 		expect(await storedState(uploadStub(env, id))).toEqual({ tables: [], alarm: null });
