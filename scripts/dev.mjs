@@ -90,7 +90,8 @@ function supervise(thumbor) {
 			const next = startThumbor({ port: thumborPort, securityKey: readEnvFile(envFile).THUMBOR_SECURITY_KEY, logTo: log });
 			watch(next, Date.now());
 			await waitForHttp(`http://127.0.0.1:${thumborPort}/healthcheck`, { child: next, timeoutMs: 60_000 })
-				.then(() => console.log(`Thumbor is back (pid ${next.pid})`))
+				// Only if this very process answers: one that died meanwhile is followed by another.
+				.then(() => next.exitCode === null && next.signalCode === null && console.log(`Thumbor is back (pid ${next.pid})`))
 				.catch(() => {}); // its exit is handled by watch()
 		});
 	watch(thumbor, Date.now());

@@ -215,18 +215,32 @@ export function startWrangler({ port, inspectorPort, vars = {}, envFile, persist
 	return launch("wrangler", process.execPath, args, { env: WRANGLER_ENV, logTo, logFile });
 }
 
-/** Resolves once `url` answers 2xx (and `accept(body)` agrees); rejects if `child` exits first. */
-export async function waitForHttp(url, { child, timeoutMs = 120_000, accept = () => true } = {}) {
+/**
+ * Resolves once `url` answers 2xx (and `accept(body)` agrees); rejects if `child` exits first
+ * (or is killed), or at once with the message `refuse(body)` gives for an answer that waiting
+ * will not change.
+ */
+export async function waitForHttp(url, { child, timeoutMs = 120_000, accept = () => true, refuse = () => null } = {}) {
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {
-		if (child && child.exitCode !== null) {
-			throw new Error(`${child.label} exited with ${child.exitCode} before ${url} answered:\n${child.output}`);
+		if (child && (child.exitCode !== null || child.signalCode !== null)) {
+			throw new Error(
+				`${child.label} exited with ${child.exitCode ?? child.signalCode} before ${url} answered:\n${child.output}`,
+			);
 		}
+		let body = null;
+		let ok = false;
 		try {
 			const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-			if (res.ok && accept(await res.text())) return;
+			ok = res.ok;
+			body = await res.text();
 		} catch {
 			// not up yet
+		}
+		if (body !== null) {
+			const refused = refuse(body);
+			if (refused) throw new Error(refused);
+			if (ok && accept(body)) return;
 		}
 		await new Promise((r) => setTimeout(r, 250));
 	}
@@ -259,6 +273,15 @@ export function readEnvFile(path) {
 		if (m) out[m[1]] = m[2];
 	}
 	return out;
+}
+
+/** What GET /health says of Thumbor, or null for an answer that is not the health check's. */
+function thumborState(body) {
+	try {
+		return JSON.parse(body).thumbor ?? null;
+	} catch {
+		return null;
+	}
 }
 
 /**
@@ -314,7 +337,13 @@ export async function startStack({
 		});
 		await waitForHttp(`http://127.0.0.1:${workerPort}/health`, {
 			child: worker,
-			accept: (body) => JSON.parse(body).thumbor === "ok",
+			accept: (body) => thumborState(body) === "ok",
+			// Waiting will not mend a key that does not match: say so once, now.
+			refuse: (body) =>
+				thumborState(body) === "misconfigured"
+					? `Thumbor at ${thumborUrl} refuses our signature: it runs with another THUMBOR_SECURITY_KEY ` +
+						`than ${envFile ?? "the Worker's"} (or without thumbor/thumbor.conf).`
+					: null,
 		});
 	} catch (err) {
 		await stopAll();

@@ -99,11 +99,56 @@ function containerOrigin(env: Env, instance: number): ThumborOrigin {
  * The health check's view of the origin (probeOrigin). Containers are probed only when the
  * first one is running: a health check must not start one.
  */
-export async function originHealth(env: Env): Promise<OriginHealth> {
+async function originHealth(env: Env): Promise<OriginHealth> {
 	const cfg = settings(env);
 	if (cfg.THUMBOR_URL) return probeOrigin(httpOrigin(cfg.THUMBOR_URL), cfg.THUMBOR_SECURITY_KEY);
 	const first = containerOrigin(env, 0);
 	if (!(await first.healthy()))
 		return { thumbor: "idle", detail: "No Thumbor container is running; one starts with the next job." };
 	return probeOrigin(first, cfg.THUMBOR_SECURITY_KEY);
+}
+
+/** How long a finding stands: an ok one HEALTH_OK_MS, any other HEALTH_RECHECK_MS (a mend is seen soon). */
+export const HEALTH_OK_MS = 10_000;
+export const HEALTH_RECHECK_MS = 2_000;
+
+/** A finding, and when its round trip started. */
+export interface Checked extends OriginHealth {
+	checkedAt: number;
+}
+
+/**
+ * `probe`, asked at most once per HEALTH_OK_MS (HEALTH_RECHECK_MS after a finding that is not ok):
+ * callers meanwhile share the finding, or the round trip under way. So GET /health, which anyone
+ * may call, costs the origin one thumbnail per interval per isolate however often it is asked.
+ */
+export function healthCache(probe: () => Promise<OriginHealth>, clock: () => number = Date.now): () => Promise<Checked> {
+	let latest: { until: number; finding: Promise<Checked> } | null = null;
+	return () => {
+		const now = clock();
+		if (latest && now < latest.until) return latest.finding;
+		const entry: { until: number; finding: Promise<Checked> } = {
+			// Until it settles, the round trip under way is the answer to every caller.
+			until: Number.POSITIVE_INFINITY,
+			finding: probe()
+				.catch((err): OriginHealth => ({ thumbor: "failing", detail: `the health check itself failed: ${String(err)}` }))
+				.then((found) => {
+					entry.until = clock() + (found.thumbor === "ok" || found.thumbor === "idle" ? HEALTH_OK_MS : HEALTH_RECHECK_MS);
+					// The reason is the operator's: logged once per round trip, never sent to the caller.
+					if (found.detail) console.warn(`health: Thumbor ${found.thumbor}: ${found.detail}`);
+					return { ...found, checkedAt: now };
+				}),
+		};
+		latest = entry;
+		return entry.finding;
+	};
+}
+
+/** This isolate's health cache (one Worker per isolate: its env's origin is the only one). */
+let isolateHealth: (() => Promise<Checked>) | null = null;
+
+/** The origin's health as GET /health reports it: from this isolate's cache (healthCache). */
+export function cachedOriginHealth(env: Env): Promise<Checked> {
+	isolateHealth ??= healthCache(() => originHealth(env));
+	return isolateHealth();
 }

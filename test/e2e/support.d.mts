@@ -19,6 +19,11 @@ export function inspectImage(
 };
 export function killGroup(pid: number, port: number): Promise<void>;
 export function startThumborOn(port: number, securityKey: string, logFile?: string): Promise<{ stop: () => Promise<void> }>;
+export function healthUntil(
+	baseUrl: string,
+	thumbor: "ok" | "idle" | "unreachable" | "misconfigured" | "failing",
+	timeoutMs?: number,
+): Promise<{ status: number; body: { status: string; thumbor: string; checkedAt: string } }>;
 export function readLog(logDir: string, name: "thumbor" | "wrangler"): string;
 export function logFile(logDir: string, name: "thumbor" | "wrangler"): string;
 export function decodeWithBudget(
@@ -68,7 +73,7 @@ export function rawUpload(
 	apiKey: string,
 	body: Uint8Array,
 	declared: number,
-	options?: { chunks?: number; gapMs?: number },
+	options?: { chunks?: number; gapMs?: number; method?: string; path?: string; headers?: Record<string, string> },
 ): Promise<{ status: number; type: string; body: string; ms: number }>;
 export function startCuttingProxy(
 	targetUrl: string,

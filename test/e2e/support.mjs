@@ -60,6 +60,22 @@ export async function startThumborOn(port, securityKey, logFile) {
 	return { stop: () => stop(child) };
 }
 
+/**
+ * GET /health until Thumbor is `thumbor` there (its finding is cached for seconds: a change is
+ * seen within HEALTH_OK_MS); resolves with the status and body, or rejects after `timeoutMs`.
+ */
+export async function healthUntil(baseUrl, thumbor, timeoutMs = 30_000) {
+	const deadline = Date.now() + timeoutMs;
+	let last = null;
+	while (Date.now() < deadline) {
+		const res = await fetch(`${baseUrl}/health`);
+		last = { status: res.status, body: await res.json() };
+		if (last.body.thumbor === thumbor) return last;
+		await new Promise((r) => setTimeout(r, 200));
+	}
+	throw new Error(`/health did not say thumbor "${thumbor}" within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
 /** What a log file of the stack's says so far (`thumbor` or `wrangler`). */
 export const readLog = (logDir, name) => readFileSync(join(logDir, `${name}.log`), "utf8");
 
@@ -238,11 +254,18 @@ export async function startStockThumbor(dir) {
 }
 
 /**
- * A POST /jobs written on a raw socket to `baseUrl` with `apiKey`: `body` sent in `chunks` pieces
- * `gapMs` apart under a Content-Length of `declared`, the connection then held open. Resolves
- * with the answer as read off the socket, and how long after the last byte sent it came.
+ * A POST /jobs (or `method` `path` with `headers`) written on a raw socket to `baseUrl` with
+ * `apiKey`: `body` sent in `chunks` pieces `gapMs` apart under a Content-Length of `declared`, the
+ * connection then held open. Resolves with the answer as read off the socket, and how long after
+ * the last byte sent it came.
  */
-export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs = 0 } = {}) {
+export function rawUpload(
+	baseUrl,
+	apiKey,
+	body,
+	declared,
+	{ chunks = 1, gapMs = 0, method = "POST", path = "/jobs", headers = {} } = {},
+) {
 	const { port } = new URL(baseUrl);
 	return new Promise((resolve, reject) => {
 		const socket = connect(Number(port), "127.0.0.1");
@@ -277,8 +300,10 @@ export function rawUpload(baseUrl, apiKey, body, declared, { chunks = 1, gapMs =
 		socket.on("close", () => settle(true));
 		socket.on("error", () => {});
 		socket.on("connect", async () => {
+			const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
 			socket.write(
-				`POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: ${declared}\r\n\r\n`,
+				`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${apiKey}\r\n${extra.join("")}` +
+					`Content-Length: ${declared}\r\n\r\n`,
 			);
 			const size = Math.ceil(body.length / chunks);
 			for (let at = 0; at < body.length; at += size) {

@@ -6,7 +6,8 @@ describe("the HTTP edge: health, unknown routes and methods, the pages", () => {
 		const res = await request("/health");
 		expect(res.status).toBe(503);
 		expect(res.headers.get("Cache-Control")).toBe("no-store");
-		expect(await res.json()).toEqual({ status: "degraded", thumbor: "unreachable", detail: expect.any(String) });
+		// The component and its state, and when that was found; why is for the logs.
+		expect(await res.json()).toEqual({ status: "degraded", thumbor: "unreachable", checkedAt: expect.any(String) });
 	});
 
 	it("serves its pages under a strict Content-Security-Policy: own inline script by nonce only, never framed", async () => {

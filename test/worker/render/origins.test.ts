@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { thumborOrigin } from "../../../src/render/origins";
+import { HEALTH_OK_MS, HEALTH_RECHECK_MS, healthCache, type OriginHealth, thumborOrigin } from "../../../src/render/origins";
 import { env } from "../helpers";
 
 describe("where Thumbor is", () => {
@@ -47,5 +47,59 @@ describe("where Thumbor is", () => {
 		const again = thumborOrigin(containers, "01kb0000000000000000000000:1");
 		await again.render("/p", new Response("x").body!, {}, AbortSignal.timeout(5000));
 		expect(asked.at(-1)!.name).toBe(asked[0]!.name);
+	});
+});
+
+describe("the health check's cache", () => {
+	/** A probe that counts its round trips and answers `finding`; a clock the test moves. */
+	function setUp(finding: OriginHealth) {
+		const state = { now: 1_000_000, calls: 0, finding };
+		let release: () => void = () => {};
+		const gate = { held: false };
+		const probe = async () => {
+			state.calls++;
+			if (gate.held) await new Promise<void>((r) => (release = r));
+			return state.finding;
+		};
+		const check = healthCache(probe, () => state.now);
+		const holdProbe = () => {
+			gate.held = true;
+		};
+		const releaseProbe = () => {
+			gate.held = false;
+			release();
+		};
+		return { state, check, hold: holdProbe, release: releaseProbe };
+	}
+
+	it("makes one round trip however many ask at once, and keeps an ok finding HEALTH_OK_MS", async () => {
+		const { state, check, hold, release } = setUp({ thumbor: "ok" });
+		hold();
+		const flood = Array.from({ length: 200 }, () => check());
+		release();
+		const answers = await Promise.all(flood);
+		expect(state.calls).toBe(1);
+		expect(new Set(answers.map((a) => a.checkedAt))).toEqual(new Set([1_000_000]));
+		state.now += HEALTH_OK_MS - 1;
+		await check();
+		expect(state.calls).toBe(1);
+		state.now += 1;
+		expect(await check()).toEqual({ thumbor: "ok", checkedAt: state.now });
+		expect(state.calls).toBe(2);
+	});
+
+	it("looks again sooner after a finding that is not ok, and logs its reason instead of answering it", async () => {
+		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const { state, check } = setUp({ thumbor: "misconfigured", detail: "Thumbor answered 400 at http://10.0.0.7:8888" });
+		expect(await check()).toMatchObject({ thumbor: "misconfigured" });
+		expect(warn).toHaveBeenCalledWith(expect.stringContaining("10.0.0.7"));
+		state.now += HEALTH_RECHECK_MS - 1;
+		await check();
+		expect(state.calls).toBe(1);
+		state.finding = { thumbor: "ok" };
+		state.now += 1;
+		expect(await check()).toMatchObject({ thumbor: "ok" });
+		expect(state.calls).toBe(2);
+		warn.mockRestore();
 	});
 });
