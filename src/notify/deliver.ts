@@ -64,12 +64,13 @@ async function post(
 		const result = res.status >= 200 && res.status < 300 ? "delivered" : res.status === 410 ? "gone" : "retry";
 		return { at, status: res.status, error: null, ms: Date.now() - at, result };
 	} catch (err) {
-		const error =
-			err instanceof Error
-				? err.name === "TimeoutError"
-					? `no answer within ${WEBHOOK_TIMEOUT_MS} ms`
-					: err.message
-				: String(err);
+		// The owner sees what happened in words of its own; the runtime's text (which may name a
+		// reference, a host or an address of ours) goes to the logs only.
+		const timedOut = err instanceof Error && err.name === "TimeoutError";
+		if (!timedOut) console.warn(`webhook ${id}: the POST to its receiver failed: ${String(err)}`);
+		const error = timedOut
+			? `no answer within ${WEBHOOK_TIMEOUT_MS} ms`
+			: "no connection to the receiver (refused, reset or TLS)";
 		return { at, status: null, error, ms: Date.now() - at, result: "retry" };
 	}
 }

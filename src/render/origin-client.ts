@@ -86,10 +86,9 @@ export async function renderThumbnail(
 			// Thumbor had the image, answers others and never answered this: the image keeps it busy.
 			throw imageFault("image_too_complex", TOO_COMPLEX, context);
 		}
-		throw new AttemptError(
-			{ code: "thumbor_unavailable", message: `The image service could not be reached (${errorName(err)}).` },
-			false,
-		);
+		// What the runtime said (a host, a port, "Network connection lost") is for the logs only.
+		console.warn(`Thumbor could not be reached on attempt ${context.attempt}: ${errorName(err)}`);
+		throw new AttemptError({ code: "thumbor_unavailable", message: UNREACHABLE }, false);
 	}
 	if (!res.ok) {
 		// Thumbor's error bodies say nothing; the status and our engine's header are what there is.
@@ -116,6 +115,7 @@ export async function renderThumbnail(
 	return { bytes, info, details: detailsOf(res) };
 }
 
+const UNREACHABLE = "The image service could not be reached; the job waits and is tried again.";
 const UNDECODABLE = "The image could not be decoded: it may be corrupt or truncated. Upload a complete image.";
 const TOO_COMPLEX =
 	"The image takes too long to decode (a progressive JPEG with very many scans, say). Re-encode it and upload it again.";

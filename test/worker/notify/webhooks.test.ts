@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../../src/access/keys";
 import { settings } from "../../../src/base/config";
 import { NO_DETAILS } from "../../../src/base/contracts";
@@ -219,6 +219,22 @@ describe("POST /webhooks/test", () => {
 			headers: { "Content-Type": "application/json" },
 		});
 		expect(await down.json()).toMatchObject({ delivered: false, status: 503 });
+		// A receiver that cannot be reached: what the runtime said (it names internals) stays in the logs.
+		const refused = vi.spyOn(globalThis, "fetch").mockRejectedValue(new Error("internal error; reference = 7h3kq9tb"));
+		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const unreachable = await request("/webhooks/test", {
+			method: "POST",
+			body: JSON.stringify({ url: "https://hooks.example/204" }),
+			headers: { "Content-Type": "application/json" },
+		});
+		refused.mockRestore();
+		expect(warn).toHaveBeenCalledWith(expect.stringContaining("reference = 7h3kq9tb"));
+		warn.mockRestore();
+		expect(await unreachable.json()).toMatchObject({
+			delivered: false,
+			status: null,
+			error: "no connection to the receiver (refused, reset or TLS)",
+		});
 		await expectProblem(
 			await request("/webhooks/test", {
 				method: "POST",

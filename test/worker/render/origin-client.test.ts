@@ -46,6 +46,18 @@ describe("Thumbor answers", () => {
 		).rejects.toMatchObject({ permanent: false, error: { code: "thumbor_unavailable" } });
 	});
 
+	it("tells the job's owner that Thumbor could not be reached, never what the runtime said", async () => {
+		const failed = await renderThumbnail(
+			answering(new Error("Network connection lost."), new Error("internal error; reference = 3kq9 at 10.1.2.3:8888")),
+			"/x",
+			original(),
+			context(1),
+		).catch((err: AttemptError) => err);
+		expect((failed as AttemptError).error.message).toBe(
+			"The image service could not be reached; the job waits and is tried again.",
+		);
+	});
+
 	it("takes the placeholder and facts our engine sends beside the thumbnail; a malformed one is left out", async () => {
 		const facts = {
 			format: "jpeg",
