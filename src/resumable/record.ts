@@ -36,6 +36,7 @@ export const SCHEMA = [
 		lock_until INTEGER,
 		lock_offset INTEGER,
 		lock_seq INTEGER,
+		lock_promoted INTEGER,
 		ttl_ms INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL,
@@ -65,11 +66,15 @@ export type UploadRow = {
 	/** The R2 parts written so far: JSON of R2UploadedPart[] (at most MAX_UPLOAD_BYTES / 5 MiB of them). */
 	parts: string;
 	problem: string | null;
-	/** The PATCH that holds the upload (a random token), until when, and the offset and last pending row it found. */
+	/**
+	 * The PATCH that holds the upload (a random token), until when, the offset and last pending row
+	 * it found, and whether it took a job's place already (1: it declared the upload's last byte).
+	 */
 	lock_token: string | null;
 	lock_until: number | null;
 	lock_offset: number | null;
 	lock_seq: number | null;
+	lock_promoted: number | null;
 	ttl_ms: number;
 	created_at: number;
 	updated_at: number;

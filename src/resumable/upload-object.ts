@@ -208,11 +208,13 @@ export class UploadObject extends SqliteObject {
 		}
 		if (slice.end && received === row.length) {
 			// A body that did not declare its length takes a job's place only now (one that did, at its start).
-			try {
-				await promote(this.env, row.owner_id, row.id);
-			} catch (err) {
-				this.#takeBack(row);
-				throw err;
+			if (!row.lock_promoted) {
+				try {
+					await promote(this.env, row.owner_id, row.id);
+				} catch (err) {
+					this.#takeBack(row);
+					throw err;
+				}
 			}
 			return this.#finish(row, slice.bytes, facts);
 		}
@@ -240,9 +242,16 @@ export class UploadObject extends SqliteObject {
 		const declared = slice.declared ?? null;
 		if (declared !== null && row.received + declared > row.length) throw beyondLength(row.length);
 		if (row.status !== "receiving") return { upload: toState(row), job: null };
-		if (declared !== null && row.received + declared === row.length) await promote(this.env, row.owner_id, row.id);
+		const last = declared !== null && row.received + declared === row.length;
+		if (last) await promote(this.env, row.owner_id, row.id);
 		const seq = this.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM pending").one().seq;
-		this.#update(row, { lock_token: slice.token, lock_until: now + holdMs(limits), lock_offset: row.received, lock_seq: seq });
+		this.#update(row, {
+			lock_token: slice.token,
+			lock_until: now + holdMs(limits),
+			lock_offset: row.received,
+			lock_seq: seq,
+			lock_promoted: last ? 1 : 0,
+		});
 		return { upload: toState(this.#row()!), job: null };
 	}
 
@@ -434,7 +443,13 @@ export class UploadObject extends SqliteObject {
 }
 
 /** The lock's columns when no PATCH holds the upload. */
-const UNLOCKED = { lock_token: null, lock_until: null, lock_offset: null, lock_seq: null } satisfies Partial<UploadRow>;
+const UNLOCKED = {
+	lock_token: null,
+	lock_until: null,
+	lock_offset: null,
+	lock_seq: null,
+	lock_promoted: null,
+} satisfies Partial<UploadRow>;
 
 /** How long a PATCH holds the upload after its latest slice. */
 const holdMs = (limits: UploadLimits) => limits.idleSeconds * 1000 + LOCK_GRACE_MS;

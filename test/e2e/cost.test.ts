@@ -68,13 +68,16 @@ describe("the operations one thumbnail costs", () => {
 			"ratelimit READ_RATE_LIMITER": 2, // the PATCH and the GET
 			"do UPLOADS.create": 1, // the upload's own object…
 			"do UPLOADS.append": 2, // …told of the PATCH before its body is read, then given the bytes
+			"do OWNERS.promote": 1, // the PATCH with the last byte takes a job's place (the upload's place was admitted)
 			"do JOBS.get": 1, // GET /jobs/<id> finds the job…
 			"do JOBS.waitForChange": 1, // …and waits for it to end
 			"r2 B get": 3, // the original read back once whole (hashed and checked to its end), then as above
 			"fetch thumbor": 1,
 		});
-		// The upload's object: its two tables (4), its row, the row marked finishing then finished.
-		expect(rows(perUpload)).toEqual({ JobObject: 5, JobIndexShard: 3, OwnerObject: 4, UploadObject: 7 });
+		// The upload's object: its two tables (4), its row, the PATCH's hold on it (kept in the row, so an
+		// eviction does not lose it), the row marked finishing then finished. The owner's: as a plain upload's,
+		// and the upload's place made a job's.
+		expect(rows(perUpload)).toEqual({ JobObject: 5, JobIndexShard: 3, OwnerObject: 5, UploadObject: 8 });
 	});
 
 	it("the same bytes again: the thumbnail is copied, Thumbor is not asked", async () => {
