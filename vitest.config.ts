@@ -29,6 +29,9 @@ const plainSummary: Reporter = {
 export default defineConfig({
 	test: {
 		reporters: ["default", plainSummary],
+		// Test files side by side: most of an end-to-end file's time is spent waiting on Thumbor and
+		// wrangler dev (other processes), so more files than cores run at once.
+		maxWorkers: 3,
 		// The Worker's own log lines (job.retry, Thumbor's 4xx…) are shown for failing tests only.
 		silent: "passed-only",
 		projects: [
@@ -48,7 +51,13 @@ export default defineConfig({
 						UPLOAD_IDLE_SECONDS: "1",
 					}),
 				],
-				test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
+				test: {
+					name: "worker",
+					include: ["test/worker/**/*.test.ts"],
+					setupFiles: ["test/worker/setup.ts"],
+					testTimeout: 30_000,
+					isolate: false,
+				},
 			},
 			{
 				// The project's scripts on their own (the production check of wrangler.toml).

@@ -1,5 +1,4 @@
 import { env, exports } from "cloudflare:workers";
-import { beforeEach } from "vitest";
 import { hex } from "../../src/base/crypto";
 import { ulid } from "../../src/base/ids";
 import { keyRegistry } from "../../src/objects";
@@ -51,13 +50,17 @@ export async function newKey(ownerId = `owner-${ulid().slice(-10)}`): Promise<{ 
 	return { secret, id: key.id, ownerId };
 }
 
-/** Each test calls as its own owner, with a key of its own (rate limits are per key), from an address of its own. */
+/**
+ * Each test calls as its own owner, with a key of its own (rate limits are per key), from an
+ * address of its own: test/worker/setup.ts calls this before each test of every file (a setup
+ * file runs for each file, where this module is loaded once for all the files a worker runs).
+ */
 export let caller: { secret: string; id: string; ownerId: string };
 let clientAddress: string;
-beforeEach(async () => {
+export async function newCaller(): Promise<void> {
 	caller = await newKey();
 	clientAddress = `2001:db8::${Array.from(crypto.getRandomValues(new Uint16Array(3)), (n) => n.toString(16)).join(":")}`;
-});
+}
 
 /** A request to the Worker, with the test's API key unless `key` says otherwise (null: none). */
 export function request(path: string, init: RequestInit = {}, key: string | null = caller.secret): Promise<Response> {
