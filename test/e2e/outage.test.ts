@@ -69,7 +69,8 @@ describe("nothing is lost while Thumbor is down", () => {
 			status: 503,
 			body: { status: "degraded", thumbor: "misconfigured", checkedAt: expect.any(String) },
 		});
-		expect(readLog(stack.logDir, "wrangler")).toMatch(/health: Thumbor misconfigured: .*THUMBOR_SECURITY_KEY/);
+		// (wrangler writes its log a moment after the answer: waited for, not assumed.)
+		await expect.poll(() => readLog(stack.logDir, "wrangler")).toMatch(/health: Thumbor misconfigured: .*THUMBOR_SECURITY_KEY/);
 
 		// Not the photo of the test before: the same bytes would copy its thumbnail without asking Thumbor.
 		const names = ["alpha-300x200.png", "photo-256.webp", "photo-200x150.tiff"];

@@ -9,7 +9,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { slugClaim } from "../../../src/objects";
 import { startUpload } from "../../../src/resumable/start";
 import { caller, env, expectProblem, pngLike, request, slowly, uniqueSlug, upload } from "../helpers";
-import { b64, create, created, expire, head, places, TUS } from "./support";
+import { b64, breaksOff, create, created, expire, head, places, TUS } from "./support";
 
 const MAX_UPLOADS = 5;
 
@@ -75,14 +75,7 @@ describe("a creation that gives the client no Location holds nothing", () => {
 	it("a first body that breaks off (the client went away): the same, its bytes deleted", async () => {
 		const slug = uniqueSlug("broken");
 		const image = pngLike(20_000);
-		let sent = 0;
-		const failing = new ReadableStream<Uint8Array>({
-			pull(controller) {
-				if (sent >= 7000) return controller.error(new Error("client went away"));
-				controller.enqueue(image.slice(sent, sent + 3500));
-				sent += 3500;
-			},
-		});
+		const failing = breaksOff(image, 7000);
 		// Called directly: between the test and the Worker a failing body is cut short silently.
 		const req = new Request("http://thumbs.test/uploads", {
 			method: "POST",

@@ -79,4 +79,14 @@ export const lockOf = (id: string) =>
 		pending: s.storage.sql.exec<{ n: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS n FROM pending").one().n,
 	}));
 
-export { runDurableObjectAlarm };
+/** `bytes` as a body that sends 3,500 bytes a read and breaks off (a client gone) once `after` are sent. */
+export function breaksOff(bytes: Uint8Array, after: number): ReadableStream<Uint8Array> {
+	let sent = 0;
+	return new ReadableStream<Uint8Array>({
+		pull(controller) {
+			if (sent >= after) return controller.error(new Error("client went away"));
+			controller.enqueue(bytes.slice(sent, sent + 3500));
+			sent += 3500;
+		},
+	});
+}

@@ -7,7 +7,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { jobStub, ownerStub, slugClaim, uploadStub } from "../../../src/objects";
 import { receive } from "../../../src/resumable/receive";
 import { caller, env, expectProblem, jpegLike, newKey, pngLike, request, storedState, uniqueSlug } from "../helpers";
-import { b64, create, created, expire, head, jobOf, offsetOf, patch, places, TUS } from "./support";
+import { b64, breaksOff, create, created, expire, head, jobOf, offsetOf, patch, places, TUS } from "./support";
 
 describe("tus discovery and version", () => {
 	it("OPTIONS says the version, extensions and largest size, with no key", async () => {
@@ -254,14 +254,7 @@ describe("tus PATCH", () => {
 	it("keeps every byte of a PATCH whose body breaks off, and the client resumes from there", async () => {
 		const image = pngLike(20_000);
 		const { url, id } = await created(image.length);
-		let sent = 0;
-		const failing = new ReadableStream<Uint8Array>({
-			pull(controller) {
-				if (sent >= 7000) return controller.error(new Error("client went away"));
-				controller.enqueue(image.slice(sent, sent + 3500));
-				sent += 3500;
-			},
-		});
+		const failing = breaksOff(image, 7000);
 		// Called directly: between the test and the Worker a failing body is cut short silently.
 		const target = { id, ownerId: caller.ownerId, offset: 0, declared: null, idleSeconds: 1 };
 		const refused = await receive(env, { waitUntil: () => {} }, target, failing).catch((e) => e);
