@@ -23,6 +23,7 @@ import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./resumable/protocol"
 import { uploads } from "./resumable/routes";
 import { thumbnails } from "./serve/thumbnails";
 import { uploadMetrics } from "./upload/metrics";
+import { submissions } from "./upload/routes";
 
 export { KeyObject } from "./access/key-object";
 export { KeyRegistry } from "./access/key-registry";
@@ -101,6 +102,7 @@ const app = new Hono<{ Bindings: Env }>()
 	.use("/uploads/*", uploadsPreflight)
 	.use("/uploads", uploadMetrics)
 	.use("/uploads/*", uploadMetrics)
+	.route("/jobs", submissions)
 	.route("/jobs", jobs)
 	.route("/uploads", uploads)
 	.route("/usage", usage)

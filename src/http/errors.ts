@@ -64,6 +64,15 @@ const TITLES: Record<number, string> = {
 	500: "Internal Server Error",
 };
 
+/**
+ * What an object's RPC method answered: its result, or — for a refusal, which crosses RPC as
+ * plain data — that refusal thrown as the ApiError it was.
+ */
+export function orThrow<T extends object>(answer: T): Exclude<T, { problem: unknown }> {
+	if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
+	return answer as Exclude<T, { problem: unknown }>;
+}
+
 /** An ApiError as plain data (ApiError.toProblem, ApiError.from). */
 export interface Problem {
 	status: ContentfulStatusCode;

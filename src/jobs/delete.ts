@@ -11,8 +11,8 @@
 import { settings } from "../base/config";
 import type { Caller } from "../base/contracts";
 import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../base/storage";
+import { orThrow } from "../http/errors";
 import { digestClaim, jobStub, uploadStub } from "../objects";
-import { answered } from "../resumable/record";
 import { jobNotFound, ownJobOrUpload } from "./common";
 
 export async function deleteJob(env: Env, caller: Caller, id: string): Promise<void> {
@@ -20,7 +20,7 @@ export async function deleteJob(env: Env, caller: Caller, id: string): Promise<v
 	if ("upload" in found) {
 		// A job still uploading: its upload is terminated, and nothing of it stays.
 		if (found.upload.status === "gone") return;
-		answered(await uploadStub(env, id).terminate(caller.ownerId));
+		orThrow(await uploadStub(env, id).terminate(caller.ownerId));
 		return;
 	}
 	const stub = jobStub(env, id);

@@ -4,11 +4,10 @@
  * the client asks HEAD for the offset and resumes from there, never sending a byte twice.
  */
 import type { Job, JobId, UploadState } from "../base/contracts";
-import { ApiError } from "../http/errors";
+import { ApiError, orThrow } from "../http/errors";
 import { uploadStub } from "../objects";
 import { ByteReader, ByteStreamError, concat } from "../upload/bytes";
 import { beyondLength } from "./protocol";
-import { answered } from "./record";
 import { SLICE_BYTES } from "./upload-object";
 
 /** The longest a PATCH's bytes wait in the Worker before they are kept, however slowly they come. */
@@ -34,12 +33,12 @@ export async function receive(
 	const token = crypto.randomUUID();
 	let kept = target.offset;
 	const send = async (bytes: Uint8Array, end: boolean) => {
-		const answer = answered(await stub.append(target.ownerId, { token, offset: null, bytes, end }));
+		const answer = orThrow(await stub.append(target.ownerId, { token, offset: null, bytes, end }));
 		kept = answer.upload.offset;
 		return answer;
 	};
 	// The offset is checked, and the upload taken, before a byte of the body is read.
-	const first = answered(
+	const first = orThrow(
 		await stub.append(target.ownerId, {
 			token,
 			offset: target.offset,

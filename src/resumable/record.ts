@@ -3,7 +3,7 @@
  * gives it, how a row becomes the UploadState contract, and the answers a row's state gives.
  */
 import type { ImageType, JobId, OwnerId, Slug, UploadState, UploadStatus } from "../base/contracts";
-import { ApiError, type Problem } from "../http/errors";
+import { ApiError } from "../http/errors";
 import type { inspectHead } from "../upload/ingest";
 import { uploadGone } from "./protocol";
 
@@ -81,19 +81,20 @@ export type UploadRow = {
 	expires_at: number;
 };
 
-/** What the file's first bytes say of it (upload/ingest.ts, inspectHead). */
-export type Facts = ReturnType<typeof inspectHead>;
+/** What the file's first bytes say of it (upload/ingest.ts, inspectHead): its type and size. */
+export type HeadFacts = ReturnType<typeof inspectHead>;
 
-/** The facts as the upload's columns, if there are any yet. */
-export const factsColumns = (facts: Facts | null): Partial<UploadRow> =>
+/** The head's facts as the upload's columns, if there are any yet. */
+export const factsColumns = (facts: HeadFacts | null): Partial<UploadRow> =>
 	facts ? { content_type: facts.contentType, width: facts.width, height: facts.height } : {};
 
-export const gone = (row: UploadRow) => uploadGone(toState(row).problem);
+/** The refusal (410) of a change of an upload that has gone, saying why it went. */
+export const goneRefusal = (row: UploadRow) => uploadGone(toState(row).problem);
 
-/** The answer to a change of an upload whose bytes are all in. */
-export const settled = (row: UploadRow) =>
+/** The refusal of a change of an upload whose bytes are all in (it is a job now), or that has gone. */
+export const finishedRefusal = (row: UploadRow) =>
 	row.status === "gone"
-		? gone(row)
+		? goneRefusal(row)
 		: new ApiError(409, "upload_finished", `The upload is finished: it is job ${row.id} (DELETE /jobs/${row.id} deletes it).`);
 
 export function toState(row: UploadRow): UploadState {
@@ -114,10 +115,4 @@ export function toState(row: UploadRow): UploadState {
 		updatedAt: row.updated_at,
 		expiresAt: row.expires_at,
 	};
-}
-
-/** The upload and job an UploadObject answered with, or the problem it answered with, thrown. */
-export function answered<T extends object>(answer: T): Exclude<T, { problem: unknown }> {
-	if ("problem" in answer) throw ApiError.from(answer.problem as Problem);
-	return answer as Exclude<T, { problem: unknown }>;
 }

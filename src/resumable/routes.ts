@@ -13,7 +13,7 @@ import { settings } from "../base/config";
 import { JobId, type UploadState } from "../base/contracts";
 import { annotate } from "../base/tracing";
 import { empty, idParam, json, KEYED, pick, problem } from "../http/describe";
-import { ApiError } from "../http/errors";
+import { ApiError, orThrow } from "../http/errors";
 import { JobView, jobView, uploadingView } from "../http/job-view";
 import { valid } from "../http/validate";
 import { uploadStub } from "../objects";
@@ -31,7 +31,6 @@ import {
 	uploadNotFound,
 } from "./protocol";
 import { receive } from "./receive";
-import { answered } from "./record";
 import { startUpload } from "./start";
 
 const idPath = idParam("The upload's id: the id of the job it becomes");
@@ -314,7 +313,7 @@ export const uploads = new Hono<AuthEnv>()
 		creations,
 		async (c) => {
 			// The upload's object says 404 for another owner's upload, or none.
-			answered(await uploadStub(c.env, uploadId(c.req.param("id"))).terminate(c.var.caller.ownerId));
+			orThrow(await uploadStub(c.env, uploadId(c.req.param("id"))).terminate(c.var.caller.ownerId));
 			return c.body(null, 204, { "Cache-Control": "no-store" });
 		},
 	);

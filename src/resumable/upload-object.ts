@@ -10,7 +10,7 @@ import { concat } from "../upload/bytes";
 import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
 import { PART_BYTES } from "../upload/r2-writer";
 import { beyondLength, offsetMismatch, uploadLocked, uploadNotFound } from "./protocol";
-import { type Facts, factsColumns, gone, SCHEMA, settled, toState, type UploadRow } from "./record";
+import { factsColumns, finishedRefusal, goneRefusal, type HeadFacts, SCHEMA, toState, type UploadRow } from "./record";
 
 /** What the Worker knows of a new upload once its creation request passed every check. */
 export interface NewUpload
@@ -147,7 +147,7 @@ export class UploadObject extends SqliteObject {
 		return this.#serial(async () => {
 			const row = this.#row();
 			if (!row || row.owner_id !== ownerId) return { problem: uploadNotFound(this.#id()).toProblem() };
-			if (row.status !== "receiving") return { problem: settled(row).toProblem() };
+			if (row.status !== "receiving") return { problem: finishedRefusal(row).toProblem() };
 			await this.#giveUp(row, { status: 410, code: "terminated", detail: "Its owner terminated it." });
 			return { upload: toState(this.#row()!), job: null };
 		});
@@ -180,7 +180,7 @@ export class UploadObject extends SqliteObject {
 	async #append(ownerId: string, slice: Slice): Promise<Answer> {
 		const row = this.#row();
 		if (!row || row.owner_id !== ownerId) throw uploadNotFound(this.#id());
-		if (row.status === "gone") throw gone(row);
+		if (row.status === "gone") throw goneRefusal(row);
 		const now = Date.now();
 		const limits = JSON.parse(row.limits) as UploadLimits;
 		if (slice.offset !== null) return this.#lock(row, slice, now, limits);
@@ -196,7 +196,7 @@ export class UploadObject extends SqliteObject {
 		// is refused on its first PATCH, the upload goes and nothing of it stays. Its facts are kept once
 		// HEAD_BYTES are in (or the whole of a smaller file).
 		const headIn = received >= HEAD_BYTES || received === row.length;
-		let facts: Facts | null = null;
+		let facts: HeadFacts | null = null;
 		if (n > 0 && row.content_type === null && (headIn || received >= SNIFF_BYTES)) {
 			try {
 				const image = inspectHead(concat([this.#pending(), slice.bytes]).subarray(0, HEAD_BYTES), limits);
@@ -333,7 +333,7 @@ export class UploadObject extends SqliteObject {
 	 * last bytes again). Then it is read back to be hashed and checked to its end (as POST /jobs checks
 	 * a body) and its job made; those steps the alarm does again if they are cut short.
 	 */
-	async #finish(row: UploadRow, tail: Uint8Array, facts: Facts | null): Promise<Answer> {
+	async #finish(row: UploadRow, tail: Uint8Array, facts: HeadFacts | null): Promise<Answer> {
 		const key = originalKey(row.id);
 		if (row.status === "receiving") {
 			const contentType = facts?.contentType ?? row.content_type ?? undefined;
