@@ -7,7 +7,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { jobStub, ownerStub, slugClaim, uploadStub } from "../../../src/objects";
 import { receive } from "../../../src/resumable/receive";
 import { caller, env, expectProblem, jpegLike, newKey, pngLike, request, storedState, uniqueSlug } from "../helpers";
-import { b64, breaksOff, create, created, expire, head, jobOf, offsetOf, patch, places, TUS } from "./support";
+import { b64, breaksOff, create, created, expire, head, jobOf, lockOf, offsetOf, patch, places, TUS } from "./support";
 
 describe("tus discovery and version", () => {
 	it("OPTIONS says the version, extensions and largest size, with no key", async () => {
@@ -227,7 +227,7 @@ describe("tus PATCH", () => {
 
 	it("lets one PATCH at a time write an upload: a second while the first is open gets 423", async () => {
 		const image = pngLike(3000);
-		const { url } = await created(image.length);
+		const { url, id } = await created(image.length);
 		let release!: () => void;
 		const open = new ReadableStream<Uint8Array>({
 			start(controller) {
@@ -239,13 +239,12 @@ describe("tus PATCH", () => {
 			},
 		});
 		const first = patch(url, 0, open);
-		await scheduler.wait(200);
+		await expect.poll(async () => (await lockOf(id)).token).not.toBeNull();
 		const second = await patch(url, 0, image);
 		const problem = await expectProblem(second, 423, "upload_locked");
 		expect(problem.detail).toMatch(/under way/);
 		// HEAD meanwhile answers once the PATCH under way has ended (as a client cut off asks at once).
 		const probe = offsetOf(url);
-		await scheduler.wait(100);
 		release();
 		expect((await first).status).toBe(204);
 		expect(await probe).toBe(3000);
