@@ -81,17 +81,17 @@ export const readLog = (logDir, name) => readFileSync(join(logDir, `${name}.log`
 
 export const logFile = (logDir, name) => join(logDir, `${name}.log`);
 
-/** Decodes fixture `name` through our engine's guard with `budgetSeconds` (test/fixtures/decode_budget.py). */
+/** Decodes fixture `name` through our engine's guard with `budgetSeconds` (test/fixtures/guarded_decode.py). */
 export function decodeWithBudget(python, fixturesDir, name, budgetSeconds) {
 	const r = spawnSync(
 		python,
-		[join(ROOT, "test", "fixtures", "decode_budget.py"), join(fixturesDir, name), String(budgetSeconds)],
+		[join(ROOT, "test", "fixtures", "guarded_decode.py"), join(fixturesDir, name), String(budgetSeconds)],
 		{
 			encoding: "utf8",
 			env: { ...process.env, PYTHONPATH: join(ROOT, "thumbor") },
 		},
 	);
-	if (r.status !== 0) throw new Error(`decode_budget.py failed: ${r.stderr}`);
+	if (r.status !== 0) throw new Error(`guarded_decode.py failed: ${r.stderr}`);
 	return JSON.parse(r.stdout);
 }
 

@@ -1,4 +1,4 @@
-"""PNGs decoded by libvips (edge_engine.vips_reduce): the same small image as Pillow's decode and
+"""PNGs decoded by libvips (vips_decode.vips_reduce): the same small image as Pillow's decode and
 reduce_decoded give, without ever holding the full-size one; refused like Pillow's when corrupt,
 cut short or too slow; interlaced and animated PNGs left to Pillow."""
 
@@ -12,9 +12,11 @@ import zlib
 import numpy as np
 import pytest
 import pyvips
-from edge_engine import DecodeMemory, reduce_decoded, vips_decodes, vips_reduce
+from decode_memory import DecodeMemory
 from PIL import Image, ImageDraw, ImageFilter
+from reducers import reduce_decoded
 from refusals import Refusal
+from vips_decode import vips_decodes, vips_reduce
 
 
 def photo(mode: str, size: tuple[int, int] = (1200, 900)) -> Image.Image:
