@@ -3,7 +3,7 @@
  * Shared by the Thumbor client (which says what an answer means) and the queue
  * consumer and job object (which act on it).
  */
-import type { JobError, JobErrorCode } from "./contracts";
+import type { Job, JobError, JobErrorCode } from "./contracts";
 
 /** Why an attempt failed; `permanent` failures are not retried. */
 export class AttemptError extends Error {
@@ -52,6 +52,10 @@ export const RETRYABLE_ERRORS: readonly JobErrorCode[] = [
 	"internal_error",
 	"unexpected_output",
 ];
+
+/** Whether its owner may retry a job (POST /jobs/<id>/retry): it failed for a reason another attempt may change, its original kept. */
+export const mayRetry = (job: Pick<Job, "status" | "originalDeletedAt" | "error">) =>
+	job.status === "failed" && job.originalDeletedAt === null && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
 
 /** "3 h 5 min", "42 s": how long a job was retried, for its failure message. */
 export function duration(ms: number): string {

@@ -14,7 +14,7 @@ export const QUEUED_TIMEOUT_MS = 5 * 60_000;
 
 /** What the queue consumer learns when it asks to work on a job. */
 export type Attempt =
-	| { proceed: true; job: Job; retryUntil: number }
+	| { proceed: true; job: Job }
 	| { proceed: false; reason: "missing" | "finished" | "leased" }
 	| { proceed: false; reason: "exhausted"; job: Job };
 

@@ -1,4 +1,4 @@
-import { gaveUp, type RetryPolicy } from "../base/attempts";
+import { gaveUp, mayRetry, type RetryPolicy, retryDelayMs } from "../base/attempts";
 import { settings } from "../base/config";
 import {
 	type ImageDetails,
@@ -39,9 +39,12 @@ export class JobObject extends SqliteObject {
 	readonly #dispatch: Dispatch;
 	/** The thumbnail's R2 write (a delete waits for it). */
 	readonly #thumbnail: ThumbnailWrite;
+	/** How passing faults are retried (RETRY_* in the environment): decided here, nowhere else. */
+	readonly #policy: RetryPolicy;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env, JOB_SCHEMA);
+		this.#policy = settings(this.env).retry;
 		this.#record = new JobRecord(this.schema);
 		this.#outbox = new WebhookOutbox(this.schema.sql, this.env, settings(this.env).webhookSchedule);
 		this.#reporter = new ListingReporter(
@@ -107,15 +110,14 @@ export class JobObject extends SqliteObject {
 	 * that a duplicate delivery does not process it twice at once. A job still
 	 * not done when its retry window has passed (its attempts kept dying) fails.
 	 */
-	async begin(policy: RetryPolicy): Promise<Attempt> {
+	async begin(): Promise<Attempt> {
 		const row = this.#record.row();
 		if (!row) return { proceed: false, reason: "missing" };
 		if (TERMINAL_STATUSES.includes(row.status)) return { proceed: false, reason: "finished" };
 		const now = Date.now();
 		if (row.status === "processing" && (row.lease_until ?? 0) > now) return { proceed: false, reason: "leased" };
 		const since = row.retries_since ?? row.created_at;
-		const retryUntil = since + policy.windowSeconds * 1000;
-		if (row.attempts > 0 && now > retryUntil) {
+		if (row.attempts > 0 && now > this.#retryUntil(row)) {
 			const job = await this.fail({
 				code: row.error_code ? (row.error_code as JobError["code"]) : "timed_out",
 				message: gaveUp(row.error_message ?? "Processing did not finish.", row.attempts, now - since),
@@ -128,7 +130,34 @@ export class JobObject extends SqliteObject {
 		);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
 		this.#reporter.soon(PROCESSING_REPORT_DELAY_MS);
-		return { proceed: true, job: this.#toJob(this.#record.row()!), retryUntil };
+		return { proceed: true, job: this.#toJob(this.#record.row()!) };
+	}
+
+	/**
+	 * The attempt under way failed with `error`: the job decides what follows. A `permanent`
+	 * failure (the image's fault, certain) fails it; a passing one is tried again after a capped,
+	 * jittered backoff, unless that would pass its retry window: then it fails, saying how long it
+	 * was tried. The caller learns what was decided, to log it.
+	 */
+	async attemptFailed(
+		error: JobError,
+		permanent: boolean,
+	): Promise<{ decision: "failed" | "retry"; delayMs: number; job: Job | null }> {
+		const row = this.#record.row();
+		if (row?.status !== "processing") return { decision: "failed", delayMs: 0, job: row && this.#toJob(row) };
+		const delayMs = retryDelayMs(row.attempts, this.#policy);
+		const now = Date.now();
+		if (!permanent && now + delayMs <= this.#retryUntil(row)) {
+			return { decision: "retry", delayMs, job: await this.#retryLater(error, delayMs) };
+		}
+		const since = row.retries_since ?? row.created_at;
+		const message = permanent ? error.message : gaveUp(error.message, row.attempts, now - since);
+		return { decision: "failed", delayMs: 0, job: await this.fail({ code: error.code, message }) };
+	}
+
+	/** When the job stops being retried: RETRY_WINDOW_SECONDS after its first attempt (or its owner's last retry). */
+	#retryUntil(row: JobRow): number {
+		return (row.retries_since ?? row.created_at) + this.#policy.windowSeconds * 1000;
 	}
 
 	/**
@@ -225,9 +254,7 @@ export class JobObject extends SqliteObject {
 	}
 
 	/** This attempt hit a passing fault: the job waits `delayMs`, then its alarm starts the next attempt. */
-	async retryLater(error: JobError, delayMs: number): Promise<Job | null> {
-		const row = this.#record.row();
-		if (row?.status !== "processing") return row && this.#toJob(row);
+	async #retryLater(error: JobError, delayMs: number): Promise<Job> {
 		const due = Date.now() + delayMs;
 		this.#record.update(
 			"status = 'queued', lease_until = NULL, next_attempt_at = ?, error_code = ?, error_message = ?",
@@ -240,16 +267,15 @@ export class JobObject extends SqliteObject {
 	}
 
 	/**
-	 * Its owner asks for a failed job to be tried again: allowed when it failed for a
-	 * reason in `retryable` (nothing against the image). It keeps its id, slug and
-	 * attempt count, and gets a fresh retry window. Returns the job and whether it was requeued.
+	 * Its owner asks for a failed job to be tried again: allowed when it failed for a reason
+	 * that says nothing against the image and its original is still kept (mayRetry). It
+	 * keeps its id, slug and attempt count, and gets a fresh retry window. Returns the job and
+	 * whether it was requeued.
 	 */
-	async retry(retryable: readonly JobError["code"][]): Promise<{ job: Job; requeued: boolean } | null> {
+	async retry(): Promise<{ job: Job; requeued: boolean } | null> {
 		const row = this.#record.row();
 		if (!row) return null;
-		if (row.status !== "failed" || row.original_deleted_at !== null || !retryable.includes(row.error_code as JobError["code"])) {
-			return { job: this.#toJob(row), requeued: false };
-		}
+		if (!mayRetry(this.#toJob(row))) return { job: this.#toJob(row), requeued: false };
 		const now = Date.now();
 		this.#record.update(
 			"status = 'queued', error_code = NULL, error_message = NULL, retries_since = ?, next_attempt_at = NULL",

@@ -4,7 +4,7 @@
  */
 
 import { admit } from "../access/limits";
-import { RETRYABLE_ERRORS } from "../base/attempts";
+import { mayRetry, RETRYABLE_ERRORS } from "../base/attempts";
 import type { Caller, Job } from "../base/contracts";
 import { ApiError } from "../http/errors";
 import { jobStub, ownerStub } from "../objects";
@@ -16,9 +16,9 @@ import { jobNotFound, ownJob } from "./common";
  */
 export async function retryJob(env: Env, caller: Caller, id: string): Promise<Job> {
 	const current = await ownJob(env, caller, id);
-	if (!isRetryable(current)) throw notRetryable(current);
+	if (!mayRetry(current)) throw notRetryable(current);
 	await admit(env, caller.ownerId, id, { newUpload: false });
-	const result = await jobStub(env, id).retry(RETRYABLE_ERRORS);
+	const result = await jobStub(env, id).retry();
 	if (!result?.requeued) {
 		// Changed in the meantime (retried by another request, say).
 		await ownerStub(env, caller.ownerId).release(id);
@@ -26,9 +26,6 @@ export async function retryJob(env: Env, caller: Caller, id: string): Promise<Jo
 	}
 	return result.job;
 }
-
-const isRetryable = (job: Job) =>
-	job.status === "failed" && job.originalDeletedAt === null && job.error !== null && RETRYABLE_ERRORS.includes(job.error.code);
 
 function notRetryable(job: Job): ApiError {
 	const why =

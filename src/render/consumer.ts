@@ -6,7 +6,7 @@
  * the backoff with its alarm and sends the job again, for as long as its retry
  * window lasts.
  */
-import { AttemptError, gaveUp, retryDelayMs } from "../base/attempts";
+import { AttemptError, retryDelayMs } from "../base/attempts";
 import { type Settings, settings } from "../base/config";
 import { type ImageDetails, type Job, JobMessage, pixelsOf } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
@@ -51,7 +51,7 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 	const bytesOf = sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
 	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
 	try {
-		const attempt = await steps.time("begin", () => job.begin(cfg.retry));
+		const attempt = await steps.time("begin", () => job.begin());
 		if (!attempt.proceed) {
 			outcome(`skipped: ${attempt.reason}`);
 			// Its attempts kept dying until its retry window ran out: that is how it ended.
@@ -84,19 +84,12 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 				err instanceof AttemptError
 					? err
 					: new AttemptError({ code: "internal_error", message: "An internal error interrupted processing." }, false);
-			const delayMs = retryDelayMs(attempt.job.attempts, cfg.retry);
-			const now = Date.now();
-			if (failure.permanent || now + delayMs > attempt.retryUntil) {
-				const since = attempt.retryUntil - cfg.retry.windowSeconds * 1000;
-				const why = failure.permanent ? failure.error.message : gaveUp(failure.error.message, attempt.job.attempts, now - since);
-				await job.fail({ code: failure.error.code, message: why });
-				outcome("failed", failure.error.code);
-				log(env, "job.failed", attempt.job, { code: failure.error.code, ms: now - started, ...steps.fields() });
-			} else {
-				await job.retryLater(failure.error, delayMs);
-				outcome("retry", failure.error.code);
-				log(env, "job.retry", attempt.job, { code: failure.error.code, delayMs, ...steps.fields() });
-			}
+			// The job's object decides what follows (retry_* policy, its window); this reports the attempt.
+			const { decision, delayMs } = await job.attemptFailed(failure.error, failure.permanent);
+			outcome(decision, failure.error.code);
+			const fields = { code: failure.error.code, ...steps.fields() };
+			if (decision === "failed") log(env, "job.failed", attempt.job, { ...fields, ms: Date.now() - started });
+			else log(env, "job.retry", attempt.job, { code: failure.error.code, delayMs, ...steps.fields() });
 		}
 		return message.ack();
 	} catch (err) {

@@ -194,7 +194,7 @@ describe("owners", () => {
 		// A job ends: its place is free again.
 		const first = (await made[0]!.json()) as JobView;
 		const stub = jobStub(env, first.id);
-		await stub.begin({ baseSeconds: 4, maxDelaySeconds: 600, windowSeconds: 86_400 });
+		await stub.begin();
 		await stub.fail({ code: "unprocessable_image", message: "test" });
 		await expect.poll(() => ownerStub(env, caller.ownerId).inFlight()).toBe(19);
 		expect((await upload(pngLike())).status).toBe(202);

@@ -6,7 +6,6 @@ import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { jobStub } from "../../../src/objects";
 import { env, expectProblem, newKey, pngLike, request, WEBP } from "../helpers";
-import { POLICY } from "../render/support";
 
 type Usage = {
 	from: string;
@@ -56,7 +55,7 @@ describe("GET /usage", () => {
 		expect(before).toMatchObject({ days: [], inFlight: 3, quota: null });
 
 		const stub = jobStub(env, done.id);
-		await stub.begin(POLICY);
+		await stub.begin();
 		await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS);
 		await jobStub(env, failed.id).fail({ code: "unprocessable_image", message: "corrupt" });
 		// The release that counts them is sent in the background.

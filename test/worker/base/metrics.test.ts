@@ -5,7 +5,7 @@ import { columns, JOB, UPLOAD, WEBHOOK } from "../../../src/base/metrics";
 import type { JobView } from "../../../src/http/job-view";
 import { jobStub } from "../../../src/objects";
 import { caller, env, expectProblem, pngLike, upload } from "../helpers";
-import { deliver, msg, newJob, POLICY } from "../render/support";
+import { deliver, msg, newJob } from "../render/support";
 
 /** The data points written to the METRICS dataset, read back by column name. */
 let written: Record<string, string | number | null>[];
@@ -72,7 +72,7 @@ describe("metrics (Analytics Engine)", () => {
 			await upload(pngLike(), { query: `?callback_url=${encodeURIComponent("https://hooks.example/200")}` })
 		).json()) as JobView;
 		const stub = jobStub(env, created.id);
-		await stub.begin(POLICY);
+		await stub.begin();
 		await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' }, NO_DETAILS);
 		await runDurableObjectAlarm(stub);
 		expect(written.filter((w) => w.event === "webhook")).toEqual([

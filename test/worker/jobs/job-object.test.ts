@@ -8,9 +8,9 @@ describe("JobObject", () => {
 
 	it("moves queued → processing with a lease, and refuses a second claim while it holds", async () => {
 		const { stub } = await newJob();
-		const first = await stub.begin(POLICY);
+		const first = await stub.begin();
 		expect(first).toMatchObject({ proceed: true, job: { status: "processing", attempts: 1 } });
-		expect(await stub.begin(POLICY)).toEqual({ proceed: false, reason: "leased" });
+		expect(await stub.begin()).toEqual({ proceed: false, reason: "leased" });
 	});
 
 	it("is created once: a second create returns the first job", async () => {
@@ -22,7 +22,7 @@ describe("JobObject", () => {
 	it("wakes a long-poll when the status changes, and times out otherwise", async () => {
 		const { stub } = await newJob();
 		const waiting = stub.waitForChange("queued", 10_000);
-		await stub.begin(POLICY);
+		await stub.begin();
 		expect(await waiting).toMatchObject({ status: "processing" });
 		const started = Date.now();
 		expect(await stub.waitForChange("processing", 200)).toMatchObject({ status: "processing" });
@@ -40,7 +40,7 @@ describe("JobObject", () => {
 		await runInDurableObject(stub, (_obj, state) => {
 			state.storage.sql.exec("UPDATE job SET retries_since = ?", Date.now() - POLICY.windowSeconds * 1000 - 1);
 		});
-		expect(await stub.begin(POLICY)).toMatchObject({ proceed: false, reason: "exhausted", job: { status: "failed" } });
+		expect(await stub.begin()).toMatchObject({ proceed: false, reason: "exhausted", job: { status: "failed" } });
 		expect(await stub.get()).toMatchObject({ status: "failed", error: { code: "timed_out" } });
 		// No more watchdog: the one alarm left is the original's retention, days away.
 		expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);
@@ -48,7 +48,7 @@ describe("JobObject", () => {
 
 	it("stops its watchdog once done, leaving only the retention alarm", async () => {
 		const { stub } = await newJob();
-		await stub.begin(POLICY);
+		await stub.begin();
 		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' }, NO_DETAILS);
 		expect(await stub.get()).toMatchObject({ status: "done", thumbnail: { width: 100, height: 100, bytes: 300 }, error: null });
 		// The only alarm left is the original's retention, ORIGINAL_RETENTION_DAYS away; firing early changes nothing.

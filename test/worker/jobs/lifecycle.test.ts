@@ -1,6 +1,5 @@
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../../src/base/config";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import { ulid } from "../../../src/base/ids";
 import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
@@ -10,7 +9,6 @@ import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
 import { caller, env, expectProblem, newKey, newTraceId, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
 
-const POLICY = settings(env).retry;
 type Page = { items: JobView[]; nextCursor: string | null };
 
 /** A job of `ownerId` as the upload path leaves it (listed as it is made). */
@@ -63,7 +61,7 @@ describe("GET /jobs", () => {
 	it("filters by status, shows the job view, and shows another owner nothing", async () => {
 		const ids = [await seed(caller.ownerId), await seed(caller.ownerId), await seed(caller.ownerId)];
 		const failed = jobStub(env, ids[1]!);
-		await failed.begin(POLICY);
+		await failed.begin();
 		await failed.fail({ code: "unprocessable_image", message: "test" });
 		const { body } = await page("?status=failed");
 		expect(body.items.map((j) => j.id)).toEqual([ids[1]]);
@@ -92,13 +90,13 @@ describe("the listing index", () => {
 	it("hears that a job is processing once its attempt has run a while; of one done sooner, only that it is done", async () => {
 		const listed = async (id: string) => (await page("")).body.items.find((j) => j.id === id)?.status;
 		const slow = await seed(caller.ownerId);
-		await jobStub(env, slow).begin(POLICY);
+		await jobStub(env, slow).begin();
 		expect(await listed(slow)).toBe("queued");
 		await expect.poll(() => listed(slow), { timeout: PROCESSING_REPORT_DELAY_MS * 5 }).toBe("processing");
 
 		const fast = await seed(caller.ownerId);
 		const stub = jobStub(env, fast);
-		await stub.begin(POLICY);
+		await stub.begin();
 		expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
 		await expect.poll(() => listed(fast)).toBe("done");
 		// Nothing more comes: the put-off report of "processing" was dropped (only waiting shows that).
@@ -140,7 +138,7 @@ async function doneJob() {
 	const slug = uniqueSlug("del");
 	const job = (await (await upload(pngLike(), { query: `?slug=${slug}` })).json()) as JobView;
 	const stub = jobStub(env, job.id);
-	await stub.begin(POLICY);
+	await stub.begin();
 	expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
 	return { ...job, stub };
 }
@@ -183,7 +181,7 @@ describe("DELETE /jobs/:id", () => {
 		// Deleted while Thumbor works: the consumer's write is refused.
 		const a = (await (await upload(pngLike())).json()) as JobView;
 		const stubA = jobStub(env, a.id);
-		await stubA.begin(POLICY);
+		await stubA.begin();
 		expect((await request(`/jobs/${a.id}`, { method: "DELETE" })).status).toBe(204);
 		expect(await stubA.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS)).toBeNull();
 		expect(await env.BUCKET.head(thumbnailKey(a.slug))).toBeNull();
@@ -192,7 +190,7 @@ describe("DELETE /jobs/:id", () => {
 		// it waits for R2): the delete waits for the write, and what was written is removed again.
 		const b = (await (await upload(pngLike())).json()) as JobView;
 		const stubB = jobStub(env, b.id);
-		await stubB.begin(POLICY);
+		await stubB.begin();
 		const [stored, deleted] = await Promise.all([
 			stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS),
 			stubB.delete(),
@@ -209,7 +207,7 @@ describe("retention", () => {
 	it("deletes an ended job's original after ORIGINAL_RETENTION_DAYS, says so, and then refuses a retry", async () => {
 		const job = (await (await upload(pngLike())).json()) as JobView;
 		const stub = jobStub(env, job.id);
-		await stub.begin(POLICY);
+		await stub.begin();
 		await stub.fail({ code: "thumbor_unavailable", message: "test" });
 		expect(await env.BUCKET.head(originalKey(job.id))).not.toBeNull();
 		// 31 days later.
@@ -238,9 +236,14 @@ describe("jobs whose queue message may be lost (POST /admin/jobs/requeue)", () =
 		const waiting = jobStub(env, await uploadAs(ownerId));
 		const leased = jobStub(env, await uploadAs(ownerId));
 		const backoff = jobStub(env, await uploadAs(ownerId));
-		expect((await leased.begin(POLICY)).proceed).toBe(true);
-		expect((await backoff.begin(POLICY)).proceed).toBe(true);
-		await backoff.retryLater({ code: "thumbor_unavailable", message: "down" }, 60_000);
+		expect((await leased.begin()).proceed).toBe(true);
+		expect((await backoff.begin()).proceed).toBe(true);
+		// A passing fault: the job's object puts it in backoff; its next attempt moved a minute away.
+		expect((await backoff.attemptFailed({ code: "thumbor_unavailable", message: "down" }, false)).decision).toBe("retry");
+		await runInDurableObject(backoff, async (_obj, state) => {
+			state.storage.sql.exec("UPDATE job SET next_attempt_at = ?", Date.now() + 60_000);
+			await state.storage.setAlarm(Date.now() + 60_000);
+		});
 		const version = async (stub: ReturnType<typeof jobStub>) => (await stub.get())!.version;
 		const before = { waiting: await version(waiting), backoff: await version(backoff) };
 

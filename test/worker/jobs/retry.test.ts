@@ -5,11 +5,11 @@ import { ulid } from "../../../src/base/ids";
 import type { jobStub } from "../../../src/objects";
 import { expectProblem, request } from "../helpers";
 
-import { newJob, POLICY, row } from "../render/support";
+import { newJob, row } from "../render/support";
 
 describe("POST /jobs/:id/retry", () => {
 	const failWith = async (stub: ReturnType<typeof jobStub>, code: JobErrorCode) => {
-		await stub.begin(POLICY);
+		await stub.begin();
 		await stub.fail({ code, message: "test" });
 	};
 

@@ -11,7 +11,6 @@ import { checkCallbackUrl } from "../../../src/notify/url";
 import { jobStub, keyObject, keyRegistry } from "../../../src/objects";
 import { caller, env, expectProblem, multipart, pngLike, request, upload } from "../helpers";
 
-const POLICY = settings(env).retry;
 type Hooked = JobView & {
 	webhook: {
 		url: string;
@@ -93,7 +92,7 @@ async function doneWithCallback(status: number) {
 		await upload(pngLike(), { query: `?callback_url=${encodeURIComponent(`https://hooks.example/${status}`)}` })
 	).json()) as JobView;
 	const stub = jobStub(env, created.id);
-	await stub.begin(POLICY);
+	await stub.begin();
 	await stub.succeed({ width: 100, height: 100, bytes: 10, etag: '"e"' }, NO_DETAILS);
 	return { id: created.id, stub };
 }

@@ -1,13 +1,11 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { settings } from "../../../src/base/config";
 import type { ImageDetails } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { digestClaim, jobStub } from "../../../src/objects";
 import { caller, env, newKey, pngLike, request, upload, WEBP } from "../helpers";
 
-const POLICY = settings(env).retry;
 type Deduped = JobView & { deduplicated?: boolean; deduplicatedFrom?: string };
 
 /** Hands job `jobId`'s queue message to the consumer, as its object sends it. */
@@ -24,7 +22,7 @@ async function consume(jobId: string) {
 async function doneThroughThumbor(image: Uint8Array, key = caller.secret) {
 	const job = (await (await upload(image, { key })).json()) as JobView;
 	const stub = jobStub(env, job.id);
-	await stub.begin(POLICY);
+	await stub.begin();
 	const done = (await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, DETAILS))!;
 	await digestClaim(env, done.ownerId, done.sha256!).claim(done.id);
 	return done;

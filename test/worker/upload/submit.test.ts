@@ -513,7 +513,7 @@ describe("POST /jobs?wait", () => {
 		await expect.poll(async () => (await slugClaim(env, slug).holder())?.owner ?? null).not.toBeNull();
 		const stub = jobStub(env, (await slugClaim(env, slug).holder())!.owner);
 		await expect.poll(() => stub.get()).not.toBeNull();
-		await stub.begin({ baseSeconds: 4, maxDelaySeconds: 600, windowSeconds: 86_400 });
+		await stub.begin();
 		await stub.fail({ code: "unprocessable_image", message: "test" });
 		const ended = await waiting;
 		expect(ended.status).toBe(201);
