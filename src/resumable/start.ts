@@ -15,6 +15,7 @@ import { ApiError } from "../http/errors";
 import { checkCallbackUrl } from "../notify/url";
 import { ownerStub, slugClaim, uploadStub } from "../objects";
 import { uploadLimits } from "../upload/ingest";
+import { refuseDeclared } from "../upload/size";
 import { claimSlug } from "../upload/submit";
 import { beyondLength, declaredLength, integerHeader, isOffsetStream, parseMetadata } from "./protocol";
 import { receive } from "./receive";
@@ -33,15 +34,7 @@ export async function startUpload(
 	}
 	const length = integerHeader(req, "Upload-Length");
 	if (length === 0) throw new ApiError(400, "empty_body", "Upload-Length is 0: an image has bytes.");
-	if (length > cfg.MAX_UPLOAD_BYTES) {
-		throw new ApiError(
-			413,
-			"payload_too_large",
-			`Upload-Length is ${length} bytes; the limit is ${cfg.MAX_UPLOAD_BYTES} bytes.`,
-			{ limit: cfg.MAX_UPLOAD_BYTES },
-			{ "Tus-Max-Size": String(cfg.MAX_UPLOAD_BYTES) },
-		);
-	}
+	refuseDeclared(length, cfg.MAX_UPLOAD_BYTES, "Upload-Length", { "Tus-Max-Size": String(cfg.MAX_UPLOAD_BYTES) });
 	const withBody = isOffsetStream(req) && req.body !== null;
 	const declared = withBody ? declaredLength(req) : null;
 	if (declared !== null && declared > length) throw beyondLength(length);

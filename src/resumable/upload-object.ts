@@ -8,7 +8,7 @@ import { makeJob } from "../jobs/make";
 import { ownerStub, slugClaim } from "../objects";
 import { concat } from "../upload/bytes";
 import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
-import { PART_BYTES } from "../upload/r2-writer";
+import { OriginalParts, PART_BYTES } from "../upload/originals";
 import { beyondLength, offsetMismatch, uploadLocked, uploadNotFound } from "./protocol";
 import { factsColumns, finishedRefusal, goneRefusal, type HeadFacts, SCHEMA, toState, type UploadRow } from "./record";
 
@@ -276,6 +276,7 @@ export class UploadObject extends SqliteObject {
 	 */
 	async #writeParts(row: UploadRow, tail: Uint8Array = new Uint8Array(0), last = false): Promise<void> {
 		const parts = JSON.parse(row.parts) as R2UploadedPart[];
+		const original = new OriginalParts(this.env.BUCKET, row.id);
 		let uploadId = row.multipart_id;
 		let left = this.#pendingBytes() + tail.length;
 		while (left >= PART_BYTES || (last && left > 0)) {
@@ -283,13 +284,14 @@ export class UploadObject extends SqliteObject {
 			const { bytes, consumed, rest } = this.#takePending(size);
 			const fromTail = tail.subarray(0, size - bytes.length);
 			tail = tail.subarray(fromTail.length);
-			const upload = uploadId
-				? this.env.BUCKET.resumeMultipartUpload(originalKey(row.id), uploadId)
-				: await this.env.BUCKET.createMultipartUpload(originalKey(row.id), {
-						httpMetadata: { contentType: row.content_type ?? undefined },
-					});
-			uploadId = upload.uploadId;
-			parts.push(await upload.uploadPart(parts.length + 1, concat([bytes, fromTail])));
+			const written = await original.uploadPart(
+				uploadId,
+				parts.length + 1,
+				concat([bytes, fromTail]),
+				row.content_type ?? undefined,
+			);
+			uploadId = written.uploadId;
+			parts.push(written.part);
 			this.#update(row, { multipart_id: uploadId, parts: JSON.stringify(parts) });
 			if (consumed !== null) this.sql.exec("DELETE FROM pending WHERE seq <= ?", consumed);
 			if (rest) this.sql.exec("UPDATE pending SET bytes = ? WHERE seq = ?", rest.bytes, rest.seq);
@@ -335,17 +337,17 @@ export class UploadObject extends SqliteObject {
 	 */
 	async #finish(row: UploadRow, tail: Uint8Array, facts: HeadFacts | null): Promise<Answer> {
 		const key = originalKey(row.id);
+		const original = new OriginalParts(this.env.BUCKET, row.id);
 		if (row.status === "receiving") {
 			const contentType = facts?.contentType ?? row.content_type ?? undefined;
 			if (!row.multipart_id && row.length <= PART_BYTES) {
 				// One part's worth at most: one ordinary object.
-				await this.env.BUCKET.put(key, concat([this.#pending(), tail]), { httpMetadata: { contentType } });
-			} else if (!row.multipart_id || (await this.env.BUCKET.head(key))?.size !== row.length) {
+				await original.putWhole(concat([this.#pending(), tail]), contentType);
+			} else if (!row.multipart_id || !(await original.isWhole(row.length))) {
 				// (A completion whose answer was lost finds the object whole.)
 				await this.#writeParts(row, tail, true);
 				const written = this.#row()!;
-				const parts = JSON.parse(written.parts) as R2UploadedPart[];
-				await this.env.BUCKET.resumeMultipartUpload(key, written.multipart_id!).complete(parts);
+				await original.complete(written.multipart_id!, JSON.parse(written.parts) as R2UploadedPart[]);
 			}
 			const now = Date.now();
 			this.#update(row, { status: "finishing", received: row.length, updated_at: now, ...factsColumns(facts), ...UNLOCKED });
@@ -353,12 +355,12 @@ export class UploadObject extends SqliteObject {
 			await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
 			row = this.#row()!;
 		}
-		const original = await this.env.BUCKET.get(key);
-		if (!original) throw new Error(`upload ${row.id}: its original is not in R2 after completion`);
+		const stored = await this.env.BUCKET.get(key);
+		if (!stored) throw new Error(`upload ${row.id}: its original is not in R2 after completion`);
 		const limits = JSON.parse(row.limits) as UploadLimits;
 		let file: Awaited<ReturnType<typeof ingestFile>>;
 		try {
-			file = await ingestFile(original.body, row.length, null, limits);
+			file = await ingestFile(stored.body, row.length, null, limits);
 		} catch (err) {
 			if (!(err instanceof ApiError)) throw err;
 			await this.#giveUp(row, err.toProblem());
@@ -392,14 +394,7 @@ export class UploadObject extends SqliteObject {
 
 	/** What a gone upload held outside this object, let go (each step may be done again). */
 	async #cleanUp(row: UploadRow): Promise<void> {
-		const key = originalKey(row.id);
-		if (row.multipart_id) {
-			// An upload completed or aborted already cannot be aborted again: nothing to do then.
-			await this.env.BUCKET.resumeMultipartUpload(key, row.multipart_id)
-				.abort()
-				.catch(() => {});
-		}
-		await this.env.BUCKET.delete(key);
+		await new OriginalParts(this.env.BUCKET, row.id).discard(row.multipart_id);
 		await ownerStub(this.env, row.owner_id).release(row.id);
 		// No job was made (a gone upload never makes one), so its slug can go back.
 		if (row.slug !== row.id) await slugClaim(this.env, row.slug).release(row.id);

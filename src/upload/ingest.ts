@@ -13,7 +13,8 @@ import { decodedBytes, readImageSize } from "../images/size";
 import { sniffImageType } from "../images/sniff";
 import { ByteReader, ByteStreamError, concat } from "./bytes";
 import { MULTIPART_LIMITS, MultipartError, MultipartForm, multipartBoundary } from "./multipart";
-import { putUnsized } from "./r2-writer";
+import { putSized, putUnsized } from "./originals";
+import { ByteCount, mostBytes, refuseDeclared, tooLarge } from "./size";
 
 export interface UploadLimits {
 	maxBytes: number;
@@ -49,17 +50,12 @@ export interface Upload {
 /** Where the file goes: an R2 object, or nowhere (it is only hashed, to compare it with an earlier upload). */
 export type Destination = { bucket: R2Bucket; key: string } | null;
 
-/** Room for a form's framing and text fields beside the file: the most a multipart body may exceed MAX_UPLOAD_BYTES by. */
-export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-
 /** Enough of the file to find its type and, for most JPEGs, its start-of-frame. */
 export const HEAD_BYTES = 64 * 1024;
 
 const interrupted = () =>
 	new ApiError(400, "upload_interrupted", "The upload ended before the declared number of bytes arrived.");
 const empty = () => new ApiError(400, "empty_body", "The upload is empty: send the image bytes as the request body.");
-const tooLarge = (what: string, max: number) =>
-	new ApiError(413, "payload_too_large", `${what}; the limit is ${max} bytes.`, { limit: max });
 
 /**
  * Reads the upload in `req` into `destination`; anything refused leaves nothing stored. Once `stop`
@@ -81,8 +77,7 @@ export async function ingestUpload(
 	if (length === 0 || !req.body) throw empty();
 	const multipart = /^multipart\/form-data\b/i.test(type);
 	// Refused on its length alone, before a byte is read.
-	const most = multipart ? limits.maxBytes + MULTIPART_OVERHEAD_BYTES : limits.maxBytes;
-	if (length !== null && length > most) throw tooLarge(`The ${multipart ? "form" : "image"} is ${length} bytes`, most);
+	refuseDeclared(length, mostBytes(limits.maxBytes, { multipart }), `The ${multipart ? "form" : "image"}`);
 	const body = new ByteReader(req.body, { idleMs: limits.idleSeconds * 1000, stop });
 	try {
 		if (multipart) {
@@ -198,7 +193,7 @@ export function inspectHead(head: Uint8Array, { maxPixels, maxDecodedBytes, maxJ
  * Streams the file to `destination`, hashing it, counting its bytes against the limit and, with
  * `countScans` (a JPEG that may hold more than one), its scans; returns the hex SHA-256 and the
  * byte count. With `length` known, the bytes go to R2 as one stream of that length; without, they
- * are gathered into parts (upload/r2-writer.ts).
+ * are gathered into parts (upload/originals.ts).
  * The object exists only if the whole source arrived intact and passed every check.
  */
 async function store(
@@ -213,12 +208,11 @@ async function store(
 	digest.digest.catch(() => {}); // rejects when the pump aborts it; the pump's error is the one reported
 	const hasher = digest.getWriter();
 	const scans = countScans ? new JpegScanCounter() : null;
-	let bytes = 0;
+	const count = new ByteCount(limits.maxBytes);
 	// Every chunk checked and hashed on its way to R2.
 	const checked = (async function* () {
 		for await (const chunk of source) {
-			bytes += chunk.length;
-			if (bytes > limits.maxBytes) throw tooLarge(`The image is over ${limits.maxBytes} bytes`, limits.maxBytes);
+			count.add(chunk.length);
 			if (scans) {
 				scans.push(chunk);
 				if (scans.scans > limits.maxJpegScans) throw tooManyScans(limits.maxJpegScans);
@@ -241,35 +235,7 @@ async function store(
 		await hasher.abort(err).catch(() => {});
 		throw err;
 	}
-	return { sha256: hex(await digest.digest), bytes };
-}
-
-/** Streams exactly `length` bytes into one R2 put (a FixedLengthStream carries the length). */
-async function putSized(
-	destination: { bucket: R2Bucket; key: string },
-	length: number,
-	source: AsyncIterable<Uint8Array>,
-	options: R2PutOptions,
-): Promise<void> {
-	const { readable, writable } = new FixedLengthStream(length);
-	const writer = writable.getWriter();
-	const pump = (async () => {
-		try {
-			for await (const chunk of source) await writer.write(chunk);
-			await writer.close();
-		} catch (err) {
-			await writer.abort(err).catch(() => {});
-			throw err;
-		}
-	})();
-	const [pumped, stored] = await Promise.allSettled([pump, destination.bucket.put(destination.key, readable, options)]);
-	if (pumped.status === "rejected") {
-		// A check that failed after R2 took the last byte must not leave the object behind
-		// (R2 may keep it even though the put reports the abort).
-		await destination.bucket.delete(destination.key);
-		throw pumped.reason;
-	}
-	if (stored.status === "rejected") throw stored.reason;
+	return { sha256: hex(await digest.digest), bytes: count.bytes };
 }
 
 function tooManyScans(max: number): ApiError {

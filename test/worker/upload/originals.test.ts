@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PART_BYTES, putUnsized } from "../../../src/upload/r2-writer";
+import { PART_BYTES, putUnsized } from "../../../src/upload/originals";
 import { env } from "../helpers";
 
 /** `bytes` as chunks of uneven sizes (so parts straddle chunk edges). */
