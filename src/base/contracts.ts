@@ -176,7 +176,10 @@ export const NewJob = z.object({
 	ownerId: OwnerId,
 	keyHash: z.string().nullable().describe("The API key that made the job: its webhook secrets sign the job's events"),
 	callbackUrl: z.string().nullable().describe("Where the job's events are POSTed (checked at upload)"),
-	sha256: z.string().nullable().describe("Hex SHA-256 of the original: identical bytes reuse a thumbnail"),
+	sha256: z
+		.string()
+		.regex(/^[0-9a-f]{64}$/)
+		.describe("Hex SHA-256 of the original: identical bytes reuse a thumbnail"),
 	indexShards: z
 		.number()
 		.int()
@@ -253,10 +256,7 @@ export const JobMessage = z.object({
 	 * while the job's object is asked for the job.
 	 */
 	ownerId: OwnerId,
-	sha256: z
-		.string()
-		.regex(/^[0-9a-f]{64}$/)
-		.nullable(),
+	sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type JobMessage = z.infer<typeof JobMessage>;
 

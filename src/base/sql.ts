@@ -8,16 +8,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { metered, meteredSql } from "./metering";
 
-/**
- * Version 1's statements, then each later version's: `versions.length` is the latest. `latest`, when
- * a later version rebuilds what an earlier one made: the latest shape whole, which a new database is
- * made with directly instead of running every version (withLatest).
- */
-export type SchemaVersions = readonly (readonly string[])[] & { readonly latest?: readonly string[] };
-
-/** `versions`, and the statements that make the latest of them in one go for a new database. */
-export const withLatest = (versions: (readonly string[])[], latest: readonly string[]): SchemaVersions =>
-	Object.assign(versions, { latest });
+/** Version 1's statements, then each later version's: `versions.length` is the latest. */
+export type SchemaVersions = readonly (readonly string[])[];
 
 /** How a new database records the version it was made with, at no cost: a comment in its tables' SQL. */
 const MARK = (version: number) => `/* schema ${version} */`;
@@ -56,14 +48,14 @@ export class Schema {
 
 	/**
 	 * Makes the schema if it is not there yet: call before the first write. A new database gets
-	 * the latest shape in one go (every version's statements, or `latest` where given), and records
+	 * the latest shape in one go (every version's statements), and records
 	 * the version in a comment of each table's SQL (which SQLite keeps, through ALTER TABLE too)
 	 * rather than in a table of its own: a version table and its row would be most of the few rows
 	 * a new job's object writes.
 	 */
 	ensure(): void {
 		if (this.#version !== null) return;
-		const statements = this.versions.latest ?? this.versions.flat();
+		const statements = this.versions.flat();
 		if (!statements.some((s) => /^CREATE TABLE \w+/.test(s))) throw new Error("a schema must create a table");
 		const mark = MARK(this.versions.length);
 		for (const statement of statements) this.sql.exec(statement.replace(/^CREATE TABLE \w+/, (head) => `${head} ${mark}`));

@@ -36,5 +36,5 @@ export async function deleteJob(env: Env, caller: Caller, id: string): Promise<v
 	await caches.default.delete(thumbnailCacheKey(settings(env).PUBLIC_BASE_URL, job.slug));
 	await stub.originalDeleted();
 	// Later uploads of the same bytes no longer copy from this job (those that did keep their copy).
-	if (job.sha256) await digestClaim(env, job.ownerId, job.sha256).release(job.id);
+	await digestClaim(env, job.ownerId, job.sha256).release(job.id);
 }

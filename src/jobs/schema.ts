@@ -22,7 +22,7 @@ const JOB_TABLE = `CREATE TABLE job (
 	original_bytes INTEGER NOT NULL,
 	original_width INTEGER,
 	original_height INTEGER,
-	sha256 TEXT, -- of the original: identical bytes reuse a thumbnail
+	sha256 TEXT NOT NULL, -- of the original: identical bytes reuse a thumbnail
 	callback_url TEXT, -- where the job's events go
 	key_hash TEXT, -- whose key's webhook secrets sign them
 	index_shard INTEGER, -- the owner's listing shard it reports to, fixed at creation (null: not listed)
@@ -61,7 +61,7 @@ export type JobRow = {
 	original_bytes: number;
 	original_width: number | null;
 	original_height: number | null;
-	sha256: string | null;
+	sha256: string;
 	callback_url: string | null;
 	key_hash: string | null;
 	index_shard: number | null;

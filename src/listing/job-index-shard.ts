@@ -1,44 +1,22 @@
 import type { Job, JobStatus } from "../base/contracts";
-import { type SchemaVersions, SqliteObject, withLatest } from "../base/sql";
-
-/** A shard's entries as version 2 keeps them (see SCHEMA). */
-const ENTRY_V2 = (name: string) => `CREATE TABLE ${name} (
-	job_id TEXT PRIMARY KEY,
-	status TEXT NOT NULL,
-	version INTEGER NOT NULL,
-	job TEXT NOT NULL
-) WITHOUT ROWID`;
-const UNFINISHED_INDEX = `CREATE INDEX entry_unfinished ON entry (status, job_id) WHERE status <> 'done'`;
+import { type SchemaVersions, SqliteObject } from "../base/sql";
 
 /**
- * Version 1: one entry per job of the shard, found by id or by status. Version 2 keeps the same
- * entries for fewer rows written (they are billed): the table is WITHOUT ROWID (its key is the
- * job id, with no index beside it), and only jobs not done are indexed by status. A job's two
- * reports, queued then done, write 3 rows instead of 5; a done job is listed by status from the
- * id order, where done jobs are most of them. A version-1 shard is rebuilt; a new one is made
- * at version 2 directly.
+ * Version 1: one entry per job of the shard, by id (WITHOUT ROWID: its key is the job id, with no
+ * index beside it), and the jobs not done indexed by status (done jobs, most of them, are listed
+ * by status from the id order). A job's two reports, queued then done, write 3 rows.
  */
-export const SCHEMA: SchemaVersions = withLatest(
+export const SCHEMA: SchemaVersions = [
 	[
-		[
-			`CREATE TABLE entry (
-				job_id TEXT PRIMARY KEY,
-				status TEXT NOT NULL,
-				version INTEGER NOT NULL,
-				job TEXT NOT NULL
-			)`,
-			"CREATE INDEX entry_status ON entry (status, job_id)",
-		],
-		[
-			ENTRY_V2("entry_v2"),
-			"INSERT INTO entry_v2 (job_id, status, version, job) SELECT job_id, status, version, job FROM entry",
-			"DROP TABLE entry",
-			"ALTER TABLE entry_v2 RENAME TO entry",
-			UNFINISHED_INDEX,
-		],
+		`CREATE TABLE entry (
+			job_id TEXT PRIMARY KEY,
+			status TEXT NOT NULL,
+			version INTEGER NOT NULL,
+			job TEXT NOT NULL
+		) WITHOUT ROWID`,
+		"CREATE INDEX entry_unfinished ON entry (status, job_id) WHERE status <> 'done'",
 	],
-	[ENTRY_V2("entry"), UNFINISHED_INDEX],
-);
+];
 
 /**
  * One shard of one owner's job listing: the jobs whose id hashes here, each with its

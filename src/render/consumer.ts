@@ -48,8 +48,9 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 	const outcome = (name: string, code?: string) =>
 		span.setAttributes({ "job.outcome": name, ...(code && { "error.code": code }) });
 	// Who else made a thumbnail of these bytes is asked while the job's object is.
-	const bytesOf = sha256 ? steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId)) : null;
-	bytesOf?.catch(() => {}); // awaited below, unless the attempt ends before
+	// Which of the owner's jobs holds these bytes, asked beside the job's own object.
+	const bytesHolder = steps.time("reuse", () => claimBytes(env, ownerId, sha256, jobId));
+	bytesHolder.catch(() => {}); // awaited below, unless the attempt ends before
 	try {
 		const attempt = await steps.time("begin", () => job.begin());
 		if (!attempt.proceed) {
@@ -63,7 +64,7 @@ async function runJob(message: Message<unknown>, { jobId, ownerId, sha256 }: Job
 		steps.tag(about);
 		const started = Date.now();
 		try {
-			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesOf);
+			const done = await makeThumbnail(env, cfg, attempt.job, job, steps, bytesHolder);
 			if (done?.status !== "done") {
 				outcome("deleted");
 				log(env, "job.deleted", attempt.job, { ms: Date.now() - started });
@@ -144,7 +145,7 @@ async function makeThumbnail(
 	job: Job,
 	stub: ReturnType<typeof jobStub>,
 	steps: Steps,
-	bytesOf: Promise<string | null> | null,
+	bytesHolder: Promise<string | null>,
 ): Promise<Job | null> {
 	// An earlier attempt may have stored the thumbnail and then failed to record it. A slug's
 	// bytes never change once stored, so that object is the thumbnail: keep it, skip Thumbor.
@@ -158,7 +159,7 @@ async function makeThumbnail(
 		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
 		return steps.time("store", () => stub.succeed(thumbnail, detailsOf(stored.customMetadata)));
 	}
-	const reused = await reuseThumbnail(env, job, (await bytesOf) ?? null);
+	const reused = await reuseThumbnail(env, job, await bytesHolder);
 	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.details, reused.from));
 	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
 	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
@@ -205,7 +206,7 @@ async function reuseThumbnail(
 	job: Job,
 	holder: string | null,
 ): Promise<{ bytes: Uint8Array; width: number; height: number; details: ImageDetails; from: string } | null> {
-	if (!holder || holder === job.id || !job.sha256) return null;
+	if (!holder || holder === job.id) return null;
 	const source = await jobStub(env, holder).get();
 	if (source?.status === "done" && source.thumbnail) {
 		const object = await env.BUCKET.get(thumbnailKey(source.slug));

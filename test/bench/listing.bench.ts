@@ -64,7 +64,7 @@ it("listing with 10,000 jobs, and uploads with and without the index", async () 
 					id,
 					ownerId,
 					callbackUrl: null,
-					sha256: null,
+					sha256: "0".repeat(64),
 					deduplicatedFrom: null,
 					placeholder: null,
 					facts: null,

@@ -39,6 +39,16 @@ export const WEBP = {
 	),
 };
 
+/**
+ * A stand-in for the SHA-256 of job `id`'s original, one per id (so no two test jobs share bytes
+ * by chance): the id's characters as hex, padded to 64 digits.
+ */
+export const digestOf = (id: string) =>
+	Array.from(new TextEncoder().encode(id), (b) => b.toString(16).padStart(2, "0"))
+		.join("")
+		.padEnd(64, "0")
+		.slice(0, 64);
+
 /** A W3C trace id, as an upload gives its job. */
 export const newTraceId = () => hex(crypto.getRandomValues(new Uint8Array(16)));
 

@@ -7,7 +7,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { makeJob } from "../../../src/jobs/make";
 import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
-import { caller, env, expectProblem, newKey, newTraceId, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
+import { caller, digestOf, env, expectProblem, newKey, newTraceId, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
 
 type Page = { items: JobView[]; nextCursor: string | null };
 
@@ -19,7 +19,7 @@ async function seed(ownerId: string) {
 		ownerId,
 		keyHash: null,
 		callbackUrl: null,
-		sha256: null,
+		sha256: digestOf(id),
 		slug: id,
 		traceId: newTraceId(),
 		original: { contentType: "image/png", bytes: 512, width: 16, height: 16 },

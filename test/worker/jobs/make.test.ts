@@ -10,14 +10,14 @@ import { ulid } from "../../../src/base/ids";
 import { shardOf } from "../../../src/base/shards";
 import { makeJob } from "../../../src/jobs/make";
 import { indexShard, jobStub } from "../../../src/objects";
-import { caller, env, newTraceId } from "../helpers";
+import { caller, digestOf, env, newTraceId } from "../helpers";
 
 const input = (id: string) => ({
 	id,
 	ownerId: caller.ownerId,
 	keyHash: null,
 	callbackUrl: null,
-	sha256: null,
+	sha256: digestOf(id),
 	slug: id,
 	traceId: newTraceId(),
 	original: { contentType: "image/png" as const, bytes: 512, width: 16, height: 16 },

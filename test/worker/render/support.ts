@@ -7,17 +7,17 @@ import { ulid } from "../../../src/base/ids";
 import { originalKey } from "../../../src/base/storage";
 import worker from "../../../src/index";
 import { jobStub } from "../../../src/objects";
-import { caller, env, newTraceId, pngLike } from "../helpers";
+import { caller, digestOf, env, newTraceId, pngLike } from "../helpers";
 
 export const POLICY: RetryPolicy = settings(env).retry;
 
-/** What the upload handler gives a new job's object: of this test's owner, no webhook, no digest. */
+/** What the upload handler gives a new job's object: of this test's owner, no webhook. */
 export const newJobInput = (id: string, slug: string, contentType: "image/png" | "image/gif" = "image/png") => ({
 	id,
 	ownerId: caller.ownerId,
 	keyHash: null,
 	callbackUrl: null,
-	sha256: null,
+	sha256: digestOf(id),
 	indexShards: 8,
 	slug,
 	traceId: newTraceId(),
@@ -34,8 +34,8 @@ export async function newJob() {
 	return { id, stub };
 }
 
-/** The queue message the job's object sends for job `jobId` (of this test's owner, no digest). */
-export const msg = (jobId: string) => ({ jobId, ownerId: caller.ownerId, sha256: null });
+/** The queue message the job's object sends for job `jobId` (of this test's owner). */
+export const msg = (jobId: string) => ({ jobId, ownerId: caller.ownerId, sha256: digestOf(jobId) });
 
 export async function deliver(body: unknown, { attempts = 1, queue = "thumbnail-jobs", environment = env } = {}) {
 	const batch = createMessageBatch(queue, [{ id: `m-${ulid()}`, timestamp: new Date(), attempts, body }]);
