@@ -3,7 +3,6 @@
 import base64
 import io
 import json
-import time
 
 import pytest
 from PIL import Image, ImageCms, ImageDraw
@@ -56,16 +55,11 @@ def test_thumbhash_has_the_reference_layout():
         thumbhash(Image.new("RGB", (101, 100)))
 
 
-def test_the_placeholder_takes_a_few_milliseconds():
+def test_the_placeholder_is_its_thumbhash_and_dominant_colour():
+    # (What it costs is measured by npm run bench:thumbor, from the origin's Server-Timing: no clock here.)
     img = scene((245, 245, 240), (200, 30, 30), 0.3)
-    placeholder(img)  # numpy's first call
-    started = time.perf_counter()
-    for _ in range(20):
-        hash64, colour = placeholder(img)
-    per_image_ms = (time.perf_counter() - started) / 20 * 1000
+    hash64, colour = placeholder(img)
     assert base64.b64decode(hash64) == thumbhash(img) and colour == "#c81e1e"
-    # Measured at about 1.5 ms here; the bound only catches a slip into pure-Python loops (100+ ms).
-    assert per_image_ms < 50
 
 
 def test_facts_of_an_upright_jpeg():
