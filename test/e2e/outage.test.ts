@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { JobView } from "../../src/http/job-view";
 import { readWebpInfo } from "../../src/images/webp";
-import { healthUntil, readFixture, readLog, startOwnStack } from "./support.mjs";
+import { expectNoInternals, healthUntil, readFixture, readLog, startOwnStack } from "./support.mjs";
 
 let stack: Awaited<ReturnType<typeof startOwnStack>>;
 beforeAll(async () => {
@@ -37,12 +37,15 @@ describe("nothing is lost while Thumbor is down", () => {
 				// Between attempts a job says why it waits and until when.
 				if (job.nextAttemptAt && job.error?.code === "thumbor_unavailable") sawBackoff = true;
 				if (job.error) messages.add(job.error.message);
+				expectNoInternals(JSON.stringify(job), { allowed: [stack.baseUrl] });
 			}
 		}
 		expect(sawBackoff).toBe(true);
 		expect(["queued", "processing"]).toContain(job.status);
 		expect(job.attempts).toBeGreaterThanOrEqual(5);
-		expect(await healthUntil(stack.baseUrl, "unreachable")).toMatchObject({ status: 503, body: { status: "degraded" } });
+		const down = await healthUntil(stack.baseUrl, "unreachable");
+		expect(down).toMatchObject({ status: 503, body: { status: "degraded" } });
+		expectNoInternals(JSON.stringify(down.body));
 		// What the job says is the public description; the runtime's words are in the Worker's log only.
 		expect([...messages]).toEqual(["The image service could not be reached; the job waits and is tried again."]);
 
@@ -69,6 +72,7 @@ describe("nothing is lost while Thumbor is down", () => {
 			status: 503,
 			body: { status: "degraded", thumbor: "misconfigured", checkedAt: expect.any(String) },
 		});
+		expectNoInternals(JSON.stringify(health.body));
 		// (wrangler writes its log a moment after the answer: waited for, not assumed.)
 		await expect.poll(() => readLog(stack.logDir, "wrangler")).toMatch(/health: Thumbor misconfigured: .*THUMBOR_SECURITY_KEY/);
 
@@ -89,6 +93,7 @@ describe("nothing is lost while Thumbor is down", () => {
 				const job = (await (await api(`/jobs/${c.id}`)).json()) as JobView;
 				expect(job.status).not.toBe("failed");
 				if (job.attempts >= 3 && job.error?.code === "thumbor_misconfigured") seen.set(job.id, job);
+				expectNoInternals(JSON.stringify(job), { allowed: [stack.baseUrl] });
 			}
 		}
 		expect([...seen.values()].map((j) => [j.status, j.error?.code])).toEqual(

@@ -1,3 +1,5 @@
+export function freePorts(n: number): Promise<number[]>;
+export function expectNoInternals(text: string, options?: { allowed?: string[] }): void;
 export function readFixture(dir: string, name: string): Uint8Array;
 export function inspectImage(
 	python: string,

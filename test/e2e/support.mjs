@@ -18,6 +18,27 @@ import {
 	waitForHttp,
 } from "../../scripts/stack.mjs";
 
+export { freePorts };
+
+/**
+ * Throws when `text` (an answer a client sees: a job view, a webhook's record, /health) carries
+ * what only an operator may see: a reference, an address and port, a filesystem path, an exception.
+ */
+export function expectNoInternals(text, { allowed = [] } = {}) {
+	let scrubbed = text;
+	for (const what of allowed) scrubbed = scrubbed.split(what).join("");
+	const leaks = [
+		/reference =/i,
+		/\b(?:\d{1,3}\.){3}\d{1,3}\b/,
+		// A host and port (a timestamp's "18:36" or JSON's "bytes":59886 is neither).
+		/\blocalhost\b|[\w-]+(?:\.[\w-]+)*:\d{4,5}\b/,
+		/\/(?:work|home|root|tmp|usr|dev\/shm)\//,
+		/\b(?:TypeError|Error:|Traceback|at \S+ \()/,
+		/Network connection lost|ECONNREFUSED|internal error/i,
+	].filter((pattern) => pattern.test(scrubbed));
+	if (leaks.length > 0) throw new Error(`internal detail in a client's answer (${leaks.join(", ")}): ${text}`);
+}
+
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
 

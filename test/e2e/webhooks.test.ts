@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { JobView } from "../../src/http/job-view";
-import { type Receiver, readFixture, startReceiver } from "./support.mjs";
+import { expectNoInternals, freePorts, type Receiver, readFixture, startReceiver } from "./support.mjs";
 
 const base = inject("baseUrl");
 const { a: key, aWebhookSecret } = inject("apiKeys");
@@ -27,7 +27,9 @@ async function uploadWithCallback(fixture: string): Promise<JobView> {
 }
 
 type Hooked = JobView & {
-	webhook: { events: { id: string; state: string; nextAttemptAt?: string; attempts: { status: number | null }[] }[] };
+	webhook: {
+		events: { id: string; state: string; nextAttemptAt?: string; attempts: { status: number | null; error: string | null }[] }[];
+	};
 };
 
 /** The job's webhook events as its view tells them: what was sent, and whether anything is left to send. */
@@ -137,5 +139,37 @@ describe("webhooks", () => {
 		});
 		expect(await res.json()).toMatchObject({ delivered: true, status: 200 });
 		expect(receiver.requests.slice(before)).toMatchObject([{ error: null, event: { type: "ping" } }]);
+	});
+
+	it("says a receiver that cannot be reached in words of its own: no address, reference or exception text", async () => {
+		// A port on this machine where nothing listens: the runtime's own error names internals.
+		const [closed] = await freePorts(1);
+		const url = `http://127.0.0.1:${closed}/hooks`;
+		const ping = await fetch(`${base}/webhooks/test`, {
+			method: "POST",
+			headers: { ...auth, "Content-Type": "application/json" },
+			body: JSON.stringify({ url }),
+		});
+		const answer = await ping.text();
+		expect(JSON.parse(answer)).toMatchObject({
+			delivered: false,
+			status: null,
+			error: "no connection to the receiver (refused, reset or TLS)",
+		});
+		expectNoInternals(answer, { allowed: [url] });
+		// The same for a job's event: its delivery attempts, as the job view shows them.
+		const res = await fetch(`${base}/jobs?callback_url=${encodeURIComponent(url)}`, {
+			method: "POST",
+			body: readFixture(inject("fixtures"), "photo-640x480.jpg"),
+			headers: auth,
+		});
+		const job = (await res.json()) as JobView;
+		const failedAttempt = await until("a failed delivery attempt", job, async () =>
+			(await webhookOf(job.id))?.events[0]?.attempts.find((a) => a.status === null),
+		);
+		expect(failedAttempt).toMatchObject({ error: "no connection to the receiver (refused, reset or TLS)" });
+		const view = await (await fetch(`${base}/jobs/${job.id}`, { headers: auth })).text();
+		expectNoInternals(view, { allowed: [url, base] });
+		await fetch(`${base}/jobs/${job.id}`, { method: "DELETE", headers: auth });
 	});
 });
