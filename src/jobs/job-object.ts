@@ -99,6 +99,11 @@ export class JobObject extends SqliteObject {
 		return row && this.#toJob(row);
 	}
 
+	/** How many requests wait on this job's next change now: a test knows a long-poll has started from it. */
+	get longPolls(): number {
+		return this.#record.waiting;
+	}
+
 	/** The job once it has ended, or after `timeoutMs` (an upload that waits for its thumbnail). */
 	async waitToEnd(timeoutMs: number): Promise<Job | null> {
 		const row = await this.#record.until((row) => TERMINAL_STATUSES.includes(row.status), timeoutMs);

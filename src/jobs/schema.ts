@@ -241,6 +241,11 @@ export class JobRecord {
 		return null;
 	}
 
+	/** How many callers wait for the job's next change now (long-polls). */
+	get waiting(): number {
+		return this.#waiters.size;
+	}
+
 	/** Resolves at the next change of the job, or after `timeoutMs`. */
 	#nextChange(timeoutMs: number): Promise<void> {
 		return new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { JobView } from "../../../src/http/job-view";
 import { jobStub } from "../../../src/objects";
@@ -39,8 +40,10 @@ describe("GET /jobs/:id?wait", () => {
 		const created = (await (await upload(pngLike())).json()) as JobBody;
 		const started = Date.now();
 		const waiting = request(`/jobs/${created.id}?wait=20`);
-		await new Promise((r) => setTimeout(r, 100));
-		await jobStub(env, created.id).begin();
+		// Changed once the request is waiting on the job (not after a guess at how long it takes to get there).
+		const stub = jobStub(env, created.id);
+		await expect.poll(() => runInDurableObject(stub, (job) => job.longPolls)).toBe(1);
+		await stub.begin();
 		const job = (await (await waiting).json()) as JobBody;
 		expect(job.status).toBe("processing");
 		expect(Date.now() - started).toBeLessThan(10_000);
