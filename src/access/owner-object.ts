@@ -8,8 +8,8 @@ import { jobStub, uploadStub } from "../objects";
  */
 export const SCHEMA = [
 	[
-		// The owner's places: jobs queued or processing (\`job\`), and resumable uploads still
-		// receiving their bytes (\`upload\`), each kind under a cap of its own.
+		// The owner's places: jobs queued or processing (`job`), and resumable uploads still
+		// receiving their bytes (`upload`), each kind under a cap of its own.
 		`CREATE TABLE in_flight (
 			job_id TEXT PRIMARY KEY,
 			admitted_at INTEGER NOT NULL,
@@ -64,7 +64,7 @@ const STALE_MS = 60_000;
  * One owner's jobs in flight (queued or processing) and resumable uploads in progress, in an
  * object named by the owner: what keeps one caller from filling the queue, and abandoned uploads
  * from taking the places of jobs. A job is admitted before its upload is stored and leaves when
- * it ends; a resumable upload is admitted as an upload, and becomes a job (\`promote\`) when its
+ * it ends; a resumable upload is admitted as an upload, and becomes a job (`promote`) when its
  * last bytes come. Releases are best-effort, so when a cap is reached, older entries are checked
  * against their jobs and uploads first.
  * Also which job holds each of the owner's originals' bytes (dedupe, per owner only:
@@ -110,7 +110,7 @@ export class OwnerObject extends SqliteObject {
 		return null;
 	}
 
-	/** Whether one more place of kind \`place\` fits under \`max\`, stale entries swept first when it does not. */
+	/** Whether one more place of kind `place` fits under `max`, stale entries swept first when it does not. */
 	async #roomFor(place: Place, max: number): Promise<boolean> {
 		if (this.#count(place) >= max) await this.#sweep();
 		return this.#count(place) < max;
@@ -199,7 +199,7 @@ export class OwnerObject extends SqliteObject {
 		if (this.schema.exists) this.sql.exec("DELETE FROM digest WHERE sha256 = ? AND job_id = ?", sha256, jobId);
 	}
 
-	/** How many jobs are in flight now (or, with \`place\` "upload", resumable uploads in progress). */
+	/** How many jobs are in flight now (or, with `place` "upload", resumable uploads in progress). */
 	async inFlight(place: Place = "job"): Promise<number> {
 		return this.schema.exists ? this.#count(place) : 0;
 	}
@@ -213,7 +213,7 @@ export class OwnerObject extends SqliteObject {
 			.map((r) => r.job_id);
 	}
 
-	/** The ids of the owner's resumable uploads in progress, newest first, \`limit\` of them from before id \`before\`. */
+	/** The ids of the owner's resumable uploads in progress, newest first, `limit` of them from before id `before`. */
 	async uploadsInProgress(limit: number, before: string | null = null): Promise<string[]> {
 		if (!this.schema.exists) return [];
 		return this.sql
@@ -226,7 +226,7 @@ export class OwnerObject extends SqliteObject {
 			.map((r) => r.job_id);
 	}
 
-	/** How many places are held: of kind \`place\`, or all of them. */
+	/** How many places are held: of kind `place`, or all of them. */
 	#count(place?: Place): number {
 		const where = place ? " WHERE place = ?" : "";
 		return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM in_flight${where}`, ...(place ? [place] : [])).one().n;

@@ -27,7 +27,7 @@ export interface NewUpload
 
 /**
  * One slice of a PATCH body. The first, with no bytes, names the offset the client gave and
- * takes the upload; the last (\`end\`) lets go of it.
+ * takes the upload; the last (`end`) lets go of it.
  */
 export interface Slice {
 	token: string;
