@@ -47,6 +47,8 @@ export default defineConfig({
 						AUTH_CACHE_SECONDS: "0",
 						MAX_JOBS_IN_FLIGHT: "20",
 						MAX_UPLOADS_IN_PROGRESS: "5",
+						// Far above what any test uploads; the quota's own test starts its owner near it.
+						MONTHLY_UPLOAD_QUOTA: "1000",
 						// A stalled upload is given up after 1 s here (30 s in production).
 						UPLOAD_IDLE_SECONDS: "1",
 					}),

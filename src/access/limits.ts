@@ -23,7 +23,8 @@ export const rateLimit = (limiter: "UPLOAD_RATE_LIMITER" | "READ_RATE_LIMITER", 
 /**
  * Reserves a place for job `id` among the owner's jobs in flight (or, with `place` "upload", among
  * its resumable uploads in progress), or answers 429: that kind of place is full, or (for a new
- * upload, when MONTHLY_UPLOAD_QUOTA is set) the month's quota is used up.
+ * upload, when MONTHLY_UPLOAD_QUOTA is set) the month's quota is used up. The owner's object
+ * applies the caps; this says its refusal.
  */
 export async function admit(
 	env: Env,
@@ -31,14 +32,12 @@ export async function admit(
 	id: string,
 	{ newUpload = true, place = "job" }: { newUpload?: boolean; place?: Place } = {},
 ): Promise<void> {
-	const cfg = settings(env);
-	const max = place === "job" ? cfg.MAX_JOBS_IN_FLIGHT : cfg.MAX_UPLOADS_IN_PROGRESS;
-	refuse(env, await ownerStub(env, ownerId).admit(id, max, newUpload ? cfg.MONTHLY_UPLOAD_QUOTA : 0, place));
+	refuse(env, await ownerStub(env, ownerId).admit(id, place, { newUpload }));
 }
 
 /** Resumable upload `id` has all its bytes: it takes a job's place, or answers 429 (too many jobs in flight). */
 export async function promote(env: Env, ownerId: string, id: string): Promise<void> {
-	refuse(env, await ownerStub(env, ownerId).promote(id, settings(env).MAX_JOBS_IN_FLIGHT));
+	refuse(env, await ownerStub(env, ownerId).promote(id));
 }
 
 /** The 429 that says which cap refused, and when to try again. */

@@ -1,3 +1,4 @@
+import { settings } from "../base/config";
 import { type JobEnd, jobEnd, TERMINAL_STATUSES, type UsageDay } from "../base/contracts";
 import { SqliteObject } from "../base/sql";
 import { jobStub, uploadStub } from "../objects";
@@ -76,14 +77,17 @@ export class OwnerObject extends SqliteObject {
 	}
 
 	/**
-	 * Admits job (or resumable upload) `jobId` unless `max` of its kind of place are held already,
-	 * or (with `monthlyQuota` > 0) the owner's uploads this month, ended, in flight and in progress,
-	 * have reached it; null when admitted.
+	 * Admits job (or resumable upload) `jobId` unless its kind of place is full (MAX_JOBS_IN_FLIGHT,
+	 * MAX_UPLOADS_IN_PROGRESS), or — for a new upload, with MONTHLY_UPLOAD_QUOTA set — the owner's
+	 * uploads this month, ended, in flight and in progress, have reached the quota; null when
+	 * admitted. A job its owner retries is no new upload (`newUpload` false): the quota counted it.
+	 * The caps are this object's to apply (from its environment): callers say only what is asked.
 	 */
-	async admit(jobId: string, max: number, monthlyQuota = 0, place: Place = "job"): Promise<Refusal | null> {
+	async admit(jobId: string, place: Place = "job", { newUpload = true } = {}): Promise<Refusal | null> {
 		this.schema.ensure();
-		if (!(await this.#roomFor(place, max))) return { reason: place === "job" ? "in_flight" : "uploads" };
+		if (!(await this.#roomFor(place))) return { reason: place === "job" ? "in_flight" : "uploads" };
 		const now = Date.now();
+		const monthlyQuota = newUpload ? settings(this.env).MONTHLY_UPLOAD_QUOTA : 0;
 		if (monthlyQuota > 0) {
 			const used = this.#uploadsSince(monthStart(now)) + this.#count();
 			if (used >= monthlyQuota) return { reason: "quota", used, resetsAt: monthEnd(now) };
@@ -93,14 +97,15 @@ export class OwnerObject extends SqliteObject {
 	}
 
 	/**
-	 * Resumable upload `jobId` has its bytes and becomes a job: it takes a job's place, unless `max`
-	 * jobs are in flight (then it keeps its upload's place). Again for a job: null, nothing written.
+	 * Resumable upload `jobId` has its bytes and becomes a job: it takes a job's place, unless
+	 * MAX_JOBS_IN_FLIGHT are in flight (then it keeps its upload's place). Again for a job: null,
+	 * nothing written.
 	 */
-	async promote(jobId: string, max: number): Promise<Refusal | null> {
+	async promote(jobId: string): Promise<Refusal | null> {
 		this.schema.ensure();
 		const held = this.sql.exec<{ place: Place }>("SELECT place FROM in_flight WHERE job_id = ?", jobId).toArray()[0];
 		if (held?.place === "job") return null;
-		if (!(await this.#roomFor("job", max))) return { reason: "in_flight" };
+		if (!(await this.#roomFor("job"))) return { reason: "in_flight" };
 		this.sql.exec(
 			`INSERT INTO in_flight (job_id, admitted_at, place) VALUES (?, ?, 'job')
 			 ON CONFLICT (job_id) DO UPDATE SET place = 'job', admitted_at = excluded.admitted_at`,
@@ -110,8 +115,10 @@ export class OwnerObject extends SqliteObject {
 		return null;
 	}
 
-	/** Whether one more place of kind `place` fits under `max`, stale entries swept first when it does not. */
-	async #roomFor(place: Place, max: number): Promise<boolean> {
+	/** Whether one more place of kind `place` fits under its cap, stale entries swept first when it does not. */
+	async #roomFor(place: Place): Promise<boolean> {
+		const cfg = settings(this.env);
+		const max = place === "job" ? cfg.MAX_JOBS_IN_FLIGHT : cfg.MAX_UPLOADS_IN_PROGRESS;
 		if (this.#count(place) >= max) await this.#sweep();
 		return this.#count(place) < max;
 	}

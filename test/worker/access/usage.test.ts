@@ -1,10 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { dayOf, monthEnd } from "../../../src/access/owner-object";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
-import worker from "../../../src/index";
-import { jobStub } from "../../../src/objects";
+import { jobStub, ownerStub } from "../../../src/objects";
 import { env, expectProblem, newKey, pngLike, request, WEBP } from "../helpers";
 
 type Usage = {
@@ -24,22 +23,6 @@ type Usage = {
 	quota: { limit: number; used: number; resetsAt: string } | null;
 };
 
-/** A request to the Worker with `vars` over the test configuration (MONTHLY_UPLOAD_QUOTA, say). */
-async function withVars(vars: Partial<Env>, path: string, init: RequestInit, key: string) {
-	const ctx = createExecutionContext();
-	const headers = new Headers(init.headers);
-	headers.set("Authorization", `Bearer ${key}`);
-	// Handed to the Worker directly, not over HTTP: nothing else would say the body's length.
-	if (init.body instanceof Uint8Array) headers.set("Content-Length", String(init.body.length));
-	const res = await worker.fetch(
-		new Request(new URL(path, "http://thumbs.test"), { ...init, headers }),
-		{ ...env, ...vars },
-		ctx,
-	);
-	await waitOnExecutionContext(ctx);
-	return res;
-}
-
 const usageOf = async (key: string, query = "") => (await (await request(`/usage${query}`, {}, key)).json()) as Usage;
 
 describe("GET /usage", () => {
@@ -52,7 +35,7 @@ describe("GET /usage", () => {
 		const waiting = await upload(900);
 
 		const before = await usageOf(secret);
-		expect(before).toMatchObject({ days: [], inFlight: 3, quota: null });
+		expect(before).toMatchObject({ days: [], inFlight: 3, quota: { limit: 1000, used: 3 } });
 
 		const stub = jobStub(env, done.id);
 		await stub.begin();
@@ -96,21 +79,26 @@ describe("GET /usage", () => {
 
 describe("MONTHLY_UPLOAD_QUOTA", () => {
 	it("refuses an owner's uploads past the month's quota with 429 quota_exceeded and when it starts again", async () => {
-		const { secret } = await newKey();
-		const quota = { MONTHLY_UPLOAD_QUOTA: "2" };
-		for (const size of [600, 601]) {
-			expect((await withVars(quota, "/jobs", { method: "POST", body: pngLike(size) }, secret)).status).toBe(202);
-		}
-		const refused = await withVars(quota, "/jobs", { method: "POST", body: pngLike(602) }, secret);
+		// The quota is 1000 here (vitest.config.ts): this owner is started at 998 used this month.
+		const { secret, ownerId } = await newKey();
+		const post = (size: number, key = secret) => request("/jobs", { method: "POST", body: pngLike(size) }, key);
+		expect((await post(600)).status).toBe(202); // in flight: 1
+		await runInDurableObject(ownerStub(env, ownerId), (_o, state) =>
+			state.storage.sql.exec(
+				"INSERT INTO usage (day, uploads, thumbnails, failures, deleted, bytes_received, bytes_stored) VALUES (?, 998, 0, 0, 0, 0, 0)",
+				dayOf(Date.now()),
+			),
+		);
+		expect((await post(601)).status).toBe(202); // 998 ended + 1 in flight: the 1000th
+		const refused = await post(602);
 		const resetsAt = new Date(monthEnd(Date.now())).toISOString();
 		const body = await expectProblem(refused, 429, "quota_exceeded");
-		expect(body).toMatchObject({ limit: 2, used: 2, resetsAt });
+		expect(body).toMatchObject({ limit: 1000, used: 1000, resetsAt });
 		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
 		// Another owner has a quota of its own.
 		const other = await newKey();
-		expect((await withVars(quota, "/jobs", { method: "POST", body: pngLike(603) }, other.secret)).status).toBe(202);
+		expect((await post(603, other.secret)).status).toBe(202);
 		// /usage says where the owner stands.
-		const usage = (await (await withVars(quota, "/usage", {}, secret)).json()) as Usage;
-		expect(usage.quota).toEqual({ limit: 2, used: 2, resetsAt });
+		expect((await usageOf(secret)).quota).toEqual({ limit: 1000, used: 1000, resetsAt });
 	});
 });

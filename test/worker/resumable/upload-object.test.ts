@@ -85,7 +85,7 @@ describe("the last PATCH", () => {
 		const { url, id } = await created(image.length);
 		expect((await patch(url, 0, image.slice(0, 1000))).status).toBe(204);
 		const owner = ownerStub(env, caller.ownerId);
-		for (let i = 0; i < 20; i++) expect(await owner.admit(ulid(), 20)).toBeNull();
+		for (let i = 0; i < 20; i++) expect(await owner.admit(ulid())).toBeNull(); // MAX_JOBS_IN_FLIGHT is 20 here
 		const refused = await patch(url, 1000, image.slice(1000));
 		expect(refused.headers.get("Retry-After")).toBe("10");
 		await expectProblem(refused, 429, "too_many_jobs_in_flight");
