@@ -14,11 +14,13 @@ these steps, each in a module of its own (imgproxy's processing pipeline is the 
    (jpeg_markers), the decoder fed a scan at a time and stopped past its time budget (422
    `too_complex`), its share of the process's decode memory taken first (decode_memory: 503
    `busy` when none frees in time), a decoder's failure a 400 `undecodable`.
-4. Decode, turn upright, shrink (prepare, in Thumbor's thread pool): a PNG by libvips a strip at
-   a time (vips_decode), any other by Pillow then shrunk at once by a whole factor
-   (reducers.reduce_decoded); the EXIF turn is left for this step, off the event loop.
-5. Crop and resize (Thumbor's own, with our detector), then encode (read): the answer carries
-   the placeholder and facts (placeholder.py) beside the thumbnail.
+4. Decode, turn upright, shrink, make sRGB (prepare, in Thumbor's thread pool): a PNG by libvips a
+   strip at a time (vips_decode), any other by Pillow then shrunk at once by a whole factor
+   (reducers.reduce_decoded); the colour converted through the original's profile on the shrunk
+   image (colour.py); the EXIF turn is left for this step, off the event loop.
+5. Crop and resize (Thumbor's own, with our detector), then encode (read) with no profile, EXIF or
+   XMP: the answer carries the placeholder, from the sRGB pixels, and the facts (placeholder.py)
+   beside the thumbnail.
 
 Each refusal is a `refusals.Refusal`, whose answer says it is about the image (the
 `Edge-Refusal` header). Decoding happens inside the transform step, where Thumbor lets an
@@ -34,6 +36,7 @@ from __future__ import annotations
 import json
 import time
 
+from colour import to_srgb
 from decode_budget import guard
 from limits import MAX_DECODED_BYTES, MAX_PIXELS, over_limits
 from PIL import Image, ImageFile
@@ -59,6 +62,10 @@ class Engine(PILEngine):
     _orientation: int | None = None
     # The file of an image libvips decodes (vips_decodes), until prepare() has.
     _vips_buffer: bytes | None = None
+    # The original's embedded ICC profile: its pixels are converted through it (colour.py), then it goes.
+    _source_profile: bytes | None = None
+    # Whether the pixels are sRGB yet (prepare() makes them so; read() does if nothing called it).
+    _srgb = False
 
     @property
     def image(self):
@@ -111,15 +118,20 @@ class Engine(PILEngine):
             self.rotate(90)
 
     def prepare(self, width: int, height: int) -> Image.Image:
-        """Decodes (in the caller's thread: the pool's), turns upright and shrinks the image
-        for a `width`x`height` output; returns it. A PNG is decoded and shrunk by libvips before
-        it is turned (a turn decodes: it must see the small image)."""
+        """Decodes (in the caller's thread: the pool's), turns upright, shrinks and converts to sRGB
+        the image for a `width`x`height` output; returns it. A PNG is decoded, shrunk and converted by
+        libvips before it is turned (a turn decodes: it must see the small image). The colour is
+        converted on the shrunk image (a few times the output's pixels, not the original's), before
+        the final resize; the original's profile and metadata go with it."""
         if self._vips_buffer is not None:
             opened = self.__dict__["_image"]
             self.__dict__["_image"] = vips_reduce(self._vips_buffer, opened, width, height)
             self._vips_buffer = None
-        self.image.load()
-        self.image = reduce_decoded(self.image, width, height)
+        else:
+            self.image.load()
+            self.image = to_srgb(reduce_decoded(self.image, width, height), self._source_profile)
+        self._srgb = True
+        self.icc_profile = self.exif = None
         return self.image
 
     def create_image(self, buffer):
@@ -132,6 +144,7 @@ class Engine(PILEngine):
         if img is None or isinstance(img, list):
             return img
         self._facts = image_facts(img, buffer)
+        self._source_profile = img.info.get("icc_profile")
         refusal = over_limits(img, buffer, MAX_PIXELS, MAX_DECODED_BYTES)
         if refusal is not None:
             logger.warning("refused unopened: %s", refusal.log_message % refusal.args)
@@ -160,6 +173,11 @@ class Engine(PILEngine):
         """The output's bytes; the answer also says what the image is (its facts) and how to paint
         it before it loads (its placeholder), from the pixels about to be encoded."""
         handler = getattr(self.context, "request_handler", None)
+        # Nothing of the original's metadata is written: the pixels are sRGB, and EXIF and XMP are the original's.
+        if not self._srgb:
+            self.image = to_srgb(self.image, self._source_profile)
+            self._srgb = True
+        self.icc_profile = self.exif = None
         if handler is not None and self._facts is not None:
             started = time.perf_counter()
             thumbhash, color = placeholder(self.image)

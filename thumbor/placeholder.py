@@ -131,6 +131,8 @@ _MODE_SPACE = {"1": "gray", "L": "gray", "LA": "gray", "La": "gray", "I": "gray"
 _STANDARD_PROFILES = [
     ("srgb", "sRGB"),
     ("display p3", "Display P3"),
+    ("displayp3", "Display P3"),
+    ("sp3c", "Display P3"),  # the compact profile libvips ships (Compact-ICC-Profiles' DisplayP3Compat)
     ("adobe rgb", "Adobe RGB (1998)"),
     ("prophoto", "ProPhoto RGB"),
     ("2020", "Rec. 2020"),

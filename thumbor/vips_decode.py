@@ -1,19 +1,24 @@
 """PNGs decoded by libvips (pyvips) instead of Pillow: a strip of rows at a time, shrunk as
 they come by the same whole factor as reducers.reduce_decoded, so the full-size image is never
-held; stopped at the time budget through libvips' progress signal.
+held; made 8-bit sRGB through their embedded profile only then (16-bit samples keep their
+precision until that step); stopped at the time budget through libvips' progress signal.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 
 import pyvips
+from colour import METADATA
 from decode_memory import DECODE_MEMORY, DecodeMemory, give_back_memory
 from limits import DECODE_BUDGET_S
 from PIL import Image
 from reducers import whole_factor
 from refusals import Refusal
+
+logger = logging.getLogger("edge.colour")
 
 # libvips keeps no decoded image between requests (its operation cache would hold them), and uses
 # one thread per decode, as Pillow does: Thumbor's pool decides how many images decode at once.
@@ -61,23 +66,25 @@ def vips_reduce(
             give_back_memory()
     mode = _VIPS_MODES[image.bands]
     out = Image.frombuffer(mode, (image.width, image.height), pixels, "raw", mode, 0, 1)
-    out.info = {k: v for k, v in img.info.items() if k != "transparency"}
+    # sRGB now, so the original's profile (and its other metadata) stays behind.
+    out.info = {k: v for k, v in img.info.items() if k not in METADATA and k != "transparency"}
     weakref.finalize(out, memory.release, share)
     return out
 
 
 def _vips_shrunk(buffer: bytes, factor: int, budget_s: float) -> tuple[pyvips.Image, bytes]:
-    """The 8-bit image in `buffer` shrunk by `factor` (when 2 or more), and its pixels."""
+    """The image in `buffer` shrunk by `factor` (when 2 or more) at its own depth, then made 8-bit
+    sRGB (through its embedded profile: colour.py says why), and its pixels."""
     started = time.monotonic()
     try:
         image = pyvips.Image.new_from_buffer(buffer, "", access="sequential", fail_on="truncated")
-        if image.format != "uchar":
-            image = image.colourspace("b-w" if image.bands <= 2 else "srgb")
         if factor >= 2:
             alpha = image.bands in (2, 4)
+            depth = image.format
             image = image.premultiply() if alpha else image
             image = image.shrink(factor, factor)
-            image = (image.unpremultiply() if alpha else image).cast("uchar")
+            image = (image.unpremultiply() if alpha else image).cast(depth)
+        image = _srgb8(image)
         image.set_progress(True)
         image.signal_connect("eval", lambda im, _: im.set_kill(time.monotonic() - started > budget_s))
         return image, image.write_to_memory()
@@ -87,3 +94,18 @@ def _vips_shrunk(buffer: bytes, factor: int, budget_s: float) -> tuple[pyvips.Im
             raise Refusal(422, "too_complex", "decoding stopped after %.1f s (budget %.1f s)", spent, budget_s) from None
         reason = str(error).strip().splitlines()[-1]
         raise Refusal(400, "undecodable", "could not decode the image: %s", reason) from None
+
+
+def _srgb8(image: pyvips.Image) -> pyvips.Image:
+    """`image` as 8-bit sRGB: through its embedded profile when it has one that works (colour.INTENT,
+    with black-point compensation), else by its interpretation (16-bit samples become 8)."""
+    if image.get_typeof("icc-profile-data") != 0:
+        try:
+            return image.icc_transform("srgb", embedded=True, intent="relative", black_point_compensation=True, depth=8).cast(
+                "uchar"
+            )
+        except pyvips.Error as error:
+            logger.warning("colour profile ignored: %s", str(error).strip().splitlines()[-1])
+    if image.format != "uchar":
+        image = image.colourspace("b-w" if image.bands <= 2 else "srgb")
+    return image

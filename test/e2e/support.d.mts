@@ -68,6 +68,12 @@ export function startOwnStack(vars?: Record<string, string>): Promise<{
 	restartThumbor: (securityKey?: string) => Promise<void>;
 	stop: () => Promise<void>;
 }>;
+export function colourCheck(
+	python: string,
+	original: Uint8Array,
+	thumbnail: Uint8Array,
+	placeholderColour?: string,
+): { original: number[]; thumbnail: number[]; deltaE: number; placeholderDeltaE?: number; chunks: string[] };
 export function meanDifference(python: string, a: Uint8Array, b: Uint8Array): number;
 export function startStockThumbor(dir: string): Promise<{ url: string; stop: () => Promise<void> }>;
 export function rawUpload(

@@ -245,6 +245,25 @@ export async function startOwnStack(vars = {}) {
 	};
 }
 
+/**
+ * An original beside its thumbnail, as a colour-managed viewer shows each (test/fixtures/colour_check.py):
+ * their mean colours' CIE76 distance, the placeholder colour's from the thumbnail's, the thumbnail's RIFF chunks.
+ */
+export function colourCheck(python, original, thumbnail, placeholderColour) {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-colour-"));
+	try {
+		writeFileSync(join(dir, "original"), original);
+		writeFileSync(join(dir, "thumbnail.webp"), thumbnail);
+		const script = join(ROOT, "test", "fixtures", "colour_check.py");
+		const args = [script, join(dir, "original"), join(dir, "thumbnail.webp"), ...(placeholderColour ? [placeholderColour] : [])];
+		const r = spawnSync(python, args, { encoding: "utf8" });
+		if (r.status !== 0) throw new Error(`colour_check failed: ${r.stderr}`);
+		return JSON.parse(r.stdout);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 /** Mean absolute difference per channel (0-255) between two images of one size. */
 export function meanDifference(python, a, b) {
 	const dir = mkdtempSync(join(tmpdir(), "thumbs-compare-"));
