@@ -1,7 +1,8 @@
 """PNGs decoded by libvips (pyvips) instead of Pillow: a strip of rows at a time, shrunk as
 they come by the same whole factor as reducers.reduce_decoded, so the full-size image is never
 held; made 8-bit sRGB through their embedded profile only then (16-bit samples keep their
-precision until that step); stopped at the time budget through libvips' progress signal.
+precision until that step, an 8-bit one left to the engine's conversion of the output); stopped at
+the time budget through libvips' progress signal.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def vips_reduce(
             give_back_memory()
     mode = _VIPS_MODES[image.bands]
     out = Image.frombuffer(mode, (image.width, image.height), pixels, "raw", mode, 0, 1)
-    # sRGB now, so the original's profile (and its other metadata) stays behind.
+    # The original's profile and other metadata stay behind (the engine converts by the original's profile).
     out.info = {k: v for k, v in img.info.items() if k not in METADATA and k != "transparency"}
     weakref.finalize(out, memory.release, share)
     return out
@@ -96,10 +97,18 @@ def _vips_shrunk(buffer: bytes, factor: int, budget_s: float) -> tuple[pyvips.Im
         raise Refusal(400, "undecodable", "could not decode the image: %s", reason) from None
 
 
+def converts_colour(buffer: bytes) -> bool:
+    """Whether vips_reduce makes the PNG in `buffer` sRGB itself: a 16-bit one, whose precision is kept
+    until then. An 8-bit one comes out as its file has it, and the engine converts the output's pixels
+    (colour.py), where a transform is cached: libvips builds one for every call (9.5 ms)."""
+    return len(buffer) > 24 and buffer[24] == 16
+
+
 def _srgb8(image: pyvips.Image) -> pyvips.Image:
-    """`image` as 8-bit sRGB: through its embedded profile when it has one that works (colour.INTENT,
-    with black-point compensation), else by its interpretation (16-bit samples become 8)."""
-    if image.get_typeof("icc-profile-data") != 0:
+    """`image` as 8-bit: a 16-bit one made sRGB through its embedded profile when it has one that works
+    (relative colorimetric with black-point compensation, as colour.py), else by its interpretation;
+    an 8-bit one as it is (converts_colour)."""
+    if image.format != "uchar" and image.get_typeof("icc-profile-data") != 0:
         try:
             return image.icc_transform("srgb", embedded=True, intent="relative", black_point_compensation=True, depth=8).cast(
                 "uchar"

@@ -27,6 +27,7 @@ describe("colour and metadata", () => {
 		["cmyk-teal.jpg", "CMYK, its profile embedded (1 MB)"],
 		["cmyk-teal-no-profile.jpg", "CMYK without a profile"],
 		["p3-16bit.png", "16-bit Display P3 PNG"],
+		["p3-screenshot.png", "8-bit Display P3 PNG with alpha"],
 	])("%s (%s): shown as the original is, within ΔE 3; its placeholder within ΔE 6; no profile in it", async (name) => {
 		const { job, thumbnail, check } = await thumbnailOf(name);
 		expect(check.deltaE, JSON.stringify(check)).toBeLessThan(3);
