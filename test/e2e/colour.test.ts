@@ -6,7 +6,7 @@
 import { describe, expect, inject, it } from "vitest";
 import type { JobView as Job } from "../../src/http/job-view";
 import { api, fixture, settle } from "./jobs";
-import { colourCheck } from "./support.mjs";
+import { colourCheck, readLog } from "./support.mjs";
 
 const python = inject("python");
 
@@ -40,6 +40,19 @@ describe("colour and metadata", () => {
 			`${name}: ${thumbnail.length} bytes, ΔE ${check.deltaE.toFixed(2)}, placeholder ΔE ${check.placeholderDeltaE?.toFixed(2)}`,
 		);
 	});
+
+	it.each(["broken-profile.jpg", "wrong-profile.jpg"])(
+		"%s: a profile it cannot use is ignored (said in Thumbor's log): done, its pixels taken as sRGB, no profile kept",
+		async (name) => {
+			const original = fixture(name);
+			let job = (await (await api("/jobs?wait=30", { method: "POST", body: original })).json()) as Job;
+			if (job.status !== "done") job = await settle(job.id);
+			expect(job.status).toBe("done");
+			const thumbnail = new Uint8Array(await (await fetch(job.thumbnailUrl)).arrayBuffer());
+			expect(new TextDecoder("latin1").decode(thumbnail.subarray(0, 64))).not.toMatch(/ICCP/);
+			await expect.poll(() => readLog(inject("logDir"), "thumbor")).toMatch(/colour profile ignored/);
+		},
+	);
 
 	it("says what the original's profile was in its facts", async () => {
 		const { job } = await thumbnailOf("p3-leaf.jpg");
