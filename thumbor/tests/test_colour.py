@@ -11,34 +11,13 @@ from colour import standard_cmyk, to_srgb
 from PIL import Image
 from vips_decode import vips_reduce
 
+from images import delta_e
+
 
 def profile(name: str) -> bytes:
     """One of libvips' own ICC profiles (`srgb`, `p3`, `cmyk`)."""
     lab = pyvips.Image.black(1, 1, bands=3).copy(interpretation="lab")
     return lab.icc_export(output_profile=name).get("icc-profile-data")
-
-
-def lab(rgb: tuple[float, float, float]) -> tuple[float, float, float]:
-    """CIE L*a*b* (D65) of an sRGB colour, 0..255 a channel."""
-
-    def linear(c: float) -> float:
-        c /= 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (linear(c) for c in rgb)
-    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
-    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
-
-    def f(t: float) -> float:
-        return t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116
-
-    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
-
-
-def delta_e(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """CIE76: the distance between two sRGB colours in L*a*b*."""
-    return sum((p - q) ** 2 for p, q in zip(lab(a[:3]), lab(b[:3]), strict=True)) ** 0.5
 
 
 def mean(img: Image.Image) -> tuple[float, ...]:
