@@ -48,7 +48,7 @@ def heif_thumbnail(img: Image.Image, buffer: bytes, width: int, height: int) -> 
 
 
 # Modes reduced a strip at a time: with alpha (premultiplied first), or converted first.
-STRIP_MODES = ("LA", "RGBA", "La", "RGBa", "P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV")
+STRIP_MODES = ("LA", "RGBA", "La", "RGBa", "P", "PA", "1", "YCbCr", "LAB", "HSV")
 # Rows reduced at a time, at most: what a strip copy may hold beside the image.
 STRIP_BYTES = 16 * 1024 * 1024
 
@@ -72,7 +72,8 @@ def reduce_decoded(img: Image.Image, width: int, height: int) -> Image.Image:
     factor = whole_factor(img.size, width, height)
     if factor < 2:
         return img
-    if img.mode in ("L", "RGB", "RGBX", "I", "F"):
+    # CMYK stays CMYK: its colour is converted through its profile later (colour.py), not here.
+    if img.mode in ("L", "RGB", "RGBX", "CMYK", "I", "F"):
         return img.reduce(factor)
     if img.mode not in STRIP_MODES:
         return img

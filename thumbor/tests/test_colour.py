@@ -9,6 +9,7 @@ import logging
 import pyvips
 from colour import standard_cmyk, to_srgb
 from PIL import Image
+from reducers import reduce_decoded
 from vips_decode import vips_reduce
 
 from images import delta_e
@@ -61,6 +62,14 @@ def test_cmyk_goes_through_its_profile_or_a_standard_one_never_a_plain_convert()
     assert standard_cmyk().profile.xcolor_space.strip() == "CMYK"
     # Pillow's plain conversion ignores ink: far off.
     assert delta_e(mean(pixels.convert("RGB")), mean(with_profile)) > 10
+
+
+def test_a_big_cmyk_image_is_shrunk_as_cmyk_then_converted_through_its_profile():
+    cmyk = profile("cmyk")
+    pixels = Image.new("CMYK", (1600, 1200), (200, 20, 90, 30))  # a TIFF, say: no reduced-size decode
+    small = reduce_decoded(pixels, 100, 100)
+    assert small.mode == "CMYK" and small.size == (267, 200)  # by 6: still twice the output
+    assert delta_e(mean(to_srgb(small, cmyk)), as_shown(pixels.resize((8, 8)), cmyk)) < 1
 
 
 def test_alpha_and_grey_are_kept():
