@@ -41,6 +41,10 @@ const Settings = z.object({
 	MAX_UPLOADS_IN_PROGRESS: z.coerce.number().int().positive().default(100),
 	MONTHLY_UPLOAD_QUOTA: z.coerce.number().int().min(0).default(0),
 	RATE_LIMIT_PERIOD_SECONDS: z.coerce.number().int().positive().default(60),
+	DATA_JURISDICTION: z
+		.enum(["", "eu", "fedramp"])
+		.default("")
+		.describe("Where every Durable Object of this deployment lives (src/objects.ts, resident); empty: anywhere"),
 	CORS_ALLOWED_ORIGINS: z.string().default(""),
 	THUMBOR_SECURITY_KEY: z.string().min(16, "THUMBOR_SECURITY_KEY must be set (16+ characters)"),
 	ADMIN_TOKEN: z.string().min(24, "ADMIN_TOKEN must be set (24+ characters): it guards the admin API"),

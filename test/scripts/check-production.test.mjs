@@ -1,7 +1,7 @@
 /**
  * scripts/check-production.mjs, which `npm run check` and `npm run deploy` run: wrangler.toml as
- * it is passes, and each kind of local value or forgotten binding in its production environment
- * fails it, saying which.
+ * it is passes, and each kind of local value or forgotten binding in its deployed environments,
+ * and each way of leaving the EU environment half resident, fails it, saying which.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,10 +30,13 @@ function check(edit, ...args) {
 describe("the production environment check", () => {
 	it("passes wrangler.toml as it is; refuses its example PUBLIC_BASE_URL for a real deploy", () => {
 		expect(check((p) => p)).toEqual({ status: 0, output: "" });
-		const deploy = check((p) => p, "--for-deploy");
+		const deploy = check((p) => p, "--for-deploy", "--env", "production");
 		expect(deploy.status).toBe(1);
-		expect(deploy.output).toContain('PUBLIC_BASE_URL = "https://thumbnails.example.com" is the example');
-		expect(check((p) => p.replace("thumbnails.example.com", "img.acme.dev"), "--for-deploy").status).toBe(0);
+		expect(deploy.output).toContain('[env.production] PUBLIC_BASE_URL = "https://thumbnails.example.com" is the example');
+		expect(deploy.output).not.toContain("[env.eu]");
+		expect(check((p) => p.replace("thumbnails.example.com", "img.acme.dev"), "--for-deploy", "--env", "production").status).toBe(
+			0,
+		);
 	});
 
 	it.each([
@@ -59,6 +62,30 @@ describe("the production environment check", () => {
 			"a Durable Object binding left out",
 			(p) => p.replace('[[env.production.durable_objects.bindings]]\nname = "OWNERS"\nclass_name = "OwnerObject"\n', ""),
 			/Durable Object OWNERS \(OwnerObject\) is missing/,
+		],
+		[
+			"the EU bucket without its jurisdiction",
+			(p) => p.replace('bucket_name = "edge-thumbnails-eu"\njurisdiction = "eu"\n', 'bucket_name = "edge-thumbnails-eu"\n'),
+			/\[env\.eu\] R2 bucket BUCKET \(edge-thumbnails-eu\) has no jurisdiction = "eu"/,
+		],
+		[
+			"EU containers without the constraint",
+			(p) => p.replace('constraints = { jurisdiction = "eu" }\n', ""),
+			/\[env\.eu\] container ThumborContainer is not constrained to the jurisdiction/,
+		],
+		[
+			"the EU environment on the default queue",
+			(p) => p.replace('binding = "JOB_QUEUE"\nqueue = "thumbnail-jobs-eu"', 'binding = "JOB_QUEUE"\nqueue = "thumbnail-jobs"'),
+			/\[env\.eu\] queue thumbnail-jobs is not this jurisdiction's own/,
+		],
+		[
+			"a Thumbor elsewhere for the EU environment",
+			(p) =>
+				p.replace(
+					'the check refuses one.\nTHUMBOR_URL = ""',
+					'the check refuses one.\nTHUMBOR_URL = "https://thumbor.us-east.example.net"',
+				),
+			/\[env\.eu\] THUMBOR_URL = "https:\/\/thumbor\.us-east\.example\.net" sends originals to a Thumbor/,
 		],
 		[
 			"the metrics dataset left out",
