@@ -62,15 +62,18 @@ describe("the operations one thumbnail costs", () => {
 
 	it("the same upload through the tus server: creation, one PATCH, the job waited for", async () => {
 		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 3, tus: true });
-		expect(roundTrips(perUpload)).toEqual({
+		// A job that has ended by the time GET /jobs/<id>?wait comes is answered without waiting: the wait
+		// is one request at most, depending on how fast Thumbor was (not a cost the upload adds).
+		const { "do JOBS.waitForChange": waits = 0, ...trips } = roundTrips(perUpload);
+		expect(waits).toBeLessThanOrEqual(1);
+		expect(trips).toEqual({
 			...UPLOAD,
 			"worker fetch": 4, // POST /uploads, PATCH, GET /jobs/<id>?wait, the thumbnail
 			"ratelimit READ_RATE_LIMITER": 2, // the PATCH and the GET
 			"do UPLOADS.create": 1, // the upload's own object…
 			"do UPLOADS.append": 2, // …told of the PATCH before its body is read, then given the bytes
 			"do OWNERS.promote": 1, // the PATCH with the last byte takes a job's place (the upload's place was admitted)
-			"do JOBS.get": 1, // GET /jobs/<id> finds the job…
-			"do JOBS.waitForChange": 1, // …and waits for it to end
+			"do JOBS.get": 1, // GET /jobs/<id> finds the job (and waits for it to end, above)
 			"r2 B get": 3, // the original read back once whole (hashed and checked to its end), then as above
 			"fetch thumbor": 1,
 		});
