@@ -7,8 +7,8 @@ import type { Job, JobId, UploadState } from "../base/contracts";
 import { ApiError, orThrow } from "../http/errors";
 import { uploadStub } from "../objects";
 import { ByteReader, ByteStreamError, concat } from "../upload/bytes";
+import { SLICE_BYTES } from "./pending";
 import { beyondLength } from "./protocol";
-import { SLICE_BYTES } from "./upload-object";
 
 /** The longest a PATCH's bytes wait in the Worker before they are kept, however slowly they come. */
 const FLUSH_MS = 5000;

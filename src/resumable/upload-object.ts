@@ -9,6 +9,7 @@ import { ownerStub, slugClaim } from "../objects";
 import { concat } from "../upload/bytes";
 import { HEAD_BYTES, ingestFile, inspectHead, type UploadLimits } from "../upload/ingest";
 import { OriginalParts, PART_BYTES } from "../upload/originals";
+import { PendingBytes } from "./pending";
 import { beyondLength, offsetMismatch, uploadLocked, uploadNotFound } from "./protocol";
 import { factsColumns, finishedRefusal, goneRefusal, type HeadFacts, SCHEMA, toState, type UploadRow } from "./record";
 
@@ -41,9 +42,6 @@ export interface Slice {
 
 /** What a change of the upload came to: the upload (and its job, once made), or the problem that refused it. */
 export type Answer = { upload: UploadState; job: Job | null } | { problem: Problem };
-
-/** The most bytes one slice carries: a row of `pending` (SQLite rows hold at most 2 MB). */
-export const SLICE_BYTES = 1024 * 1024;
 
 /** Enough of a file to tell its type (an AVIF's or HEIC's brands included), checked before HEAD_BYTES are in. */
 const SNIFF_BYTES = 1024;
@@ -79,9 +77,11 @@ const FINISH_RETRY_MS = 30_000;
  */
 export class UploadObject extends SqliteObject {
 	#queue: Promise<unknown> = Promise.resolve();
+	readonly #pending: PendingBytes;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env, SCHEMA);
+		this.#pending = new PendingBytes(this.sql);
 	}
 
 	/** Records a new upload; calling it again returns the stored one. */
@@ -199,7 +199,7 @@ export class UploadObject extends SqliteObject {
 		let facts: HeadFacts | null = null;
 		if (n > 0 && row.content_type === null && (headIn || received >= SNIFF_BYTES)) {
 			try {
-				const image = inspectHead(concat([this.#pending(), slice.bytes]).subarray(0, HEAD_BYTES), limits);
+				const image = inspectHead(concat([this.#pending.all(), slice.bytes]).subarray(0, HEAD_BYTES), limits);
 				if (headIn) facts = image;
 			} catch (err) {
 				if (err instanceof ApiError) await this.#giveUp(row, err.toProblem());
@@ -218,7 +218,7 @@ export class UploadObject extends SqliteObject {
 			}
 			return this.#finish(row, slice.bytes, facts);
 		}
-		if (n > 0) this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", slice.bytes);
+		if (n > 0) this.#pending.add(slice.bytes);
 		this.#update(row, {
 			received,
 			updated_at: now,
@@ -244,7 +244,7 @@ export class UploadObject extends SqliteObject {
 		if (row.status !== "receiving") return { upload: toState(row), job: null };
 		const last = declared !== null && row.received + declared === row.length;
 		if (last) await promote(this.env, row.owner_id, row.id);
-		const seq = this.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM pending").one().seq;
+		const seq = this.#pending.lastSeq();
 		this.#update(row, {
 			lock_token: slice.token,
 			lock_until: now + holdMs(limits),
@@ -258,7 +258,7 @@ export class UploadObject extends SqliteObject {
 	/** The PATCH that holds the upload is refused whole: its bytes are taken back, and the upload is free. */
 	#takeBack(row: UploadRow): void {
 		const from = row.lock_offset ?? row.received;
-		this.sql.exec("DELETE FROM pending WHERE seq > ?", row.lock_seq ?? 0);
+		this.#pending.dropAfter(row.lock_seq ?? 0);
 		// Facts first kept by this PATCH go with its bytes: the next PATCH's head is checked anew.
 		const factsGo = from < Math.min(HEAD_BYTES, row.length);
 		this.#update(row, {
@@ -278,10 +278,11 @@ export class UploadObject extends SqliteObject {
 		const parts = JSON.parse(row.parts) as R2UploadedPart[];
 		const original = new OriginalParts(this.env.BUCKET, row.id);
 		let uploadId = row.multipart_id;
-		let left = this.#pendingBytes() + tail.length;
+		let left = this.#pending.size() + tail.length;
 		while (left >= PART_BYTES || (last && left > 0)) {
 			const size = Math.min(PART_BYTES, left);
-			const { bytes, consumed, rest } = this.#takePending(size);
+			const front = this.#pending.front(size);
+			const { bytes } = front;
 			const fromTail = tail.subarray(0, size - bytes.length);
 			tail = tail.subarray(fromTail.length);
 			const written = await original.uploadPart(
@@ -293,40 +294,10 @@ export class UploadObject extends SqliteObject {
 			uploadId = written.uploadId;
 			parts.push(written.part);
 			this.#update(row, { multipart_id: uploadId, parts: JSON.stringify(parts) });
-			if (consumed !== null) this.sql.exec("DELETE FROM pending WHERE seq <= ?", consumed);
-			if (rest) this.sql.exec("UPDATE pending SET bytes = ? WHERE seq = ?", rest.bytes, rest.seq);
+			this.#pending.drop(front);
 			left -= size;
 		}
-		for (let at = 0; at < tail.length && !last; at += SLICE_BYTES) {
-			this.sql.exec("INSERT INTO pending (bytes) VALUES (?)", tail.subarray(at, at + SLICE_BYTES));
-		}
-	}
-
-	/**
-	 * The first `size` pending bytes (or all of them, if fewer), read without removing them: the
-	 * last row wholly taken (`consumed`), and what is left of a row cut in two (`rest`).
-	 */
-	#takePending(size: number): { bytes: Uint8Array; consumed: number | null; rest: { seq: number; bytes: Uint8Array } | null } {
-		const chunks: Uint8Array[] = [];
-		let got = 0;
-		let consumed: number | null = null;
-		let after = 0;
-		while (got < size) {
-			const next = this.sql
-				.exec<{ seq: number; bytes: ArrayBuffer }>("SELECT seq, bytes FROM pending WHERE seq > ? ORDER BY seq LIMIT 1", after)
-				.toArray()[0];
-			if (!next) break;
-			const bytes = new Uint8Array(next.bytes);
-			if (got + bytes.length > size) {
-				chunks.push(bytes.subarray(0, size - got));
-				return { bytes: concat(chunks), consumed, rest: { seq: next.seq, bytes: bytes.subarray(size - got) } };
-			}
-			chunks.push(bytes);
-			got += bytes.length;
-			consumed = next.seq;
-			after = next.seq;
-		}
-		return { bytes: concat(chunks), consumed, rest: null };
+		if (!last) this.#pending.add(tail);
 	}
 
 	/**
@@ -342,7 +313,7 @@ export class UploadObject extends SqliteObject {
 			const contentType = facts?.contentType ?? row.content_type ?? undefined;
 			if (!row.multipart_id && row.length <= PART_BYTES) {
 				// One part's worth at most: one ordinary object.
-				await original.putWhole(concat([this.#pending(), tail]), contentType);
+				await original.putWhole(concat([this.#pending.all(), tail]), contentType);
 			} else if (!row.multipart_id || !(await original.isWhole(row.length))) {
 				// (A completion whose answer was lost finds the object whole.)
 				await this.#writeParts(row, tail, true);
@@ -351,7 +322,7 @@ export class UploadObject extends SqliteObject {
 			}
 			const now = Date.now();
 			this.#update(row, { status: "finishing", received: row.length, updated_at: now, ...factsColumns(facts), ...UNLOCKED });
-			this.sql.exec("DELETE FROM pending");
+			this.#pending.clear();
 			await this.ctx.storage.setAlarm(now + FINISH_RETRY_MS);
 			row = this.#row()!;
 		}
@@ -387,7 +358,7 @@ export class UploadObject extends SqliteObject {
 		const now = Date.now();
 		const problem = JSON.stringify({ status: why.status, code: why.code, detail: why.detail });
 		this.#update(row, { status: "gone", problem, updated_at: now, expires_at: now + TOMBSTONE_MS, ...UNLOCKED });
-		this.sql.exec("DELETE FROM pending");
+		this.#pending.clear();
 		await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
 		await this.#cleanUp(row);
 	}
@@ -407,17 +378,6 @@ export class UploadObject extends SqliteObject {
 			`UPDATE upload SET ${names.map((name) => `${name} = ?`).join(", ")}`,
 			...names.map((name) => columns[name as keyof UploadRow] ?? null),
 		);
-	}
-
-	/** How many bytes wait for a part. */
-	#pendingBytes(): number {
-		return this.sql.exec<{ n: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS n FROM pending").one().n;
-	}
-
-	/** The bytes waiting for a part, in order (only ever read whole while they are few: the file's head). */
-	#pending(): Uint8Array {
-		const rows = this.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM pending ORDER BY seq").toArray();
-		return concat(rows.map((r) => new Uint8Array(r.bytes)));
 	}
 
 	#row(): UploadRow | null {
