@@ -20,10 +20,12 @@ A profile that cannot be read, or that is for another colour space than the pixe
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
 import logging
+import threading
 
 import pyvips
 from PIL import Image, ImageCms
@@ -48,20 +50,49 @@ def standard_cmyk() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(io.BytesIO(lab.icc_export(output_profile="cmyk").get("icc-profile-data")))
 
 
-@functools.lru_cache(maxsize=16)
-def _transform(digest: str, icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform:
-    """A transform from `icc` (cached by its digest: a batch of one camera's photos shares it)."""
-    del digest  # the cache key: a digest, so that a 1 MB profile is not hashed by the cache itself
-    profile = standard_cmyk() if icc == b"" else ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    return ImageCms.buildTransform(profile, SRGB, in_mode, out_mode, renderingIntent=INTENT, flags=FLAGS)
+# Profiles read and transforms built, by the profile's digest: a batch of one camera's photos shares
+# them, and a 1 MB CMYK profile is parsed once, not for every image (nor hashed by a cache's key).
+_CACHE: collections.OrderedDict[tuple, object] = collections.OrderedDict()
+_CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: tuple, make):
+    """`make()`, remembered under `key` (the least recently used of _CACHE_SIZE goes)."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _read(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return None
 
 
 def profile_space(icc: bytes) -> str | None:
     """The colour space an ICC profile is for ("RGB", "GRAY", "CMYK"…), or None when it cannot be read."""
-    try:
-        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-        return None
+    profile = _cached(("profile", hashlib.sha1(icc).hexdigest()), lambda: _read(icc))
+    return profile.profile.xcolor_space.strip() if profile else None
+
+
+def _transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform:
+    """A transform to sRGB from `icc` (None: the standard CMYK profile) for pixels of `mode`."""
+    digest = hashlib.sha1(icc).hexdigest() if icc is not None else "standard cmyk"
+
+    def build() -> ImageCms.ImageCmsTransform:
+        profile = standard_cmyk() if icc is None else _cached(("profile", digest), lambda: _read(icc))
+        return ImageCms.buildTransform(profile, SRGB, mode, "RGB", renderingIntent=INTENT, flags=FLAGS)
+
+    return _cached(("transform", digest, mode), build)
 
 
 def to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
@@ -74,20 +105,18 @@ def to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     if base.mode not in _SPACES:
         base = base.convert("RGB" if base.mode not in ("LA", "La") else "L")
     space = _SPACES[base.mode]
-    source = icc if icc and profile_space(icc) == space else None
-    if icc and source is None:
-        logger.warning("colour profile ignored: %s, for %s pixels", profile_space(icc) or "unreadable", space)
-    if source is None and base.mode == "CMYK":
-        source = b""  # the standard CMYK profile
-    if source is None:
+    found = profile_space(icc) if icc else None
+    if icc and found != space:
+        logger.warning("colour profile ignored: %s, for %s pixels", found or "unreadable", space)
+    source = icc if icc and found == space else None
+    if source is None and base.mode != "CMYK":
         out = base
     else:
         try:
-            transform = _transform(hashlib.sha1(source).hexdigest(), source, base.mode, "RGB")
-            out = ImageCms.applyTransform(base, transform)
+            out = ImageCms.applyTransform(base, _transform(source, base.mode))  # CMYK without one: the standard profile
         except (OSError, ValueError, ImageCms.PyCMSError) as error:
             logger.warning("colour profile ignored: the transform failed: %s", error)
-            out = base if base.mode != "CMYK" else ImageCms.applyTransform(base, _transform("cmyk", b"", "CMYK", "RGB"))
+            out = base if base.mode != "CMYK" else ImageCms.applyTransform(base, _transform(None, "CMYK"))
     if alpha is not None:
         out = out.convert("RGBA" if out.mode == "RGB" else "LA")
         out.putalpha(alpha)

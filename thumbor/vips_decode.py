@@ -110,9 +110,7 @@ def _srgb8(image: pyvips.Image) -> pyvips.Image:
     an 8-bit one as it is (converts_colour)."""
     if image.format != "uchar" and image.get_typeof("icc-profile-data") != 0:
         try:
-            return image.icc_transform("srgb", embedded=True, intent="relative", black_point_compensation=True, depth=8).cast(
-                "uchar"
-            )
+            return image.icc_transform("srgb", embedded=True, intent="relative", black_point_compensation=True, depth=8)
         except pyvips.Error as error:
             logger.warning("colour profile ignored: %s", str(error).strip().splitlines()[-1])
     if image.format != "uchar":
