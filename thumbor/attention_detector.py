@@ -24,6 +24,7 @@ PYTHONPATH.
 from __future__ import annotations
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from renditions import FOCUS_HEADER, focus_of, format_focus
 from thumbor.detectors import BaseDetector
 from thumbor.point import FocalPoint
 from thumbor.utils import logger
@@ -99,30 +100,42 @@ def find_subject(img: Image.Image, target_width: int, target_height: int) -> tup
 
 
 class Detector(BaseDetector):
-    """Adds one focal point where the attention is, or none (Thumbor then crops the centre)."""
+    """Adds one focal point where the attention is, or none (Thumbor then crops the centre). A request
+    that names its crop's centre (`focus`, renditions.py) gets that point instead, and is not looked at.
+    Either way the answer says where the crop is centred (`Edge-Focus`), for later renditions."""
 
     async def detect(self):
         request = self.context.request
         # In Thumbor's thread pool, like its other image work: detection is the first thing to
         # touch the pixels, so the decode happens here, and on the event loop it would hold
         # every other request back for as long (a 12 MP JPEG: ~50 ms).
-        point = await self.context.thread_pool.queue(
-            self._find, self.context.modules.engine, request.width or 0, request.height or 0
+        point, size = await self.context.thread_pool.queue(
+            self._find, self.context.modules.engine, request.width or 0, request.height or 0, focus_of(request)
         )
+        width, height = size
+        x, y = point if point is not None else (width / 2, height / 2)
+        handler = getattr(self.context, "request_handler", None)
+        if handler is not None and width and height:
+            handler.set_header(FOCUS_HEADER, format_focus(x / width, y / height))
         if point is None:
             return await self.next()
-        request.focal_points.append(FocalPoint(point[0], point[1], origin="attention"))
+        request.focal_points.append(FocalPoint(x, y, origin="attention"))
         return None
 
     @staticmethod
-    def _find(engine, width: int, height: int) -> tuple[float, float] | None:
+    def _find(
+        engine, width: int, height: int, focus: tuple[float, float] | None
+    ) -> tuple[tuple[float, float] | None, tuple[int, int]]:
+        """The crop's centre in the prepared picture's pixels (None: its centre), and that picture's size."""
         # Decoded under our engine's budget (and turned upright, and shrunk): a refusal (an
         # HTTPError) must reach the client as such, so it is not caught here, and thumbor.conf
         # sets IGNORE_SMART_ERRORS = False.
         image = engine.prepare(width, height) if hasattr(engine, "prepare") else engine.image
         image.load()
+        if focus is not None:
+            return (focus[0] * image.width, focus[1] * image.height), image.size
         try:
-            return find_subject(image, width, height)
+            return find_subject(image, width, height), image.size
         except Exception as error:  # pylint: disable=broad-except
             logger.warning("attention detection failed, cropping the centre: %s", error)
-            return None
+            return None, image.size

@@ -20,6 +20,8 @@ these steps, each in a module of its own (imgproxy's processing pipeline is the 
 5. Crop and resize (Thumbor's own, with our detector), then make the output sRGB through the
    original's profile (colour.py) and encode it (read) with no profile, EXIF or XMP: the answer
    carries the placeholder, from the sRGB pixels, and the facts (placeholder.py) beside the thumbnail.
+6. Any further outputs the request asks for (renditions.py: `also`), from the same final pixels,
+   after the main one in the same body; where the crop was centred goes in `Edge-Focus`.
 
 Each refusal is a `refusals.Refusal`, whose answer says it is about the image (the
 `Edge-Refusal` header). Decoding happens inside the transform step, where Thumbor lets an
@@ -42,6 +44,7 @@ from PIL import Image, ImageFile
 from placeholder import image_facts, oriented, placeholder
 from reducers import heif_thumbnail, reduce_decoded, reduce_on_decode
 from refusals import refuse_later
+from renditions import OUTPUTS_HEADER, encode, encodes, outputs_of
 from thumbor.engines.pil import Engine as PILEngine
 from thumbor.utils import logger
 from vips_decode import converts_colour, vips_decodes, vips_reduce
@@ -184,6 +187,29 @@ class Engine(PILEngine):
             handler.set_header(COLOR_HEADER, color)
             handler.set_header(FACTS_HEADER, json.dumps(oriented(self._facts, self._orientation), separators=(",", ":")))
             handler.set_header("Server-Timing", "placeholder;dur=%.2f" % ((time.perf_counter() - started) * 1000))
+        main = self._encode(extension, quality)
+        request = getattr(self.context, "request", None)
+        outputs = outputs_of(request)
+        if not outputs:
+            return main
+        # The same final pixels for every output: one decode, one crop, one colour conversion.
+        final, parts = self.image, [main]
+        try:
+            for output in outputs:
+                self.image = final if output.size == final.width else final.resize((output.size, output.size), Image.LANCZOS)
+                parts.append(self._encode(output.extension, output.quality))
+        finally:
+            self.image = final
+        if handler is not None:
+            handler.set_header(OUTPUTS_HEADER, ",".join(str(len(part)) for part in parts))
+        return b"".join(parts)
+
+
+    def _encode(self, extension, quality):
+        """AVIF and JPEG by renditions.encode (4:4:4), the rest by Thumbor's engine."""
+        ext = extension or self.extension
+        if encodes(ext):
+            return encode(self.image, ext, quality or self.context.config.QUALITY)
         return super().read(extension, quality)
 
 

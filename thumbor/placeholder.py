@@ -120,7 +120,11 @@ def dominant_color(img: Image.Image) -> str:
 
 
 def placeholder(img: Image.Image) -> tuple[str, str]:
-    """The ThumbHash (base64) and the dominant colour of the thumbnail `img`."""
+    """The ThumbHash (base64) and the dominant colour of the thumbnail `img`: one for every size of it,
+    so a rendition larger than 100 px (ThumbHash's limit) is brought to the 100 px one's size first."""
+    if max(img.size) > 100:
+        scale = 100 / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
     return base64.b64encode(thumbhash(img)).decode("ascii"), dominant_color(img)
 
 

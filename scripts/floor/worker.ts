@@ -8,7 +8,7 @@
  * shape pays on this machine. Not part of the product; only the bench starts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import { thumborPath } from "../../src/render/thumbor-path";
+import { originAsk } from "../../src/render/thumbor-path";
 
 interface Env {
 	BUCKET: R2Bucket;
@@ -55,7 +55,7 @@ export default {
 			batch.messages.map(async (message) => {
 				const { id } = message.body;
 				const original = await env.BUCKET.get(`originals/${id}`);
-				const res = await fetch(`${env.THUMBOR_URL}${await thumborPath(env.THUMBOR_SECURITY_KEY, id)}`, {
+				const res = await fetch(`${env.THUMBOR_URL}${(await originAsk(env.THUMBOR_SECURITY_KEY, id)).path}`, {
 					method: "POST",
 					body: original!.body,
 				});

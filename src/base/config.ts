@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RetryPolicy } from "./attempts";
+import { EagerRenditions } from "./renditions";
 
 const Settings = z.object({
 	THUMBOR_URL: z
@@ -29,6 +30,7 @@ const Settings = z.object({
 	RETRY_MAX_DELAY_SECONDS: z.coerce.number().positive().default(600),
 	RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(86_400),
 	ORIGINAL_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+	EAGER_RENDITIONS: z.string().default("webp@1x,webp@2x").pipe(EagerRenditions),
 	OWNER_INDEX_SHARDS: z.coerce.number().int().min(0).max(64).default(8),
 	WEBHOOK_RETRY_SCHEDULE: z
 		.string()

@@ -44,6 +44,7 @@ export type ProblemCode =
 	| "quota_exceeded"
 	| "forbidden"
 	| "method_not_allowed"
+	| "unavailable"
 	| "internal_error";
 
 const TITLES: Record<number, string> = {
@@ -62,6 +63,7 @@ const TITLES: Record<number, string> = {
 	423: "Locked",
 	429: "Too Many Requests",
 	500: "Internal Server Error",
+	503: "Service Unavailable",
 };
 
 /**

@@ -13,8 +13,38 @@ import {
 	type UploadState,
 	WebhookEvent,
 } from "../base/contracts";
+import { DENSITIES, FORMATS, type Format, type Rendition, renditionPath } from "../base/renditions";
 
 const Instant = z.iso.datetime().describe("ISO 8601, UTC");
+
+/** One format's renditions: a URL per density, and the `srcset` that lists them. */
+const FormatRenditions = z.object({
+	type: z.enum(["image/webp", "image/avif", "image/jpeg"]).describe("For <source type>"),
+	"1x": z.url().describe("100x100"),
+	"2x": z.url().describe("200x200"),
+	"3x": z.url().describe("300x300"),
+	srcset: z.string().describe("Ready for <img srcset> or <source srcset>: `<1x> 1x, <2x> 2x, <3x> 3x`"),
+});
+
+/** Every rendition of a slug's thumbnail, by format (base/renditions.ts). */
+export const Renditions = z
+	.object({ webp: FormatRenditions, avif: FormatRenditions, jpg: FormatRenditions })
+	.describe(
+		"The thumbnail in every rendition, one framing: WebP, AVIF and JPEG (for e-mail) at 1x, 2x and 3x, each URL served " +
+			"once the job is done for as long as the job exists (made on its first request when the job did not make it).",
+	)
+	.meta({ id: "Renditions" });
+export type Renditions = z.infer<typeof Renditions>;
+
+/** The renditions' URLs and srcsets of `slug`, on `publicBaseUrl`. */
+export function renditionsOf(slug: Slug, publicBaseUrl: string): Renditions {
+	const url = (r: Rendition) => new URL(renditionPath(slug, r), publicBaseUrl).href;
+	const format = (f: Format) => {
+		const [x1, x2, x3] = DENSITIES.map((density) => url({ format: f, density }));
+		return { type: FORMATS[f].type, "1x": x1!, "2x": x2!, "3x": x3!, srcset: `${x1} 1x, ${x2} 2x, ${x3} 3x` };
+	};
+	return { webp: format("webp"), avif: format("avif"), jpg: format("jpg") };
+}
 
 /** A job as the HTTP API shows it (and /openapi.json documents it). */
 export const JobView = z
@@ -25,6 +55,7 @@ export const JobView = z
 			.describe("uploading: a resumable upload (POST /uploads) whose bytes are still arriving; then as any job"),
 		slug: Slug,
 		thumbnailUrl: z.url().describe("Where the thumbnail is served once the job is done (on PUBLIC_BASE_URL)"),
+		renditions: Renditions,
 		traceId: TraceId,
 		error: JobError.optional().describe("Why the job failed; while queued, why its last attempt will be retried"),
 		nextAttemptAt: Instant.optional().describe("When a job waiting after a passing fault is tried again"),
@@ -90,6 +121,7 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 		status: job.status,
 		slug: job.slug,
 		thumbnailUrl: new URL(thumbnailPath(job.slug), publicBaseUrl).href,
+		renditions: renditionsOf(job.slug, publicBaseUrl),
 		traceId: job.traceId,
 		...(job.error && { error: job.error }),
 		...(job.nextAttemptAt !== null && { nextAttemptAt: iso(job.nextAttemptAt) }),
@@ -133,6 +165,7 @@ export function uploadingView(upload: UploadState, publicBaseUrl: string): JobVi
 		status: deleted ? "deleted" : "uploading",
 		slug: upload.slug,
 		thumbnailUrl: new URL(thumbnailPath(upload.slug), publicBaseUrl).href,
+		renditions: renditionsOf(upload.slug, publicBaseUrl),
 		traceId: upload.traceId,
 		attempts: 0,
 		...(upload.original && { original: { ...upload.original, bytes: upload.length } }),

@@ -1,6 +1,6 @@
 /**
  * What an ended job still owes, served by its object's one alarm: its webhook events (the
- * outbox) and its original's retention. The object says when the job ended and when the
+ * outbox) and its original's retention (once every rendition is stored). The object says when the job ended and when the
  * alarm fires; this part says what is due, does it, and arms the alarm for what is next.
  */
 import { settings } from "../base/config";
@@ -19,9 +19,17 @@ export interface AfterEndHost {
 	report(): void;
 	/** Records that the original is gone. */
 	originalDeleted(): Promise<void>;
+	/** Makes every rendition still missing (the last use of the original); false when that has to wait. */
+	completeRenditions(): Promise<boolean>;
 }
 
+/** How long the original's deletion waits when the renditions still missing could not be made. */
+export const RETENTION_RETRY_MS = 60 * 60_000;
+
 export class AfterEnd {
+	/** Until when the original's deletion waits (its renditions could not be made): null, not waiting. */
+	#retentionWaitsUntil: number | null = null;
+
 	constructor(
 		private readonly ctx: DurableObjectState,
 		private readonly env: Env,
@@ -66,12 +74,25 @@ export class AfterEnd {
 			this.record.update(""); // an attempt is a change: it wakes long-polls and reaches the index
 			this.host.report();
 		}
-		const due = retentionDue(this.record.row()!, settings(this.env).ORIGINAL_RETENTION_DAYS);
+		const due = this.#retentionDue();
 		if (due !== null && due <= now) {
-			await this.env.BUCKET.delete(originalKey(row.id));
-			await this.host.originalDeleted();
+			// Every URL the job lists must keep working once the original is gone: what is still
+			// missing of the family is made first, from one decode.
+			if (await this.host.completeRenditions()) {
+				this.#retentionWaitsUntil = null;
+				await this.env.BUCKET.delete(originalKey(row.id));
+				await this.host.originalDeleted();
+			} else {
+				this.#retentionWaitsUntil = now + RETENTION_RETRY_MS;
+			}
 		}
 		await this.arm();
+	}
+
+	/** When the original is due to go: ORIGINAL_RETENTION_DAYS after the end, later if it had to wait. */
+	#retentionDue(): number | null {
+		const due = retentionDue(this.record.row()!, settings(this.env).ORIGINAL_RETENTION_DAYS);
+		return due === null ? null : Math.max(due, this.#retentionWaitsUntil ?? 0);
 	}
 
 	/** Sends the latest event again, from the start of the schedule (same webhook-id); false when there is none. */
@@ -85,9 +106,7 @@ export class AfterEnd {
 	async arm(): Promise<void> {
 		const row = this.record.row()!;
 		const next = row.callback_url ? this.outbox.nextDue() : null;
-		const candidates = [next, retentionDue(row, settings(this.env).ORIGINAL_RETENTION_DAYS)].filter(
-			(t): t is number => t !== null,
-		);
+		const candidates = [next, this.#retentionDue()].filter((t): t is number => t !== null);
 		if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.min(...candidates));
 		else await this.ctx.storage.deleteAlarm();
 	}

@@ -3,14 +3,15 @@
  * upload is terminated). Order matters:
  * the job's object is marked first (so the consumer stores nothing from then on, and a
  * write already under way is waited for), then the slug's gone-marker is written (its
- * URL answers 410 from here on), then the thumbnail and original are deleted from R2
- * and the thumbnail leaves this data centre's edge cache. Deleting again redoes the
+ * URLs answer 410 from here on), then every rendition and the original are deleted from R2
+ * and the renditions leave this data centre's edge cache. Deleting again redoes the
  * R2 and cache steps, so a delete cut short is finished by the next one.
  */
 
 import { settings } from "../base/config";
 import type { Caller } from "../base/contracts";
-import { goneKey, originalKey, thumbnailCacheKey, thumbnailKey } from "../base/storage";
+import { ALL_RENDITIONS } from "../base/renditions";
+import { allRenditionKeys, goneKey, originalKey, renditionCacheKey } from "../base/storage";
 import { orThrow } from "../http/errors";
 import { digestClaim, jobStub, uploadStub } from "../objects";
 import { jobNotFound, ownJobOrUpload } from "./common";
@@ -30,10 +31,11 @@ export async function deleteJob(env: Env, caller: Caller, id: string): Promise<v
 	await env.BUCKET.put(goneKey(job.slug), new Uint8Array(0), {
 		customMetadata: { jobId: job.id, deletedAt: String(job.deletedAt) },
 	});
-	await env.BUCKET.delete([thumbnailKey(job.slug), originalKey(job.id)]);
+	await env.BUCKET.delete([...allRenditionKeys(job.slug), originalKey(job.id)]);
 	// The Cache API reaches this data centre only; other colos' copies are purged with the zone
 	// purge API (docs/api.md), or age out — the 410 itself is cached for minutes only.
-	await caches.default.delete(thumbnailCacheKey(settings(env).PUBLIC_BASE_URL, job.slug));
+	const base = settings(env).PUBLIC_BASE_URL;
+	await Promise.all(ALL_RENDITIONS.map((r) => caches.default.delete(renditionCacheKey(base, job.slug, r))));
 	await stub.originalDeleted();
 	// Later uploads of the same bytes no longer copy from this job (those that did keep their copy).
 	await digestClaim(env, job.ownerId, job.sha256).release(job.id);

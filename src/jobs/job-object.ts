@@ -7,15 +7,19 @@ import {
 	type JobStatus,
 	type NewJob,
 	TERMINAL_STATUSES,
+	THUMBNAIL,
 	type ThumbnailInfo,
 } from "../base/contracts";
 import { count } from "../base/metering";
+import { isCanonical, parseRenditionName, type RenditionName } from "../base/renditions";
 import { SqliteObject } from "../base/sql";
-import { thumbnailKey } from "../base/storage";
+import { allRenditionKeys } from "../base/storage";
 import { ListingReporter, PROCESSING_REPORT_DELAY_MS } from "../listing/reporter";
 import { WebhookOutbox } from "../notify/outbox";
+import type { Output } from "../render/origin-client";
 import { AfterEnd } from "./after-end";
 import { type Attempt, Dispatch, LEASE_MS } from "./dispatch";
+import { type RenditionAnswer, Renditions } from "./renditions";
 import { JOB_SCHEMA, JobRecord, type JobRow, newJobRow, toJob } from "./schema";
 import { ThumbnailWrite } from "./thumbnail-write";
 
@@ -37,8 +41,10 @@ export class JobObject extends SqliteObject {
 	readonly #reporter: ListingReporter<JobRow>;
 	/** How the job reaches the queue, and its watchdog. */
 	readonly #dispatch: Dispatch;
-	/** The thumbnail's R2 write (a delete waits for it). */
+	/** The renditions' R2 writes (a delete waits for them). */
 	readonly #thumbnail: ThumbnailWrite;
+	/** The renditions made after the job is done: on request, and before retention. */
+	readonly #renditions: Renditions;
 	/** How passing faults are retried (RETRY_* in the environment): decided here, nowhere else. */
 	readonly #policy: RetryPolicy;
 
@@ -56,10 +62,12 @@ export class JobObject extends SqliteObject {
 		);
 		this.#dispatch = new Dispatch(ctx, this.env, this.#record);
 		this.#thumbnail = new ThumbnailWrite(this.env.BUCKET);
+		this.#renditions = new Renditions(this.env, this.#record, this.#thumbnail, () => this.#toJob(this.#record.row()!));
 		this.#afterEnd = new AfterEnd(ctx, this.env, this.#record, this.#outbox, {
 			view: (row) => this.#toJob(row),
 			report: () => this.#report(),
 			originalDeleted: () => this.originalDeleted(),
+			completeRenditions: () => this.#renditions.complete(),
 		});
 	}
 
@@ -166,28 +174,50 @@ export class JobObject extends SqliteObject {
 	}
 
 	/**
-	 * Writes the thumbnail at the job's slug and marks the job done, in one call from the
-	 * consumer. Null, with nothing written, when the job is no longer being processed (deleted
-	 * meanwhile, say). A delete that comes during the write waits for it, and the bytes written
-	 * are removed again here: the job is then returned deleted. `dedupOf`: the earlier job
-	 * whose thumbnail was copied instead of asking Thumbor.
+	 * Writes the job's eager renditions at its slug (side by side) and marks the job done, in one
+	 * call from the consumer. Null, with nothing written, when the job is no longer being processed
+	 * (deleted meanwhile, say). A delete that comes during the writes waits for them, and the bytes
+	 * written are removed again here: the job is then returned deleted. `focus`: where the origin
+	 * centred the crop (kept with the canonical, for the renditions made later). `dedupOf`: the
+	 * earlier job whose renditions were copied instead of asking Thumbor.
 	 */
 	async storeThumbnail(
-		bytes: Uint8Array,
-		size: { width: number; height: number },
+		outputs: Output[],
 		details: ImageDetails,
+		focus: string | null,
 		dedupOf: string | null = null,
 	): Promise<Job | null> {
 		const row = this.#record.row();
 		if (row?.status !== "processing") return null;
-		const stored = await this.#thumbnail.put(row.slug, bytes, { jobId: row.id, ...size, copiedFrom: dedupOf, details });
+		const canonical = outputs.findIndex((o) => isCanonical(o.rendition));
+		if (canonical < 0) throw new Error("the canonical thumbnail is not among the outputs");
+		const stored = await this.#thumbnail.put(row.slug, outputs, { jobId: row.id, copiedFrom: dedupOf, details, focus });
 		const after = this.#record.row()!;
 		if (after.status === "deleted") {
-			await this.env.BUCKET.delete(thumbnailKey(row.slug));
+			await this.env.BUCKET.delete(allRenditionKeys(row.slug));
 			return this.#toJob(after);
 		}
-		const thumbnail = { width: size.width, height: size.height, bytes: bytes.length, etag: stored.httpEtag };
+		const thumbnail = {
+			width: THUMBNAIL.width,
+			height: THUMBNAIL.height,
+			bytes: outputs[canonical]!.bytes.length,
+			etag: stored[canonical]!.httpEtag,
+		};
 		return await this.succeed(thumbnail, details, dedupOf);
+	}
+
+	/**
+	 * Rendition `name` of the done job (base/renditions.ts), made on its first request: one origin
+	 * call for every request that comes while it is made (jobs/renditions.ts).
+	 */
+	async rendition(name: RenditionName): Promise<RenditionAnswer> {
+		const r = parseRenditionName(name);
+		return r ? this.#renditions.get(r) : { status: "missing" };
+	}
+
+	/** How many renditions are being made now: a test knows the first request for one has arrived. */
+	get renditionsMaking(): number {
+		return this.#renditions.making;
 	}
 
 	/**

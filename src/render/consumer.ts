@@ -8,16 +8,17 @@
  */
 import { AttemptError, retryDelayMs } from "../base/attempts";
 import { type Settings, settings } from "../base/config";
-import { type ImageDetails, type Job, JobMessage, pixelsOf } from "../base/contracts";
+import { type ImageDetails, type Job, JobMessage, pixelsOf, THUMBNAIL } from "../base/contracts";
 import { meteredMessages } from "../base/metering";
 import { JOB, record } from "../base/metrics";
-import { detailsOf, originalKey, thumbnailKey } from "../base/storage";
+import type { Rendition } from "../base/renditions";
+import { detailsOf, renditionKey, thumbnailKey } from "../base/storage";
 import { Steps } from "../base/timing";
 import { inSpan } from "../base/tracing";
 import { digestClaim, jobStub } from "../objects";
-import { renderThumbnail } from "./origin-client";
-import { thumborOrigin } from "./origins";
-import { thumborPath } from "./thumbor-path";
+import type { Output } from "./origin-client";
+import { renderRenditions } from "./render";
+import { parseFocus } from "./thumbor-path";
 
 /** Messages that reach a queue named `*-dlq` exhausted their retries: their jobs are failed for good. */
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
@@ -136,8 +137,9 @@ const jobAttributes = (job: Job) => ({
 });
 
 /**
- * Makes and stores the job's thumbnail; the job as it ends up (done, or deleted meanwhile),
- * or null when it was no longer being processed (nothing is written then).
+ * Makes and stores the job's eager renditions (EAGER_RENDITIONS: the canonical thumbnail, and by
+ * default its @2x) from one decode; the job as it ends up (done, or deleted meanwhile), or null
+ * when it was no longer being processed (nothing is written then).
  */
 async function makeThumbnail(
 	env: Env,
@@ -152,32 +154,24 @@ async function makeThumbnail(
 	// (A first attempt has no earlier one, and slugs are unique: it skips the look.)
 	const stored = job.attempts > 1 ? await env.BUCKET.head(thumbnailKey(job.slug)) : null;
 	if (stored) {
-		const { jobId, width, height } = stored.customMetadata ?? {};
+		const { jobId } = stored.customMetadata ?? {};
 		if (jobId !== job.id) {
 			throw new AttemptError({ code: "internal_error", message: "Another job's thumbnail holds this slug." }, true);
 		}
-		const thumbnail = { width: Number(width), height: Number(height), bytes: stored.size, etag: stored.httpEtag };
+		const thumbnail = { width: THUMBNAIL.width, height: THUMBNAIL.height, bytes: stored.size, etag: stored.httpEtag };
 		return steps.time("store", () => stub.succeed(thumbnail, detailsOf(stored.customMetadata)));
 	}
-	const reused = await reuseThumbnail(env, job, await bytesHolder);
-	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.bytes, reused, reused.details, reused.from));
-	const origin = thumborOrigin(env, `${job.id}:${job.attempts}`);
-	const path = await thumborPath(cfg.THUMBOR_SECURITY_KEY, job.id);
+	const reused = await reuseThumbnail(env, job, await bytesHolder, cfg.EAGER_RENDITIONS);
+	if (reused) return steps.time("store", () => stub.storeThumbnail(reused.outputs, reused.details, reused.focus, reused.from));
 	const rendered = await steps.time("thumbor", () =>
-		renderThumbnail(origin, path, () => openOriginal(env, job), {
-			attempt: job.attempts,
-			previousError: job.error?.code ?? null,
-			traceId: job.traceId,
-		}),
+		renderRenditions(
+			env,
+			{ id: job.id, traceId: job.traceId, attempt: job.attempts, previousError: job.error?.code ?? null },
+			cfg.EAGER_RENDITIONS,
+			null,
+		),
 	);
-	return steps.time("store", () => stub.storeThumbnail(rendered.bytes, rendered.info, rendered.details));
-}
-
-/** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
-async function openOriginal(env: Env, job: Job): Promise<ReadableStream<Uint8Array>> {
-	const object = await env.BUCKET.get(originalKey(job.id));
-	if (!object) throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
-	return object.body;
+	return steps.time("store", () => stub.storeThumbnail(rendered.outputs, rendered.details, rendered.focus));
 }
 
 /**
@@ -195,28 +189,35 @@ async function claimBytes(env: Env, ownerId: string, sha256: string, jobId: stri
 }
 
 /**
- * Never pay Thumbor twice for the same bytes: the thumbnail of `holder`, the owner's
- * job that claimed an identical original (by SHA-256), if it is done and its thumbnail
- * is still there. The bytes are copied, so deleting either job leaves the other's intact.
- * A holder that failed (or vanished) hands its claim to this job. Per owner only: across
- * owners, "identical bytes" would tell one owner what another uploaded.
+ * Never pay Thumbor twice for the same bytes: the renditions of `holder`, the owner's job that
+ * claimed an identical original (by SHA-256), if it is done and its thumbnail is still there: its
+ * canonical and whichever of `eager` it stored (any other is made on request, framed as the
+ * holder's). The bytes are copied, so deleting either job leaves the other's intact. A holder that
+ * failed (or vanished) hands its claim to this job. Per owner only: across owners, "identical
+ * bytes" would tell one owner what another uploaded.
  */
 async function reuseThumbnail(
 	env: Env,
 	job: Job,
 	holder: string | null,
-): Promise<{ bytes: Uint8Array; width: number; height: number; details: ImageDetails; from: string } | null> {
+	eager: readonly Rendition[],
+): Promise<{ outputs: Output[]; details: ImageDetails; focus: string | null; from: string } | null> {
 	if (!holder || holder === job.id) return null;
 	const source = await jobStub(env, holder).get();
 	if (source?.status === "done" && source.thumbnail) {
-		const object = await env.BUCKET.get(thumbnailKey(source.slug));
-		if (object) {
+		const objects = await Promise.all(eager.map((r) => env.BUCKET.get(renditionKey(source.slug, r))));
+		const canonical = objects[0]; // the eager set starts with the canonical (base/renditions.ts)
+		if (canonical) {
+			const outputs = await Promise.all(
+				objects.flatMap((object, i) =>
+					object ? [object.arrayBuffer().then((b) => ({ rendition: eager[i]!, bytes: new Uint8Array(b) }))] : [],
+				),
+			);
 			return {
-				bytes: new Uint8Array(await object.arrayBuffer()),
-				width: source.thumbnail.width,
-				height: source.thumbnail.height,
-				// The same bytes: the same placeholder and facts.
+				outputs,
+				// The same bytes: the same placeholder, facts and framing.
 				details: { placeholder: source.placeholder, facts: source.facts },
+				focus: parseFocus(canonical.customMetadata?.focus),
 				from: source.id,
 			};
 		}

@@ -4,9 +4,14 @@
  */
 
 import { AttemptError } from "../base/attempts";
-import { type ImageDetails, type JobErrorCode, parseImageDetails, THUMBNAIL } from "../base/contracts";
+import type { ImageDetails, JobErrorCode } from "../base/contracts";
+import { parseImageDetails } from "../base/contracts";
+import { type Rendition, renditionName, sideOf, typeOf } from "../base/renditions";
 import { traceparent } from "../base/tracing";
-import { readWebpInfo, type WebpInfo } from "../images/webp";
+import { readImageSize } from "../images/size";
+import { sniffImageType } from "../images/sniff";
+import { readWebpInfo } from "../images/webp";
+import { type OriginAsk, parseFocus } from "./thumbor-path";
 
 /** A Thumbor: a process at a URL, or one of our containers (render/origins.ts). */
 export interface ThumborOrigin {
@@ -24,15 +29,25 @@ export interface ThumborOrigin {
 	healthy(): Promise<boolean>;
 }
 
-export interface Rendered {
+/** One output of an answer: a rendition's bytes, checked to be what was asked. */
+export interface Output {
+	rendition: Rendition;
 	bytes: Uint8Array;
-	info: WebpInfo;
-	/** What our engine said of the image beside it (thumbor/placeholder.py): none from a stock Thumbor. */
-	details: ImageDetails;
 }
 
-/** The headers our engine says them in (thumbor/edge_engine.py). */
+export interface Rendered {
+	/** The renditions asked for, in the ask's order. */
+	outputs: Output[];
+	/** What our engine said of the image beside it (thumbor/placeholder.py): none from a stock Thumbor. */
+	details: ImageDetails;
+	/** Where the crop was centred (thumbor-path.ts, FOCUS); null from a stock Thumbor. */
+	focus: string | null;
+}
+
+/** The headers our engine says them in (thumbor/edge_engine.py, renditions.py). */
 export const DETAIL_HEADERS = { thumbhash: "Edge-Thumbhash", color: "Edge-Color", facts: "Edge-Facts" } as const;
+const OUTPUTS_HEADER = "Edge-Outputs";
+const FOCUS_HEADER = "Edge-Focus";
 
 /** The placeholder and facts in Thumbor's answer, where they are there and valid. */
 const detailsOf = (res: Response): ImageDetails =>
@@ -59,12 +74,12 @@ export interface AttemptContext {
 }
 
 /**
- * Sends `original` (opened afresh for each ask) to Thumbor and returns the thumbnail;
+ * Sends `original` (opened afresh for each ask) to Thumbor and returns the renditions `ask` makes;
  * throws AttemptError with a reason a user can act on.
  */
 export async function renderThumbnail(
 	origin: ThumborOrigin,
-	path: string,
+	{ path, outputs: asked }: OriginAsk,
 	original: () => Promise<ReadableStream<Uint8Array>>,
 	context: AttemptContext,
 	timeoutMs = THUMBOR_TIMEOUT_MS,
@@ -99,21 +114,38 @@ export async function renderThumbnail(
 		);
 		throw classifyThumborAnswer(res.status, refusal, context);
 	}
-	const bytes = new Uint8Array(await res.arrayBuffer());
-	const info = readWebpInfo(bytes);
-	if (!info || info.width !== THUMBNAIL.width || info.height !== THUMBNAIL.height || info.animated) {
-		throw new AttemptError(
-			{
-				code: "unexpected_output",
-				message:
-					`The image service returned ${info ? `a ${info.width}x${info.height} WebP` : "something other than WebP"} ` +
-					`instead of a ${THUMBNAIL.width}x${THUMBNAIL.height} still WebP.`,
-			},
-			true,
-		);
-	}
-	return { bytes, info, details: detailsOf(res) };
+	const body = new Uint8Array(await res.arrayBuffer());
+	const outputs = splitOutputs(body, res.headers.get(OUTPUTS_HEADER), asked);
+	return { outputs, details: detailsOf(res), focus: parseFocus(res.headers.get(FOCUS_HEADER)) };
 }
+
+/**
+ * The answer's body cut into the renditions asked for (`Edge-Outputs` gives their lengths, in the
+ * ask's order; a single output may come without it), each checked to be its format at its size.
+ */
+function splitOutputs(body: Uint8Array, lengths: string | null, asked: Rendition[]): Output[] {
+	const sizes = lengths === null && asked.length === 1 ? [body.length] : (lengths ?? "").split(",").map(Number);
+	const whole = sizes.length === asked.length && sizes.every((n) => Number.isInteger(n) && n > 0);
+	if (!whole || sizes.reduce((a, b) => a + b, 0) !== body.length) {
+		throw unexpected(`The image service returned ${sizes.length} outputs of ${body.length} bytes instead of ${asked.length}.`);
+	}
+	let at = 0;
+	return asked.map((rendition, i) => {
+		const bytes = body.subarray(at, at + sizes[i]!);
+		at += sizes[i]!;
+		const type = sniffImageType(bytes);
+		const size = type && readImageSize(bytes, type);
+		const side = sideOf(rendition);
+		const still = type !== "image/webp" || readWebpInfo(bytes)?.animated === false;
+		if (type !== typeOf(rendition) || size?.width !== side || size.height !== side || !still) {
+			const got = type ? `a ${size ? `${size.width}x${size.height} ` : ""}${type}` : "something else";
+			throw unexpected(`The image service returned ${got} instead of the ${side}x${side} ${renditionName(rendition)}.`);
+		}
+		return { rendition, bytes };
+	});
+}
+
+const unexpected = (message: string) => new AttemptError({ code: "unexpected_output", message }, true);
 
 const UNREACHABLE = "The image service could not be reached; the job waits and is tried again.";
 const UNDECODABLE = "The image could not be decoded: it may be corrupt or truncated. Upload a complete image.";

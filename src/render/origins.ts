@@ -6,7 +6,7 @@ import { shardOf } from "../base/shards";
 import { currentTraceId } from "../base/tracing";
 import { thumborContainer } from "../objects";
 import { renderThumbnail, type ThumborOrigin } from "./origin-client";
-import { thumborPath } from "./thumbor-path";
+import { originAsk } from "./thumbor-path";
 
 /** How long a health check may take before Thumbor counts as unresponsive. */
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -48,10 +48,9 @@ export interface OriginHealth {
 export async function probeOrigin(origin: ThumborOrigin, securityKey: string): Promise<OriginHealth> {
 	if (!(await origin.healthy())) return { thumbor: "unreachable", detail: "Thumbor does not answer its health check." };
 	try {
-		const path = await thumborPath(securityKey, "health-probe");
 		await renderThumbnail(
 			origin,
-			path,
+			await originAsk(securityKey, "health-probe"),
 			async () => new Response(PROBE_PNG).body!,
 			// The health check's own trace: its line in Thumbor's access log carries it.
 			{ attempt: 1, previousError: null, traceId: currentTraceId() },

@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { hex } from "../../src/base/crypto";
 import { ulid } from "../../src/base/ids";
+import { CANONICAL } from "../../src/base/renditions";
 import { keyRegistry } from "../../src/objects";
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -38,6 +39,9 @@ export const WEBP = {
 			"AP77wSv/Du5uvWt//8s//2W/7LdegAAA",
 	),
 };
+
+/** The canonical thumbnail alone, as a job's object is given it to store (a real 100x100 WebP). */
+export const CANONICAL_ONLY = [{ rendition: CANONICAL, bytes: WEBP.lossy100 }];
 
 /**
  * A stand-in for the SHA-256 of job `id`'s original, one per id (so no two test jobs share bytes

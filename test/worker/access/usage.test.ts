@@ -4,7 +4,7 @@ import { dayOf, monthEnd } from "../../../src/access/owner-object";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import { jobStub, ownerStub } from "../../../src/objects";
-import { env, expectProblem, newKey, pngLike, request, WEBP } from "../helpers";
+import { CANONICAL_ONLY, env, expectProblem, newKey, pngLike, request, WEBP } from "../helpers";
 
 type Usage = {
 	from: string;
@@ -39,7 +39,7 @@ describe("GET /usage", () => {
 
 		const stub = jobStub(env, done.id);
 		await stub.begin();
-		await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS);
+		await stub.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null);
 		await jobStub(env, failed.id).fail({ code: "unprocessable_image", message: "corrupt" });
 		// The release that counts them is sent in the background.
 		await expect.poll(async () => (await usageOf(secret)).inFlight).toBe(1);

@@ -2,10 +2,11 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import { ulid } from "../../../src/base/ids";
-import { originalKey, thumbnailCacheKey, thumbnailKey } from "../../../src/base/storage";
+import { CANONICAL } from "../../../src/base/renditions";
+import { originalKey, renditionCacheKey, thumbnailKey } from "../../../src/base/storage";
 import type { JobView } from "../../../src/http/job-view";
 import { jobStub } from "../../../src/objects";
-import { env, expectProblem, newKey, pngLike, request, uniqueSlug, upload, WEBP } from "../helpers";
+import { CANONICAL_ONLY, env, expectProblem, newKey, pngLike, request, uniqueSlug, upload } from "../helpers";
 
 /** A job taken to done as the consumer would: its thumbnail stored and recorded. */
 async function doneJob() {
@@ -13,7 +14,7 @@ async function doneJob() {
 	const job = (await (await upload(pngLike(), { query: `?slug=${slug}` })).json()) as JobView;
 	const stub = jobStub(env, job.id);
 	await stub.begin();
-	expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
+	expect((await stub.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null))?.status).toBe("done");
 	return { ...job, stub };
 }
 
@@ -22,7 +23,7 @@ describe("DELETE /jobs/:id", () => {
 		const job = await doneJob();
 		// Served once, so the edge cache holds it.
 		expect((await request(`/thumbnails/${job.slug}.webp`)).status).toBe(200);
-		const cacheKey = thumbnailCacheKey(env.PUBLIC_BASE_URL, job.slug);
+		const cacheKey = renditionCacheKey(env.PUBLIC_BASE_URL, job.slug, CANONICAL);
 		await expect.poll(async () => (await caches.default.match(cacheKey)) !== undefined).toBe(true);
 
 		const res = await request(`/jobs/${job.id}`, { method: "DELETE" });
@@ -58,7 +59,7 @@ describe("DELETE /jobs/:id", () => {
 		const stubA = jobStub(env, a.id);
 		await stubA.begin();
 		expect((await request(`/jobs/${a.id}`, { method: "DELETE" })).status).toBe(204);
-		expect(await stubA.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS)).toBeNull();
+		expect(await stubA.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null)).toBeNull();
 		expect(await env.BUCKET.head(thumbnailKey(a.slug))).toBeNull();
 
 		// Deleted while the thumbnail is being written (the delete reaches the job's object while
@@ -66,10 +67,7 @@ describe("DELETE /jobs/:id", () => {
 		const b = (await (await upload(pngLike())).json()) as JobView;
 		const stubB = jobStub(env, b.id);
 		await stubB.begin();
-		const [stored, deleted] = await Promise.all([
-			stubB.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS),
-			stubB.delete(),
-		]);
+		const [stored, deleted] = await Promise.all([stubB.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null), stubB.delete()]);
 		expect(stored?.status).toBe("deleted"); // written, then removed (null would mean refused before writing)
 		expect(deleted).toMatchObject({ already: false, job: { status: "deleted" } });
 		expect(await env.BUCKET.head(thumbnailKey(b.slug))).toBeNull();

@@ -7,7 +7,7 @@ import type { JobView } from "../../../src/http/job-view";
 import { makeJob } from "../../../src/jobs/make";
 import { PROCESSING_REPORT_DELAY_MS } from "../../../src/listing/reporter";
 import { jobStub } from "../../../src/objects";
-import { caller, digestOf, env, expectProblem, newKey, newTraceId, request, WEBP } from "../helpers";
+import { CANONICAL_ONLY, caller, digestOf, env, expectProblem, newKey, newTraceId, request } from "../helpers";
 
 type Page = { items: JobView[]; nextCursor: string | null };
 
@@ -97,7 +97,7 @@ describe("the listing index", () => {
 		const fast = await seed(caller.ownerId);
 		const stub = jobStub(env, fast);
 		await stub.begin();
-		expect((await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, NO_DETAILS))?.status).toBe("done");
+		expect((await stub.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null))?.status).toBe("done");
 		await expect.poll(() => listed(fast)).toBe("done");
 		// Nothing more comes: the put-off report of "processing" was dropped (only waiting shows that).
 		await scheduler.wait(PROCESSING_REPORT_DELAY_MS + 300);

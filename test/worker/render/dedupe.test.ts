@@ -4,7 +4,7 @@ import type { ImageDetails } from "../../../src/base/contracts";
 import type { JobView } from "../../../src/http/job-view";
 import worker from "../../../src/index";
 import { digestClaim, jobStub } from "../../../src/objects";
-import { caller, env, newKey, pngLike, request, upload, WEBP } from "../helpers";
+import { CANONICAL_ONLY, caller, env, newKey, pngLike, request, upload, WEBP } from "../helpers";
 
 type Deduped = JobView & { deduplicated?: boolean; deduplicatedFrom?: string };
 
@@ -23,7 +23,7 @@ async function doneThroughThumbor(image: Uint8Array, key = caller.secret) {
 	const job = (await (await upload(image, { key })).json()) as JobView;
 	const stub = jobStub(env, job.id);
 	await stub.begin();
-	const done = (await stub.storeThumbnail(WEBP.lossy100, { width: 100, height: 100 }, DETAILS))!;
+	const done = (await stub.storeThumbnail(CANONICAL_ONLY, DETAILS, null))!;
 	await digestClaim(env, done.ownerId, done.sha256!).claim(done.id);
 	return done;
 }

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { AttemptError } from "../../../src/base/attempts";
 import type { JobErrorCode } from "../../../src/base/contracts";
+import { CANONICAL } from "../../../src/base/renditions";
 import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../../src/render/origin-client";
 import { pngLike, WEBP } from "../helpers";
+
+/** The canonical thumbnail alone, as the health probe asks. */
+const ASK = { path: "/x", outputs: [CANONICAL] };
 
 describe("Thumbor answers", () => {
 	const context = (attempt: number, previous: JobErrorCode | null = null) => ({ attempt, previousError: previous });
@@ -33,13 +37,13 @@ describe("Thumbor answers", () => {
 
 	it("sends the original in the request, once more at once when a pooled connection to Thumbor drops", async () => {
 		const origin = answering(new Error("Network connection lost."), webp(WEBP.lossy100));
-		const rendered = await renderThumbnail(origin, "/x", original(), context(1));
-		expect(rendered.info).toEqual({ width: 100, height: 100, animated: false });
+		const rendered = await renderThumbnail(origin, ASK, original(), context(1));
+		expect(rendered.outputs).toEqual([{ rendition: CANONICAL, bytes: WEBP.lossy100 }]);
 		expect(origin.bodies).toEqual(["original bytes", "original bytes"]);
 		await expect(
 			renderThumbnail(
 				answering(new Error("Network connection lost."), new Error("Network connection lost.")),
-				"/x",
+				ASK,
 				original(),
 				context(1),
 			),
@@ -49,7 +53,7 @@ describe("Thumbor answers", () => {
 	it("tells the job's owner that Thumbor could not be reached, never what the runtime said", async () => {
 		const failed = await renderThumbnail(
 			answering(new Error("Network connection lost."), new Error("internal error; reference = 3kq9 at 10.1.2.3:8888")),
-			"/x",
+			ASK,
 			original(),
 			context(1),
 		).catch((err: AttemptError) => err);
@@ -81,17 +85,17 @@ describe("Thumbor answers", () => {
 			"Edge-Color": "#cd8e5c",
 			"Edge-Facts": JSON.stringify(facts),
 		});
-		expect((await renderThumbnail(answering(full), "/x", original(), context(1))).details).toEqual({
+		expect((await renderThumbnail(answering(full), ASK, original(), context(1))).details).toEqual({
 			placeholder: { thumbhash: "YSgGHwZMiwezh2REV4aViklDmHn1CygC", color: "#cd8e5c" },
 			facts,
 		});
 		const malformed = described({ "Edge-Thumbhash": "not base64!", "Edge-Color": "#cd8e5c", "Edge-Facts": "{" });
-		expect((await renderThumbnail(answering(malformed), "/x", original(), context(1))).details).toEqual({
+		expect((await renderThumbnail(answering(malformed), ASK, original(), context(1))).details).toEqual({
 			placeholder: null,
 			facts: null,
 		});
 		// A stock Thumbor says nothing of the kind: the thumbnail is as good without.
-		expect((await renderThumbnail(answering(webp(WEBP.lossy100)), "/x", original(), context(1))).details).toEqual({
+		expect((await renderThumbnail(answering(webp(WEBP.lossy100)), ASK, original(), context(1))).details).toEqual({
 			placeholder: null,
 			facts: null,
 		});
@@ -102,16 +106,33 @@ describe("Thumbor answers", () => {
 		const gone = async (): Promise<ReadableStream<Uint8Array>> => {
 			throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
 		};
-		await expect(renderThumbnail(origin, "/x", gone, context(1))).rejects.toMatchObject({
+		await expect(renderThumbnail(origin, ASK, gone, context(1))).rejects.toMatchObject({
 			permanent: true,
 			error: { code: "original_missing" },
 		});
 		expect(origin.bodies).toEqual([]);
 	});
 
+	it("cuts an answer of several outputs by Edge-Outputs, and refuses one whose lengths do not add up", async () => {
+		const twice = { path: "/x", outputs: [CANONICAL, CANONICAL] };
+		const both = new Uint8Array([...WEBP.lossy100, ...WEBP.lossy100]);
+		const n = WEBP.lossy100.length;
+		const answer = (lengths: string) =>
+			new Response(both, { headers: { "Edge-Outputs": lengths, "Edge-Focus": "0.7396,0.5000" } });
+		const rendered = await renderThumbnail(answering(answer(`${n},${n}`)), twice, original(), context(1));
+		expect(rendered.outputs.map((o) => o.bytes)).toEqual([WEBP.lossy100, WEBP.lossy100]);
+		expect(rendered.focus).toBe("0.7396,0.5000");
+		for (const lengths of [`${n}`, `${n},${n - 1}`, `${n - 1},${n + 1},0`, "x,y"]) {
+			await expect(renderThumbnail(answering(answer(lengths)), twice, original(), context(1))).rejects.toMatchObject({
+				permanent: true,
+				error: { code: "unexpected_output" },
+			});
+		}
+	});
+
 	it("refuses output that is not a still 100x100 WebP", async () => {
 		for (const bytes of [WEBP.lossless3x7, WEBP.animated5x4, pngLike()]) {
-			await expect(renderThumbnail(answering(webp(bytes)), "/x", original(), context(1))).rejects.toMatchObject({
+			await expect(renderThumbnail(answering(webp(bytes)), ASK, original(), context(1))).rejects.toMatchObject({
 				permanent: true,
 				error: { code: "unexpected_output" },
 			});
@@ -151,15 +172,15 @@ describe("Thumbor answers", () => {
 	});
 
 	it("blames the image a healthy Thumbor twice never answered; Thumbor when its health check fails", async () => {
-		await expect(renderThumbnail(silent(true), "/x", original(), context(1), 50)).rejects.toMatchObject({
+		await expect(renderThumbnail(silent(true), ASK, original(), context(1), 50)).rejects.toMatchObject({
 			permanent: false,
 			error: { code: "image_too_complex" },
 		});
-		await expect(renderThumbnail(silent(true), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
+		await expect(renderThumbnail(silent(true), ASK, original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
 			permanent: true,
 			error: { code: "image_too_complex" },
 		});
-		await expect(renderThumbnail(silent(false), "/x", original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
+		await expect(renderThumbnail(silent(false), ASK, original(), context(2, "image_too_complex"), 50)).rejects.toMatchObject({
 			permanent: false,
 			error: { code: "thumbor_unavailable" },
 		});
