@@ -204,7 +204,6 @@ class Engine(PILEngine):
             handler.set_header(OUTPUTS_HEADER, ",".join(str(len(part)) for part in parts))
         return b"".join(parts)
 
-
     def _encode(self, extension, quality):
         """AVIF and JPEG by renditions.encode (4:4:4), the rest by Thumbor's engine."""
         ext = extension or self.extension
