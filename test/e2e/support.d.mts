@@ -74,6 +74,20 @@ export function colourCheck(
 	thumbnail: Uint8Array,
 	placeholderColour?: string,
 ): { original: number[]; thumbnail: number[]; deltaE: number; placeholderDeltaE?: number; chunks: string[] };
+export function renditionsCheck(
+	python: string,
+	images: Uint8Array[],
+	original?: Uint8Array,
+): {
+	format: string;
+	width: number;
+	height: number;
+	mode: string;
+	chroma: string | null;
+	metadata: string[];
+	framing: number;
+	centre?: number;
+}[];
 export function meanDifference(python: string, a: Uint8Array, b: Uint8Array): number;
 export function startStockThumbor(dir: string): Promise<{ url: string; stop: () => Promise<void> }>;
 export function rawUpload(

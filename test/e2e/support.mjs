@@ -264,6 +264,30 @@ export function colourCheck(python, original, thumbnail, placeholderColour) {
 	}
 }
 
+/**
+ * What each of a job's renditions is, decoded (test/fixtures/renditions_check.py): format, size, mode,
+ * a JPEG's chroma subsampling, the metadata it carries, and its framing against the first one's (and,
+ * given the `original`, against its centred square).
+ */
+export function renditionsCheck(python, images, original) {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-renditions-"));
+	try {
+		const files = images.map((bytes, i) => {
+			const file = join(dir, String(i));
+			writeFileSync(file, bytes);
+			return file;
+		});
+		const reference = original ? ["--original", join(dir, "original")] : [];
+		if (original) writeFileSync(join(dir, "original"), original);
+		const script = join(ROOT, "test", "fixtures", "renditions_check.py");
+		const r = spawnSync(python, [script, ...reference, ...files], { encoding: "utf8" });
+		if (r.status !== 0) throw new Error(`renditions_check failed: ${r.stderr}`);
+		return JSON.parse(r.stdout);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 /** Mean absolute difference per channel (0-255) between two images of one size. */
 export function meanDifference(python, a, b) {
 	const dir = mkdtempSync(join(tmpdir(), "thumbs-compare-"));
