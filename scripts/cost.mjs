@@ -115,6 +115,30 @@ export async function meterUploads({ baseUrl, adminToken, apiKey, image, n, same
 	};
 }
 
+/**
+ * Counts what a rendition made on its first request costs: one upload taken to done (not counted),
+ * then each of `renditions` (`avif@1x`, …: none of the job's eager set) fetched once, each its first
+ * request; returns the counts per rendition and its mean bytes.
+ */
+export async function meterRenditions({ baseUrl, adminToken, apiKey, image, renditions }) {
+	const { job } = await uploadWithWaitAndFetch(baseUrl, apiKey, uniqueJpeg(image, `renditions-${Date.now()}`));
+	await settled(baseUrl, adminToken);
+	const reset = await admin(baseUrl, adminToken, "DELETE");
+	if (reset.status !== 204) throw new Error(`DELETE /admin/meter answered ${reset.status}`);
+	let renditionBytes = 0;
+	for (const name of renditions) {
+		const [format, density] = name.split("@");
+		const res = await fetch(job.renditions[format][density]);
+		if (res.status !== 200) throw new Error(`${name} answered ${res.status}`);
+		renditionBytes += (await res.arrayBuffer()).byteLength;
+	}
+	const totals = await settled(baseUrl, adminToken);
+	return {
+		perRendition: Object.fromEntries(Object.entries(totals).map(([op, total]) => [op, total / renditions.length])),
+		renditionBytes: renditionBytes / renditions.length,
+	};
+}
+
 const sum = (ops, predicate) => Object.entries(ops).reduce((s, [op, n]) => (predicate(op) ? s + n : s), 0);
 
 /**

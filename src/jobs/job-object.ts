@@ -120,7 +120,8 @@ export class JobObject extends SqliteObject {
 
 	/**
 	 * Claims the job for one processing attempt: counts it and takes a lease so
-	 * that a duplicate delivery does not process it twice at once. A job still
+	 * that a duplicate delivery does not process it twice at once (both held in
+	 * memory until the attempt's outcome is written: JobRecord). A job still
 	 * not done when its retry window has passed (its attempts kept dying) fails.
 	 */
 	async begin(): Promise<Attempt> {
@@ -137,10 +138,8 @@ export class JobObject extends SqliteObject {
 			});
 			return { proceed: false, reason: "exhausted", job: job! };
 		}
-		this.#record.update(
-			"status = 'processing', attempts = attempts + 1, lease_until = ?, next_attempt_at = NULL",
-			now + LEASE_MS,
-		);
+		// In memory only (JobRecord): the next write of the job stores the attempt's count with it.
+		this.#record.lease(now + LEASE_MS);
 		await this.ctx.storage.setAlarm(now + LEASE_MS);
 		this.#reporter.soon(PROCESSING_REPORT_DELAY_MS);
 		return { proceed: true, job: this.#toJob(this.#record.row()!) };

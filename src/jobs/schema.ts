@@ -178,20 +178,43 @@ export function toJob(row: JobRow, webhookEvents: WebhookEvent[]): Job {
 	};
 }
 
-/** The job's one row: read once per synchronous run, written with its version bumped, waited on. */
+/**
+ * The job's one row: read once per synchronous run, written with its version bumped, waited on.
+ * An attempt under way is held in memory only (lease): the row reads `processing`, with the
+ * attempt counted and its lease, and the next write stores the count with whatever it changes.
+ * A lease lost with the object (evicted mid-attempt) costs at worst a second render of the
+ * same bytes, never a wrong thumbnail; it saves a row written for every job.
+ */
 export class JobRecord {
-	/** The row as row() last read it, while that read is current. */
+	/** The stored row as row() last read it, while that read is current. */
 	#read: JobRow | null | undefined;
+	/** The attempt under way (begin), in memory only: its number and when its lease ends. */
+	#attempt: { attempts: number; leaseUntil: number } | null = null;
 	readonly #waiters = new Set<() => void>();
 
 	constructor(private readonly schema: Schema) {}
 
 	/**
-	 * The job's row. One read serves every caller until the row is written or the current
-	 * synchronous run of the object's code ends: a call reads it a handful of times between
-	 * writes, and each read would be a statement of its own.
+	 * The job's row, with the attempt under way on it. One read serves every caller until the row
+	 * is written or the current synchronous run of the object's code ends: a call reads it a
+	 * handful of times between writes, and each read would be a statement of its own.
 	 */
 	row(): JobRow | null {
+		const stored = this.#stored();
+		const attempt = this.#attempt;
+		if (!stored || !attempt) return stored;
+		return {
+			...stored,
+			status: "processing",
+			attempts: attempt.attempts,
+			lease_until: attempt.leaseUntil,
+			next_attempt_at: null,
+			// The attempt is a change: the listing keeps the newest version it is told.
+			version: stored.version + 1,
+		};
+	}
+
+	#stored(): JobRow | null {
 		if (this.#read !== undefined) return this.#read;
 		const row = this.schema.exists ? (this.schema.sql.exec<JobRow>("SELECT * FROM job LIMIT 1").toArray()[0] ?? null) : null;
 		this.#read = row;
@@ -214,12 +237,33 @@ export class JobRecord {
 		this.written();
 	}
 
-	/** A change of the job (`assignments`, SQL with `?` for `values`, may be empty): its version grows; waiters wake. */
+	/** An attempt starts: counted, and leased until `leaseUntil`, in memory (the class's note); waiters wake. */
+	lease(leaseUntil: number): void {
+		const stored = this.#stored()!;
+		this.#attempt = { attempts: (this.#attempt?.attempts ?? stored.attempts) + 1, leaseUntil };
+		this.#wake();
+	}
+
+	/**
+	 * A change of the job (`assignments`, SQL with `?` for `values`, may be empty): its version grows
+	 * (past the attempt's, which is stored with it); waiters wake.
+	 */
 	update(assignments: string, ...values: SqlStorageValue[]): void {
 		const set = assignments ? `${assignments}, ` : "";
-		this.schema.sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
+		const attempt = this.#attempt;
+		this.#attempt = null;
+		if (attempt) {
+			this.schema.sql.exec(
+				`UPDATE job SET ${set}attempts = ?, version = version + 2, updated_at = ?`,
+				...values,
+				attempt.attempts,
+				Date.now(),
+			);
+		} else {
+			this.schema.sql.exec(`UPDATE job SET ${set}version = version + 1, updated_at = ?`, ...values, Date.now());
+		}
 		this.written();
-		for (const wake of [...this.#waiters]) wake();
+		this.#wake();
 	}
 
 	/** Notes that the listing's report of `version` is missing (null: none is); not a change of the job. */
@@ -244,6 +288,10 @@ export class JobRecord {
 	/** How many callers wait for the job's next change now (long-polls). */
 	get waiting(): number {
 		return this.#waiters.size;
+	}
+
+	#wake(): void {
+		for (const wake of [...this.#waiters]) wake();
 	}
 
 	/** Resolves at the next change of the job, or after `timeoutMs`. */

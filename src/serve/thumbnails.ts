@@ -43,13 +43,14 @@ const imageResponse = (
 	});
 
 /**
- * A rendition no one has asked for yet: made by its job's object, which makes it once for every
- * request that comes meanwhile. Its job is found from the canonical thumbnail, which names it.
+ * A rendition not in R2: made by its job's object, which makes it once for every request that
+ * comes meanwhile. Its job is found from the canonical thumbnail, which names it; without one
+ * (the canonical itself missing), the slug's job is not done yet, or was deleted (410).
  */
 async function makeRendition(env: Env, slug: Slug, r: Rendition, name: string): Promise<Response> {
-	const canonical = await env.BUCKET.head(thumbnailKey(slug));
+	const canonical = isCanonical(r) ? null : await env.BUCKET.head(thumbnailKey(slug));
 	const jobId = canonical?.customMetadata?.jobId;
-	if (!jobId) throw notReady(name);
+	if (!jobId) throw (await env.BUCKET.head(goneKey(slug))) ? gone(name) : notReady(name);
 	const made = await jobStub(env, jobId).rendition(renditionName(r));
 	switch (made.status) {
 		case "stored":
@@ -140,8 +141,6 @@ export const thumbnails = new Hono<{ Bindings: Env }>()
 					const body = "body" in object ? (object as R2ObjectBody).body : null;
 					response = imageResponse(rendition, body, { size: object.size, etag: object.httpEtag, uploaded: object.uploaded });
 				} else {
-					if (await c.env.BUCKET.head(goneKey(slug))) throw gone(name);
-					if (isCanonical(rendition)) throw notReady(name);
 					response = await makeRendition(c.env, slug, rendition, name);
 					if (c.req.method === "HEAD") {
 						await response.body?.cancel();

@@ -4,7 +4,7 @@
  * trip fails here until this table (and docs/performance.md's) says so. `npm run bench` prices them.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { meterUploads } from "../../scripts/cost.mjs";
+import { meterRenditions, meterUploads } from "../../scripts/cost.mjs";
 import { readFixture, startOwnStack } from "./support.mjs";
 
 let stack: Awaited<ReturnType<typeof startOwnStack>>;
@@ -40,8 +40,8 @@ const UPLOAD = {
 	"worker queue": 1, // one batch each, uploads one after another
 	"do JOBS.begin": 1,
 	"do OWNERS.claimDigest": 1, // whose thumbnail these bytes get (asked beside begin)
-	"do JOBS.storeThumbnail": 1, // writes the thumbnail to R2 and marks the job done
-	"r2 A put": 2, // the original, the thumbnail
+	"do JOBS.storeThumbnail": 1, // writes the eager renditions to R2 and marks the job done
+	"r2 A put": 3, // the original, the eager renditions (EAGER_RENDITIONS: the canonical and its @2x)
 	"r2 B get": 2, // the original (sent to Thumbor), the thumbnail (its first fetch; later ones are cached)
 	"analytics write": 2, // metrics: the upload answered, the job's outcome
 };
@@ -54,7 +54,7 @@ describe("the operations one thumbnail costs", () => {
 			"fetch thumbor": 1, // the original goes in the request: Thumbor never calls back
 		});
 		expect(rows(perUpload)).toEqual({
-			JobObject: 5, // its table (a CREATE TABLE writes 2), its row, processing, done
+			JobObject: 4, // its table (a CREATE TABLE writes 2), its row, done (the attempt's lease is held in memory)
 			JobIndexShard: 3, // the entry made (its row, the index of jobs not done), then done
 			OwnerObject: 4, // the admission, the bytes' claim, the release, the day's usage
 		});
@@ -80,15 +80,29 @@ describe("the operations one thumbnail costs", () => {
 		// The upload's object: its two tables (4), its row, the PATCH's hold on it (kept in the row, so an
 		// eviction does not lose it), the row marked finishing then finished. The owner's: as a plain upload's,
 		// and the upload's place made a job's.
-		expect(rows(perUpload)).toEqual({ JobObject: 5, JobIndexShard: 3, OwnerObject: 5, UploadObject: 8 });
+		expect(rows(perUpload)).toEqual({ JobObject: 4, JobIndexShard: 3, OwnerObject: 5, UploadObject: 8 });
 	});
 
-	it("the same bytes again: the thumbnail is copied, Thumbor is not asked", async () => {
+	it("the same bytes again: the renditions are copied, Thumbor is not asked", async () => {
 		const { perUpload } = await meterUploads({ ...stack, image: image(), n: 2, same: true });
 		expect(roundTrips(perUpload)).toEqual({
 			...UPLOAD,
-			"do JOBS.get": 1, // the job that made these bytes' thumbnail, and is done
+			"do JOBS.get": 1, // the job that made these bytes' renditions, and is done
+			"r2 B get": 3, // its two eager renditions (copied), the thumbnail's first fetch
 		});
-		expect(rows(perUpload)).toEqual({ JobObject: 5, JobIndexShard: 3, OwnerObject: 3 }); // the bytes are claimed already
+		expect(rows(perUpload)).toEqual({ JobObject: 4, JobIndexShard: 3, OwnerObject: 3 }); // the bytes are claimed already
+	});
+
+	it("a rendition made on its first request: one call to the job's object, one to Thumbor, one write", async () => {
+		const { perRendition } = await meterRenditions({ ...stack, image: image(), renditions: ["avif@1x", "jpg@2x", "webp@3x"] });
+		expect(roundTrips(perRendition)).toEqual({
+			"worker fetch": 1,
+			"do JOBS.rendition": 1, // the job's object makes it (once, for every request that comes meanwhile)
+			"r2 B get": 3, // not in R2 (the route, then the object, which may have made it since), the original
+			"r2 B head": 2, // the canonical: which job (the route), its framing and placeholder (the object)
+			"fetch thumbor": 1, // this rendition alone, framed by the job's focus
+			"r2 A put": 1,
+		});
+		expect(perRendition["sqlite rows written"]).toBe(0); // the job's row is read, never written
 	});
 });

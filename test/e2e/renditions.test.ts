@@ -69,7 +69,9 @@ describe("renditions", () => {
 			// The same crop at every size and in every format: a few levels apart once brought to one size.
 			expect(check.framing, `${urls[i]} against the canonical`).toBeLessThan(6);
 		});
-		console.log(`${name}: ${fetched.map((f, i) => `${urls[i]!.split("/").pop()!.replace(job.slug, "")} ${f.bytes.length}`).join(", ")}`);
+		console.log(
+			`${name}: ${fetched.map((f, i) => `${urls[i]!.split("/").pop()!.replace(job.slug, "")} ${f.bytes.length}`).join(", ")}`,
+		);
 	});
 
 	it("frames an off-centre subject the same at 1x, 2x and 3x: the crop follows it, and stays put", async () => {
@@ -133,7 +135,9 @@ describe("renditions after retention", () => {
 	it("every URL the job lists still answers once its original is gone: what was missing is made first", async () => {
 		const request = (path: string, init: RequestInit = {}) =>
 			fetch(`${stack.baseUrl}${path}`, { ...init, headers: { Authorization: `Bearer ${stack.apiKey}` } });
-		const job = (await (await request("/jobs?wait=30", { method: "POST", body: fixture("subject-right-1200x600.png") })).json()) as Job;
+		const job = (await (
+			await request("/jobs?wait=30", { method: "POST", body: fixture("subject-right-1200x600.png") })
+		).json()) as Job;
 		expect(job.status).toBe("done");
 		await expect
 			.poll(async () => ((await (await request(`/jobs/${job.id}`)).json()) as Job).original?.deletedAt, { timeout: 20_000 })

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { NO_DETAILS } from "../../../src/base/contracts";
 import { newJob, newJobInput, POLICY, setState } from "../render/support";
@@ -11,6 +11,26 @@ describe("JobObject", () => {
 		const first = await stub.begin();
 		expect(first).toMatchObject({ proceed: true, job: { status: "processing", attempts: 1 } });
 		expect(await stub.begin()).toEqual({ proceed: false, reason: "leased" });
+	});
+
+	it("holds an attempt's lease in memory: nothing is written until its outcome, which stores its count", async () => {
+		const { stub } = await newJob();
+		const stored = () =>
+			runInDurableObject(stub, (_o, state) => state.storage.sql.exec("SELECT status, attempts, version FROM job").one());
+		const queued = await stored();
+		expect((await stub.begin()).proceed).toBe(true);
+		expect(await stored()).toEqual(queued);
+		expect(await stub.get()).toMatchObject({ status: "processing", attempts: 1, version: Number(queued.version) + 1 });
+		// The outcome's write stores the attempt with it, at a version past the one the listing saw processing.
+		await stub.succeed({ width: 100, height: 100, bytes: 300, etag: '"abc"' }, NO_DETAILS);
+		expect(await stored()).toEqual({ status: "done", attempts: 1, version: Number(queued.version) + 2 });
+
+		// An object evicted mid-attempt loses the lease: at worst a second render, never a stuck job.
+		const { stub: other } = await newJob();
+		await other.begin();
+		await evictDurableObject(other);
+		expect(await other.get()).toMatchObject({ status: "queued", attempts: 0 });
+		expect(await other.begin()).toMatchObject({ proceed: true, job: { status: "processing", attempts: 1 } });
 	});
 
 	it("is created once: a second create returns the first job", async () => {
