@@ -125,7 +125,8 @@ app.get(
 			info: {
 				title: "edge-thumbnails",
 				version: "1.0.0",
-				description: "Upload an image, get a job; a 100x100 WebP thumbnail appears at a stable URL; a signed webhook says when.",
+				description:
+					"Upload an image, get a job; a 100x100 WebP thumbnail appears at a stable URL, beside it the same at 2x and 3x and in AVIF and JPEG; a signed webhook says when.",
 			},
 			tags: [
 				{ name: "jobs", description: "Uploads and their jobs (API key)" },

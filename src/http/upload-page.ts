@@ -39,9 +39,10 @@ export const UPLOAD_PAGE = `<!doctype html>
 	.job .thumb { display: grid; place-items: center; overflow: hidden; }
 	/* A placeholder and the thumbnail in one cell: the thumbnail, once loaded, covers it. */
 	.paint { display: grid; border-radius: .3rem; overflow: hidden; }
-	.paint > img { grid-area: 1 / 1; width: 100%; height: 100%; object-fit: cover; }
-	.paint > img.thumbnail { opacity: 0; transition: opacity .2s; }
-	.paint > img.thumbnail.loaded { opacity: 1; }
+	.paint > picture { display: contents; }
+	.paint img { grid-area: 1 / 1; width: 100%; height: 100%; object-fit: cover; }
+	.paint img.thumbnail { opacity: 0; transition: opacity .2s; }
+	.paint img.thumbnail.loaded { opacity: 1; }
 	.swatch { display: inline-block; width: .8em; height: .8em; border-radius: .2em; vertical-align: -.05em; }
 	#recent-table .paint { width: 40px; height: 40px; }
 	.job progress { width: 100%; }
@@ -65,7 +66,7 @@ export const UPLOAD_PAGE = `<!doctype html>
 <header>
 	<h1>edge-thumbnails</h1>
 	<nav aria-label="Pages"><a href="/docs">API reference</a><a href="/openapi.json">openapi.json</a></nav>
-	<p class="muted">Upload images; each becomes a 100x100 WebP at a stable, public URL.</p>
+	<p class="muted">Upload images; each becomes a 100x100 thumbnail at stable, public URLs: WebP, AVIF and JPEG, at 1x, 2x and 3x.</p>
 </header>
 <main>
 	<fieldset>

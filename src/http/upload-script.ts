@@ -167,7 +167,9 @@ function describe(original) {
 
 /**
  * A finished job's picture at size px: its placeholder (the ThumbHash on the dominant colour)
- * painted at once, the thumbnail drawn over it once it has loaded.
+ * painted at once, the thumbnail drawn over it once it has loaded — in the rendition the screen
+ * wants: AVIF where the browser takes it, else WebP, at 1x, 2x or 3x by its pixel density
+ * (the job's srcsets, as docs/api.md shows them in a <picture>).
  */
 function paint(job, alt, px) {
 	const box = el("div", { className: "paint" });
@@ -178,9 +180,20 @@ function paint(job, alt, px) {
 		const bytes = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0));
 		box.append(el("img", { className: "placeholder", src: thumbHashToDataURL(bytes), alt: "" }));
 	}
-	const thumbnail = el("img", { className: "thumbnail", src: job.thumbnailUrl, width: px, height: px, alt });
+	const renditions = job.renditions;
+	const picture = el("picture", {});
+	picture.append(el("source", { type: renditions.avif.type, srcset: renditions.avif.srcset }));
+	const thumbnail = el("img", {
+		className: "thumbnail",
+		src: job.thumbnailUrl,
+		srcset: renditions.webp.srcset,
+		width: px,
+		height: px,
+		alt,
+	});
 	thumbnail.addEventListener("load", () => thumbnail.classList.add("loaded"));
-	box.append(thumbnail);
+	picture.append(thumbnail);
+	box.append(picture);
 	return box;
 }
 

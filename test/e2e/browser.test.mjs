@@ -203,6 +203,29 @@ describe("the upload page, in Chromium", () => {
 		}
 	});
 
+	it("shows a thumbnail at the screen's density: at device scale 2 the browser picks the @2x AVIF from the srcset", async () => {
+		await page.setViewport({ width: 900, height: 1000, deviceScaleFactor: 2 });
+		try {
+			await page.goto(`${base}/`);
+			await (await page.$("#files")).uploadFile(join(inject("fixtures"), "subject-right-1200x600.png"));
+			await page.waitForSelector(".job .paint img.thumbnail.loaded", { timeout: 30_000 });
+			const shown = await page.$eval(".job .paint img.thumbnail", async (img) => {
+				// naturalWidth divides by the srcset's density: the file's own pixels, read apart.
+				const file = new Image();
+				file.src = img.currentSrc;
+				await file.decode();
+				return { currentSrc: img.currentSrc, pixels: file.naturalWidth, width: img.getBoundingClientRect().width };
+			});
+			expect(shown.currentSrc).toMatch(/\/thumbnails\/[0-9a-z]{26}@2x\.avif$/);
+			expect(shown.pixels).toBe(200);
+			expect(shown.width).toBe(100); // drawn at 100 CSS pixels: one image pixel to each device pixel
+			await page.$eval(".job", (row) => row.scrollIntoView());
+			await shot("11-device-scale-2");
+		} finally {
+			await page.setViewport({ width: 900, height: 1000 });
+		}
+	});
+
 	it("renders the API reference at /docs (Swagger UI) from this origin alone, and tries a request from it", async () => {
 		const elsewhere = [];
 		const refused = [];
