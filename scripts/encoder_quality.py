@@ -5,7 +5,7 @@ the original's profile, as the origin makes them) as the reference. Then, per fo
 lowest quality whose score is at least WebP q80's (what the canonical thumbnail is made at), and its
 median bytes. The score is SSIM on each plane of YCbCr, weighted 6:1:1 (luma, then the two chroma
 planes): luma alone cannot see what 4:2:0 chroma costs a saturated edge. Encoders as Pillow runs them in
-the origin (AVIF at Pillow's default speed), with 4:2:0 chroma and, for AVIF and JPEG, 4:4:4 beside it.
+the origin (AVIF at the origin's speed, renditions.AVIF_SPEED), with 4:2:0 chroma and, for AVIF and JPEG, 4:4:4 beside it.
 
 Run by `npm run bench:formats` with the Thumbor venv's Python (the origin's own modules on the path).
 """
@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "thumbor"))
 from colour import to_srgb
+from renditions import AVIF_SPEED
 
 CORPUS = [
     "photo-640x480.jpg",
@@ -72,7 +73,7 @@ def encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     if fmt.startswith("jpeg"):
         img.save(out, "JPEG", quality=quality, subsampling=chroma, optimize=True, progressive=True)
     elif fmt.startswith("avif"):
-        img.save(out, "AVIF", quality=quality, subsampling=chroma)
+        img.save(out, "AVIF", quality=quality, subsampling=chroma, speed=AVIF_SPEED)
     else:
         img.save(out, "WEBP", quality=quality)
     return out.getvalue()

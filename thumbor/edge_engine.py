@@ -180,23 +180,25 @@ class Engine(PILEngine):
             self.image = to_srgb(self.image, self._source_profile)
             self._srgb = True
         self.icc_profile = self.exif = None
+        # Every output's pixels from the same final ones: one decode, one crop, one colour conversion.
+        final = self.image
+        outputs = outputs_of(getattr(self.context, "request", None))
+        sized = [final.resize((o.size, o.size), Image.LANCZOS) if o.size != final.width else final for o in outputs]
         if handler is not None and self._facts is not None:
             started = time.perf_counter()
-            thumbhash, color = placeholder(self.image)
+            # From the 100 px output where there is one (the canonical's own pixels), else from these.
+            small = next((img for img in sized if max(img.size) <= 100), final)
+            thumbhash, color = placeholder(small)
             handler.set_header(THUMBHASH_HEADER, thumbhash)
             handler.set_header(COLOR_HEADER, color)
             handler.set_header(FACTS_HEADER, json.dumps(oriented(self._facts, self._orientation), separators=(",", ":")))
             handler.set_header("Server-Timing", "placeholder;dur=%.2f" % ((time.perf_counter() - started) * 1000))
-        main = self._encode(extension, quality)
-        request = getattr(self.context, "request", None)
-        outputs = outputs_of(request)
+        parts = [self._encode(extension, quality)]
         if not outputs:
-            return main
-        # The same final pixels for every output: one decode, one crop, one colour conversion.
-        final, parts = self.image, [main]
+            return parts[0]
         try:
-            for output in outputs:
-                self.image = final if output.size == final.width else final.resize((output.size, output.size), Image.LANCZOS)
+            for output, pixels in zip(outputs, sized, strict=True):
+                self.image = pixels
                 parts.append(self._encode(output.extension, output.quality))
         finally:
             self.image = final

@@ -1,7 +1,8 @@
 /**
  * What an ended job still owes, served by its object's one alarm: its webhook events (the
- * outbox) and its original's retention (once every rendition is stored). The object says when the job ended and when the
- * alarm fires; this part says what is due, does it, and arms the alarm for what is next.
+ * outbox) and its original's retention (once every rendition is stored). The object says when
+ * the job ended and when the alarm fires; this part says what is due, does it, and arms the
+ * alarm for what is next.
  */
 import { settings } from "../base/config";
 import { type Job, jobEnd, type WebhookEvent } from "../base/contracts";

@@ -214,11 +214,6 @@ export class JobObject extends SqliteObject {
 		return r ? this.#renditions.get(r) : { status: "missing" };
 	}
 
-	/** How many renditions are being made now: a test knows the first request for one has arrived. */
-	get renditionsMaking(): number {
-		return this.#renditions.making;
-	}
-
 	/**
 	 * The thumbnail is in R2: the job is done (unless it was deleted meanwhile: then it stays
 	 * deleted), with what the origin said of the image. `dedupOf`: the earlier job whose

@@ -35,11 +35,6 @@ export class Renditions {
 		private readonly view: () => Job,
 	) {}
 
-	/** How many renditions are being made now (a test knows a first request has arrived). */
-	get making(): number {
-		return this.#making.size;
-	}
-
 	/** Rendition `r`, made now if it is not stored yet; concurrent requests share one making. */
 	get(r: Rendition): Promise<RenditionAnswer> {
 		const row = this.record.row();

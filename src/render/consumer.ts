@@ -221,6 +221,7 @@ async function reuseThumbnail(
 				from: source.id,
 			};
 		}
+		await Promise.all(objects.map((object) => object?.body.cancel()));
 	}
 	// A holder still at work keeps its claim (this job asks Thumbor meanwhile); one that will never be done gives it up.
 	if (!source || source.status === "failed" || source.status === "deleted") {

@@ -191,6 +191,16 @@ describe("upload → Thumbor → /thumbnails/<slug>.webp", () => {
 		const a = await thumbnailOf(first);
 		const b = await thumbnailOf(second);
 		expect(b.bytes).toEqual(a.bytes);
+		// Its other renditions too: the @2x copied, the AVIF made on request with the first job's framing.
+		for (const [format, density] of [
+			["webp", "2x"],
+			["avif", "3x"],
+		] as const) {
+			const [x, y] = await Promise.all(
+				[first, second].map(async (job) => new Uint8Array(await (await fetch(job.renditions[format][density])).arrayBuffer())),
+			);
+			expect(y, `${format}@${density}`).toEqual(x);
+		}
 	});
 
 	it("processes concurrent uploads, every one to done", async () => {
