@@ -25,11 +25,12 @@ export default async function setup({ provide }) {
 	provide("fixtures", fixtures);
 	provide("python", venvBin("python"));
 	provide("logDir", logDir);
-	// Two owners' keys, made the documented way (npm run keys → the admin API).
-	const [a, b] = await Promise.all(
-		["e2e-a", "e2e-b"].map((ownerId) => createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId })),
+	// Three owners' keys, made the documented way (npm run keys → the admin API): A for most tests, B for
+	// those that count what one owner did, C for the renditions' many uploads (kept out of A's listing).
+	const [a, b, c] = await Promise.all(
+		["e2e-a", "e2e-b", "e2e-c"].map((ownerId) => createKey(stack.baseUrl, adminToken, { name: "e2e", ownerId })),
 	);
-	provide("apiKeys", { a: a.key, b: b.key, aWebhookSecret: a.webhookSecret });
+	provide("apiKeys", { a: a.key, b: b.key, c: c.key, aWebhookSecret: a.webhookSecret });
 
 	return async () => {
 		await stack.stopAll();

@@ -7,7 +7,7 @@ import { readWebpInfo } from "../../src/images/webp";
 import { inspectImage, readFixture } from "./support.mjs";
 
 export const base = inject("baseUrl");
-export const { a: keyA, b: keyB } = inject("apiKeys");
+export const { a: keyA, b: keyB, c: keyC } = inject("apiKeys");
 export const auth = (key = keyA) => ({ Authorization: `Bearer ${key}` });
 
 /** A request to the API with owner A's key (or `key`). */

@@ -9,6 +9,6 @@ declare module "vitest" {
 		fixtures: string;
 		python: string;
 		logDir: string;
-		apiKeys: { a: string; b: string; aWebhookSecret: string };
+		apiKeys: { a: string; b: string; c: string; aWebhookSecret: string };
 	}
 }
