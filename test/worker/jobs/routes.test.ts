@@ -33,6 +33,21 @@ describe("public URLs", () => {
 		const again = (await (await request(`/jobs/${job.id}`, { headers: { Host: "evil.example" } })).json()) as JobBody;
 		expect(again.thumbnailUrl).toBe(job.thumbnailUrl);
 	});
+
+	it("lists every rendition's URL and a ready srcset per format", async () => {
+		const job = (await (await upload(pngLike())).json()) as JobBody;
+		const at = (file: string) => `https://img.example/thumbnails/${job.slug}${file}`;
+		expect(job.renditions.webp).toEqual({
+			type: "image/webp",
+			"1x": at(".webp"),
+			"2x": at("@2x.webp"),
+			"3x": at("@3x.webp"),
+			srcset: `${at(".webp")} 1x, ${at("@2x.webp")} 2x, ${at("@3x.webp")} 3x`,
+		});
+		expect(job.renditions.webp["1x"]).toBe(job.thumbnailUrl);
+		expect(job.renditions.avif).toMatchObject({ type: "image/avif", "3x": at("@3x.avif") });
+		expect(job.renditions.jpg.srcset).toBe(`${at(".jpg")} 1x, ${at("@2x.jpg")} 2x, ${at("@3x.jpg")} 3x`);
+	});
 });
 
 describe("GET /jobs/:id?wait", () => {
