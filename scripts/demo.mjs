@@ -52,7 +52,9 @@ try {
 	if (job.status !== "done") throw new Error(`the job is ${job.status}${job.error ? `: ${job.error.message}` : ""}`);
 	console.log(
 		`\nthumbnail (${job.thumbnail.width}x${job.thumbnail.height} WebP, ${job.thumbnail.bytes} bytes, ` +
-			`${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}`,
+			`${Math.round(performance.now() - started)} ms):\n${job.thumbnailUrl}\n` +
+			`its @2x, made with it: ${job.renditions.webp["2x"]}\n` +
+			`AVIF and JPEG, made on their first request: ${job.renditions.avif["1x"]}, ${job.renditions.jpg["1x"]} (and @2x, @3x)`,
 	);
 } finally {
 	if (dev) await stop(dev);
