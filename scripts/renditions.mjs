@@ -12,19 +12,23 @@ export const FORMATS = {
 /** Every rendition's name, in the family's order (canonical first). */
 export const ALL = Object.keys(FORMATS).flatMap((format) => [1, 2, 3].map((density) => `${format}@${density}x`));
 
+/** The master (src/base/renditions.ts, MASTER): the crop at 300 px, lossless WebP. */
+export const MASTER = "master";
+
 const parse = (name) => {
+	if (name === MASTER) return { format: "webp", density: 3, side: 300, lossless: true };
 	const [format, density] = name.split("@");
 	return { format, density: Number.parseInt(density, 10), side: 100 * Number.parseInt(density, 10) };
 };
 
 /**
- * The origin operation (the path before the image's name) making `names` from one decode, framed
+ * The origin operation (the path before the image's name) making `names` (or MASTER) from one decode, framed
  * around `focus` ("x,y") when given: the largest is the URL's own output, the rest `also`.
  */
 export function operation(names, focus = null) {
 	const renditions = names.map(parse);
 	const main = renditions.reduce((a, b) => (b.side > a.side ? b : a));
-	const quality = (r) => FORMATS[r.format].quality[r.density];
+	const quality = (r) => (r.lossless ? 100 : FORMATS[r.format].quality[r.density]);
 	const filters = [
 		`format(${FORMATS[main.format].thumbor})`,
 		`quality(${quality(main)})`,

@@ -32,6 +32,8 @@ export type Density = (typeof DENSITIES)[number];
 export interface Rendition {
 	format: Format;
 	density: Density;
+	/** Lossless instead of the format's quality: the master alone (MASTER). */
+	lossless?: true;
 }
 export type RenditionName = `${Format}@${Density}x`;
 
@@ -39,11 +41,19 @@ export const CANONICAL: Rendition = { format: "webp", density: 1 };
 /** Every rendition, the canonical first, then by format and density. */
 export const ALL_RENDITIONS: Rendition[] = FORMAT_NAMES.flatMap((format) => DENSITIES.map((density) => ({ format, density })));
 
+/**
+ * What a job's renditions are made from once retention has deleted its original: the crop at the
+ * family's largest side, lossless WebP (kept privately in R2, storage.ts masterKey). Renditions made
+ * from it score within 0.0003 of those made from the original (docs/performance.md#renditions).
+ */
+export const MASTER: Rendition = { format: "webp", density: 3, lossless: true };
+
 export const renditionName = (r: Rendition): RenditionName => `${r.format}@${r.density}x`;
 export const isCanonical = (r: Rendition) => r.format === CANONICAL.format && r.density === CANONICAL.density;
 /** Its side in pixels (every rendition is square, as the canonical). */
 export const sideOf = (r: Rendition) => THUMBNAIL.width * r.density;
-export const qualityOf = (r: Rendition) => FORMATS[r.format].quality[r.density];
+/** Its encoder quality; 100 for the master (Thumbor makes WebP at 100 lossless). */
+export const qualityOf = (r: Rendition) => (r.lossless ? 100 : FORMATS[r.format].quality[r.density]);
 export const typeOf = (r: Rendition): ImageType => FORMATS[r.format].type;
 
 /** `webp@2x` → the rendition; null for a name outside the family. */

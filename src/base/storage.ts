@@ -6,6 +6,12 @@ import { ALL_RENDITIONS, CANONICAL, fileOf, isCanonical, type Rendition, renditi
 export const originalKey = (id: JobId) => `originals/${id}`;
 
 /**
+ * A job's master (renditions.ts MASTER): made before retention deletes the original, and what every
+ * rendition made after that is made from. Never served.
+ */
+export const masterKey = (id: JobId) => `masters/${id}`;
+
+/**
  * A rendition of a slug's thumbnail (base/renditions.ts): `thumbnails/<slug>.webp` is the canonical
  * 100x100 WebP, `thumbnails/<slug>@2x.avif` and the like the rest. Each written once.
  */

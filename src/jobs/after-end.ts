@@ -1,6 +1,6 @@
 /**
  * What an ended job still owes, served by its object's one alarm: its webhook events (the
- * outbox) and its original's retention (once every rendition is stored). The object says when
+ * outbox) and its original's retention (once the job's master is stored). The object says when
  * the job ended and when the alarm fires; this part says what is due, does it, and arms the
  * alarm for what is next.
  */
@@ -20,15 +20,15 @@ export interface AfterEndHost {
 	report(): void;
 	/** Records that the original is gone. */
 	originalDeleted(): Promise<void>;
-	/** Makes every rendition still missing (the last use of the original); false when that has to wait. */
-	completeRenditions(): Promise<boolean>;
+	/** Makes the job's master, the last use of the original (jobs/renditions.ts); false when that has to wait. */
+	keepMaster(): Promise<boolean>;
 }
 
-/** How long the original's deletion waits when the renditions still missing could not be made. */
+/** How long the original's deletion waits when the job's master could not be made. */
 export const RETENTION_RETRY_MS = 60 * 60_000;
 
 export class AfterEnd {
-	/** Until when the original's deletion waits (its renditions could not be made): null, not waiting. */
+	/** Until when the original's deletion waits (its master could not be made): null, not waiting. */
 	#retentionWaitsUntil: number | null = null;
 
 	constructor(
@@ -77,9 +77,9 @@ export class AfterEnd {
 		}
 		const due = this.#retentionDue();
 		if (due !== null && due <= now) {
-			// Every URL the job lists must keep working once the original is gone: what is still
-			// missing of the family is made first, from one decode.
-			if (await this.host.completeRenditions()) {
+			// Every URL the job lists must keep working once the original is gone: the master the
+			// renditions asked for later are made from is made first.
+			if (await this.host.keepMaster()) {
 				this.#retentionWaitsUntil = null;
 				await this.env.BUCKET.delete(originalKey(row.id));
 				await this.host.originalDeleted();

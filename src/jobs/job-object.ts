@@ -43,7 +43,7 @@ export class JobObject extends SqliteObject {
 	readonly #dispatch: Dispatch;
 	/** The renditions' R2 writes (a delete waits for them). */
 	readonly #thumbnail: ThumbnailWrite;
-	/** The renditions made after the job is done: on request, and before retention. */
+	/** The renditions made after the job is done, on request; its master, before retention. */
 	readonly #renditions: Renditions;
 	/** How passing faults are retried (RETRY_* in the environment): decided here, nowhere else. */
 	readonly #policy: RetryPolicy;
@@ -67,7 +67,7 @@ export class JobObject extends SqliteObject {
 			view: (row) => this.#toJob(row),
 			report: () => this.#report(),
 			originalDeleted: () => this.originalDeleted(),
-			completeRenditions: () => this.#renditions.complete(),
+			keepMaster: () => this.#renditions.keepMaster(),
 		});
 	}
 

@@ -1,14 +1,15 @@
 /**
- * A done job's renditions beyond its eager set, made by its object: on a rendition's first request
- * (one origin call however many requests come at once: the object is the job's single flight),
- * and, before retention deletes the original, every one still missing, from one decode. Each is
- * framed around the crop the job's first answer chose (its `focus`, kept with the canonical), so
- * 1x, 2x and 3x show the same picture.
+ * A done job's renditions beyond its eager set, made by its object on a rendition's first request
+ * (one origin call however many requests come at once: the object is the job's single flight).
+ * Each is framed around the crop the job's first answer chose (its `focus`, kept with the
+ * canonical), so 1x, 2x and 3x show the same picture. Before retention deletes the original, the
+ * object makes the job's master (renditions.ts MASTER: that crop at 300 px, lossless); every
+ * rendition asked for after that is made from it, so every URL the job lists keeps working.
  */
 import { AttemptError } from "../base/attempts";
 import type { Job } from "../base/contracts";
-import { ALL_RENDITIONS, type Rendition, type RenditionName, renditionName } from "../base/renditions";
-import { allRenditionKeys, detailsOf, renditionKey, thumbnailKey } from "../base/storage";
+import { MASTER, type Rendition, type RenditionName, renditionName } from "../base/renditions";
+import { allRenditionKeys, detailsOf, masterKey, originalKey, renditionKey, thumbnailKey } from "../base/storage";
 import { renderRenditions } from "../render/render";
 import { parseFocus } from "../render/thumbor-path";
 import type { JobRecord } from "./schema";
@@ -65,32 +66,39 @@ export class Renditions {
 	}
 
 	/**
-	 * Before the original goes: every rendition not stored yet, made from one decode and stored.
-	 * True once nothing is missing (or nothing ever can be made: a fault of the image), false when
-	 * the origin could not make them now (the original stays until it can).
+	 * Before the original goes: the job's master, made and stored. True once it is (or when nothing
+	 * ever could make one: the job is not done, or the image's fault), false when the origin could not
+	 * make it now (the original stays until it can).
 	 */
-	async complete(): Promise<boolean> {
+	async keepMaster(): Promise<boolean> {
 		const job = this.view();
 		if (job.status !== "done") return true;
-		const heads = await Promise.all(ALL_RENDITIONS.map((r) => this.env.BUCKET.head(renditionKey(job.slug, r))));
-		const missing = ALL_RENDITIONS.filter((_, i) => !heads[i]);
-		if (missing.length === 0) return true;
-		const made = await this.#render(job, missing, "the renditions still missing before retention");
-		return made !== "unavailable";
+		return (await this.#render(job, [MASTER], "its master")) !== "unavailable";
 	}
 
-	/** `renditions` of the job made through the origin and written; "missing" when they never can be. */
+	/**
+	 * `renditions` of the job made through the origin — from its original, framed by its focus, or
+	 * once that is gone from its master (already that crop) — and written; "missing" when they never
+	 * can be. The master goes to its own key, the rest where they are served.
+	 */
 	async #render(job: Job, renditions: Rendition[], what: string) {
 		const canonical = await this.env.BUCKET.head(thumbnailKey(job.slug));
 		if (!canonical) return "missing" as const;
-		const focus = parseFocus(canonical.customMetadata?.focus);
+		const fromMaster = job.originalDeletedAt !== null;
+		const focus = fromMaster ? CENTRE : parseFocus(canonical.customMetadata?.focus);
 		try {
 			const { outputs } = await renderRenditions(
 				this.env,
 				{ id: job.id, traceId: job.traceId, attempt: 1, previousError: null },
 				renditions,
 				focus,
+				fromMaster ? masterKey(job.id) : originalKey(job.id),
 			);
+			if (renditions[0] === MASTER) {
+				const object = await this.write.track(this.env.BUCKET.put(masterKey(job.id), outputs[0]!.bytes));
+				if (this.record.row()?.status === "deleted") await this.env.BUCKET.delete(masterKey(job.id));
+				return { outputs, objects: [object] };
+			}
 			const meta = { jobId: job.id, copiedFrom: null, details: detailsOf(canonical.customMetadata), focus };
 			return { outputs, objects: await this.write.put(job.slug, outputs, meta) };
 		} catch (err) {
@@ -101,6 +109,9 @@ export class Renditions {
 		}
 	}
 }
+
+/** The master is the crop already: a rendition made from it is centred on it. */
+const CENTRE = "0.5000,0.5000";
 
 const answer = (bytes: Uint8Array, object: R2Object): RenditionAnswer => ({
 	status: "stored",

@@ -1,6 +1,6 @@
 /**
  * The renditions' R2 writes, as their job's object makes them: the eager set in one go, a rendition
- * made on request on its own. A delete that comes meanwhile waits for them (for at most
+ * made on request on its own, the master before retention. A delete that comes meanwhile waits for them (for at most
  * `WRITE_WAIT_MS`), so that whatever was written can be removed again.
  */
 import type { Slug } from "../base/contracts";
@@ -17,8 +17,12 @@ export class ThumbnailWrite {
 	constructor(private readonly bucket: R2Bucket) {}
 
 	/** Writes the renditions at `slug`, side by side; a delete meanwhile waits for them. */
-	async put(slug: Slug, outputs: { rendition: Rendition; bytes: Uint8Array }[], meta: ThumbnailMeta): Promise<R2Object[]> {
-		const put = Promise.all(outputs.map((o) => putRendition(this.bucket, slug, o.rendition, o.bytes, meta)));
+	put(slug: Slug, outputs: { rendition: Rendition; bytes: Uint8Array }[], meta: ThumbnailMeta): Promise<R2Object[]> {
+		return this.track(Promise.all(outputs.map((o) => putRendition(this.bucket, slug, o.rendition, o.bytes, meta))));
+	}
+
+	/** A write of the job's (its master's, say) that a delete meanwhile waits for, as for the renditions. */
+	async track<T>(put: Promise<T>): Promise<T> {
 		const writing = put.catch(() => {});
 		this.#writing.add(writing);
 		try {

@@ -1,7 +1,7 @@
 /**
  * Renditions of a job's original, through the signed origin: what the consumer asks for a job's
- * eager set, and what the job's object asks for a rendition on its first request and, before
- * retention deletes the original, for every rendition still missing.
+ * eager set, and what the job's object asks for a rendition on its first request (from the job's
+ * master once retention has deleted the original) and, before it does, for the master.
  */
 import { AttemptError } from "../base/attempts";
 import { settings } from "../base/config";
@@ -23,26 +23,28 @@ export interface RenderJob {
 }
 
 /**
- * `renditions` of `job`'s original from one decode, framed around `focus` (null: where the origin
- * finds the subject; the answer says where that was). Throws AttemptError.
+ * `renditions` of `job`'s original (or of the R2 object `source`: its master, once the original is
+ * gone) from one decode, framed around `focus` (null: where the origin finds the subject; the answer
+ * says where that was). Throws AttemptError.
  */
 export async function renderRenditions(
 	env: Env,
 	job: RenderJob,
 	renditions: readonly Rendition[],
 	focus: string | null,
+	source = originalKey(job.id),
 ): Promise<Rendered> {
 	const ask = await originAsk(settings(env).THUMBOR_SECURITY_KEY, job.id, renditions, focus);
-	return renderThumbnail(thumborOrigin(env, `${job.id}:${job.attempt}`), ask, () => openOriginal(env, job.id), {
+	return renderThumbnail(thumborOrigin(env, `${job.id}:${job.attempt}`), ask, () => openSource(env, source), {
 		attempt: job.attempt,
 		previousError: job.previousError,
 		traceId: job.traceId,
 	});
 }
 
-/** The job's original, streamed from R2 (into the request to Thumbor); gone for good is a final fault. */
-async function openOriginal(env: Env, id: JobId): Promise<ReadableStream<Uint8Array>> {
-	const object = await env.BUCKET.get(originalKey(id));
+/** The job's original (or master), streamed from R2 into the request to Thumbor; gone for good is a final fault. */
+async function openSource(env: Env, key: string): Promise<ReadableStream<Uint8Array>> {
+	const object = await env.BUCKET.get(key);
 	if (!object) throw new AttemptError({ code: "original_missing", message: "The original upload no longer exists." }, true);
 	return object.body;
 }

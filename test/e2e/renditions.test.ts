@@ -2,7 +2,8 @@
  * Renditions, end to end through the real Thumbor: every member of the family decodes to its format
  * at its exact size, carries no metadata, and shows the same framing as the canonical; one not made
  * by the job is made on its first request, once however many ask at once; every URL the job lists
- * still answers after retention has deleted the original; a delete takes them all (410).
+ * still answers after retention has deleted the original (made from the job's master); a delete
+ * takes them all (410).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { uniqueJpeg } from "../../scripts/cost.mjs";
@@ -140,26 +141,34 @@ describe("renditions after retention", () => {
 	});
 	afterAll(async () => stack?.stop());
 
-	it("every URL the job lists still answers once its original is gone: what was missing is made first", async () => {
+	it("every URL the job lists still answers once its original is gone: made from the job's master", async () => {
 		const request = (path: string, init: RequestInit = {}) =>
 			fetch(`${stack.baseUrl}${path}`, { ...init, headers: { Authorization: `Bearer ${stack.apiKey}` } });
-		const job = (await (
-			await request("/jobs?wait=30", { method: "POST", body: fixture("subject-right-1200x600.png") })
-		).json()) as Job;
+		const original = fixture("subject-right-1200x600.png");
+		const job = (await (await request("/jobs?wait=30", { method: "POST", body: original })).json()) as Job;
 		expect(job.status).toBe("done");
+		// One rendition asked for while the original is there, from it.
+		const early = await fetch(job.renditions.jpg["3x"]);
+		expect(early.status).toBe(200);
+		await early.arrayBuffer();
 		await expect
 			.poll(async () => ((await (await request(`/jobs/${job.id}`)).json()) as Job).original?.deletedAt, { timeout: 20_000 })
 			.toBeDefined();
-		// The eager set, then everything still missing in one call from one decode, before the original went.
-		await expect.poll(() => originCalls(job.id, stack.logDir)).toHaveLength(2);
+		// The eager set, the JPEG, then the master (lossless, 300 px, the job's crop), before the original went.
+		await expect.poll(() => originCalls(job.id, stack.logDir)).toHaveLength(3);
+		expect(originCalls(job.id, stack.logDir)[2]).toMatch(/300x300\/smart\/filters:format\(webp\):quality\(100\):focus\(/);
 		const fetched = await fetchAll(urlsOf(job));
 		expect(fetched.map((f) => f.res.status)).toEqual(Array(9).fill(200));
 		const checks = renditionsCheck(
 			python,
 			fetched.map((f) => f.bytes),
+			original,
 		);
-		expect(checks.map((c) => [c.format, c.width])).toEqual(FORMATS.map((f, i) => [f, SIDES[i]]));
+		expect(checks.map((c) => [c.format, c.width, c.height])).toEqual(FORMATS.map((f, i) => [f, SIDES[i], SIDES[i]]));
+		// The same framing, made from the master or not: the subject's, never the centred square.
 		expect(Math.max(...checks.map((c) => c.framing))).toBeLessThan(6);
-		expect(originCalls(job.id, stack.logDir)).toHaveLength(2);
+		expect(Math.min(...checks.map((c) => c.centre!))).toBeGreaterThan(15);
+		// The six not made yet, each made once from the master (the eager two and the JPEG are stored).
+		await expect.poll(() => originCalls(job.id, stack.logDir)).toHaveLength(9);
 	});
 });

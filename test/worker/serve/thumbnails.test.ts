@@ -88,7 +88,7 @@ describe("renditions: /thumbnails/<slug>[@2x|@3x].(webp|avif|jpg)", () => {
 		warn.mockRestore();
 	});
 
-	it("keeps the original past its retention while the renditions still missing cannot be made, and tries again", async () => {
+	it("keeps the original past its retention while the job's master cannot be made, and tries again", async () => {
 		const { id, stub } = await newJob();
 		await stub.begin();
 		await stub.storeThumbnail(CANONICAL_ONLY, NO_DETAILS, null);
