@@ -294,7 +294,8 @@ export const UploadQuery = UploadOptions.extend({
 	wait: WaitSeconds.optional().describe("Seconds to hold the answer until the job is done or failed (201), else 202"),
 });
 
-export const THUMBNAIL = { width: 100, height: 100, quality: 80 } as const;
+/** The canonical thumbnail's size (its format and quality: base/renditions.ts). */
+export const THUMBNAIL = { width: 100, height: 100 } as const;
 export const thumbnailPath = (slug: Slug) => `/thumbnails/${slug}.webp`;
 
 /**
