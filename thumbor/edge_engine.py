@@ -21,7 +21,8 @@ these steps, each in a module of its own (imgproxy's processing pipeline is the 
    original's profile (colour.py) and encode it (read) with no profile, EXIF or XMP: the answer
    carries the placeholder, from the sRGB pixels, and the facts (placeholder.py) beside the thumbnail.
 6. Any further outputs the request asks for (renditions.py: `also`), from the same final pixels,
-   after the main one in the same body; where the crop was centred goes in `Edge-Focus`.
+   after the main one in the same body; where the crop was centred goes in `Edge-Focus`. A HEIC
+   whose stored thumbnail serves only the smaller outputs is made from it, the larger left out.
 
 Each refusal is a `refusals.Refusal`, whose answer says it is about the image (the
 `Edge-Refusal` header). Decoding happens inside the transform step, where Thumbor lets an
@@ -44,7 +45,7 @@ from PIL import Image, ImageFile
 from placeholder import image_facts, oriented, placeholder
 from reducers import heif_thumbnail, reduce_decoded, reduce_on_decode
 from refusals import refuse_later
-from renditions import OUTPUTS_HEADER, encode, encodes, outputs_of
+from renditions import OUTPUTS_HEADER, asked_side, encode, encodes, leave_out_above, outputs_of, smaller_sides
 from thumbor.engines.pil import Engine as PILEngine
 from thumbor.utils import logger
 from vips_decode import converts_colour, vips_decodes, vips_reduce
@@ -156,6 +157,12 @@ class Engine(PILEngine):
             width = height = 0
         try:
             small = heif_thumbnail(img, buffer, width, height)
+            # One that serves the smaller outputs only: the larger are left to a request of their own.
+            for side in smaller_sides(request) if small is None and request else []:
+                small = heif_thumbnail(img, buffer, side, side)
+                if small is not None:
+                    leave_out_above(request, side)
+                    break
         except (OSError, ValueError, RuntimeError) as error:
             logger.warning("could not read the HEIF thumbnails, decoding the whole image: %s", error)
             small = None
@@ -181,25 +188,31 @@ class Engine(PILEngine):
             self._srgb = True
         self.icc_profile = self.exif = None
         # Every output's pixels from the same final ones: one decode, one crop, one colour conversion.
+        # One larger than those (left out: renditions.leave_out_above) is not made: its length is 0.
         final = self.image
-        outputs = outputs_of(getattr(self.context, "request", None))
-        sized = [final.resize((o.size, o.size), Image.LANCZOS) if o.size != final.width else final for o in outputs]
+        request = getattr(self.context, "request", None)
+        outputs = outputs_of(request)
+        sized = [
+            None if o.size > final.width else final if o.size == final.width else final.resize((o.size, o.size), Image.LANCZOS)
+            for o in outputs
+        ]
         if handler is not None and self._facts is not None:
             started = time.perf_counter()
             # From the 100 px output where there is one (the canonical's own pixels), else from these.
-            small = next((img for img in sized if max(img.size) <= 100), final)
+            small = next((img for img in sized if img is not None and max(img.size) <= 100), final)
             thumbhash, color = placeholder(small)
             handler.set_header(THUMBHASH_HEADER, thumbhash)
             handler.set_header(COLOR_HEADER, color)
             handler.set_header(FACTS_HEADER, json.dumps(oriented(self._facts, self._orientation), separators=(",", ":")))
             handler.set_header("Server-Timing", "placeholder;dur=%.2f" % ((time.perf_counter() - started) * 1000))
-        parts = [self._encode(extension, quality)]
+        left_out = request is not None and asked_side(request, final.width) > final.width
+        parts = [b"" if left_out else self._encode(extension, quality)]
         if not outputs:
             return parts[0]
         try:
             for output, pixels in zip(outputs, sized, strict=True):
                 self.image = pixels
-                parts.append(self._encode(output.extension, output.quality))
+                parts.append(b"" if pixels is None else self._encode(output.extension, output.quality))
         finally:
             self.image = final
         if handler is not None:

@@ -12,6 +12,11 @@ first did:
 - `focus(x,y)`: where the crop is centred, as fractions of the upright picture's width and
   height. The attention detector then uses it instead of looking (attention_detector.py).
 
+An answer always holds its smallest output; a larger one is left out (its length 0 in `Edge-Outputs`) when
+only a decode many times dearer could make it: a HEIC whose stored thumbnail is big enough for the smaller
+outputs but not for the larger (an iPhone's 320x240 serves a 100 px output; a 200 px one would take the whole
+HEVC decode, some thirty times the time). The Worker makes those on their first request.
+
 Every smart-cropped answer says where its crop was centred in `Edge-Focus` (the detector's
 finding, or the centre), so the Worker keeps it with the job and sends it back with `focus` for a
 rendition made later: the same crop whatever size the later decode was reduced to.
@@ -85,6 +90,24 @@ def encode(image: Image.Image, extension: str, quality: int) -> bytes:
 def outputs_of(request) -> list[Output]:
     """The extra outputs a request asked for (`also` filters), in the URL's order."""
     return getattr(request, "edge_outputs", None) or []
+
+
+def smaller_sides(request) -> list[int]:
+    """The sizes of the request's outputs below its main output's, largest first."""
+    main = min(request.width or 0, request.height or 0)
+    return sorted({o.size for o in outputs_of(request) if o.size < main}, reverse=True)
+
+
+def leave_out_above(request, side: int) -> None:
+    """Makes the request's outputs up to `side` only: the main output's size becomes `side` (what the
+    crop and resize make), and every output larger is left out of the answer (read)."""
+    request.edge_asked_side = min(request.width, request.height)
+    request.width = request.height = side
+
+
+def asked_side(request, made: int) -> int:
+    """The main output's side as the URL asked it (`made`, unless leave_out_above lowered it)."""
+    return getattr(request, "edge_asked_side", None) or made
 
 
 def focus_of(request) -> tuple[float, float] | None:

@@ -36,7 +36,7 @@ export interface Output {
 }
 
 export interface Rendered {
-	/** The renditions asked for, in the ask's order. */
+	/** The renditions asked for, in the ask's order, but for any the origin left out (splitOutputs). */
 	outputs: Output[];
 	/** What our engine said of the image beside it (thumbor/placeholder.py): none from a stock Thumbor. */
 	details: ImageDetails;
@@ -122,17 +122,22 @@ export async function renderThumbnail(
 /**
  * The answer's body cut into the renditions asked for (`Edge-Outputs` gives their lengths, in the
  * ask's order; a single output may come without it), each checked to be its format at its size.
+ * A length of 0 is an output the origin left out (only a decode many times dearer could make it:
+ * thumbor/renditions.py); never the smallest asked, which every answer holds.
  */
 function splitOutputs(body: Uint8Array, lengths: string | null, asked: Rendition[]): Output[] {
 	const sizes = lengths === null && asked.length === 1 ? [body.length] : (lengths ?? "").split(",").map(Number);
-	const whole = sizes.length === asked.length && sizes.every((n) => Number.isInteger(n) && n > 0);
-	if (!whole || sizes.reduce((a, b) => a + b, 0) !== body.length) {
+	const whole = sizes.length === asked.length && sizes.every((n) => Number.isInteger(n) && n >= 0);
+	const smallest = Math.min(...asked.map(sideOf));
+	const missing = asked.filter((r, i) => sizes[i] === 0 && sideOf(r) === smallest);
+	if (!whole || missing.length > 0 || sizes.reduce((a, b) => a + b, 0) !== body.length) {
 		throw unexpected(`The image service returned ${sizes.length} outputs of ${body.length} bytes instead of ${asked.length}.`);
 	}
 	let at = 0;
-	return asked.map((rendition, i) => {
+	return asked.flatMap((rendition, i) => {
 		const bytes = body.subarray(at, at + sizes[i]!);
 		at += sizes[i]!;
+		if (bytes.length === 0) return [];
 		const type = sniffImageType(bytes);
 		const size = type && readImageSize(bytes, type);
 		const side = sideOf(rendition);
@@ -141,7 +146,7 @@ function splitOutputs(body: Uint8Array, lengths: string | null, asked: Rendition
 			const got = type ? `a ${size ? `${size.width}x${size.height} ` : ""}${type}` : "something else";
 			throw unexpected(`The image service returned ${got} instead of the ${side}x${side} ${renditionName(rendition)}.`);
 		}
-		return { rendition, bytes };
+		return [{ rendition, bytes }];
 	});
 }
 

@@ -124,6 +124,24 @@ describe("renditions", () => {
 		await expect.poll(() => originCalls(job.id).length).toBe(before + 2);
 	});
 
+	it("an iPhone-like HEIC (a 320 px thumbnail stored): the job makes its canonical from the thumbnail, the @2x on request", async () => {
+		const job = await doneJob("rotated-exif6.heic");
+		// The eager call made the canonical only: a sharp @2x needs the whole HEVC decode, left to its first request.
+		await expect.poll(() => originCalls(job.id).length).toBe(1);
+		const x2 = await fetch(job.renditions.webp["2x"]);
+		expect(x2.status).toBe(200);
+		const [canonical, double] = await Promise.all(
+			[job.thumbnailUrl, job.renditions.webp["2x"]].map(async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer())),
+		);
+		const checks = renditionsCheck(python, [canonical!, double!]);
+		expect(checks.map((c) => [c.format, c.width, c.height])).toEqual([
+			["WEBP", 100, 100],
+			["WEBP", 200, 200],
+		]);
+		expect(checks[1]!.framing).toBeLessThan(6);
+		await expect.poll(() => originCalls(job.id).length).toBe(2);
+	});
+
 	it("deletes every rendition with the job: made, made on request or never made, each answers 410", async () => {
 		const job = await doneJob("photo-640x480.jpg");
 		expect((await fetch(job.renditions.avif["1x"])).status).toBe(200);

@@ -7,7 +7,7 @@ import io
 from types import SimpleNamespace
 
 from PIL import Image, JpegImagePlugin
-from renditions import MAX_OUTPUTS, Filter, encode, outputs_of
+from renditions import MAX_OUTPUTS, Filter, asked_side, encode, leave_out_above, outputs_of, smaller_sides
 
 
 def test_jpeg_is_4_4_4_with_no_metadata_and_transparency_on_white():
@@ -47,3 +47,16 @@ def test_also_takes_the_family_s_formats_up_to_the_main_output_s_size_and_no_mor
     for _ in range(MAX_OUTPUTS + 3):
         _also(request, "webp,100,80")
     assert len(outputs_of(request)) == MAX_OUTPUTS
+
+
+def test_a_request_can_be_lowered_to_its_smaller_outputs_and_says_what_it_asked():
+    request = SimpleNamespace(width=300, height=300)
+    _also(request, "webp,100,80")
+    _also(request, "avif,200,55")
+    _also(request, "jpeg,300,85")
+    assert smaller_sides(request) == [200, 100]
+    assert asked_side(request, 300) == 300
+    leave_out_above(request, 100)
+    assert (request.width, request.height) == (100, 100)
+    # The main output (300) is left out of the answer, as every output above 100 (edge_engine.read).
+    assert asked_side(request, 100) == 300

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AttemptError } from "../../../src/base/attempts";
 import type { JobErrorCode } from "../../../src/base/contracts";
-import { CANONICAL } from "../../../src/base/renditions";
+import { CANONICAL, parseRenditionName } from "../../../src/base/renditions";
 import { classifyThumborAnswer, renderThumbnail, type ThumborOrigin } from "../../../src/render/origin-client";
 import { pngLike, WEBP } from "../helpers";
 
@@ -122,12 +122,23 @@ describe("Thumbor answers", () => {
 		const rendered = await renderThumbnail(answering(answer(`${n},${n}`)), twice, original(), context(1));
 		expect(rendered.outputs.map((o) => o.bytes)).toEqual([WEBP.lossy100, WEBP.lossy100]);
 		expect(rendered.focus).toBe("0.7396,0.5000");
-		for (const lengths of [`${n}`, `${n},${n - 1}`, `${n - 1},${n + 1},0`, "x,y"]) {
+		for (const lengths of [`${n}`, `${n},${n - 1}`, `${n - 1},${n + 1},0`, "x,y", `${2 * n},0`, `0,${2 * n}`]) {
 			await expect(renderThumbnail(answering(answer(lengths)), twice, original(), context(1))).rejects.toMatchObject({
 				permanent: true,
 				error: { code: "unexpected_output" },
 			});
 		}
+	});
+
+	it("takes an answer that left a larger output out (length 0), never one without its smallest", async () => {
+		const [x2] = [parseRenditionName("webp@2x")!];
+		const ask = { path: "/x", outputs: [x2!, CANONICAL] };
+		const answer = (lengths: string) => new Response(WEBP.lossy100, { headers: { "Edge-Outputs": lengths } });
+		const rendered = await renderThumbnail(answering(answer(`0,${WEBP.lossy100.length}`)), ask, original(), context(1));
+		expect(rendered.outputs).toEqual([{ rendition: CANONICAL, bytes: WEBP.lossy100 }]);
+		await expect(
+			renderThumbnail(answering(answer(`${WEBP.lossy100.length},0`)), ask, original(), context(1)),
+		).rejects.toMatchObject({ permanent: true, error: { code: "unexpected_output" } });
 	});
 
 	it("refuses output that is not a still 100x100 WebP", async () => {
