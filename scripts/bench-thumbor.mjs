@@ -14,6 +14,7 @@ import {
 	ensureThumborVenv,
 	fileLoaderConf,
 	freePorts,
+	makeCameraImages,
 	makeTestImages,
 	startThumbor,
 	stop,
@@ -201,33 +202,7 @@ const started = [];
 try {
 	ensureThumborVenv();
 	makeTestImages(dir);
-	// What the fixtures lack: a camera-like 12 MP photo (shapes, soft edges, mild sensor noise;
-	// 3.3 MB as a JPEG, as phones write them), as a JPEG and as a HEIC with the 320-pixel
-	// thumbnail iPhones store (and one without, the worst case), and a 1920x1080 PNG.
-	const made = spawnSync(
-		venvBin("python"),
-		[
-			"-c",
-			`import pillow_heif, random, sys
-from PIL import Image, ImageDraw, ImageFilter
-pillow_heif.register_heif_opener()
-out, rng, (w, h) = sys.argv[1], random.Random(7), (4000, 3000)
-scene = Image.linear_gradient("L").resize((w, h)).convert("RGB")
-draw = ImageDraw.Draw(scene)
-for _ in range(300):
-    x, y, r = rng.randrange(w), rng.randrange(h), rng.randrange(20, 400)
-    draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(rng.randrange(256) for _ in range(3)))
-photo = Image.blend(scene.filter(ImageFilter.GaussianBlur(3)), Image.effect_noise((w, h), 25).convert("RGB"), 0.25)
-photo.save(out + "/camera-4000x3000.jpg", quality=90)
-fast = {"preset": "ultrafast"}  # encoding speed only; decoding is what is measured
-photo.save(out + "/camera-4000x3000.heic", quality=80, thumbnails=[320], enc_params=fast)
-photo.save(out + "/camera-no-thumbnail-4000x3000.heic", quality=80, thumbnails=[], enc_params=fast)
-photo.resize((1920, 1080)).save(out + "/screen-1920x1080.png")`,
-			dir,
-		],
-		{ encoding: "utf8" },
-	);
-	if (made.status !== 0) throw new Error(made.stderr);
+	makeCameraImages(dir);
 	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
 	const images = values["memory-only"]
 		? []

@@ -102,6 +102,13 @@ export function makeTestImages(dir) {
 	}
 }
 
+/** The benchmarks' camera-like photos (test/fixtures/make_camera_images.py): 12 MP JPEG and HEICs, a 1080p PNG. */
+export function makeCameraImages(dir) {
+	ensureThumborVenv();
+	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_camera_images.py"), dir], { encoding: "utf8" });
+	if (made.status !== 0) throw new Error(`making the camera images failed:\n${made.stderr}`);
+}
+
 /** `n` distinct ports the OS reports free on 127.0.0.1 right now. */
 export async function freePorts(n) {
 	const ports = new Set();
