@@ -13,16 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ALL, MASTER, operation } from "./renditions.mjs";
-import {
-	ensureThumborVenv,
-	fileLoaderConf,
-	freePorts,
-	makeCameraImages,
-	makeTestImages,
-	startThumbor,
-	stop,
-	waitForHttp,
-} from "./stack.mjs";
+import { fileLoaderConf, freePorts, makeBenchImages, startThumbor, stop, waitForHttp } from "./stack.mjs";
 import { percentile } from "./stats.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "20" } } });
@@ -72,9 +63,7 @@ async function inTurns(base, image, ops) {
 const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-renditions-"));
 let child;
 try {
-	ensureThumborVenv();
-	makeTestImages(dir);
-	makeCameraImages(dir);
+	makeBenchImages(dir);
 	const [port] = await freePorts(1);
 	child = startThumbor({
 		port,

@@ -10,17 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-	ensureThumborVenv,
-	fileLoaderConf,
-	freePorts,
-	makeCameraImages,
-	makeTestImages,
-	startThumbor,
-	stop,
-	venvBin,
-	waitForHttp,
-} from "./stack.mjs";
+import { fileLoaderConf, freePorts, makeBenchImages, startThumbor, stop, venvBin, waitForHttp } from "./stack.mjs";
 import { percentile } from "./stats.mjs";
 
 const { values } = parseArgs({
@@ -200,9 +190,7 @@ print(json.dumps({"decoder": decoder, "ms": statistics.median(floor), "oursMs": 
 const dir = mkdtempSync(join(tmpdir(), "thumbs-bench-thumbor-"));
 const started = [];
 try {
-	ensureThumborVenv();
-	makeTestImages(dir);
-	makeCameraImages(dir);
+	makeBenchImages(dir);
 	const confs = { stock: fileLoaderConf(dir, { stock: true }), ours: fileLoaderConf(dir) };
 	const images = values["memory-only"]
 		? []

@@ -102,9 +102,12 @@ export function makeTestImages(dir) {
 	}
 }
 
-/** The benchmarks' camera-like photos (test/fixtures/make_camera_images.py): 12 MP JPEG and HEICs, a 1080p PNG. */
-export function makeCameraImages(dir) {
-	ensureThumborVenv();
+/**
+ * The origin benchmarks' images in `dir`: the test corpus, and camera-like photos beside it
+ * (test/fixtures/make_camera_images.py: 12 MP JPEG and HEICs, a 1080p PNG).
+ */
+export function makeBenchImages(dir) {
+	makeTestImages(dir);
 	const made = spawnSync(venvBin("python"), [join(ROOT, "test", "fixtures", "make_camera_images.py"), dir], { encoding: "utf8" });
 	if (made.status !== 0) throw new Error(`making the camera images failed:\n${made.stderr}`);
 }
