@@ -42,19 +42,32 @@ export function expectNoInternals(text, { allowed = [] } = {}) {
 /** @returns {Uint8Array} */
 export const readFixture = (dir, name) => new Uint8Array(readFileSync(join(dir, name)));
 
-/** Pillow's view of an image: { format, width, height, frames, top: [r,g,b], bottom: [r,g,b] }. */
-export function inspectImage(python, bytes) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-inspect-"));
+/**
+ * Runs test/fixtures/`script` with the venv's `python` and returns what it prints (JSON). Each of
+ * `args` is passed as it is, or, given as bytes, written to a file of its own whose path is passed.
+ */
+function fixtureScript(python, script, args, env) {
+	const dir = mkdtempSync(join(tmpdir(), "thumbs-fixture-"));
 	try {
-		const file = join(dir, "image");
-		writeFileSync(file, bytes);
-		const r = spawnSync(python, [join(ROOT, "test", "fixtures", "inspect_image.py"), file], { encoding: "utf8" });
-		if (r.status !== 0) throw new Error(`inspect_image failed: ${r.stderr}`);
+		const argv = args.map((arg, i) => {
+			if (typeof arg === "string") return arg;
+			const file = join(dir, String(i));
+			writeFileSync(file, arg);
+			return file;
+		});
+		const r = spawnSync(python, [join(ROOT, "test", "fixtures", script), ...argv], {
+			encoding: "utf8",
+			...(env && { env: { ...process.env, ...env } }),
+		});
+		if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
 		return JSON.parse(r.stdout);
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
 }
+
+/** Pillow's view of an image: { format, width, height, frames, top: [r,g,b], bottom: [r,g,b] }. */
+export const inspectImage = (python, bytes) => fixtureScript(python, "inspect_image.py", [bytes]);
 
 /** Stops the process group led by `pid` (the setup's Thumbor) and waits until `port` refuses connections. */
 export async function killGroup(pid, port) {
@@ -103,18 +116,10 @@ export const readLog = (logDir, name) => readFileSync(join(logDir, `${name}.log`
 export const logFile = (logDir, name) => join(logDir, `${name}.log`);
 
 /** Decodes fixture `name` through our engine's guard with `budgetSeconds` (test/fixtures/guarded_decode.py). */
-export function decodeWithBudget(python, fixturesDir, name, budgetSeconds) {
-	const r = spawnSync(
-		python,
-		[join(ROOT, "test", "fixtures", "guarded_decode.py"), join(fixturesDir, name), String(budgetSeconds)],
-		{
-			encoding: "utf8",
-			env: { ...process.env, PYTHONPATH: join(ROOT, "thumbor") },
-		},
-	);
-	if (r.status !== 0) throw new Error(`guarded_decode.py failed: ${r.stderr}`);
-	return JSON.parse(r.stdout);
-}
+export const decodeWithBudget = (python, fixturesDir, name, budgetSeconds) =>
+	fixtureScript(python, "guarded_decode.py", [join(fixturesDir, name), String(budgetSeconds)], {
+		PYTHONPATH: join(ROOT, "thumbor"),
+	});
 
 /**
  * Runs `npm run dev`'s script (scripts/dev.mjs) in its own process group on free ports,
@@ -249,60 +254,19 @@ export async function startOwnStack(vars = {}) {
  * An original beside its thumbnail, as a colour-managed viewer shows each (test/fixtures/colour_check.py):
  * their mean colours' CIE76 distance, the placeholder colour's from the thumbnail's, the thumbnail's RIFF chunks.
  */
-export function colourCheck(python, original, thumbnail, placeholderColour) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-colour-"));
-	try {
-		writeFileSync(join(dir, "original"), original);
-		writeFileSync(join(dir, "thumbnail.webp"), thumbnail);
-		const script = join(ROOT, "test", "fixtures", "colour_check.py");
-		const args = [script, join(dir, "original"), join(dir, "thumbnail.webp"), ...(placeholderColour ? [placeholderColour] : [])];
-		const r = spawnSync(python, args, { encoding: "utf8" });
-		if (r.status !== 0) throw new Error(`colour_check failed: ${r.stderr}`);
-		return JSON.parse(r.stdout);
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
-	}
-}
+export const colourCheck = (python, original, thumbnail, placeholderColour) =>
+	fixtureScript(python, "colour_check.py", [original, thumbnail, ...(placeholderColour ? [placeholderColour] : [])]);
 
 /**
  * What each of a job's renditions is, decoded (test/fixtures/renditions_check.py): format, size, mode,
  * a JPEG's chroma subsampling, the metadata it carries, and its framing against the first one's (and,
  * given the `original`, against its centred square).
  */
-export function renditionsCheck(python, images, original) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-renditions-"));
-	try {
-		const files = images.map((bytes, i) => {
-			const file = join(dir, String(i));
-			writeFileSync(file, bytes);
-			return file;
-		});
-		const reference = original ? ["--original", join(dir, "original")] : [];
-		if (original) writeFileSync(join(dir, "original"), original);
-		const script = join(ROOT, "test", "fixtures", "renditions_check.py");
-		const r = spawnSync(python, [script, ...reference, ...files], { encoding: "utf8" });
-		if (r.status !== 0) throw new Error(`renditions_check failed: ${r.stderr}`);
-		return JSON.parse(r.stdout);
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
-	}
-}
+export const renditionsCheck = (python, images, original) =>
+	fixtureScript(python, "renditions_check.py", [...(original ? ["--original", original] : []), ...images]);
 
 /** Mean absolute difference per channel (0-255) between two images of one size. */
-export function meanDifference(python, a, b) {
-	const dir = mkdtempSync(join(tmpdir(), "thumbs-compare-"));
-	try {
-		writeFileSync(join(dir, "a"), a);
-		writeFileSync(join(dir, "b"), b);
-		const r = spawnSync(python, [join(ROOT, "test", "fixtures", "compare_thumbnail.py"), join(dir, "a"), join(dir, "b")], {
-			encoding: "utf8",
-		});
-		if (r.status !== 0) throw new Error(`compare_thumbnail failed: ${r.stderr}`);
-		return JSON.parse(r.stdout).mean;
-	} finally {
-		rmSync(dir, { recursive: true, force: true });
-	}
-}
+export const meanDifference = (python, a, b) => fixtureScript(python, "compare_thumbnail.py", [a, b]).mean;
 
 /**
  * Stock Thumbor (the same venv and thumbor.conf, without our engine and detector: a `smart`
