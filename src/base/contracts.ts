@@ -296,7 +296,6 @@ export const UploadQuery = UploadOptions.extend({
 
 /** The canonical thumbnail's size (its format and quality: base/renditions.ts). */
 export const THUMBNAIL = { width: 100, height: 100 } as const;
-export const thumbnailPath = (slug: Slug) => `/thumbnails/${slug}.webp`;
 
 /**
  * What an owner's object is told when one of its jobs ends (its release): enough to count the

@@ -9,7 +9,6 @@ import {
 	Placeholder,
 	Slug,
 	TraceId,
-	thumbnailPath,
 	type UploadState,
 	WebhookEvent,
 } from "../base/contracts";
@@ -19,7 +18,7 @@ const Instant = z.iso.datetime().describe("ISO 8601, UTC");
 
 /** One format's renditions: a URL per density, and the `srcset` that lists them. */
 const FormatRenditions = z.object({
-	type: z.enum(["image/webp", "image/avif", "image/jpeg"]).describe("For <source type>"),
+	type: z.enum(Object.values(FORMATS).map((f) => f.type)).describe("For <source type>"),
 	"1x": z.url().describe("100x100"),
 	"2x": z.url().describe("200x200"),
 	"3x": z.url().describe("300x300"),
@@ -111,6 +110,12 @@ export type JobView = z.infer<typeof JobView>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A slug's public URLs: the canonical thumbnail's, and every rendition's. */
+function urlsOf(slug: Slug, publicBaseUrl: string): Pick<JobView, "thumbnailUrl" | "renditions"> {
+	const renditions = renditionsOf(slug, publicBaseUrl);
+	return { thumbnailUrl: renditions.webp["1x"], renditions };
+}
+
 /**
  * A job as the HTTP API shows it: absolute thumbnail URL (on PUBLIC_BASE_URL, never the
  * request's Host), ISO timestamps, no internals.
@@ -120,8 +125,7 @@ export function jobView(job: Job, publicBaseUrl: string): JobView {
 		id: job.id,
 		status: job.status,
 		slug: job.slug,
-		thumbnailUrl: new URL(thumbnailPath(job.slug), publicBaseUrl).href,
-		renditions: renditionsOf(job.slug, publicBaseUrl),
+		...urlsOf(job.slug, publicBaseUrl),
 		traceId: job.traceId,
 		...(job.error && { error: job.error }),
 		...(job.nextAttemptAt !== null && { nextAttemptAt: iso(job.nextAttemptAt) }),
@@ -164,8 +168,7 @@ export function uploadingView(upload: UploadState, publicBaseUrl: string): JobVi
 		id: upload.id,
 		status: deleted ? "deleted" : "uploading",
 		slug: upload.slug,
-		thumbnailUrl: new URL(thumbnailPath(upload.slug), publicBaseUrl).href,
-		renditions: renditionsOf(upload.slug, publicBaseUrl),
+		...urlsOf(upload.slug, publicBaseUrl),
 		traceId: upload.traceId,
 		attempts: 0,
 		...(upload.original && { original: { ...upload.original, bytes: upload.length } }),

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import { settings } from "../base/config";
 import type { Slug } from "../base/contracts";
-import { isCanonical, parseFile, type Rendition, renditionName, typeOf } from "../base/renditions";
+import { FORMATS, isCanonical, parseFile, type Rendition, renditionName, typeOf } from "../base/renditions";
 import { GONE_MAX_AGE_S, goneKey, IMMUTABLE, renditionCacheKey, renditionKey, thumbnailKey } from "../base/storage";
 import { pick, problem } from "../http/describe";
 import { ApiError } from "../http/errors";
@@ -112,10 +112,7 @@ export const thumbnails = new Hono<{ Bindings: Env }>()
 					description: "The rendition",
 					headers: { ...pick("ETag", "Cache-Control") },
 					content: Object.fromEntries(
-						["image/webp", "image/avif", "image/jpeg"].map((type) => [
-							type,
-							{ schema: { type: "string", contentMediaType: type } },
-						]),
+						Object.values(FORMATS).map(({ type }) => [type, { schema: { type: "string", contentMediaType: type } }]),
 					),
 				},
 				304: { description: "Not modified (If-None-Match matched the ETag)", headers: pick("ETag", "Cache-Control") },
