@@ -94,6 +94,21 @@ export async function uploadViaTusAndFetch(baseUrl, apiKey, bytes) {
 }
 
 /**
+ * The operations each of `n` runs of `run(i)` costs, counted from a zeroed meter once the work
+ * before has stopped adding to it, until their own has; and the mean of the byte counts `run`
+ * resolves to.
+ */
+async function meterEach({ baseUrl, adminToken }, n, run) {
+	await settled(baseUrl, adminToken);
+	const reset = await admin(baseUrl, adminToken, "DELETE");
+	if (reset.status !== 204) throw new Error(`DELETE /admin/meter answered ${reset.status}`);
+	let bytes = 0;
+	for (let i = 0; i < n; i++) bytes += await run(i);
+	const totals = await settled(baseUrl, adminToken);
+	return { per: Object.fromEntries(Object.entries(totals).map(([op, total]) => [op, total / n])), bytes: bytes / n };
+}
+
+/**
  * Counts what `n` uploads of `image` (each made distinct, or all the same with `same`) cost,
  * one after another after a warm-up upload, by POST /jobs?wait (or, with `tus`, through /uploads);
  * returns the counts per upload.
@@ -102,17 +117,12 @@ export async function meterUploads({ baseUrl, adminToken, apiKey, image, n, same
 	const bytes = (i) => (same ? image : uniqueJpeg(image, `${Date.now()}-${i}`));
 	const uploadAndFetch = tus ? uploadViaTusAndFetch : uploadWithWaitAndFetch;
 	await uploadAndFetch(baseUrl, apiKey, bytes("warm-up")); // the key is checked, the first of `same` made
-	await settled(baseUrl, adminToken);
-	const reset = await admin(baseUrl, adminToken, "DELETE");
-	if (reset.status !== 204) throw new Error(`DELETE /admin/meter answered ${reset.status}`);
-	let thumbnailBytes = 0;
-	for (let i = 0; i < n; i++) thumbnailBytes += (await uploadAndFetch(baseUrl, apiKey, bytes(i))).thumbnailBytes;
-	const totals = await settled(baseUrl, adminToken);
-	return {
-		perUpload: Object.fromEntries(Object.entries(totals).map(([op, total]) => [op, total / n])),
-		originalBytes: bytes(0).length,
-		thumbnailBytes: thumbnailBytes / n,
-	};
+	const { per, bytes: thumbnailBytes } = await meterEach(
+		{ baseUrl, adminToken },
+		n,
+		async (i) => (await uploadAndFetch(baseUrl, apiKey, bytes(i))).thumbnailBytes,
+	);
+	return { perUpload: per, originalBytes: bytes(0).length, thumbnailBytes };
 }
 
 /**
@@ -122,21 +132,13 @@ export async function meterUploads({ baseUrl, adminToken, apiKey, image, n, same
  */
 export async function meterRenditions({ baseUrl, adminToken, apiKey, image, renditions }) {
 	const { job } = await uploadWithWaitAndFetch(baseUrl, apiKey, uniqueJpeg(image, `renditions-${Date.now()}`));
-	await settled(baseUrl, adminToken);
-	const reset = await admin(baseUrl, adminToken, "DELETE");
-	if (reset.status !== 204) throw new Error(`DELETE /admin/meter answered ${reset.status}`);
-	let renditionBytes = 0;
-	for (const name of renditions) {
-		const [format, density] = name.split("@");
+	const { per, bytes } = await meterEach({ baseUrl, adminToken }, renditions.length, async (i) => {
+		const [format, density] = renditions[i].split("@");
 		const res = await fetch(job.renditions[format][density]);
-		if (res.status !== 200) throw new Error(`${name} answered ${res.status}`);
-		renditionBytes += (await res.arrayBuffer()).byteLength;
-	}
-	const totals = await settled(baseUrl, adminToken);
-	return {
-		perRendition: Object.fromEntries(Object.entries(totals).map(([op, total]) => [op, total / renditions.length])),
-		renditionBytes: renditionBytes / renditions.length,
-	};
+		if (res.status !== 200) throw new Error(`${renditions[i]} answered ${res.status}`);
+		return (await res.arrayBuffer()).byteLength;
+	});
+	return { perRendition: per, renditionBytes: bytes };
 }
 
 const sum = (ops, predicate) => Object.entries(ops).reduce((s, [op, n]) => (predicate(op) ? s + n : s), 0);
